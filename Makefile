@@ -1,0 +1,56 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_FLAGS ?=
+DEMO_DATA ?= lake
+DEMO_SCALE ?= 1
+
+.PHONY: all bootstrap build build-asan test test-fast test-asan demo bench bench-sql bench-vector format clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DLH_WERROR=ON $(CMAKE_FLAGS)
+
+build: bootstrap $(BUILD)/build.ninja
+	cmake --build $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DLH_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DLH_SANITIZE=address,undefined $(CMAKE_FLAGS)
+
+build-asan: bootstrap $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD)
+
+# The whole suite twice: an optimized -Werror build, then under ASan+UBSan.
+test: build build-asan
+	scripts/run-tests $(BUILD)
+	scripts/run-tests $(ASAN_BUILD)
+
+test-fast: build
+	scripts/run-tests $(BUILD)
+
+test-asan: build-asan
+	scripts/run-tests $(ASAN_BUILD)
+
+demo: build
+	scripts/demo $(BUILD) $(DEMO_DATA) $(DEMO_SCALE)
+
+bench: bench-sql bench-vector
+
+bench-sql: build
+	cmake -S . -B $(BUILD) -DLH_BENCH=ON && cmake --build $(BUILD)
+	bench/sql/run $(BUILD)
+
+bench-vector: build
+	cmake -S . -B $(BUILD) -DLH_BENCH=ON && cmake --build $(BUILD)
+	bench/vector/run $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

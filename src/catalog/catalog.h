@@ -1,0 +1,127 @@
+/*
+ * catalog — the sole metadata authority: datasets and their versioned manifests.
+ *
+ * Layout: _catalog/<dataset>/v00000042.json, one immutable JSON manifest per version.
+ * A commit is a put-if-absent of the next version key: of two writers racing for the
+ * same version exactly one wins; the loser re-reads and retries (lh_catalog_update) or
+ * gets LH_ECONFLICT. A reader always sees a complete version because a manifest only
+ * becomes visible by an atomic create. Manifests hold pointers (object keys), never data.
+ */
+#ifndef LH_CATALOG_H
+#define LH_CATALOG_H
+
+#include <jansson.h>
+
+#include "core/core.h"
+#include "storage/storage.h"
+
+typedef struct lh_catalog lh_catalog;
+
+/* One column of a dataset's schema. Strings owned by the manifest. */
+typedef struct lh_column {
+    char *name;
+    char *type; /* DuckDB type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, VARCHAR[] ... */
+    bool nullable;
+} lh_column;
+
+/* One immutable Parquet data file of a dataset version. */
+typedef struct lh_data_file {
+    char *key;             /* object key, e.g. data/candidates/<uuid>.parquet */
+    int64_t size;          /* bytes */
+    int64_t rows;
+    int64_t added_version; /* version that added it */
+} lh_data_file;
+
+/* One ingested source, kept so that re-ingesting the same bytes is a no-op. */
+typedef struct lh_source {
+    char sha256[LH_SHA256_HEX];
+    char *name;    /* file name as given by the user (no directories) */
+    int64_t bytes;
+    int64_t rows;
+    int64_t at_us;
+    int64_t version; /* version that ingested it */
+} lh_source;
+
+/* A dataset version. All memory owned by the struct; free with lh_manifest_free. */
+typedef struct lh_manifest {
+    char *dataset;
+    int64_t version; /* 1, 2, ... */
+    int64_t created_us; /* when version 1 was committed */
+    int64_t updated_us; /* when this version was committed */
+    int64_t schema_version; /* bumps when columns change */
+    lh_column *columns;
+    size_t ncolumns;
+    lh_data_file *files;
+    size_t nfiles;
+    lh_source *sources;
+    size_t nsources;
+    int64_t rows;  /* sum of file rows */
+    int64_t bytes; /* sum of file sizes */
+    char *op;      /* what made this version: "ingest", "append", "resync", ... */
+    char *actor;   /* identity actor that committed it */
+    char *profile; /* identity profile that committed it */
+    json_t *metadata; /* free-form object: owner, description, tags, ... (never NULL) */
+} lh_manifest;
+
+/* Opens the catalog over a store (borrowed; must outlive the catalog). */
+int lh_catalog_open(lh_storage *st, lh_catalog **out, lh_error *err);
+/* Closes the catalog. Accepts NULL. */
+void lh_catalog_close(lh_catalog *c);
+/* The store the catalog was opened on (borrowed). */
+lh_storage *lh_catalog_storage(lh_catalog *c);
+
+/* Names of all datasets, sorted; caller frees each and the array (lh_catalog_names_free). */
+int lh_catalog_list(lh_catalog *c, const lh_identity *who, char ***names, size_t *count,
+                    lh_error *err);
+/* Frees a name array from lh_catalog_list. */
+void lh_catalog_names_free(char **names, size_t count);
+/* Loads a dataset's manifest at version (0 = latest). LH_ENOENT if no such dataset/version.
+ * Caller frees *out with lh_manifest_free. */
+int lh_catalog_get(lh_catalog *c, const lh_identity *who, const char *dataset, int64_t version,
+                   lh_manifest **out, lh_error *err);
+/* All committed version numbers of a dataset, ascending; caller frees *versions. */
+int lh_catalog_versions(lh_catalog *c, const lh_identity *who, const char *dataset,
+                        int64_t **versions, size_t *count, lh_error *err);
+
+/* Commits next as version next->version, which must be (latest version + 1), or 1 for a new
+ * dataset. Sets updated_us, actor and profile. LH_ECONFLICT (err names the version) if another
+ * writer committed that version first; nothing is changed then. */
+int lh_catalog_commit(lh_catalog *c, const lh_identity *who, lh_manifest *next, lh_error *err);
+
+/* Builds the next version from the latest one (cur is NULL when the dataset does not exist
+ * yet). The callback fills *next (a new manifest; version is set by the catalog) or returns
+ * an error code to abort; returning LH_EEXIST with *next NULL means "nothing to do". */
+typedef int (*lh_catalog_update_fn)(void *ctx, const lh_manifest *cur, lh_manifest **next,
+                                    lh_error *err);
+/* Read-modify-commit with retry: calls fn on the latest version and commits its result;
+ * on a lost race re-reads and calls fn again, up to a bounded number of attempts, then
+ * LH_ECONFLICT. On success *committed (if non-NULL) receives the committed version number. */
+int lh_catalog_update(lh_catalog *c, const lh_identity *who, const char *dataset,
+                      lh_catalog_update_fn fn, void *ctx, int64_t *committed, lh_error *err);
+
+/* Rebuilds the dataset's schema, file sizes and row counts from the Parquet footers of its
+ * current files and commits them as a new version (op "resync"). */
+int lh_catalog_resync(lh_catalog *c, const lh_identity *who, const char *dataset,
+                      int64_t *committed, lh_error *err);
+
+/* A deep copy of m (version unchanged); never NULL. */
+lh_manifest *lh_manifest_clone(const lh_manifest *m);
+/* An empty manifest for a new dataset. */
+lh_manifest *lh_manifest_new(const char *dataset);
+/* Frees a manifest. Accepts NULL. */
+void lh_manifest_free(lh_manifest *m);
+/* Serializes to the JSON stored in the lake; caller json_decref()s. */
+json_t *lh_manifest_to_json(const lh_manifest *m);
+/* Parses a stored manifest; LH_ECORRUPT with err naming the field if malformed. */
+int lh_manifest_from_json(const json_t *j, lh_manifest **out, lh_error *err);
+/* Appends a column (copies strings). */
+void lh_manifest_add_column(lh_manifest *m, const char *name, const char *type, bool nullable);
+/* Appends a data file (copies the key) and updates rows/bytes totals. */
+void lh_manifest_add_file(lh_manifest *m, const char *key, int64_t size, int64_t rows);
+/* Appends a source record (copies strings). */
+void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
+                            int64_t rows);
+/* The source with this content hash, or NULL. */
+const lh_source *lh_manifest_find_source(const lh_manifest *m, const char *sha256);
+
+#endif

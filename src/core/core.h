@@ -1,0 +1,238 @@
+/*
+ * core — errors, string buffers, hashing, clocks, logging, config, thread pool.
+ *
+ * Every other module depends on this one and on nothing else below it.
+ * Conventions: functions that can fail return int (0 = LH_OK, negative LH_E*)
+ * and fill an optional lh_error with a message naming what and where.
+ */
+#ifndef LH_CORE_H
+#define LH_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LH_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+enum {
+    LH_OK = 0,
+    LH_EINVAL = -1,       /* bad input from the caller: malformed data, bad name, bad SQL */
+    LH_ENOENT = -2,       /* the named thing does not exist */
+    LH_EEXIST = -3,       /* the thing already exists (put-if-absent lost) */
+    LH_EIO = -4,          /* the operating system or a backend failed */
+    LH_ENOMEM = -5,       /* out of memory */
+    LH_ECONFLICT = -6,    /* a concurrent writer committed first */
+    LH_ECORRUPT = -7,     /* stored data fails its checks */
+    LH_ETIMEOUT = -8,     /* the operation ran past its time limit */
+    LH_EDENIED = -9,      /* refused by policy: sandbox, read-only, permissions */
+    LH_ETOOBIG = -10,     /* over a configured size limit */
+    LH_EUNSUPPORTED = -11, /* valid but not supported (format, type, option) */
+    LH_EINTERNAL = -12,   /* a bug or an unexpected state in our code or a library */
+    LH_ECANCELED = -13,   /* stopped by the caller */
+    LH_EUNAVAIL = -14,    /* a dependency is unavailable (server down) */
+};
+
+#define LH_ERROR_MSG_MAX 1024
+
+/* An error report: code plus a message naming what and where. Caller-allocated. */
+typedef struct lh_error {
+    int code;
+    char msg[LH_ERROR_MSG_MAX];
+} lh_error;
+
+/* Sets err (if non-NULL) to code and a printf-style message; returns code. */
+int lh_error_set(lh_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prepends "prefix: " to err's message (keeps the code); returns err->code (or LH_OK if NULL). */
+int lh_error_prefix(lh_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Resets err to LH_OK with an empty message. Accepts NULL. */
+void lh_error_clear(lh_error *err);
+
+/* Static name of a code ("invalid_input", "not_found", ...); used as the API error code. */
+const char *lh_error_name(int code);
+
+/* HTTP status that fits a code (400, 404, 409, 500, ...). */
+int lh_error_http_status(int code);
+
+/* ------------------------------------------------------------ identity */
+
+/* Who is calling. Every call that reads or writes data carries one, so that audit,
+ * policies and per-profile scoping slot in without changing signatures. Borrowed strings. */
+typedef struct lh_identity {
+    const char *profile; /* profile name; "default" until access control exists */
+    const char *actor;   /* who acted, for the journal and audit ("cli", "http 127.0.0.1") */
+} lh_identity;
+
+/* The identity used by the CLI and by unauthenticated local calls. */
+extern const lh_identity lh_identity_default;
+
+/* ------------------------------------------------------------- memory */
+
+/* malloc/calloc/realloc/strdup that never return NULL for non-zero sizes: on
+ * exhaustion they log and abort the process, which is the only sane response
+ * in a server that cannot make progress without memory. */
+void *lh_malloc(size_t n);
+void *lh_calloc(size_t count, size_t n);
+void *lh_realloc(void *p, size_t n);
+char *lh_strdup(const char *s);
+char *lh_strndup(const char *s, size_t n);
+/* Returns a newly allocated printf-formatted string; caller frees. */
+char *lh_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer, always NUL-terminated. Zero-initialise, lh_buf_free when done. */
+typedef struct lh_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} lh_buf;
+
+/* Appends n bytes. */
+void lh_buf_append(lh_buf *b, const void *p, size_t n);
+/* Appends a NUL-terminated string. */
+void lh_buf_puts(lh_buf *b, const char *s);
+/* Appends one byte. */
+void lh_buf_putc(lh_buf *b, char c);
+/* Appends printf-formatted text. */
+void lh_buf_printf(lh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quoted, escaped; invalid UTF-8 replaced by U+FFFD). */
+void lh_buf_json_str(lh_buf *b, const char *s, size_t n);
+/* Empties the buffer, keeping its memory. */
+void lh_buf_reset(lh_buf *b);
+/* Releases the buffer's memory; the caller takes data if it sets b->data = NULL first. */
+void lh_buf_free(lh_buf *b);
+/* Returns the buffer's data (caller owns it, free()) and leaves b empty. */
+char *lh_buf_steal(lh_buf *b);
+
+/* -------------------------------------------------------------- text */
+
+/* True if the n bytes are valid UTF-8; on false, *bad_offset (if non-NULL) is the first bad byte. */
+bool lh_utf8_valid(const char *s, size_t n, size_t *bad_offset);
+
+/* True if name is a valid dataset/index/profile name: 1-128 chars of [a-z0-9_], starting
+ * with a letter or underscore. Fills err naming the problem when false. */
+bool lh_name_valid(const char *name, lh_error *err);
+
+/* ------------------------------------------------------------- hashing */
+
+#define LH_SHA256_HEX 65 /* 64 hex digits + NUL */
+
+/* SHA-256 of a memory block as lowercase hex into out. */
+void lh_sha256_hex(const void *p, size_t n, char out[LH_SHA256_HEX]);
+/* SHA-256 of a file's contents as hex; returns LH_OK or LH_EIO/LH_ENOENT with err. */
+int lh_sha256_file(const char *path, char out[LH_SHA256_HEX], lh_error *err);
+
+/* Incremental SHA-256 (opaque). */
+typedef struct lh_sha256 lh_sha256;
+/* Creates a hasher; caller frees with lh_sha256_final. */
+lh_sha256 *lh_sha256_new(void);
+/* Feeds bytes. */
+void lh_sha256_update(lh_sha256 *h, const void *p, size_t n);
+/* Writes the hex digest and frees the hasher. */
+void lh_sha256_final(lh_sha256 *h, char out[LH_SHA256_HEX]);
+
+/* A random RFC 4122 v4 UUID as 36 chars + NUL, from the OS CSPRNG. */
+void lh_uuid(char out[37]);
+
+/* 64-bit non-cryptographic hash (for hash tables, sampling). */
+uint64_t lh_hash64(const void *p, size_t n, uint64_t seed);
+
+/* -------------------------------------------------------------- clocks */
+
+/* Monotonic time in nanoseconds (for durations). */
+uint64_t lh_now_ns(void);
+/* Wall-clock time in microseconds since the Unix epoch. */
+int64_t lh_wall_us(void);
+/* Formats a wall-clock time (µs since epoch) as RFC 3339 UTC with milliseconds
+ * ("2026-11-24T06:48:00.123Z") into out (at least 32 bytes). */
+void lh_time_format(int64_t wall_us, char *out, size_t n);
+/* Parses RFC 3339 / ISO 8601 UTC ("2026-11-24T06:48:00Z", fractional seconds optional)
+ * into µs since epoch; returns LH_EINVAL if malformed. */
+int lh_time_parse(const char *s, int64_t *out_us);
+
+/* ------------------------------------------------------------- logging */
+
+typedef enum { LH_LOG_DEBUG = 0, LH_LOG_INFO, LH_LOG_WARN, LH_LOG_ERROR, LH_LOG_OFF } lh_log_level;
+
+/* Sets the minimum level and the format (json = one JSON object per line). Thread-safe. */
+void lh_log_setup(lh_log_level level, bool json);
+/* Parses "debug"/"info"/"warn"/"error"/"off"; returns LH_EINVAL if unknown. */
+int lh_log_level_parse(const char *s, lh_log_level *out);
+/* Logs one line to stderr: event name plus optional key=value pairs given as a
+ * NULL-terminated list of (const char *key, const char *value) pairs. Thread-safe. */
+void lh_log(lh_log_level level, const char *event, ...);
+/* Logs a printf-formatted message under event "msg" (for simple diagnostics). */
+void lh_logf(lh_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* -------------------------------------------------------------- config */
+
+/* The program's configuration. Defaults < config file (YAML) < environment (LAKEHOUSE_*)
+ * < command-line flags (applied by the CLI). Strings are owned by the struct. */
+typedef struct lh_config {
+    char *data_dir;         /* local lake folder; LAKEHOUSE_DATA; default "./lake" */
+    char *listen;           /* host:port; LAKEHOUSE_LISTEN; default "127.0.0.1:8080" */
+    char *ingest_dir;       /* folder POST /ingest/file may read from; LAKEHOUSE_INGEST_DIR;
+                               default "<data_dir>/../ingest" resolved at load, NULL = disabled */
+    char *cache_dir;        /* local cache (DuckDB temp, fetched objects); default <data_dir>/.cache */
+    char *log_level;        /* LAKEHOUSE_LOG_LEVEL; default "info" */
+    bool log_json;          /* LAKEHOUSE_LOG_JSON; default false */
+    int64_t max_body_bytes; /* LAKEHOUSE_MAX_BODY; default 1 GiB for uploads */
+    int64_t max_json_bytes; /* LAKEHOUSE_MAX_JSON; default 1 MiB for JSON request bodies */
+    int threads;            /* HTTP worker threads; LAKEHOUSE_THREADS; default 2 x cores */
+    int64_t query_memory_mb;   /* DuckDB memory limit; LAKEHOUSE_QUERY_MEMORY_MB; default 25% RAM */
+    int query_timeout_ms;      /* LAKEHOUSE_QUERY_TIMEOUT_MS; default 30000 */
+    int64_t query_row_limit;   /* max rows in a JSON result; LAKEHOUSE_QUERY_ROW_LIMIT; 10000 */
+    int query_threads;         /* DuckDB threads; LAKEHOUSE_QUERY_THREADS; default = cores */
+} lh_config;
+
+/* Fills cfg with defaults, then the YAML file at path (if non-NULL; a missing file given
+ * explicitly is an error), then environment overrides. On error cfg is left with defaults
+ * and err names the file, line and key. Free with lh_config_free. */
+int lh_config_load(lh_config *cfg, const char *path, lh_error *err);
+/* Sets one key by its config-file name ("data_dir", "listen", ...) from a string value. */
+int lh_config_set(lh_config *cfg, const char *key, const char *value, lh_error *err);
+/* Releases the strings owned by cfg. Accepts NULL. */
+void lh_config_free(lh_config *cfg);
+
+/* Parses a size like "512", "64k", "10MB", "1GiB" into bytes; LH_EINVAL if malformed. */
+int lh_parse_size(const char *s, int64_t *out);
+
+/* --------------------------------------------------------- thread pool */
+
+typedef struct lh_pool lh_pool;
+typedef void (*lh_task_fn)(void *arg);
+
+/* Creates a pool of n worker threads (n <= 0: one per core). Returns NULL on failure. */
+lh_pool *lh_pool_new(int n);
+/* Queues fn(arg). Never fails (the queue grows). */
+void lh_pool_submit(lh_pool *p, lh_task_fn fn, void *arg);
+/* Blocks until every task submitted so far has finished. */
+void lh_pool_wait(lh_pool *p);
+/* Runs fn(arg, i) for i in [0, n) across the pool's threads and the caller; returns when all done. */
+void lh_pool_parallel_for(lh_pool *p, size_t n, void (*fn)(void *arg, size_t i), void *arg);
+/* Number of worker threads. */
+int lh_pool_size(const lh_pool *p);
+/* Waits for queued tasks, stops the threads and frees the pool. Accepts NULL. */
+void lh_pool_free(lh_pool *p);
+
+/* Number of online CPU cores (at least 1). */
+int lh_cpu_count(void);
+/* Total physical memory in bytes (0 if unknown). */
+int64_t lh_mem_total(void);
+
+/* --------------------------------------------------------------- files */
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees *out). */
+int lh_file_read(const char *path, char **out, size_t *out_len, lh_error *err);
+/* Creates a directory and its parents (mode 0755); succeeds if it exists. */
+int lh_mkdir_p(const char *path, lh_error *err);
+/* Removes a directory tree (for tests and cache cleanup). */
+int lh_rm_rf(const char *path);
+/* Joins two path parts with one '/'; caller frees. */
+char *lh_path_join(const char *a, const char *b);
+
+#endif
