@@ -1,0 +1,48 @@
+/* Project helpers over DuckDB's C API: version check, SQL quoting, one-shot statements. */
+#include <string.h>
+
+#include "core/duckdb_capi.h"
+
+int lh_duckdb_check_version(lh_error *err)
+{
+    const char *have = duckdb_library_version();
+    if (!have || strcmp(have, LH_DUCKDB_VERSION) != 0)
+        return lh_error_set(err, LH_EUNSUPPORTED,
+                            "libduckdb.so is version %s but lakehouse was written for %s; run "
+                            "scripts/bootstrap to install the pinned DuckDB into deps/",
+                            have ? have : "(unknown)", LH_DUCKDB_VERSION);
+    return LH_OK;
+}
+
+static void quote_with(lh_buf *b, const char *s, char q)
+{
+    lh_buf_putc(b, q);
+    for (const char *p = s; *p; p++) {
+        if (*p == q)
+            lh_buf_putc(b, q);
+        lh_buf_putc(b, *p);
+    }
+    lh_buf_putc(b, q);
+}
+
+void lh_sql_quote(lh_buf *b, const char *s)
+{
+    quote_with(b, s, '\'');
+}
+
+void lh_sql_ident(lh_buf *b, const char *s)
+{
+    quote_with(b, s, '"');
+}
+
+int lh_duckdb_exec(duckdb_connection conn, const char *sql, const char *what, lh_error *err)
+{
+    duckdb_result res;
+    int rc = LH_OK;
+    if (duckdb_query(conn, sql, &res) != DuckDBSuccess) {
+        const char *m = duckdb_result_error(&res);
+        rc = lh_error_set(err, LH_EINVAL, "%s: %s", what, m ? m : "unknown DuckDB error");
+    }
+    duckdb_destroy_result(&res);
+    return rc;
+}

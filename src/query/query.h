@@ -1,0 +1,66 @@
+/*
+ * query — SQL over the lake through DuckDB, in a sandbox.
+ *
+ * One DuckDB database per process holds one view per dataset (at its latest catalog
+ * version) over the dataset's Parquet files. User SQL runs on pooled connections of that
+ * database after the sandbox is locked: file access only inside the lake's data folder
+ * and the cache, no external access, configuration locked, a memory limit, a timeout
+ * (interrupt), and only read-only statements (SELECT, EXPLAIN, DESCRIBE, SHOW, SUMMARIZE).
+ */
+#ifndef LH_QUERY_H
+#define LH_QUERY_H
+
+#include "catalog/catalog.h"
+#include "core/core.h"
+
+typedef struct lh_query lh_query;
+
+typedef enum {
+    LH_QUERY_JSON = 0, /* {"columns":[{name,type}],"rows":[[...]],"row_count":N,"truncated":b} */
+    LH_QUERY_NDJSON,   /* one JSON object per row, keyed by column name */
+    LH_QUERY_CSV,      /* RFC 4180 with a header row */
+} lh_query_format;
+
+typedef struct lh_query_opts {
+    lh_query_format format;
+    int64_t row_limit; /* JSON only: rows kept (0 = engine default); more → truncated:true */
+    int timeout_ms;    /* 0 = engine default */
+} lh_query_opts;
+
+typedef struct lh_query_stats {
+    int64_t rows;       /* rows written to the sink */
+    bool truncated;     /* JSON result cut at row_limit */
+    double elapsed_ms;  /* execution + serialization */
+} lh_query_stats;
+
+/* Receives result bytes as they are produced; return non-zero to stop (client gone). */
+typedef int (*lh_query_sink)(void *ctx, const char *data, size_t n);
+
+/* Opens the engine over a catalog (borrowed) using cfg's data_dir, cache_dir, memory, threads,
+ * timeout and row limit; creates views for every dataset. Caller closes. */
+int lh_query_open(lh_catalog *cat, const lh_config *cfg, lh_query **out, lh_error *err);
+/* Closes the engine. Accepts NULL. */
+void lh_query_close(lh_query *q);
+
+/* Re-points the dataset's view at its latest committed version (call after a commit);
+ * a dataset that no longer exists loses its view. */
+int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err);
+/* Picks up versions and datasets committed by any process since the last check. Cheap:
+ * one stat per known dataset, a full listing at most every couple of seconds. */
+int lh_query_sync(lh_query *q, lh_error *err);
+
+/* Runs one read-only statement for who and streams the result to sink in opts->format.
+ * Refused statements: LH_EDENIED naming the statement kind; SQL errors: LH_EINVAL with
+ * DuckDB's message; over time: LH_ETIMEOUT. Nothing is written to sink on those errors.
+ * stats may be NULL. */
+int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
+                 lh_query_sink sink, void *sink_ctx, lh_query_stats *stats, lh_error *err);
+
+/* Convenience for small results: runs sql and returns the JSON text (caller frees). */
+int lh_query_json(lh_query *q, const lh_identity *who, const char *sql, int64_t row_limit,
+                  char **out_json, lh_error *err);
+
+/* Checks that sql is one statement of a read-only kind, without running it. */
+int lh_query_check(lh_query *q, const char *sql, lh_error *err);
+
+#endif
