@@ -99,7 +99,8 @@ void lh_buf_puts(lh_buf *b, const char *s);
 void lh_buf_putc(lh_buf *b, char c);
 /* Appends printf-formatted text. */
 void lh_buf_printf(lh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal (quoted, escaped; invalid UTF-8 replaced by U+FFFD). */
+/* Appends s as a JSON string literal (quoted, escaped; each invalid UTF-8 byte replaced by
+ * U+FFFD; U+2028/U+2029 escaped). s NULL appends null. */
 void lh_buf_json_str(lh_buf *b, const char *s, size_t n);
 /* Empties the buffer, keeping its memory. */
 void lh_buf_reset(lh_buf *b);
@@ -187,18 +188,26 @@ typedef struct lh_config {
     int query_timeout_ms;      /* LAKEHOUSE_QUERY_TIMEOUT_MS; default 30000 */
     int64_t query_row_limit;   /* max rows in a JSON result; LAKEHOUSE_QUERY_ROW_LIMIT; 10000 */
     int query_threads;         /* DuckDB threads; LAKEHOUSE_QUERY_THREADS; default = cores */
+    /* Whether ingest_dir / cache_dir were set explicitly; if not, they follow data_dir
+     * whenever it changes (lh_config_set of "data_dir" re-derives them). */
+    bool ingest_dir_set;
+    bool cache_dir_set;
 } lh_config;
 
 /* Fills cfg with defaults, then the YAML file at path (if non-NULL; a missing file given
  * explicitly is an error), then environment overrides. On error cfg is left with defaults
- * and err names the file, line and key. Free with lh_config_free. */
+ * and err names the file, line and key. Free with lh_config_free.
+ * The file is a flat mapping whose keys are the field names above; unknown or repeated keys
+ * are errors. Empty environment variables count as unset. ingest_dir "off", "none", "" or a
+ * YAML null disables it. Sizes take lh_parse_size units; booleans true/false/yes/no/on/off. */
 int lh_config_load(lh_config *cfg, const char *path, lh_error *err);
 /* Sets one key by its config-file name ("data_dir", "listen", ...) from a string value. */
 int lh_config_set(lh_config *cfg, const char *key, const char *value, lh_error *err);
 /* Releases the strings owned by cfg. Accepts NULL. */
 void lh_config_free(lh_config *cfg);
 
-/* Parses a size like "512", "64k", "10MB", "1GiB" into bytes; LH_EINVAL if malformed. */
+/* Parses a size like "512", "64k", "10MB", "1GiB", "1.5G" into bytes; LH_EINVAL if malformed
+ * or out of range. Every unit is a power of 1024 (k = kb = kib = 1024), as in PostgreSQL. */
 int lh_parse_size(const char *s, int64_t *out);
 
 /* --------------------------------------------------------- thread pool */
