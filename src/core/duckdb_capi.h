@@ -254,6 +254,12 @@ void duckdb_destroy_prepare(duckdb_prepared_statement *prepared_statement);
 const char *duckdb_prepare_error(duckdb_prepared_statement prepared_statement);
 idx_t duckdb_nparams(duckdb_prepared_statement prepared_statement);
 duckdb_statement_type duckdb_prepared_statement_type(duckdb_prepared_statement statement);
+idx_t duckdb_prepared_statement_column_count(duckdb_prepared_statement prepared_statement);
+const char *duckdb_prepared_statement_column_name(duckdb_prepared_statement prepared_statement,
+                                                  idx_t col_idx);
+duckdb_logical_type
+duckdb_prepared_statement_column_logical_type(duckdb_prepared_statement prepared_statement,
+                                              idx_t col_idx);
 duckdb_state duckdb_bind_varchar(duckdb_prepared_statement prepared_statement, idx_t param_idx,
                                  const char *val);
 duckdb_state duckdb_bind_int64(duckdb_prepared_statement prepared_statement, idx_t param_idx,
@@ -282,7 +288,12 @@ duckdb_pending_state duckdb_pending_execute_task(duckdb_pending_result pending_r
 duckdb_state duckdb_execute_pending(duckdb_pending_result pending_result,
                                     duckdb_result *out_result);
 bool duckdb_pending_execution_is_finished(duckdb_pending_state pending_state);
-double duckdb_query_progress_percentage(duckdb_connection connection);
+typedef struct {
+    double percentage; /* -1 when unknown */
+    uint64_t rows_processed;
+    uint64_t total_rows_to_process;
+} duckdb_query_progress_type;
+duckdb_query_progress_type duckdb_query_progress(duckdb_connection connection);
 
 /* ---- data chunks and vectors */
 void duckdb_destroy_data_chunk(duckdb_data_chunk *chunk);

@@ -1,0 +1,46 @@
+/* Internals of the lakehouse program: shared set-up for subcommands. */
+#ifndef LH_CLI_H
+#define LH_CLI_H
+
+#include "catalog/catalog.h"
+#include "core/core.h"
+#include "storage/storage.h"
+
+/* What every data subcommand opens: config, store, catalog. */
+typedef struct cli_env {
+    lh_config cfg;
+    lh_storage *st;
+    lh_catalog *cat;
+} cli_env;
+
+/* Loads the config (file, env, then the flags collected in `flags`), sets up logging and
+ * opens storage and catalog. Prints the error and returns non-zero on failure. */
+int cli_env_open(cli_env *env, const char *config_path, char **flags, int nflags);
+/* Closes what cli_env_open opened. */
+void cli_env_close(cli_env *env);
+
+/* Parses the common flags out of argv in place: --config, --data, --listen. Returns the new
+ * argc (remaining arguments keep their order) or -1 on a usage error. */
+int cli_take_common(int argc, char **argv, const char **config_path, char **flags, int *nflags);
+
+/* Prints an error as "lakehouse <cmd>: <message>" on stderr. */
+void cli_fail(const char *cmd, const lh_error *err);
+
+/* Progress bar on stderr when it is a terminal; silent otherwise. */
+typedef struct cli_progress {
+    const char *label;
+    bool tty;
+    int last_pct;
+    uint64_t started_ns;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *label);
+/* lh_ingest_opts-compatible progress callback: ctx is a cli_progress. */
+void cli_progress_update(void *ctx, double fraction);
+void cli_progress_done(cli_progress *p, const char *summary);
+
+int cmd_serve(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
+
+#endif

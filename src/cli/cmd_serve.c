@@ -1,0 +1,76 @@
+/* lakehouse serve: the HTTP API until SIGINT/SIGTERM. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "gateway/gateway.h"
+#include "ingest/ingest.h"
+#include "query/query.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static const char *serve_help =
+    "usage: lakehouse serve [--data DIR] [--listen HOST:PORT] [--config FILE]\n"
+    "Serves the HTTP API (see README) until interrupted. Port 0 picks a free port; the\n"
+    "first line printed is 'listening on http://HOST:PORT'.\n";
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    char *flags[16];
+    int nflags;
+    if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(serve_help, stdout);
+            return 0;
+        }
+        fprintf(stderr, "lakehouse serve: unexpected argument '%s'\n%s", argv[i], serve_help);
+        return 2;
+    }
+    cli_env env;
+    if (cli_env_open(&env, config_path, flags, nflags)) return 1;
+    lh_error err = {0};
+    lh_query *q = NULL;
+    lh_ingest *ing = NULL;
+    lh_gateway *gw = NULL;
+    int status = 1;
+    if (lh_query_open(env.cat, &env.cfg, &q, &err) || lh_ingest_open(env.cat, &env.cfg, &ing, &err))
+        goto out;
+    lh_gateway_deps deps = {.cfg = &env.cfg, .storage = env.st, .catalog = env.cat, .query = q,
+                            .ingest = ing};
+    if (lh_gateway_start(&deps, &gw, &err)) goto out;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char host[256];
+    snprintf(host, sizeof(host), "%s", env.cfg.listen);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = 0;
+    printf("listening on http://%s:%d\n", host, lh_gateway_port(gw));
+    fflush(stdout);
+    lh_log(LH_LOG_INFO, "serve.started", "listen", env.cfg.listen, "data", env.cfg.data_dir, NULL);
+    while (!stop_requested) pause();
+    lh_log(LH_LOG_INFO, "serve.stopping", NULL);
+    status = 0;
+out:
+    if (status) cli_fail("serve", &err);
+    lh_gateway_stop(gw);
+    lh_ingest_close(ing);
+    lh_query_close(q);
+    cli_env_close(&env);
+    return status;
+}

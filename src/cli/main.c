@@ -1,0 +1,63 @@
+/* lakehouse — one program, many subcommands; each calls the library's modules. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/demo_data.h"
+#include "core/duckdb_capi.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"serve", cmd_serve, "run the HTTP API on --listen (default 127.0.0.1:8080)"},
+    {"ingest", cmd_ingest, "ingest CSV or NDJSON files into a dataset"},
+    {"sql", cmd_sql, "run a read-only SQL query over the datasets"},
+    {"catalog", cmd_catalog, "list datasets, show one, or resync it from its Parquet files"},
+    {"demo-data", lh_cmd_demo_data, "generate the staffing sample as CSV files"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lakehouse <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "  %-10s %s\n", "version", "print the program and DuckDB versions");
+    fprintf(f, "\ncommon options (also in the config file and as LAKEHOUSE_* variables):\n"
+               "  --config FILE      YAML config file\n"
+               "  --data DIR         the local lake folder (default ./lake; LAKEHOUSE_DATA)\n"
+               "  --listen HOST:PORT where serve listens (default 127.0.0.1:8080; "
+               "LAKEHOUSE_LISTEN)\n"
+               "\n'lakehouse <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("lakehouse %s (DuckDB %s)\n", LH_VERSION, duckdb_library_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(cmd, commands[i].name) == 0) {
+            /* Subcommands that need DuckDB refuse a mismatched library up front. */
+            lh_error err = {0};
+            if (lh_duckdb_check_version(&err)) {
+                fprintf(stderr, "lakehouse: %s\n", err.msg);
+                return 1;
+            }
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "lakehouse: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
