@@ -1,0 +1,253 @@
+/*
+ * vector — embedding store (Parquet), HNSW graph index (SIMD distance kernels, filtered
+ * search, int8 scalar quantization, mmap persistence), exact search and evaluation.
+ *
+ * Row ids. An index holds vectors at row ids 0..n-1, in insertion order; for an index built
+ * from an embedding-store Parquet file the row id is the row's position in that file. Allow
+ * sets and results speak row ids; callers map them to doc_id/chunk_id through the store.
+ *
+ * Threads. A published index (built, loaded, or after the last insert returned) can be searched
+ * from any number of threads at once without locks. lh_hnsw_insert and lh_hnsw_delete may run
+ * concurrently with searches: inserts are serialised by a writer mutex inside the index and
+ * publish new links with release stores that searches read with acquire loads. lh_hnsw_free
+ * and lh_hnsw_save must not overlap any other call on the same index.
+ */
+#ifndef LH_VECTOR_H
+#define LH_VECTOR_H
+
+#include "core/core.h"
+#include "storage/storage.h"
+
+typedef enum lh_vector_metric {
+    LH_METRIC_L2 = 0,     /* squared Euclidean distance */
+    LH_METRIC_IP = 1,     /* distance = -dot(a, b) */
+    LH_METRIC_COSINE = 2, /* distance = 1 - cos(a, b); vectors are normalised on insert */
+} lh_vector_metric;
+
+typedef enum lh_vector_quant {
+    LH_QUANT_NONE = 0, /* search on float32 */
+    LH_QUANT_INT8 = 1, /* search on 8-bit per-dimension scalar codes, re-rank on float32 */
+} lh_vector_quant;
+
+/* Build parameters. Fill with lh_hnsw_params_default and change what you need. */
+typedef struct lh_hnsw_params {
+    int m;                   /* links per node on upper levels (2*m on level 0); default 16 */
+    int ef_construction;     /* beam width while building; default 100 */
+    int ef_search;           /* default beam width for searches; default 64 */
+    lh_vector_metric metric; /* default LH_METRIC_COSINE */
+    lh_vector_quant quant;   /* default LH_QUANT_NONE */
+    int threads;             /* build threads; 0 = one per core */
+    size_t capacity;         /* room for rows incl. later inserts; 0 = n + max(1024, n/4) */
+    uint64_t seed;           /* level generator seed; default 42 (builds are deterministic
+                                single-threaded, equally good multi-threaded) */
+} lh_hnsw_params;
+
+/* Opaque HNSW index. */
+typedef struct lh_hnsw lh_hnsw;
+
+/* One search result: a row id and its distance under the index metric (smaller is closer). */
+typedef struct lh_vector_hit {
+    int64_t id;
+    float distance;
+} lh_vector_hit;
+
+/* A set of row ids as a bitset (bit i of words[i/64] = row i allowed). Build one with
+ * lh_vector_bitset_new or point words at your own memory; nbits may be less than the index
+ * size (rows past nbits are not allowed). */
+typedef struct lh_vector_bitset {
+    uint64_t *words;
+    size_t nbits;
+} lh_vector_bitset;
+
+/* How a filtered search runs. */
+typedef enum lh_vector_strategy {
+    LH_STRATEGY_AUTO = 0,  /* choose from the allow-set's estimated selectivity */
+    LH_STRATEGY_GRAPH = 1, /* filtered graph traversal */
+    LH_STRATEGY_EXACT = 2, /* brute force over the allowed rows */
+} lh_vector_strategy;
+
+/* Options of one search; NULL means k = 10, the index's ef_search, no filter, AUTO. */
+typedef struct lh_hnsw_search_opts {
+    int k;                        /* results wanted (>= 1) */
+    int ef_search;                /* 0 = the index default; raised to k if smaller */
+    const lh_vector_bitset *allow; /* NULL = every live row */
+    lh_vector_strategy strategy;
+    int used_strategy;            /* out: LH_STRATEGY_GRAPH or LH_STRATEGY_EXACT */
+} lh_hnsw_search_opts;
+
+/* Per-thread search scratch (visited tags, beam). Reusing one avoids any allocation per
+ * search; searches without one use a thread-local context. */
+typedef struct lh_hnsw_ctx lh_hnsw_ctx;
+
+/* ------------------------------------------------------------- kernels */
+
+/* Name of the distance kernel set chosen for this CPU: "avx512", "avx2" or "scalar". */
+const char *lh_vector_kernel_name(void);
+/* Forces a kernel set ("scalar", "avx2", "avx512", or NULL/"auto" for the best supported);
+ * LH_EUNSUPPORTED if this CPU lacks it. For tests and benchmarks; not thread-safe. */
+int lh_vector_kernel_select(const char *name, lh_error *err);
+/* Dot product of two float vectors with the named kernel set ("scalar"/"avx2"/"avx512");
+ * returns LH_EUNSUPPORTED if unavailable. For tests. */
+int lh_vector_kernel_dot(const char *name, const float *a, const float *b, size_t d,
+                         float *out, lh_error *err);
+/* Squared L2 distance with the named kernel set; as lh_vector_kernel_dot. */
+int lh_vector_kernel_l2sq(const char *name, const float *a, const float *b, size_t d,
+                          float *out, lh_error *err);
+/* sum_j codes[j] * w[j] (uint8 codes, float weights) with the named kernel set. */
+int lh_vector_kernel_u8dot(const char *name, const uint8_t *codes, const float *w, size_t d,
+                           float *out, lh_error *err);
+
+/* ------------------------------------------------------------- bitsets */
+
+/* Allocates an all-clear bitset of nbits; caller frees with lh_vector_bitset_free.
+ * LH_EINVAL if nbits is 0. */
+int lh_vector_bitset_new(size_t nbits, lh_vector_bitset *out, lh_error *err);
+/* Sets bit i (ignored if i >= nbits). */
+void lh_vector_bitset_set(lh_vector_bitset *b, size_t i);
+/* Number of set bits. */
+size_t lh_vector_bitset_count(const lh_vector_bitset *b);
+/* Frees the words of a bitset made by lh_vector_bitset_new. Accepts NULL. */
+void lh_vector_bitset_free(lh_vector_bitset *b);
+
+/* ---------------------------------------------------------------- HNSW */
+
+/* Fills p with the defaults listed in lh_hnsw_params. */
+void lh_hnsw_params_default(lh_hnsw_params *p);
+
+/* Builds an index over n vectors of dim floats (row-major, copied). Caller frees *out with
+ * lh_hnsw_free. LH_EINVAL on bad parameters or non-finite values (err names the row). */
+int lh_hnsw_build(const float *vectors, size_t n, size_t dim, const lh_hnsw_params *params,
+                  lh_hnsw **out, lh_error *err);
+/* Creates an empty index with room for params->capacity rows (0 means 1024). */
+int lh_hnsw_new(size_t dim, const lh_hnsw_params *params, lh_hnsw **out, lh_error *err);
+/* Adds one vector and returns its row id in *out_id (may be NULL). LH_ETOOBIG when the index
+ * is full, LH_EUNSUPPORTED on a read-only (loaded) index (clone it first), LH_EINVAL on
+ * non-finite values. Safe alongside searches; inserts are serialised. */
+int lh_hnsw_insert(lh_hnsw *h, const float *vector, int64_t *out_id, lh_error *err);
+/* Marks a row deleted (tombstone): it is excluded from all results and dropped by
+ * lh_hnsw_compact. LH_ENOENT if the row does not exist; deleting twice succeeds. */
+int lh_hnsw_delete(lh_hnsw *h, int64_t id, lh_error *err);
+/* k nearest live rows to query into hits (room for opts->k); *out_count gets how many were
+ * found. ctx may be NULL (a thread-local one is used). LH_EINVAL on bad k or a query of the
+ * wrong shape; never allocates when ctx is given and already sized for this index. */
+int lh_hnsw_search(const lh_hnsw *h, lh_hnsw_ctx *ctx, const float *query,
+                   lh_hnsw_search_opts *opts, lh_vector_hit *hits, size_t *out_count,
+                   lh_error *err);
+/* Brute-force k nearest live rows (of the allow-set if given) to query; the ground truth. */
+int lh_hnsw_search_exact(const lh_hnsw *h, const float *query, size_t k,
+                         const lh_vector_bitset *allow, lh_vector_hit *hits, size_t *out_count,
+                         lh_error *err);
+/* Copies an index (e.g. a loaded, read-only one) into a mutable one with room for capacity
+ * rows (0 = as for build) and without tombstoned rows' results changing. Caller frees. */
+int lh_hnsw_clone(const lh_hnsw *h, size_t capacity, lh_hnsw **out, lh_error *err);
+/* Rebuilds the index without its tombstoned rows; old_to_new (may be NULL, room for
+ * lh_hnsw_size rows) maps old row ids to new ones or -1. Caller frees *out. */
+int lh_hnsw_compact(const lh_hnsw *h, int64_t *old_to_new, lh_hnsw **out, lh_error *err);
+/* Frees an index (unmapping a loaded one). Accepts NULL. */
+void lh_hnsw_free(lh_hnsw *h);
+
+/* Number of rows (including tombstoned ones). */
+size_t lh_hnsw_size(const lh_hnsw *h);
+/* Vector dimension. */
+size_t lh_hnsw_dim(const lh_hnsw *h);
+/* The parameters the index was built with (capacity = current capacity). */
+void lh_hnsw_get_params(const lh_hnsw *h, lh_hnsw_params *out);
+/* Bytes the index needs in RAM to search: graph plus the vectors searched on (float32, or
+ * int8 codes in quantized mode, whose float32 re-rank copy stays on disk when mapped). */
+size_t lh_hnsw_memory_bytes(const lh_hnsw *h);
+/* The float32 vector stored for a row (normalised for cosine); borrowed, NULL if no row. */
+const float *lh_hnsw_vector(const lh_hnsw *h, int64_t id);
+/* Seconds the last lh_hnsw_build took (0 for loaded indexes unless saved after a build). */
+double lh_hnsw_build_seconds(const lh_hnsw *h);
+
+/* Allocates a search context; caller frees with lh_hnsw_ctx_free. NULL only if out of memory. */
+lh_hnsw_ctx *lh_hnsw_ctx_new(void);
+/* Frees a search context. Accepts NULL. */
+void lh_hnsw_ctx_free(lh_hnsw_ctx *ctx);
+
+/* --------------------------------------------------------- persistence */
+
+/* Writes the index to path (atomically: temp file + rename) in the versioned, checksummed
+ * format described in docs/adr/0003-vector-index-file.md. LH_EIO with err on failure. */
+int lh_hnsw_save(const lh_hnsw *h, const char *path, lh_error *err);
+/* Maps an index file read-only (no parse step) after checking magic, version, sizes and
+ * checksums (verify = false skips the per-section body checksums, not the structure checks).
+ * LH_ECORRUPT names what is wrong with a damaged or truncated file. Caller frees. */
+int lh_hnsw_load(const char *path, bool verify, lh_hnsw **out, lh_error *err);
+/* Saves the index under vectors/<index>/<generation>/hnsw.bin through storage (tmp_dir holds
+ * the temporary local copy). */
+int lh_hnsw_store(const lh_hnsw *h, lh_storage *s, const char *index, const char *generation,
+                  const char *tmp_dir, lh_error *err);
+/* Loads vectors/<index>/<generation>/hnsw.bin, mapping it in place when the backend keeps
+ * local files, otherwise after downloading it into cache_dir. Caller frees *out. */
+int lh_hnsw_fetch(lh_storage *s, const char *index, const char *generation,
+                  const char *cache_dir, lh_hnsw **out, lh_error *err);
+
+/* ----------------------------------------------------------- evaluation */
+
+/* What lh_hnsw_eval measured. */
+typedef struct lh_vector_eval {
+    double recall;       /* mean recall@k against exact search */
+    double p50_us;       /* per-query latency percentiles, microseconds */
+    double p95_us;
+    double qps;          /* queries per second with `threads` threads */
+    double build_s;      /* lh_hnsw_build_seconds */
+    size_t memory_bytes; /* lh_hnsw_memory_bytes */
+    size_t bytes_per_vector;
+} lh_vector_eval;
+
+/* Runs nq queries (row-major, dim floats each) with k and ef_search on `threads` threads (0 =
+ * cores) and measures recall@k against truth (nq*k row ids from exact search; NULL computes
+ * it), latency, QPS, build time and memory. allow may be NULL. */
+int lh_hnsw_eval(const lh_hnsw *h, const float *queries, size_t nq, const int64_t *truth,
+                 int k, int ef_search, const lh_vector_bitset *allow, int threads,
+                 lh_vector_eval *out, lh_error *err);
+/* Exact k nearest rows of the index for nq queries, multi-threaded; ids_out gets nq*k row ids
+ * (-1 where fewer than k rows exist). The ground truth for recall. */
+int lh_hnsw_exact_knn(const lh_hnsw *h, const float *queries, size_t nq, int k,
+                      const lh_vector_bitset *allow, int threads, int64_t *ids_out,
+                      lh_error *err);
+
+/* -------------------------------------------------------- embedding store */
+
+/* One batch of embeddings for the store. Borrowed arrays of n entries; vectors is n*dim. */
+typedef struct lh_vector_rows {
+    size_t n;
+    size_t dim;
+    const char *const *doc_ids;
+    const int64_t *chunk_ids;
+    const char *const *chunk_texts; /* may be NULL: stored as NULL */
+    const float *vectors;
+} lh_vector_rows;
+
+/* Embeddings read back from a store file. Free with lh_vector_store_data_free. */
+typedef struct lh_vector_store_data {
+    size_t n;
+    size_t dim;
+    char **doc_ids;
+    int64_t *chunk_ids;
+    char **chunk_texts; /* entries may be NULL */
+    float *vectors;     /* n*dim */
+    char *model;        /* from the Parquet key-value metadata */
+    char *model_version;
+} lh_vector_store_data;
+
+/* Writes rows to a Parquet file at path (doc_id VARCHAR, chunk_id BIGINT, chunk_text VARCHAR,
+ * vector FLOAT[dim]) with model and model_version in its key-value metadata, via DuckDB.
+ * LH_EINVAL on bad input, LH_EIO when DuckDB fails (err carries its message). */
+int lh_vector_store_write(const char *path, const char *model, const char *model_version,
+                          const lh_vector_rows *rows, lh_error *err);
+/* Reads a store file written by lh_vector_store_write (or any Parquet file with those
+ * columns; texts optional with with_text = false). Caller frees out. LH_ECORRUPT if the
+ * vector column is missing, not FLOAT[d]/LIST, or ragged. */
+int lh_vector_store_read(const char *path, bool with_text, lh_vector_store_data *out,
+                         lh_error *err);
+/* Frees what lh_vector_store_read filled. Accepts NULL. */
+void lh_vector_store_data_free(lh_vector_store_data *d);
+
+/* Builds an index from the vector column of a store Parquet file (row id = row position). The
+ * CLI's `lakehouse index build`. Caller frees *out. */
+int lh_vector_index_build(const char *parquet_path, const lh_hnsw_params *params,
+                          lh_hnsw **out, lh_error *err);
+
+#endif
