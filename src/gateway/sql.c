@@ -1,0 +1,393 @@
+/* POST /sql: runs a query on a producer thread and streams its output to the client.
+ *
+ * lh_query_run pushes bytes into a sink; MHD pulls bytes from a content reader. A bounded
+ * buffer joins them: the producer blocks while it is full, the reader waits briefly while
+ * it is empty, so a result of any size uses at most STREAM_CAP bytes of memory. The status
+ * is decided before the first byte goes out: the handler waits until the query has either
+ * finished (fixed response with Content-Length, or an error status) or produced output
+ * (JSON: filled the buffer; NDJSON/CSV: any bytes), then answers 200 with a chunked stream.
+ * An error after that point can only cut the stream short (the client sees an incomplete
+ * chunked body, never a clean end).
+ *
+ * The stream is shared by up to three owners (producer thread, MHD response, request for
+ * the access log) and freed by the last release.
+ */
+#include "gateway/gateway_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STREAM_CAP (1u << 20)
+#define READER_WAIT_MS 200
+
+struct gw_stream {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* guarded by mu: */
+    char *buf;
+    size_t start, len, cap;
+    bool producer_waiting; /* the producer is blocked on a full buffer */
+    bool done;             /* lh_query_run returned */
+    int rc;
+    lh_error err;
+    lh_query_stats stats;
+    bool cancel;  /* the consumer is gone: the sink tells the query to stop */
+    bool limited; /* the stream was cut at the row limit (the query was stopped on purpose) */
+    int refs;
+    uint64_t sent;
+    /* row limit for NDJSON/CSV, applied in the sink (producer thread only): */
+    int64_t limit;
+    int64_t rows;
+    bool in_quotes;
+    bool header_done;
+    /* immutable after start: */
+    lh_gateway *g;
+    char *sql;
+    lh_query_opts opts;
+    char actor[80];
+    lh_identity who;
+};
+
+static void stream_lock(gw_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+}
+
+static void stream_unlock(gw_stream *s)
+{
+    pthread_mutex_unlock(&s->mu);
+}
+
+uint64_t gw_stream_sent(gw_stream *s)
+{
+    stream_lock(s);
+    uint64_t n = s->sent;
+    stream_unlock(s);
+    return n;
+}
+
+void gw_stream_release(gw_stream *s)
+{
+    if (!s) return;
+    stream_lock(s);
+    int left = --s->refs;
+    stream_unlock(s);
+    if (left > 0) return;
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s->buf);
+    free(s->sql);
+    free(s);
+}
+
+/* How many bytes of data to keep so that at most s->limit rows pass; sets s->limited when
+ * the limit is reached inside this chunk. CSV rows end at a newline outside quotes; the
+ * header row does not count. */
+static size_t apply_row_limit(gw_stream *s, const char *data, size_t n)
+{
+    if (s->limit <= 0 || s->opts.format == LH_QUERY_JSON) return n;
+    for (size_t i = 0; i < n; i++) {
+        char c = data[i];
+        if (s->opts.format == LH_QUERY_CSV && c == '"') {
+            s->in_quotes = !s->in_quotes;
+            continue;
+        }
+        if (c != '\n' || s->in_quotes) continue;
+        if (s->opts.format == LH_QUERY_CSV && !s->header_done) {
+            s->header_done = true;
+            continue;
+        }
+        if (++s->rows >= s->limit) {
+            s->limited = true;
+            return i + 1;
+        }
+    }
+    return n;
+}
+
+static int sink(void *ctx, const char *data, size_t n)
+{
+    gw_stream *s = ctx;
+    if (s->limited) return 1;
+    size_t keep = apply_row_limit(s, data, n);
+    stream_lock(s);
+    while (!s->cancel && s->len > 0 && s->len + keep > s->cap) {
+        s->producer_waiting = true;
+        pthread_cond_broadcast(&s->cv);
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    s->producer_waiting = false;
+    if (s->cancel) {
+        stream_unlock(s);
+        return 1;
+    }
+    if (keep > s->cap) {
+        s->cap = keep;
+        s->buf = lh_realloc(s->buf, s->cap);
+    }
+    if (s->start + s->len + keep > s->cap) {
+        memmove(s->buf, s->buf + s->start, s->len);
+        s->start = 0;
+    }
+    memcpy(s->buf + s->start + s->len, data, keep);
+    s->len += keep;
+    pthread_cond_broadcast(&s->cv);
+    bool stop = s->limited;
+    stream_unlock(s);
+    return stop ? 1 : 0;
+}
+
+static void *producer(void *arg)
+{
+    gw_stream *s = arg;
+    lh_gateway *g = s->g;
+    lh_error err = {0};
+    lh_query_stats stats = {0};
+    int rc = lh_query_run(g->deps.query, &s->who, s->sql, &s->opts, sink, s, &stats, &err);
+    stream_lock(s);
+    if (rc != LH_OK && (s->limited || s->cancel))
+        rc = LH_OK; /* we stopped it: row limit reached or client gone */
+    s->rc = rc;
+    s->err = err;
+    s->stats = stats;
+    s->done = true;
+    pthread_cond_broadcast(&s->cv);
+    stream_unlock(s);
+    gw_stream_release(s);
+    pthread_mutex_lock(&g->mu);
+    g->nstreams--;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    gw_stream *s = cls;
+    stream_lock(s);
+    if (s->len == 0 && !s->done) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_nsec += READER_WAIT_MS * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        while (s->len == 0 && !s->done) {
+            if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
+        }
+    }
+    ssize_t out = 0;
+    if (s->len > 0) {
+        size_t n = s->len < max ? s->len : max;
+        memcpy(buf, s->buf + s->start, n);
+        s->start += n;
+        s->len -= n;
+        if (s->len == 0) s->start = 0;
+        s->sent += n;
+        pthread_cond_broadcast(&s->cv);
+        out = (ssize_t)n;
+    } else if (s->done) {
+        if (s->rc != LH_OK) {
+            lh_log(LH_LOG_WARN, "sql_stream_failed", "code", lh_error_name(s->rc), "msg",
+                   s->err.msg, (const char *)NULL);
+            out = MHD_CONTENT_READER_END_WITH_ERROR;
+        } else {
+            out = MHD_CONTENT_READER_END_OF_STREAM;
+        }
+    }
+    /* else: nothing yet; returning 0 lets MHD serve its other connections and call again. */
+    stream_unlock(s);
+    return out;
+}
+
+static void reader_free(void *cls)
+{
+    gw_stream *s = cls;
+    stream_lock(s);
+    s->cancel = true;
+    pthread_cond_broadcast(&s->cv);
+    stream_unlock(s);
+    gw_stream_release(s);
+}
+
+static const char *content_type(lh_query_format f)
+{
+    switch (f) {
+    case LH_QUERY_NDJSON:
+        return "application/x-ndjson";
+    case LH_QUERY_CSV:
+        return "text/csv; charset=utf-8";
+    case LH_QUERY_JSON:
+    default:
+        return "application/json";
+    }
+}
+
+/* Reads and checks the request fields; answers 400 and returns false on a bad one. */
+static bool sql_request(gw_req *r, const char **sql, lh_query_opts *opts, int64_t *limit)
+{
+    const lh_config *cfg = r->g->deps.cfg;
+    const char *key;
+    json_t *v;
+    json_object_foreach(r->json, key, v)
+    {
+        if (strcmp(key, "sql") && strcmp(key, "format") && strcmp(key, "limit") &&
+            strcmp(key, "timeout_ms")) {
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "unknown field '%.80s' (expected sql, format, limit, timeout_ms)", key);
+            gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "field", key));
+            return false;
+        }
+    }
+    json_t *js = json_object_get(r->json, "sql");
+    if (!json_is_string(js) || json_string_length(js) == 0) {
+        gw_send_error(r, 400, LH_EINVAL, "field 'sql' is required and must be a non-empty string",
+                      json_pack("{s:s}", "field", "sql"));
+        return false;
+    }
+    *sql = json_string_value(js);
+    if (strlen(*sql) != json_string_length(js)) {
+        gw_send_error(r, 400, LH_EINVAL, "field 'sql' contains a NUL character", NULL);
+        return false;
+    }
+    opts->format = LH_QUERY_JSON;
+    json_t *jf = json_object_get(r->json, "format");
+    if (jf) {
+        const char *f = json_string_value(jf);
+        if (f && strcmp(f, "json") == 0)
+            opts->format = LH_QUERY_JSON;
+        else if (f && strcmp(f, "ndjson") == 0)
+            opts->format = LH_QUERY_NDJSON;
+        else if (f && strcmp(f, "csv") == 0)
+            opts->format = LH_QUERY_CSV;
+        else {
+            gw_send_error(r, 400, LH_EINVAL,
+                          "field 'format' must be \"json\", \"ndjson\" or \"csv\"",
+                          json_pack("{s:s}", "field", "format"));
+            return false;
+        }
+    }
+    json_t *jl = json_object_get(r->json, "limit");
+    *limit = 0;
+    if (jl) {
+        if (!json_is_integer(jl) || json_integer_value(jl) < 0) {
+            gw_send_error(r, 400, LH_EINVAL, "field 'limit' must be a non-negative integer",
+                          json_pack("{s:s}", "field", "limit"));
+            return false;
+        }
+        *limit = json_integer_value(jl);
+    }
+    opts->row_limit = *limit;
+    json_t *jt = json_object_get(r->json, "timeout_ms");
+    opts->timeout_ms = 0;
+    if (jt) {
+        if (!json_is_integer(jt) || json_integer_value(jt) <= 0) {
+            gw_send_error(r, 400, LH_EINVAL, "field 'timeout_ms' must be a positive integer",
+                          json_pack("{s:s}", "field", "timeout_ms"));
+            return false;
+        }
+        json_int_t t = json_integer_value(jt);
+        /* The server's timeout is a ceiling: a client may ask for less, never more. */
+        if (cfg->query_timeout_ms > 0 && t > cfg->query_timeout_ms) t = cfg->query_timeout_ms;
+        opts->timeout_ms = (int)t;
+    }
+    return true;
+}
+
+void gw_handle_sql(gw_req *r)
+{
+    lh_gateway *g = r->g;
+    const char *sql = NULL;
+    lh_query_opts opts = {0};
+    int64_t limit = 0;
+    if (!sql_request(r, &sql, &opts, &limit)) return;
+    lh_error err = {0};
+    if (lh_query_sync(g->deps.query, &err) != LH_OK)
+        lh_log(LH_LOG_WARN, "sql_sync_failed", "msg", err.msg, (const char *)NULL);
+
+    gw_stream *s = lh_calloc(1, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->cap = STREAM_CAP;
+    s->buf = lh_malloc(s->cap);
+    s->g = g;
+    s->sql = lh_strdup(sql);
+    s->opts = opts;
+    s->limit = limit;
+    snprintf(s->actor, sizeof s->actor, "%s", r->actor);
+    s->who.profile = r->who.profile;
+    s->who.actor = s->actor;
+    s->refs = 2; /* producer + request */
+    r->stream = s;
+
+    pthread_mutex_lock(&g->mu);
+    g->nstreams++;
+    pthread_mutex_unlock(&g->mu);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t tid;
+    int prc = pthread_create(&tid, &attr, producer, s);
+    pthread_attr_destroy(&attr);
+    if (prc != 0) {
+        s->refs--;
+        pthread_mutex_lock(&g->mu);
+        g->nstreams--;
+        pthread_mutex_unlock(&g->mu);
+        gw_send_error(r, 503, LH_EUNAVAIL, "cannot start a query thread", NULL);
+        return;
+    }
+
+    stream_lock(s);
+    for (;;) {
+        if (s->done) break;
+        if (opts.format == LH_QUERY_JSON ? s->producer_waiting : s->len > 0) break;
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    bool done = s->done;
+    int rc = s->rc;
+    lh_error qerr = s->err;
+    lh_query_stats stats = s->stats;
+    stream_unlock(s);
+
+    if (done && rc != LH_OK) {
+        gw_send_error(
+            r, 0, rc, qerr.msg[0] ? qerr.msg : lh_error_name(rc),
+            json_pack("{s:s%}", "sql", sql, strlen(sql) > 500 ? (size_t)500 : strlen(sql)));
+        return;
+    }
+    struct MHD_Response *resp;
+    uint64_t bytes = 0;
+    if (done) {
+        /* Finished within the buffer: one fixed response with a Content-Length. The
+         * producer is gone, so the buffer is ours to read without the lock. */
+        bytes = s->len;
+        resp = MHD_create_response_from_buffer(s->len, s->buf + s->start, MHD_RESPMEM_MUST_COPY);
+        char rows[32];
+        snprintf(rows, sizeof rows, "%lld", (long long)stats.rows);
+        MHD_add_response_header(resp, "X-Lakehouse-Rows", rows);
+        MHD_add_response_header(resp, "X-Lakehouse-Truncated",
+                                stats.truncated || s->limited ? "true" : "false");
+        stream_lock(s);
+        s->sent = bytes;
+        stream_unlock(s);
+    } else {
+        stream_lock(s);
+        s->refs++; /* the response's reference, dropped by reader_free */
+        stream_unlock(s);
+        resp =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, s, reader_free);
+        if (!resp) {
+            reader_free(s);
+            gw_send_error(r, 500, LH_EINTERNAL, "cannot create a streaming response", NULL);
+            return;
+        }
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(opts.format));
+    gw_send_response(r, 200, resp, bytes);
+}
