@@ -22,6 +22,10 @@
 #include <unistd.h>
 
 #define GW_FORM_FIELD_MAX 4096
+/* How much of an over-limit body without Content-Length we read and discard so the client
+ * can still get its 413 (MHD answers only once a body is complete); past this, the
+ * connection is dropped. With a Content-Length the 413 goes out before any body is read. */
+#define GW_DRAIN_MAX (64 * 1024 * 1024)
 
 /* ------------------------------------------------------------------ responses */
 
@@ -459,8 +463,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (!r->responded && !r->deferred.code) consume_body(r, upload_data, n);
-        return MHD_YES;
+        if (!r->responded && !r->deferred.code) {
+            consume_body(r, upload_data, n);
+            return MHD_YES;
+        }
+        r->drained += (int64_t)n;
+        return r->drained > GW_DRAIN_MAX ? MHD_NO : MHD_YES;
     }
     if (!r->responded) {
         finish_request(r);
@@ -522,9 +530,9 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
         deps->cfg->threads > 0 ? (unsigned)deps->cfg->threads : (unsigned)(2 * lh_cpu_count());
     errno = 0;
     g->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g,
+        flags, (uint16_t)port, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, g, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(256 * 1024), MHD_OPTION_END);
     if (!g->daemon) {

@@ -137,6 +137,7 @@ struct gw_req {
     const char *err_code; /* for the access log */
     /* request body */
     int64_t received;
+    int64_t drained;   /* body bytes discarded after an error was decided */
     lh_error deferred; /* set when the body must be drained before the error can be sent */
     lh_buf body;       /* GW_BODY_JSON */
     json_t *json;
