@@ -1,0 +1,242 @@
+/* query: views over datasets, the sandbox, result formats and types, timeouts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest.h"
+#include "query/query.h"
+#include "testutil.h"
+
+#include <unistd.h>
+
+typedef struct fx {
+    char *dir;
+    lh_config cfg;
+    lh_storage *st;
+    lh_catalog *cat;
+    lh_ingest *ing;
+    lh_query *q;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    f->dir = tu_tmpdir("query");
+    lh_error err = {0};
+    assert_int_equal(lh_config_load(&f->cfg, NULL, &err), 0);
+    char *lake = lh_path_join(f->dir, "lake");
+    assert_int_equal(lh_config_set(&f->cfg, "data_dir", lake, &err), 0);
+    free(lake);
+    f->cfg.query_timeout_ms = 1500;
+    assert_int_equal(lh_storage_open_local(f->cfg.data_dir, &f->st, &err), 0);
+    assert_int_equal(lh_catalog_open(f->st, &f->cat, &err), 0);
+    assert_int_equal(lh_ingest_open(f->cat, &f->cfg, &f->ing, &err), 0);
+    char *p = tu_write(f->dir, "people.csv",
+                       "id,name,city,score\n1,Ann,Chicago,3.5\n2,Bo,Dallas,4.25\n3,Cy,Chicago,\n",
+                       -1);
+    lh_ingest_opts o = {.dataset = "people"};
+    assert_int_equal(lh_ingest_file(f->ing, &lh_identity_default, p, &o, NULL, &err), 0);
+    free(p);
+    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    lh_query_close(f->q);
+    lh_ingest_close(f->ing);
+    lh_catalog_close(f->cat);
+    lh_storage_close(f->st);
+    lh_config_free(&f->cfg);
+    tu_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static char *run_json(fx *f, const char *sql, int expect_rc, lh_error *err)
+{
+    char *out = NULL;
+    int rc = lh_query_json(f->q, &lh_identity_default, sql, 0, &out, err);
+    if (rc != expect_rc) fail_msg("%s: rc %d (%s), expected %d", sql, rc, err->msg, expect_rc);
+    return out;
+}
+
+static void test_query_sees_dataset_view(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    char *j = run_json(f, "SELECT city, count(*) AS n FROM people GROUP BY city ORDER BY city",
+                       0, &err);
+    assert_non_null(strstr(j, "\"columns\":[{\"name\":\"city\",\"type\":\"VARCHAR\"},"
+                              "{\"name\":\"n\",\"type\":\"BIGINT\"}]"));
+    assert_non_null(strstr(j, "\"rows\":[[\"Chicago\",2],[\"Dallas\",1]]"));
+    assert_non_null(strstr(j, "\"row_count\":2,\"truncated\":false"));
+    free(j);
+}
+
+static void test_query_view_follows_new_versions(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    char *p = tu_write(f->dir, "more.csv", "id,name,city,score\n4,Di,Austin,1\n", -1);
+    lh_ingest_opts o = {.dataset = "people"};
+    assert_int_equal(lh_ingest_file(f->ing, &lh_identity_default, p, &o, NULL, &err), 0);
+    free(p);
+    assert_int_equal(lh_query_refresh(f->q, "people", &err), 0);
+    char *j = run_json(f, "SELECT count(*) FROM people", 0, &err);
+    assert_non_null(strstr(j, "\"rows\":[[4]]"));
+    free(j);
+}
+
+static void test_query_refuses_hostile_statements(void **state)
+{
+    fx *f = *state;
+    static const struct {
+        const char *sql;
+        int rc;
+    } cases[] = {
+        {"SELECT * FROM read_csv('/etc/passwd')", LH_EINVAL},
+        {"SELECT * FROM read_text('/etc/passwd')", LH_EINVAL},
+        {"SELECT * FROM glob('/*')", LH_EINVAL},
+        {"COPY people TO '/tmp/lh-stolen.csv'", LH_EDENIED},
+        {"COPY (SELECT 1) TO '/tmp/lh-stolen.csv'", LH_EDENIED},
+        {"ATTACH '/tmp/lh-x.duckdb' AS x", LH_EDENIED},
+        {"INSTALL httpfs", LH_EDENIED},
+        {"LOAD httpfs", LH_EDENIED},
+        {"SET enable_external_access=true", LH_EDENIED},
+        {"RESET memory_limit", LH_EDENIED},
+        {"PRAGMA enable_profiling", LH_EDENIED},
+        {"CREATE TABLE x AS SELECT 1", LH_EDENIED},
+        {"CREATE OR REPLACE VIEW people AS SELECT 1", LH_EDENIED},
+        {"DROP VIEW people", LH_EDENIED},
+        {"INSERT INTO people VALUES (9,'x','y',1)", LH_EDENIED},
+        {"EXECUTE p", LH_EDENIED},
+        {"PREPARE p AS SELECT 1", LH_EDENIED},
+        {"CALL pragma_version()", LH_EDENIED},
+        {"EXPORT DATABASE '/tmp/lh-export'", LH_EDENIED},
+        {"EXPLAIN ANALYZE COPY people TO '/tmp/lh-x.csv'", LH_EDENIED},
+        {"SELECT 1; DROP VIEW people", LH_EDENIED},
+        {"WITH a AS (SELECT 1) INSERT INTO people SELECT * FROM people", LH_EDENIED},
+        {"/* hi */ -- there\n DETACH x", LH_EDENIED},
+        {"", LH_EINVAL},
+        {"SELEC 1", LH_EDENIED},
+        {"SELECT * FROM no_such_table", LH_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lh_error err = {0};
+        char *j = NULL;
+        int rc = lh_query_json(f->q, &lh_identity_default, cases[i].sql, 0, &j, &err);
+        if (rc != cases[i].rc)
+            fail_msg("'%s': rc %d (%s), expected %d", cases[i].sql, rc, err.msg, cases[i].rc);
+        assert_null(j);
+        assert_true(err.msg[0] != 0);
+    }
+    assert_int_equal(access("/tmp/lh-stolen.csv", F_OK), -1);
+    /* Still serving, settings unchanged. */
+    lh_error err = {0};
+    char *j = run_json(f, "SELECT current_setting('enable_external_access') AS ext, count(*) "
+                          "FROM people",
+                       0, &err);
+    assert_non_null(strstr(j, "[[false,3]]"));
+    free(j);
+}
+
+static void test_query_runaway_hits_timeout_and_engine_recovers(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    uint64_t t0 = lh_now_ns();
+    char *j = run_json(f, "SELECT count(*) FROM range(1000000000) a, range(1000000000) b",
+                       LH_ETIMEOUT, &err);
+    assert_null(j);
+    assert_non_null(strstr(err.msg, "time limit"));
+    assert_true(lh_now_ns() - t0 < 20ULL * 1000000000ULL);
+    j = run_json(f, "SELECT 42 AS x", 0, &err);
+    assert_non_null(strstr(j, "[[42]]"));
+    free(j);
+}
+
+static void test_query_serializes_types(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    char *j = run_json(f,
+                       "SELECT DATE '2024-02-29' AS d, TIMESTAMP '2024-01-02 03:04:05.5' AS ts, "
+                       "1.25::DECIMAL(10,2) AS dec, -0.05::DECIMAL(4,2) AS neg, [1,2,3] AS l, "
+                       "{'a': 1, 'b': 'x'} AS s, 'e\"q\\n' AS esc, NULL AS n, true AS b, "
+                       "'6ba7b810-9dad-11d1-80b4-00c04fd430c8'::UUID AS u, "
+                       "170141183460469231731687303715884105727::HUGEINT AS h, "
+                       "MAP {'k': 2} AS m, INTERVAL 3 DAY AS iv, [1.5,2.5]::FLOAT[2] AS arr, "
+                       "'1010'::BIT AS bits",
+                       0, &err);
+    assert_non_null(strstr(j, "\"2024-02-29\""));
+    assert_non_null(strstr(j, "\"2024-01-02 03:04:05.500000\""));
+    assert_non_null(strstr(j, ",1.25,-0.05,[1,2,3],{\"a\":1,\"b\":\"x\"},\"e\\\"q\\\\n\",null,true"));
+    assert_non_null(strstr(j, "\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\""));
+    assert_non_null(strstr(j, "170141183460469231731687303715884105727"));
+    assert_non_null(strstr(j, "{\"k\":2}"));
+    assert_non_null(strstr(j, "\"3 days\""));
+    assert_non_null(strstr(j, "[1.5,2.5]"));
+    assert_non_null(strstr(j, "\"1010\""));
+    free(j);
+}
+
+static int buf_sink(void *ctx, const char *data, size_t n)
+{
+    lh_buf_append(ctx, data, n);
+    return 0;
+}
+
+static void test_query_streams_ndjson_and_csv(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_buf b = {0};
+    lh_query_opts o = {.format = LH_QUERY_NDJSON};
+    lh_query_stats st;
+    assert_int_equal(lh_query_run(f->q, &lh_identity_default,
+                                  "SELECT i, 'r' || i AS s FROM range(100000) t(i)", &o, buf_sink,
+                                  &b, &st, &err),
+                     0);
+    assert_int_equal(st.rows, 100000);
+    assert_non_null(strstr(b.data, "{\"i\":99999,\"s\":\"r99999\"}\n"));
+    lh_buf_reset(&b);
+    o.format = LH_QUERY_CSV;
+    assert_int_equal(lh_query_run(f->q, &lh_identity_default,
+                                  "SELECT name, 'a,b' AS x, 'say \"hi\"' AS y FROM people "
+                                  "ORDER BY id LIMIT 1",
+                                  &o, buf_sink, &b, &st, &err),
+                     0);
+    assert_string_equal(b.data, "name,x,y\nAnn,\"a,b\",\"say \"\"hi\"\"\"\n");
+    lh_buf_free(&b);
+}
+
+static void test_query_json_row_limit_truncates(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    char *j = NULL;
+    assert_int_equal(lh_query_json(f->q, &lh_identity_default, "SELECT * FROM range(5000)", 10,
+                                   &j, &err),
+                     0);
+    assert_non_null(strstr(j, "\"row_count\":10,\"truncated\":true"));
+    free(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_query_sees_dataset_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_view_follows_new_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_refuses_hostile_statements, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_runaway_hits_timeout_and_engine_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_serializes_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_streams_ndjson_and_csv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_json_row_limit_truncates, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
