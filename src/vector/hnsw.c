@@ -372,7 +372,9 @@ static void greedy(const lh_hnsw *h, const vkernels *k, const lh_hnsw_ctx *c, in
             cnt = (uint32_t)h->m;
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t nb = ld32(l + 1 + j);
-            if (nb >= h->cap)
+            /* ids and levels are checked so a damaged (mapped) graph cannot send us outside
+             * a node's lists */
+            if (nb >= h->cap || h->levels[nb] < level)
                 continue;
             float d = qdist(h, k, c, mode, nb);
             if (d < *curd) {
