@@ -291,7 +291,9 @@ static void test_store_and_fetch_through_storage_give_same_results(void **state)
         for (size_t j = 0; j < nx; j++)
             assert_int_equal(x[j].id, y[j].id);
     }
-    assert_int_equal(lh_hnsw_fetch(s, "docs", "g000002", cache, &f, &err) == LH_OK, 0);
+    lh_hnsw *missing;
+    assert_int_equal(lh_hnsw_fetch(s, "docs", "g000002", cache, &missing, &err), LH_ENOENT);
+    assert_null(missing);
     assert_int_equal(lh_hnsw_store(h, s, "Bad Name", "g1", tmp, &err), LH_EINVAL);
     lh_hnsw_free(f);
     lh_hnsw_free(h);
