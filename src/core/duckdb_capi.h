@@ -359,6 +359,17 @@ duckdb_logical_type duckdb_create_logical_type(duckdb_type type);
 duckdb_logical_type duckdb_create_array_type(duckdb_logical_type type, idx_t array_size);
 void duckdb_destroy_value(duckdb_value *value);
 
+/* ---- added for the vector module (embedding store): writing data chunks. Signatures from
+ * DuckDB 1.5's C API reference (data chunks, vectors, validity). */
+idx_t duckdb_vector_size(void);
+duckdb_data_chunk duckdb_create_data_chunk(duckdb_logical_type *types, idx_t column_count);
+void duckdb_data_chunk_reset(duckdb_data_chunk chunk);
+void duckdb_data_chunk_set_size(duckdb_data_chunk chunk, idx_t size);
+void duckdb_vector_assign_string_element_len(duckdb_vector vector, idx_t index, const char *str,
+                                             idx_t str_len);
+void duckdb_vector_ensure_validity_writable(duckdb_vector vector);
+void duckdb_validity_set_row_invalid(uint64_t *validity, idx_t row);
+
 /* ------------------------------------------------------- project helpers */
 
 /* Checks that the loaded libduckdb.so is LH_DUCKDB_VERSION; LH_EUNSUPPORTED with a message
