@@ -129,7 +129,7 @@ expect_header() {
 expect_eq() {
     CHECKS=$((CHECKS + 1))
     if [ "$1" = "$2" ]; then
-        pass "${3:-value} = $2"
+        pass "${3:-value} as expected"
     else
         fail "${3:-value}: expected '$2', got '$1'"
     fi
