@@ -84,8 +84,10 @@ int lh_catalog_versions(lh_catalog *c, const lh_identity *who, const char *datas
                         int64_t **versions, size_t *count, lh_error *err);
 
 /* Commits next as version next->version, which must be (latest version + 1), or 1 for a new
- * dataset. Sets updated_us, actor and profile. LH_ECONFLICT (err names the version) if another
- * writer committed that version first; nothing is changed then. */
+ * dataset. Sets updated_us, created_us, schema_version, actor and profile, stamps files and
+ * sources new in this version with its number, and recomputes rows/bytes from the files.
+ * LH_ECONFLICT (err names the version) if another writer committed that version first;
+ * LH_EINVAL if version - 1 does not exist or next is malformed; nothing is changed then. */
 int lh_catalog_commit(lh_catalog *c, const lh_identity *who, lh_manifest *next, lh_error *err);
 
 /* Builds the next version from the latest one (cur is NULL when the dataset does not exist
@@ -116,7 +118,8 @@ json_t *lh_manifest_to_json(const lh_manifest *m);
 int lh_manifest_from_json(const json_t *j, lh_manifest **out, lh_error *err);
 /* Appends a column (copies strings). */
 void lh_manifest_add_column(lh_manifest *m, const char *name, const char *type, bool nullable);
-/* Appends a data file (copies the key) and updates rows/bytes totals. */
+/* Appends a data file (copies the key) and updates rows/bytes totals. Its added_version is
+ * provisional until lh_catalog_commit stamps it. */
 void lh_manifest_add_file(lh_manifest *m, const char *key, int64_t size, int64_t rows);
 /* Appends a source record (copies strings). */
 void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
