@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,8 +94,7 @@ static void test_route_refuses_dot_segments(void **state)
     const gw_route *r;
     char allow[GW_ALLOW_MAX];
     lh_error err = {0};
-    assert_int_equal(find("GET", "/catalog/datasets/../../etc", &r, NULL, allow, &err),
-                     LH_EINVAL);
+    assert_int_equal(find("GET", "/catalog/datasets/../../etc", &r, NULL, allow, &err), LH_EINVAL);
     assert_non_null(strstr(err.msg, "'..'"));
     assert_int_equal(find("GET", "/catalog//datasets", &r, NULL, allow, &err), LH_EINVAL);
 }
@@ -143,6 +143,47 @@ static void test_table_routes_are_unique(void **state)
     }
 }
 
+/* The served OpenAPI document and the route table describe the same operations. */
+static void test_openapi_matches_route_table(void **state)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(gw_openapi_json, gw_openapi_len(), 0, &jerr);
+    if (!doc) fail_msg("embedded openapi.json: line %d: %s", jerr.line, jerr.text);
+    json_t *paths = json_object_get(doc, "paths");
+    assert_non_null(paths);
+    size_t documented = 0;
+    for (size_t i = 0; i < gw_nroutes; i++) {
+        char method[16];
+        size_t k = 0;
+        for (; gw_routes[i].method[k] && k < sizeof method - 1; k++)
+            method[k] = (char)(gw_routes[i].method[k] | 0x20);
+        method[k] = '\0';
+        json_t *p = json_object_get(paths, gw_routes[i].pattern);
+        if (!p || !json_object_get(p, method))
+            fail_msg("route %s %s is not in openapi.json", gw_routes[i].method,
+                     gw_routes[i].pattern);
+    }
+    const char *path;
+    json_t *ops;
+    json_object_foreach(paths, path, ops)
+    {
+        const char *m;
+        json_t *op;
+        json_object_foreach(ops, m, op)
+        {
+            if (strcmp(m, "parameters") == 0) continue;
+            documented++;
+            bool found = false;
+            for (size_t i = 0; i < gw_nroutes && !found; i++)
+                found = strcmp(gw_routes[i].pattern, path) == 0 &&
+                        strcasecmp(gw_routes[i].method, m) == 0;
+            if (!found) fail_msg("openapi.json documents %s %s, which no route serves", m, path);
+        }
+    }
+    assert_int_equal(documented, gw_nroutes);
+    json_decref(doc);
+}
+
 static void test_percent_decode(void **state)
 {
     char *out = NULL;
@@ -167,8 +208,8 @@ static void test_query_parse(void **state)
     size_t n = 0;
     lh_error err = {0};
     assert_int_equal(
-        gw_query_parse("dataset=people&types=a%3AINT%2Cb%3ADATE&rejects&&name=my+file.csv", &kv,
-                       &n, &err),
+        gw_query_parse("dataset=people&types=a%3AINT%2Cb%3ADATE&rejects&&name=my+file.csv", &kv, &n,
+                       &err),
         LH_OK);
     assert_int_equal(n, 4);
     assert_string_equal(gw_kv_get(kv, n, "dataset"), "people");
@@ -364,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_route_wrong_method_lists_allowed),
         cmocka_unit_test(test_route_bad_escape_is_invalid),
         cmocka_unit_test(test_table_routes_are_unique),
+        cmocka_unit_test(test_openapi_matches_route_table),
         cmocka_unit_test(test_percent_decode),
         cmocka_unit_test(test_query_parse),
         cmocka_unit_test(test_query_parse_refuses_repeats_and_bad_utf8),
