@@ -27,6 +27,7 @@ typedef struct vdata_spec {
     float noise;     /* isotropic noise */
     double zipf;     /* 0 = equal cluster sizes */
     double between;  /* fraction of queries between clusters */
+    float center;    /* scale of the centres (0 = 1): smaller means overlapping topics */
     uint64_t seed;
 } vdata_spec;
 
@@ -56,8 +57,9 @@ static inline void vd_model_init(const vdata_spec *sp, vd_model *m) {
     m->centers = malloc((size_t)sp->clusters * d * sizeof(float));
     m->basis = malloc((size_t)sp->clusters * (size_t)sp->sub * d * sizeof(float));
     m->cdf = malloc((size_t)sp->clusters * sizeof(double));
+    float cs = sp->center > 0 ? sp->center : 1.0f;
     for (size_t i = 0; i < (size_t)sp->clusters * d; i++)
-        m->centers[i] = vd_gauss(&s);
+        m->centers[i] = cs * vd_gauss(&s);
     float norm = 1.0f / sqrtf((float)d);
     for (int c = 0; c < sp->clusters; c++)
         for (int a = 0; a < sp->sub; a++) {
