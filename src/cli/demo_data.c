@@ -148,16 +148,14 @@ static const char *const month_names[12] = {"January",   "February", "March",   
                                             "May",       "June",     "July",     "August",
                                             "September", "October",  "November", "December"};
 
-/* d moved to a nearby weekday in [lo, hi] most of the time. */
+/* d, or most of the time when it is a weekend day, a random weekday of the same
+ * Sunday-to-Saturday week that is still in [lo, hi]. */
 static int32_t to_weekday(rng *r, int32_t d, int32_t lo, int32_t hi)
 {
     int wd = weekday(d);
     if ((wd == 0 || wd == 6) && !chance(r, 80)) {
-        int32_t fwd = d + (wd == 6 ? 2 : 1), back = d - (wd == 6 ? 1 : 2);
-        if (fwd <= hi)
-            d = fwd;
-        else if (back >= lo)
-            d = back;
+        int32_t w = d - wd + 1 + (int32_t)below(r, 5);
+        if (w >= lo && w <= hi) d = w;
     }
     return d;
 }
@@ -2718,8 +2716,21 @@ int lh_demo_generate(const char *dir, double scale,
     if (!dir || !*dir) return lh_error_set(err, LH_EINVAL, "output folder: empty path");
     rc = lh_mkdir_p(dir, err);
     if (rc) {
-        lh_error_prefix(err, "output folder %s", dir);
+        lh_error_prefix(err, "cannot create the output folder");
         return rc;
+    }
+    /* Refuse up front what the final renames could not replace, so that a run fails before
+     * it writes anything rather than after replacing half of the set. */
+    for (int f = 0; f < NFILES; f++) {
+        char name[64];
+        struct stat st;
+        file_name(f, name, sizeof(name));
+        char *fin = lh_sprintf("%s/%s", dir, name);
+        if (lstat(fin, &st) == 0 && !S_ISREG(st.st_mode))
+            rc = lh_error_set(err, LH_EIO, "cannot replace %s: it is %s", fin,
+                              S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+        free(fin);
+        if (rc) return rc;
     }
     plan_build(&p, scale);
     buf = lh_malloc(OUT_CAP);

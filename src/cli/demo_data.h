@@ -21,7 +21,9 @@
  * every row count (0 < scale <= LH_DEMO_MAX_SCALE; clients at least 10). progress (optional)
  * is called with table names without ".csv": done = 0 when a table starts, periodically, and
  * done = total when it is finished. Returns LH_OK, or LH_EINVAL (bad scale) / LH_EIO (file
- * system) with err naming the file and the cause; on error no final file is touched. */
+ * system) with err naming the file and the cause; on error the temporary files are removed
+ * and no final file is touched (short of a rename failing midway, which is checked for up
+ * front). */
 int lh_demo_generate(const char *dir, double scale,
                      void (*progress)(void *ctx, const char *table, int64_t done, int64_t total),
                      void *ctx, lh_error *err);
