@@ -69,12 +69,21 @@ start_server() {
     exit 1
 }
 
+# Stops the server with SIGTERM; it must exit 0 without sanitizer reports.
 stop_server() {
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -TERM "$SERVER_PID"
         wait "$SERVER_PID" 2>/dev/null
+        local rc=$?
+        CHECKS=$((CHECKS + 1))
+        if [ "$rc" -eq 0 ]; then pass "server stopped cleanly"; else fail "server exited with $rc on SIGTERM"; fi
     fi
     SERVER_PID=""
+    if [ -f "$T/serve.err" ] && grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ThreadSanitizer' "$T/serve.err"; then
+        fail "sanitizer report in the server log: $(grep -m1 -A12 -E 'Sanitizer|runtime error' "$T/serve.err")"
+        : >"$T/serve.err.checked"
+        mv "$T/serve.err" "$T/serve.err.reported"
+    fi
 }
 
 req() {
@@ -149,6 +158,7 @@ sql() {
 }
 
 finish() {
+    stop_server
     echo "# $TEST_NAME: $CHECKS checks, $FAILS failed"
     [ "$FAILS" -eq 0 ]
     exit $?
