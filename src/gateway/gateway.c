@@ -69,8 +69,8 @@ void gw_send_json(gw_req *r, unsigned status, json_t *body)
 
 static json_t *error_body(int rc, const char *message, json_t *detail)
 {
-    return json_pack("{s:{s:s, s:s, s:o}}", "error", "code", lh_error_name(rc), "message",
-                     message ? message : lh_error_name(rc), "detail",
+    return json_pack("{s:{s:s, s:o, s:o}}", "error", "code", lh_error_name(rc), "message",
+                     gw_json_text(message ? message : lh_error_name(rc)), "detail",
                      detail ? detail : json_object());
 }
 
@@ -384,7 +384,8 @@ static void begin_request(gw_req *r)
         char msg[300];
         snprintf(msg, sizeof msg, "profile '%.200s' is not available; only 'default' exists",
                  profile);
-        gw_send_error(r, 403, LH_EDENIED, msg, json_pack("{s:s}", "profile", profile));
+        gw_send_error(r, 403, LH_EDENIED, msg,
+                      json_pack("{s:o}", "profile", gw_json_text(profile)));
         return;
     }
     int64_t cl = header_content_length(r);

@@ -31,6 +31,9 @@ typedef struct gw_kv {
  * result that is not valid UTF-8. */
 int gw_percent_decode(const char *s, size_t n, bool plus_space, char **out, lh_error *err);
 
+/* A JSON string of s with invalid UTF-8 replaced by U+FFFD (never NULL). */
+json_t *gw_json_text(const char *s);
+
 /* Parses a raw query string ("a=1&b=x%20y", no leading '?'; NULL or "" = none) into decoded
  * pairs; caller frees with gw_kv_free. A key without '=' gets the value "". A repeated key
  * is LH_EINVAL (ambiguous). */

@@ -356,9 +356,11 @@ void gw_handle_sql(gw_req *r)
     stream_unlock(s);
 
     if (done && rc != LH_OK) {
-        gw_send_error(
-            r, 0, rc, qerr.msg[0] ? qerr.msg : lh_error_name(rc),
-            json_pack("{s:s%}", "sql", sql, strlen(sql) > 500 ? (size_t)500 : strlen(sql)));
+        size_t shown = strlen(sql) > 500 ? 500 : strlen(sql);
+        while (shown > 0 && shown < strlen(sql) && ((unsigned char)sql[shown] & 0xC0) == 0x80)
+            shown--; /* never cut a UTF-8 sequence */
+        gw_send_error(r, 0, rc, qerr.msg[0] ? qerr.msg : lh_error_name(rc),
+                      json_pack("{s:s%}", "sql", sql, shown));
         return;
     }
     struct MHD_Response *resp;

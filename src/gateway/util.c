@@ -57,6 +57,31 @@ int gw_percent_decode(const char *s, size_t n, bool plus_space, char **out, lh_e
     return LH_OK;
 }
 
+json_t *gw_json_text(const char *s)
+{
+    if (!s) return json_string("");
+    size_t n = strlen(s);
+    if (lh_utf8_valid(s, n, NULL)) return json_stringn(s, n);
+    /* Replace each byte that does not start a valid sequence; echoed user input (a raw path,
+     * a header) must not make the error itself unencodable. */
+    lh_buf b = {0};
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+        if (len && i + len <= n && lh_utf8_valid(s + i, len, NULL)) {
+            lh_buf_append(&b, s + i, len);
+            i += len;
+        } else {
+            lh_buf_puts(&b, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    json_t *j = json_stringn(b.data ? b.data : "", b.len);
+    lh_buf_free(&b);
+    return j;
+}
+
 void gw_kv_free(gw_kv *kv, size_t count)
 {
     if (!kv) return;

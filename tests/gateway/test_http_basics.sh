@@ -24,6 +24,13 @@ expect_status 404
 expect_jq '.error.code == "not_found" and (.error.detail | type) == "object"' "error shape"
 expect_contains "no route for GET /no/such/route"
 
+req GET $'/caf\xe9/\xff'
+expect_status 404
+expect_jq '.error.code == "not_found"' "raw non-UTF-8 path still gets a JSON error"
+req GET /health -H $'X-Lakehouse-Profile: \xff'
+expect_status 403
+expect_jq '.error.code == "denied"' "non-UTF-8 profile header still gets a JSON error"
+
 req DELETE /health
 expect_status 405
 expect_header Allow GET
