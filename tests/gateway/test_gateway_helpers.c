@@ -184,6 +184,16 @@ static void test_openapi_matches_route_table(void **state)
     json_decref(doc);
 }
 
+static void test_json_text_replaces_invalid_utf8(void **state)
+{
+    json_t *j = gw_json_text("caf\xe9 ok \xc3\xa9");
+    assert_string_equal(json_string_value(j), "caf\xef\xbf\xbd ok \xc3\xa9");
+    json_decref(j);
+    j = gw_json_text(NULL);
+    assert_string_equal(json_string_value(j), "");
+    json_decref(j);
+}
+
 static void test_percent_decode(void **state)
 {
     char *out = NULL;
@@ -406,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_route_bad_escape_is_invalid),
         cmocka_unit_test(test_table_routes_are_unique),
         cmocka_unit_test(test_openapi_matches_route_table),
+        cmocka_unit_test(test_json_text_replaces_invalid_utf8),
         cmocka_unit_test(test_percent_decode),
         cmocka_unit_test(test_query_parse),
         cmocka_unit_test(test_query_parse_refuses_repeats_and_bad_utf8),
