@@ -112,8 +112,8 @@ static int prep_glove(const char *json, const char *out) {
     float *all = malloc(cap * dim * sizeof(float));
     while (*p == '"') {
         p++;
-        while (*p && !(*p == '"' && p[-1] != '\\'))
-            p++;
+        while (*p && *p != '"')
+            p += (*p == '\\' && p[1]) ? 2 : 1; /* skip escaped characters */
         p++;
         if (*p++ != ':' || *p++ != '[')
             break;
