@@ -1,4 +1,5 @@
 /* Ingest: CSV / NDJSON file → checks → Parquet (zstd) via DuckDB → storage → catalog commit. */
+#define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -265,16 +266,47 @@ static int64_t error_line(const char *msg)
     return 0;
 }
 
+/* The line of DuckDB's multi-line message that says what is wrong: not the "CSV Error on
+ * Line" banner, the echoed input, or the list of possible fixes. The error class prefix
+ * ("Invalid Input Error: ") is dropped. */
+static void error_reason(const char *msg, char *out, size_t n)
+{
+    const char *p = msg;
+    const char *fallback = NULL;
+    size_t fallback_len = 0;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *colon = memmem(p, len, "Error: ", 7);
+        if (colon) {
+            len -= (size_t)(colon + 7 - p);
+            p = colon + 7;
+        }
+        bool skip = len == 0 || strncmp(p, "CSV Error on Line", 17) == 0 ||
+                    strncmp(p, "Original Line", 13) == 0 || strncmp(p, "Possible fixes", 14) == 0 ||
+                    strncmp(p, "* ", 2) == 0 || strncmp(p, "LINE ", 5) == 0;
+        if (!fallback && len) {
+            fallback = p;
+            fallback_len = len;
+        }
+        if (!skip && !(e && p < e && p[0] == ' ')) {
+            snprintf(out, n, "%.*s", (int)(len < n - 1 ? len : n - 1), p);
+            return;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    snprintf(out, n, "%.*s", (int)(fallback_len < n - 1 ? fallback_len : n - 1),
+             fallback ? fallback : msg);
+}
+
 /* Rewrites DuckDB's multi-line CSV/JSON error into one line naming file, line and column. */
 static int reader_error(const char *name, const char *msg, lh_error *err)
 {
     char *col = error_column(msg);
     int64_t line = error_line(msg);
-    /* First line of DuckDB's message carries the reason. */
-    const char *nl = strchr(msg, '\n');
-    size_t first = nl ? (size_t)(nl - msg) : strlen(msg);
     char reason[600];
-    snprintf(reason, sizeof(reason), "%.*s", (int)(first < 590 ? first : 590), msg);
+    error_reason(msg, reason, sizeof(reason));
     int rc;
     if (line > 0 && col)
         rc = lh_error_set(err, LH_EINVAL, "%s:%" PRId64 ": column '%s': %s", name, line, col,
@@ -289,6 +321,36 @@ static int reader_error(const char *name, const char *msg, lh_error *err)
     return rc;
 }
 
+/* The CSV dialect read from the header line: which of , TAB ; | separates the most fields
+ * (outside quotes), and how many fields the header has. DuckDB's sniffer alone can mistake a
+ * file with a ragged row for a one-column file; fixing the dialect makes it report the row. */
+static void detect_dialect(const char *path, char *delim, int *nfields)
+{
+    static const char cand[] = {',', '\t', ';', '|'};
+    int count[4] = {0};
+    *delim = ',';
+    *nfields = 1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    bool inq = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = buf[i];
+        if (c == '"') inq = !inq;
+        if (inq) continue;
+        if (c == '\n' || c == '\r') break;
+        for (int k = 0; k < 4; k++)
+            if (c == cand[k]) count[k]++;
+    }
+    int best = 0;
+    for (int k = 1; k < 4; k++)
+        if (count[k] > count[best]) best = k;
+    if (count[best] > 0) *delim = cand[best];
+    *nfields = count[best] + 1;
+}
+
 /* ------------------------------------------------------------- readers */
 
 typedef struct plan {
@@ -297,6 +359,9 @@ typedef struct plan {
     const char *name;
     schema types; /* forced column types */
     bool rejects;
+    char delim;
+    int nfields;
+    const lh_manifest *order; /* appends: columns in the dataset's order and types */
 } plan;
 
 /* The DuckDB table-function call that reads the source with the plan's options. */
@@ -307,7 +372,10 @@ static char *reader_sql(const plan *p, bool sniff_only)
         lh_buf_puts(&b, "read_csv(");
         lh_sql_quote(&b, p->path);
         lh_buf_puts(&b, ", header=true, auto_detect=true, strict_mode=true, "
-                        "null_padding=false, encoding='utf-8'");
+                        "null_padding=false, encoding='utf-8', quote='\"', escape='\"', delim=");
+        char d[2] = {p->delim ? p->delim : ',', 0};
+        lh_sql_quote(&b, d);
+        if (p->rejects && sniff_only) lh_buf_puts(&b, ", ignore_errors=true");
         if (p->rejects && !sniff_only)
             lh_buf_puts(&b, ", store_rejects=true, rejects_table='lh_rejects', "
                             "rejects_scan='lh_rejects_scan'");
@@ -363,6 +431,29 @@ static void flatten_into(lh_buf *sel, lh_buf *expr_prefix, const char *dotted,
     lh_sql_ident(sel, dotted);
 }
 
+/* Reads the CSV with the dialect fixed and every field as text, to find the first row that
+ * breaks the structure (ragged row, unterminated quote). LH_OK if the structure is sound. */
+static int csv_structure_check(duckdb_connection c, const plan *p, lh_error *err)
+{
+    lh_buf b = {0};
+    duckdb_result res;
+    char d[2] = {p->delim ? p->delim : ',', 0};
+    lh_buf_puts(&b, "SELECT count(*) FROM read_csv(");
+    lh_sql_quote(&b, p->path);
+    lh_buf_puts(&b, ", header=true, auto_detect=false, strict_mode=true, quote='\"', "
+                    "escape='\"', delim=");
+    lh_sql_quote(&b, d);
+    lh_buf_puts(&b, ", columns={");
+    for (int i = 0; i < p->nfields; i++) lh_buf_printf(&b, "%s'c%d': 'VARCHAR'", i ? ", " : "", i);
+    lh_buf_puts(&b, "})");
+    int rc = LH_OK;
+    if (duckdb_query(c, b.data, &res) != DuckDBSuccess)
+        rc = reader_error(p->name, duckdb_result_error(&res), err);
+    duckdb_destroy_result(&res);
+    lh_buf_free(&b);
+    return rc;
+}
+
 static int select_sql(duckdb_connection c, const plan *p, char **out, lh_error *err)
 {
     char *rd = reader_sql(p, false);
@@ -399,6 +490,21 @@ static int select_sql(duckdb_connection c, const plan *p, char **out, lh_error *
             goto done;
         }
         lh_buf_printf(&sel, " FROM %s", rd);
+    }
+    if (p->order) {
+        /* Appends: the dataset's columns, in its order, with its types. */
+        lh_buf w = {0};
+        lh_buf_puts(&w, "SELECT ");
+        for (size_t i = 0; i < p->order->ncolumns; i++) {
+            if (i) lh_buf_puts(&w, ", ");
+            lh_buf_puts(&w, "CAST(");
+            lh_sql_ident(&w, p->order->columns[i].name);
+            lh_buf_printf(&w, " AS %s) AS ", p->order->columns[i].type);
+            lh_sql_ident(&w, p->order->columns[i].name);
+        }
+        lh_buf_printf(&w, " FROM (%s)", sel.data);
+        lh_buf_free(&sel);
+        sel = w;
     }
     *out = lh_buf_steal(&sel);
 done:
@@ -661,6 +767,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     p.path = path;
     p.name = name;
     p.rejects = o->rejects;
+    if (p.format == LH_FORMAT_CSV) detect_dialect(path, &p.delim, &p.nfields);
     if (p.rejects && p.format != LH_FORMAT_CSV) {
         rc = lh_error_set(err, LH_EUNSUPPORTED, "%s: rejects are supported for CSV files only",
                           name);
@@ -691,6 +798,10 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             rc = describe(c, rd, &sniffed, &e);
         }
         free(rd);
+        if (rc && p.format == LH_FORMAT_CSV && !p.rejects && csv_structure_check(c, &p, err)) {
+            schema_free(&sniffed);
+            goto done;
+        }
         if (rc) {
             if (e.msg[0] && strncmp(e.msg, name, strlen(name)) == 0)
                 lh_error_set(err, e.code, "%s", e.msg);
@@ -738,6 +849,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             for (size_t i = 0; i < cur->ncolumns; i++)
                 schema_add(&p.types, cur->columns[i].name, cur->columns[i].type);
         }
+        p.order = cur;
     }
     schema_free(&sniffed);
 
@@ -777,6 +889,9 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             continue;
         }
         free(col);
+        if (p.format == LH_FORMAT_CSV && !p.rejects && !convertible &&
+            csv_structure_check(c, &p, err))
+            goto done;
         reader_error(name, e.msg, err);
         goto done;
     }
