@@ -2169,11 +2169,12 @@ static void build_resume(const plan *p, const cand *c, const char *email, const 
         sb_puts(b, ec->state);
         sb_puts(b, " (");
         sb_uint(b, (uint64_t)from);
-        sb_puts(b, "–");
-        if (present)
-            sb_puts(b, "Present");
-        else
+        if (present) {
+            sb_puts(b, "–Present");
+        } else if (to_year != from) {
+            sb_puts(b, "–");
             sb_uint(b, (uint64_t)to_year);
+        }
         sb_puts(b, ")\n");
         int b1 = (int)below(r, 6), b2 = (b1 + 1 + (int)below(r, 5)) % 6;
         for (int q = 0; q < 2; q++) {
@@ -2811,7 +2812,8 @@ static void cmd_usage(FILE *f)
             "and a README.txt describing them. The same scale always gives identical files.\n\n"
             "  --out DIR    output folder, created if missing (default ./demo-data)\n"
             "  --scale X    multiplies every row count, 0 < X <= %g (default 1; 0.01 is a\n"
-            "               small set for tests)\n"
+            "               small set for tests). Needs about 30 MB of memory and 350 MB of\n"
+            "               disk per unit of scale.\n"
             "  --help       this text\n",
             LH_DEMO_MAX_SCALE);
 }
