@@ -528,16 +528,18 @@ out:
 }
 
 /* Links row `node` (vector, level and upper lists already in place) into the graph.
- * Concurrent calls for different nodes are safe. */
-static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t node) {
+ * Concurrent calls for different nodes are safe. writer_held: the caller holds `writer`
+ * (incremental insert), so raising the top level needs no further locking. */
+static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t node,
+                      bool writer_held) {
     int level = h->levels[node];
     uint64_t e = atomic_load_explicit(&h->entry, memory_order_acquire);
     if (e == UINT64_MAX) {
         atomic_store_explicit(&h->entry, ((uint64_t)level << 32) | node, memory_order_release);
         return;
     }
-    bool top_lock = false;
-    if ((int)(e >> 32) < level) {
+    bool top_lock = false, raise = writer_held && (int)(e >> 32) < level;
+    if (!writer_held && (int)(e >> 32) < level) {
         /* a node that raises the top level holds the entry lock for its whole insert, so the
          * entry point never names a node whose upper lists are still empty */
         pthread_mutex_lock(&h->writer);
@@ -579,10 +581,10 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
             curd = c->beam[0].d;
         }
     }
-    if (top_lock) {
+    if (top_lock || raise)
         atomic_store_explicit(&h->entry, ((uint64_t)level << 32) | node, memory_order_release);
+    if (top_lock)
         pthread_mutex_unlock(&h->writer);
-    }
 }
 
 typedef struct build_job {
@@ -605,7 +607,7 @@ static void *build_worker(void *arg) {
         size_t i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n)
             break;
-        link_node(j->h, k, c, (uint32_t)i);
+        link_node(j->h, k, c, (uint32_t)i, false);
     }
     lh_hnsw_ctx_free(c);
     return NULL;
@@ -759,21 +761,7 @@ int lh_hnsw_insert(lh_hnsw *h, const float *vector, int64_t *out_id, lh_error *e
         rc = lh_error_set(err, LH_ENOMEM, "out of memory for insert scratch");
         goto out;
     }
-    /* link_node takes `writer` itself only to raise the top level; we already hold it, so
-     * raise the level here instead. */
-    uint64_t e = atomic_load(&h->entry);
-    if (e == UINT64_MAX || (int)(e >> 32) < level) {
-        uint8_t saved = h->levels[row];
-        if (e != UINT64_MAX) {
-            /* link at the existing levels first, then publish as the new entry point */
-            h->levels[row] = (uint8_t)(e >> 32);
-            link_node(h, vk_active(), c, (uint32_t)row);
-            h->levels[row] = saved;
-        }
-        atomic_store_explicit(&h->entry, ((uint64_t)level << 32) | row, memory_order_release);
-    } else {
-        link_node(h, vk_active(), c, (uint32_t)row);
-    }
+    link_node(h, vk_active(), c, (uint32_t)row, true);
     atomic_store_explicit(&h->n, row + 1, memory_order_release);
     if (out_id)
         *out_id = (int64_t)row;
