@@ -255,6 +255,7 @@ const char *duckdb_prepare_error(duckdb_prepared_statement prepared_statement);
 idx_t duckdb_nparams(duckdb_prepared_statement prepared_statement);
 duckdb_statement_type duckdb_prepared_statement_type(duckdb_prepared_statement statement);
 idx_t duckdb_prepared_statement_column_count(duckdb_prepared_statement prepared_statement);
+/* Returns a copy the caller frees with duckdb_free. */
 const char *duckdb_prepared_statement_column_name(duckdb_prepared_statement prepared_statement,
                                                   idx_t col_idx);
 duckdb_logical_type

@@ -476,12 +476,13 @@ static int select_sql(duckdb_connection c, const plan *p, char **out, lh_error *
         lh_buf_puts(&sel, "SELECT ");
         idx_t n = duckdb_prepared_statement_column_count(ps);
         for (idx_t i = 0; i < n; i++) {
-            const char *cn = duckdb_prepared_statement_column_name(ps, i);
+            char *cn = (char *)duckdb_prepared_statement_column_name(ps, i); /* duckdb_free */
             duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(ps, i);
             lh_buf e = {0};
             lh_sql_ident(&e, cn);
             flatten_into(&sel, &e, cn, t, &first);
             lh_buf_free(&e);
+            duckdb_free(cn);
             duckdb_destroy_logical_type(&t);
         }
         duckdb_destroy_prepare(&ps);

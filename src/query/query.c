@@ -462,7 +462,8 @@ static int prepare_checked(duckdb_connection conn, const char *sql,
     }
     if (duckdb_prepare_extracted_statement(conn, ex, 0, out) != DuckDBSuccess) {
         const char *m = duckdb_prepare_error(*out);
-        rc = lh_error_set(err, LH_EINVAL, "sql: %s", m ? m : "cannot prepare the statement");
+        rc = lh_error_set(err, m && strstr(m, "Permission Error") ? LH_EDENIED : LH_EINVAL,
+                          "sql: %s", m ? m : "cannot prepare the statement");
         goto done;
     }
     duckdb_statement_type t = duckdb_prepared_statement_type(*out);
@@ -521,8 +522,9 @@ static bool columns_init(columns *c, duckdb_prepared_statement ps, bool *cast)
     c->names = lh_calloc(c->n ? c->n : 1, sizeof(char *));
     for (idx_t i = 0; i < c->n; i++) {
         duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(ps, i);
-        const char *nm = duckdb_prepared_statement_column_name(ps, i);
+        char *nm = (char *)duckdb_prepared_statement_column_name(ps, i); /* duckdb_free */
         c->names[i] = lh_strdup(nm ? nm : "");
+        duckdb_free(nm);
         bool ok = lh_coldesc_init(&c->desc[i], t);
         duckdb_destroy_logical_type(&t);
         if (cast) cast[i] = !ok;
@@ -718,8 +720,10 @@ query_failed:
     }
     watching = false;
     {
+        /* File access outside the sandbox surfaces as DuckDB's "Permission Error". */
         const char *m = duckdb_result_error(&res);
-        rc = lh_error_set(err, LH_EINVAL, "sql: %s", m ? m : "query failed");
+        rc = lh_error_set(err, m && strstr(m, "Permission Error") ? LH_EDENIED : LH_EINVAL,
+                          "sql: %s", m ? m : "query failed");
     }
     goto done;
 timed_out:

@@ -99,9 +99,9 @@ static void test_query_refuses_hostile_statements(void **state)
         const char *sql;
         int rc;
     } cases[] = {
-        {"SELECT * FROM read_csv('/etc/passwd')", LH_EINVAL},
-        {"SELECT * FROM read_text('/etc/passwd')", LH_EINVAL},
-        {"SELECT * FROM glob('/*')", LH_EINVAL},
+        {"SELECT * FROM read_csv('/etc/passwd')", LH_EDENIED},
+        {"SELECT * FROM read_text('/etc/passwd')", LH_EDENIED},
+        {"SELECT * FROM glob('/*')", LH_EDENIED},
         {"COPY people TO '/tmp/lh-stolen.csv'", LH_EDENIED},
         {"COPY (SELECT 1) TO '/tmp/lh-stolen.csv'", LH_EDENIED},
         {"ATTACH '/tmp/lh-x.duckdb' AS x", LH_EDENIED},
