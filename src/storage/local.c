@@ -434,7 +434,7 @@ static int walk_dir(walk *w, const char *fs_dir, lh_buf *key, lh_error *err)
         n++;
     }
     closedir(d);
-    qsort(ents, n, sizeof *ents, entry_cmp);
+    if (n) qsort(ents, n, sizeof *ents, entry_cmp);
 
     size_t base = key->len;
     for (size_t i = 0; i < n && rc == LH_OK && !w->more; i++) {
