@@ -422,6 +422,7 @@ static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, 
         if (accepted(h, acc, ep))
             sorted_insert(c->res, res_n, res_cap, epd, ep);
     }
+    beam_item cand[2 * 256];
     while (next < count) {
         uint32_t node = beam[next].id;
         beam[next].id |= EXPANDED;
@@ -431,6 +432,10 @@ static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, 
             cnt = (uint32_t)maxc;
         if (cnt)
             __builtin_prefetch(vis + ld32(l + 1), 1, 3);
+        /* collect this node's new, good-enough neighbours, then merge them into the beam in
+         * one pass: one O(ef) merge per expansion instead of one memmove per candidate */
+        size_t nc = 0;
+        float worst = count == ef ? beam[count - 1].d : INFINITY;
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t nb = ld32(l + 1 + j);
             if (j + 1 < cnt) {
@@ -446,14 +451,42 @@ static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, 
             float d = qdist(h, k, c, mode, nb);
             if (acc && accepted(h, acc, nb))
                 sorted_insert(c->res, res_n, res_cap, d, nb);
-            if (count == ef && d >= beam[count - 1].d)
+            if (d >= worst)
                 continue;
-            int pos = sorted_insert(beam, &count, ef, d, nb);
-            if (pos >= 0 && (size_t)pos < next)
-                next = (size_t)pos;
+            /* insertion sort into cand (at most 2m entries) */
+            size_t p = nc++;
+            while (p > 0 && cand[p - 1].d > d) {
+                cand[p] = cand[p - 1];
+                p--;
+            }
+            cand[p].d = d;
+            cand[p].id = nb;
         }
-        /* every entry before `next` is expanded; `next` is now either the one just expanded
-         * or an earlier new entry, so scan forward to the first unexpanded one */
+        if (nc) {
+            /* backward in-place merge of beam[0..count) and cand[0..nc), keeping the ef best */
+            size_t total = count + nc < ef ? count + nc : ef;
+            long i = (long)count - 1, jj = (long)nc - 1;
+            size_t skip = count + nc - total;
+            while (skip--) {
+                if (jj < 0 || (i >= 0 && beam[i].d >= cand[jj].d))
+                    i--;
+                else
+                    jj--;
+            }
+            long w = (long)total - 1;
+            while (jj >= 0) {
+                if (i >= 0 && beam[i].d > cand[jj].d) {
+                    beam[w--] = beam[i--];
+                } else {
+                    beam[w] = cand[jj--];
+                    if ((size_t)w < next)
+                        next = (size_t)w;
+                    w--;
+                }
+            }
+            count = total;
+        }
+        /* every entry before `next` is expanded; scan forward to the first unexpanded one */
         while (next < count && (beam[next].id & EXPANDED))
             next++;
     }
