@@ -21,16 +21,17 @@ typedef struct vb_data {
     int64_t *gt;
 } vb_data;
 
-static inline double vb_now(void) {
+static inline double vb_now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static inline int vb_load(const char *path, vb_data *d) {
+static inline int vb_load(const char *path, vb_data *d)
+{
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     char magic[4];
     uint32_t h[5];
     if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "LHVB", 4) || fread(h, 4, 5, f) != 5 ||
@@ -45,16 +46,17 @@ static inline int vb_load(const char *path, vb_data *d) {
     d->base = (float *)malloc((size_t)d->n * d->dim * sizeof(float));
     d->queries = (float *)malloc((size_t)d->nq * d->dim * sizeof(float));
     d->gt = (int64_t *)malloc((size_t)d->nq * d->k * sizeof(int64_t));
-    int ok = fread(d->base, sizeof(float), (size_t)d->n * d->dim, f) == (size_t)d->n * d->dim &&
-             fread(d->queries, sizeof(float), (size_t)d->nq * d->dim, f) ==
-                 (size_t)d->nq * d->dim &&
-             fread(d->gt, sizeof(int64_t), (size_t)d->nq * d->k, f) == (size_t)d->nq * d->k;
+    int ok =
+        fread(d->base, sizeof(float), (size_t)d->n * d->dim, f) == (size_t)d->n * d->dim &&
+        fread(d->queries, sizeof(float), (size_t)d->nq * d->dim, f) == (size_t)d->nq * d->dim &&
+        fread(d->gt, sizeof(int64_t), (size_t)d->nq * d->k, f) == (size_t)d->nq * d->k;
     fclose(f);
     return ok ? 0 : -1;
 }
 
 /* recall@k of ids (nq*k, -1 padded) against the ground truth's first k */
-static inline double vb_recall(const vb_data *d, const int64_t *ids, uint32_t k) {
+static inline double vb_recall(const vb_data *d, const int64_t *ids, uint32_t k)
+{
     size_t found = 0;
     for (uint32_t q = 0; q < d->nq; q++)
         for (uint32_t a = 0; a < k; a++)
@@ -66,13 +68,15 @@ static inline double vb_recall(const vb_data *d, const int64_t *ids, uint32_t k)
     return (double)found / ((double)d->nq * k);
 }
 
-static inline int vb_cmp_double(const void *a, const void *b) {
+static inline int vb_cmp_double(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 /* p-th percentile (0..1) of n latencies (sorts them). */
-static inline double vb_pct(double *lat, size_t n, double p) {
+static inline double vb_pct(double *lat, size_t n, double p)
+{
     qsort(lat, n, sizeof *lat, vb_cmp_double);
     return lat[(size_t)((double)(n - 1) * p)];
 }

@@ -20,7 +20,8 @@
 
 #include "vbench.h"
 
-static void parallel(size_t n, int threads, const std::function<void(size_t)> &fn) {
+static void parallel(size_t n, int threads, const std::function<void(size_t)> &fn)
+{
     std::atomic<size_t> next{0};
     std::vector<std::thread> ts;
     for (int t = 0; t < threads; t++)
@@ -35,7 +36,8 @@ static void parallel(size_t n, int threads, const std::function<void(size_t)> &f
 
 // One search pass at the current settings: prints recall, QPS (1 and 2 threads), latency.
 static double measure(const vb_data &d, faiss::Index *idx, const char *name, const char *lib,
-                      const std::string &param, const faiss::SearchParameters *sp) {
+                      const std::string &param, const faiss::SearchParameters *sp)
+{
     std::vector<int64_t> ids((size_t)d.nq * 10);
     std::vector<double> lat(d.nq);
     double qps[2], rec = 0, p50 = 0, p95 = 0;
@@ -63,7 +65,8 @@ static double measure(const vb_data &d, faiss::Index *idx, const char *name, con
     return rec;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc < 4) {
         fprintf(stderr, "usage: vbench_faiss <dataset.bin> <name> <tmpdir> [m] [efc]\n");
         return 2;

@@ -15,7 +15,8 @@
 
 using Index = hnswlib::HierarchicalNSW<float>;
 
-static void parallel(size_t n, int threads, const std::function<void(size_t)> &fn) {
+static void parallel(size_t n, int threads, const std::function<void(size_t)> &fn)
+{
     std::atomic<size_t> next{0};
     std::vector<std::thread> ts;
     for (int t = 0; t < threads; t++)
@@ -28,7 +29,8 @@ static void parallel(size_t n, int threads, const std::function<void(size_t)> &f
 }
 
 static Index *build(const vb_data &d, hnswlib::SpaceInterface<float> *sp, const char *name,
-                    int threads, int m, int efc) {
+                    int threads, int m, int efc)
+{
     double t0 = vb_now();
     Index *h = new Index(sp, d.n, m, efc, 100);
     h->addPoint(d.base, 0);
@@ -38,7 +40,8 @@ static Index *build(const vb_data &d, hnswlib::SpaceInterface<float> *sp, const 
     return h;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc < 4) {
         fprintf(stderr, "usage: vbench_hnswlib <dataset.bin> <name> <tmpdir> [m] [efc]\n");
         return 2;
@@ -51,8 +54,7 @@ int main(int argc, char **argv) {
     const char *name = argv[2];
     int m = argc > 4 ? atoi(argv[4]) : 16, efc = argc > 5 ? atoi(argv[5]) : 100;
     hnswlib::InnerProductSpace space(d.dim);
-    if (!getenv("VB_SKIP_1T"))
-        delete build(d, &space, name, 1, m, efc);
+    if (!getenv("VB_SKIP_1T")) delete build(d, &space, name, 1, m, efc);
     Index *h = build(d, &space, name, 2, m, efc);
     size_t upper = 0;
     for (size_t i = 0; i < d.n; i++)
@@ -88,8 +90,7 @@ int main(int argc, char **argv) {
         }
         printf("\t%.0f\t%.0f\t%.1f\t%.1f\n", qps[0], qps[1], p50, p95);
         fflush(stdout);
-        if (vb_recall(&d, ids.data(), 10) >= 0.995)
-            break;
+        if (vb_recall(&d, ids.data(), 10) >= 0.995) break;
     }
     std::string path = std::string(argv[3]) + "/" + name + "-hnswlib.bin";
     h->saveIndex(path);

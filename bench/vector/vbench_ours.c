@@ -13,7 +13,8 @@
 #include "vector/vector.h"
 #include "vbench.h"
 
-static void sweep(const vb_data *d, const char *name, const char *lib, const lh_hnsw *h) {
+static void sweep(const vb_data *d, const char *name, const char *lib, const lh_hnsw *h)
+{
     for (int i = 0; i < VB_NEFS; i++) {
         lh_vector_eval e1, e2;
         lh_error err = {0};
@@ -25,13 +26,13 @@ static void sweep(const vb_data *d, const char *name, const char *lib, const lh_
         printf("SEARCH\t%s\t%s\tef=%d\t%.4f\t%.0f\t%.0f\t%.1f\t%.1f\n", name, lib, vb_efs[i],
                e1.recall, e1.qps, e2.qps, e1.p50_us, e1.p95_us);
         fflush(stdout);
-        if (e1.recall >= 0.995)
-            break;
+        if (e1.recall >= 0.995) break;
     }
 }
 
 static lh_hnsw *build(const vb_data *d, const char *name, const char *lib, int threads, int m,
-                      int efc, lh_vector_quant q) {
+                      int efc, lh_vector_quant q)
+{
     lh_hnsw_params p;
     lh_hnsw_params_default(&p);
     p.metric = LH_METRIC_IP; /* data are unit vectors: IP ranks like cosine */
@@ -52,7 +53,8 @@ static lh_hnsw *build(const vb_data *d, const char *name, const char *lib, int t
     return h;
 }
 
-static void cold_load(const lh_hnsw *h, const char *name, const char *lib, const char *tmp) {
+static void cold_load(const lh_hnsw *h, const char *name, const char *lib, const char *tmp)
+{
     char *path = lh_sprintf("%s/%s-%s.hnsw", tmp, name, lib);
     lh_error err = {0};
     if (lh_hnsw_save(h, path, &err)) {
@@ -87,7 +89,8 @@ static void cold_load(const lh_hnsw *h, const char *name, const char *lib, const
     free(path);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc < 4) {
         fprintf(stderr, "usage: vbench_ours <dataset.bin> <name> <tmpdir> [m] [efc]\n");
         return 2;
@@ -99,10 +102,9 @@ int main(int argc, char **argv) {
     }
     const char *name = argv[2];
     int m = argc > 4 ? atoi(argv[4]) : 16, efc = argc > 5 ? atoi(argv[5]) : 100;
-    fprintf(stderr, "ours: kernel %s, %u x %u, M=%d efc=%d\n", lh_vector_kernel_name(), d.n,
-            d.dim, m, efc);
-    if (!getenv("VB_SKIP_1T"))
-        lh_hnsw_free(build(&d, name, "ours", 1, m, efc, LH_QUANT_NONE));
+    fprintf(stderr, "ours: kernel %s, %u x %u, M=%d efc=%d\n", lh_vector_kernel_name(), d.n, d.dim,
+            m, efc);
+    if (!getenv("VB_SKIP_1T")) lh_hnsw_free(build(&d, name, "ours", 1, m, efc, LH_QUANT_NONE));
     lh_hnsw *h = build(&d, name, "ours", 2, m, efc, LH_QUANT_NONE);
     printf("MEM\t%s\tours\t%zu\n", name, lh_hnsw_memory_bytes(h) / d.n);
     sweep(&d, name, "ours", h);

@@ -18,7 +18,8 @@
 
 #define K 10
 
-static void normalize(float *v, size_t d) {
+static void normalize(float *v, size_t d)
+{
     double s = 0;
     for (size_t j = 0; j < d; j++)
         s += (double)v[j] * v[j];
@@ -32,13 +33,13 @@ typedef struct gt_job {
     _Atomic uint32_t next;
 } gt_job;
 
-static void *gt_worker(void *arg) {
+static void *gt_worker(void *arg)
+{
     gt_job *j = arg;
     vb_data *d = j->d;
     for (;;) {
         uint32_t q = atomic_fetch_add(&j->next, 1);
-        if (q >= d->nq)
-            break;
+        if (q >= d->nq) break;
         float bd[K];
         int64_t bi[K];
         int cnt = 0;
@@ -63,7 +64,8 @@ static void *gt_worker(void *arg) {
     return NULL;
 }
 
-static int finish(vb_data *d, const char *out) {
+static int finish(vb_data *d, const char *out)
+{
     d->k = K;
     d->gt = malloc((size_t)d->nq * K * sizeof(int64_t));
     gt_job j = {.d = d};
@@ -94,7 +96,8 @@ static int finish(vb_data *d, const char *out) {
 
 /* The wink file is one JSON object; its "vectors" member maps each word to 100 floats
  * followed by the vector's L2 norm and the word's index. */
-static int prep_glove(const char *json, const char *out) {
+static int prep_glove(const char *json, const char *out)
+{
     char *buf;
     size_t len;
     lh_error err = {0};
@@ -115,22 +118,17 @@ static int prep_glove(const char *json, const char *out) {
         while (*p && *p != '"')
             p += (*p == '\\' && p[1]) ? 2 : 1; /* skip escaped characters */
         p++;
-        if (*p++ != ':' || *p++ != '[')
-            break;
+        if (*p++ != ':' || *p++ != '[') break;
         for (size_t j = 0; j < dim + 2; j++) {
             char *e;
             float v = strtof(p, &e);
-            if (j < dim)
-                all[n * dim + j] = v;
+            if (j < dim) all[n * dim + j] = v;
             p = e;
-            if (*p == ',')
-                p++;
+            if (*p == ',') p++;
         }
-        if (*p++ != ']')
-            break;
+        if (*p++ != ']') break;
         n++;
-        if (*p == ',')
-            p++;
+        if (*p == ',') p++;
     }
     free(buf);
     vb_data d = {.dim = (uint32_t)dim};
@@ -141,8 +139,7 @@ static int prep_glove(const char *json, const char *out) {
         double s = 0;
         for (size_t j = 0; j < dim; j++)
             s += (double)v[j] * v[j];
-        if (s == 0)
-            continue; /* unusable for cosine */
+        if (s == 0) continue; /* unusable for cosine */
         normalize(v, dim);
         if (i % 341 == 170 && d.nq < 1000)
             memcpy(d.queries + (size_t)d.nq++ * dim, v, dim * sizeof(float));
@@ -158,9 +155,19 @@ static int prep_glove(const char *json, const char *out) {
  * tail of small ones), each spanning its own 48-dimensional subspace with decaying axis scales
  * (anisotropic), plus small isotropic noise; centres are close (scale 0.15) so topics overlap
  * rather than forming islands; 25% of queries lie between two topics. */
-static int prep_synth(size_t n, const char *out) {
-    vdata_spec sp = {.n = n, .nq = 1000, .dim = 768, .clusters = 300, .sub = 48, .spread = 0.7f,
-                     .noise = 0.02f, .zipf = 1.1, .between = 0.25, .center = 0.15f, .seed = 768};
+static int prep_synth(size_t n, const char *out)
+{
+    vdata_spec sp = {.n = n,
+                     .nq = 1000,
+                     .dim = 768,
+                     .clusters = 300,
+                     .sub = 48,
+                     .spread = 0.7f,
+                     .noise = 0.02f,
+                     .zipf = 1.1,
+                     .between = 0.25,
+                     .center = 0.15f,
+                     .seed = 768};
     vb_data d = {.n = (uint32_t)n, .nq = 1000, .dim = 768};
     d.base = malloc(n * 768 * sizeof(float));
     d.queries = malloc(1000 * 768 * sizeof(float));
@@ -172,9 +179,9 @@ static int prep_synth(size_t n, const char *out) {
     return finish(&d, out);
 }
 
-int main(int argc, char **argv) {
-    if (argc == 4 && !strcmp(argv[1], "glove"))
-        return prep_glove(argv[2], argv[3]);
+int main(int argc, char **argv)
+{
+    if (argc == 4 && !strcmp(argv[1], "glove")) return prep_glove(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "synth"))
         return prep_synth((size_t)strtoull(argv[2], NULL, 10), argv[3]);
     fprintf(stderr, "usage: vbench_prep glove <json> <out> | synth <n> <out>\n");

@@ -16,7 +16,8 @@
 
 /* -------------------------------------------------------------- scalar */
 
-static float dot_scalar(const float *a, const float *b, size_t d) {
+static float dot_scalar(const float *a, const float *b, size_t d)
+{
     /* Four accumulators: the same association as the SIMD kernels within ~1e-6 relative. */
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
@@ -31,7 +32,8 @@ static float dot_scalar(const float *a, const float *b, size_t d) {
     return (s0 + s1) + (s2 + s3);
 }
 
-static float l2sq_scalar(const float *a, const float *b, size_t d) {
+static float l2sq_scalar(const float *a, const float *b, size_t d)
+{
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
     for (; i + 4 <= d; i += 4) {
@@ -49,7 +51,8 @@ static float l2sq_scalar(const float *a, const float *b, size_t d) {
     return (s0 + s1) + (s2 + s3);
 }
 
-static float u8dot_scalar(const uint8_t *c, const float *w, size_t d) {
+static float u8dot_scalar(const uint8_t *c, const float *w, size_t d)
+{
     float s0 = 0, s1 = 0;
     size_t i = 0;
     for (; i + 2 <= d; i += 2) {
@@ -65,7 +68,8 @@ static float u8dot_scalar(const uint8_t *c, const float *w, size_t d) {
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-AVX2 static inline float hsum256(__m256 v) {
+AVX2 static inline float hsum256(__m256 v)
+{
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
     lo = _mm_add_ps(lo, hi);
     lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
@@ -73,7 +77,8 @@ AVX2 static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(lo);
 }
 
-AVX2 static float dot_avx2(const float *a, const float *b, size_t d) {
+AVX2 static float dot_avx2(const float *a, const float *b, size_t d)
+{
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= d; i += 16) {
@@ -88,7 +93,8 @@ AVX2 static float dot_avx2(const float *a, const float *b, size_t d) {
     return s;
 }
 
-AVX2 static float l2sq_avx2(const float *a, const float *b, size_t d) {
+AVX2 static float l2sq_avx2(const float *a, const float *b, size_t d)
+{
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= d; i += 16) {
@@ -109,7 +115,8 @@ AVX2 static float l2sq_avx2(const float *a, const float *b, size_t d) {
     return s;
 }
 
-AVX2 static float u8dot_avx2(const uint8_t *c, const float *w, size_t d) {
+AVX2 static float u8dot_avx2(const uint8_t *c, const float *w, size_t d)
+{
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= d; i += 16) {
@@ -129,7 +136,8 @@ AVX2 static float u8dot_avx2(const uint8_t *c, const float *w, size_t d) {
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
 
-AVX512 static float dot_avx512(const float *a, const float *b, size_t d) {
+AVX512 static float dot_avx512(const float *a, const float *b, size_t d)
+{
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= d; i += 32) {
@@ -140,13 +148,13 @@ AVX512 static float dot_avx512(const float *a, const float *b, size_t d) {
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
     if (i < d) {
         __mmask16 m = (__mmask16)((1u << (d - i)) - 1);
-        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i),
-                             s1);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-AVX512 static float l2sq_avx512(const float *a, const float *b, size_t d) {
+AVX512 static float l2sq_avx512(const float *a, const float *b, size_t d)
+{
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= d; i += 32) {
@@ -167,18 +175,21 @@ AVX512 static float l2sq_avx512(const float *a, const float *b, size_t d) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-AVX512 static float u8dot_avx512(const uint8_t *c, const float *w, size_t d) {
+AVX512 static float u8dot_avx512(const uint8_t *c, const float *w, size_t d)
+{
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= d; i += 32) {
-        __m512 f0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + i))));
-        __m512 f1 =
-            _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + i + 16))));
+        __m512 f0 =
+            _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + i))));
+        __m512 f1 = _mm512_cvtepi32_ps(
+            _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + i + 16))));
         s0 = _mm512_fmadd_ps(f0, _mm512_loadu_ps(w + i), s0);
         s1 = _mm512_fmadd_ps(f1, _mm512_loadu_ps(w + i + 16), s1);
     }
     for (; i + 16 <= d; i += 16) {
-        __m512 f0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + i))));
+        __m512 f0 =
+            _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + i))));
         s0 = _mm512_fmadd_ps(f0, _mm512_loadu_ps(w + i), s0);
     }
     if (i < d) {
@@ -197,44 +208,48 @@ static const vkernels K_AVX512 = {"avx512", dot_avx512, l2sq_avx512, u8dot_avx51
 
 static const vkernels *active;
 
-static bool have_avx2(void) {
+static bool have_avx2(void)
+{
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-static bool have_avx512(void) {
+static bool have_avx512(void)
+{
     __builtin_cpu_init();
-    return have_avx2() && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    return have_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
 }
 
-const vkernels *vk_get(const char *name) {
+const vkernels *vk_get(const char *name)
+{
     if (!name || !strcmp(name, "auto"))
         return have_avx512() ? &K_AVX512 : have_avx2() ? &K_AVX2 : &K_SCALAR;
-    if (!strcmp(name, "scalar"))
-        return &K_SCALAR;
-    if (!strcmp(name, "avx2"))
-        return have_avx2() ? &K_AVX2 : NULL;
-    if (!strcmp(name, "avx512"))
-        return have_avx512() ? &K_AVX512 : NULL;
+    if (!strcmp(name, "scalar")) return &K_SCALAR;
+    if (!strcmp(name, "avx2")) return have_avx2() ? &K_AVX2 : NULL;
+    if (!strcmp(name, "avx512")) return have_avx512() ? &K_AVX512 : NULL;
     return NULL;
 }
 
-const vkernels *vk_active(void) {
+const vkernels *vk_active(void)
+{
     const vkernels *k = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
     if (!k) {
         const char *env = getenv("LH_VECTOR_KERNEL");
         k = vk_get(env && *env ? env : NULL);
-        if (!k)
-            k = vk_get(NULL);
+        if (!k) k = vk_get(NULL);
         __atomic_store_n(&active, k, __ATOMIC_RELEASE);
     }
     return k;
 }
 
-const char *lh_vector_kernel_name(void) { return vk_active()->name; }
+const char *lh_vector_kernel_name(void)
+{
+    return vk_active()->name;
+}
 
-int lh_vector_kernel_select(const char *name, lh_error *err) {
+int lh_vector_kernel_select(const char *name, lh_error *err)
+{
     const vkernels *k = vk_get(name);
     if (!k)
         return lh_error_set(err, LH_EUNSUPPORTED, "distance kernel '%s' is not supported here",
@@ -243,7 +258,8 @@ int lh_vector_kernel_select(const char *name, lh_error *err) {
     return LH_OK;
 }
 
-static int kernel_or_err(const char *name, const vkernels **out, lh_error *err) {
+static int kernel_or_err(const char *name, const vkernels **out, lh_error *err)
+{
     *out = vk_get(name);
     if (!*out)
         return lh_error_set(err, LH_EUNSUPPORTED, "distance kernel '%s' is not supported here",
@@ -251,37 +267,37 @@ static int kernel_or_err(const char *name, const vkernels **out, lh_error *err) 
     return LH_OK;
 }
 
-int lh_vector_kernel_dot(const char *name, const float *a, const float *b, size_t d,
-                         float *out, lh_error *err) {
+int lh_vector_kernel_dot(const char *name, const float *a, const float *b, size_t d, float *out,
+                         lh_error *err)
+{
     const vkernels *k;
     int rc = kernel_or_err(name, &k, err);
-    if (rc == LH_OK)
-        *out = k->dot(a, b, d);
+    if (rc == LH_OK) *out = k->dot(a, b, d);
     return rc;
 }
 
-int lh_vector_kernel_l2sq(const char *name, const float *a, const float *b, size_t d,
-                          float *out, lh_error *err) {
+int lh_vector_kernel_l2sq(const char *name, const float *a, const float *b, size_t d, float *out,
+                          lh_error *err)
+{
     const vkernels *k;
     int rc = kernel_or_err(name, &k, err);
-    if (rc == LH_OK)
-        *out = k->l2sq(a, b, d);
+    if (rc == LH_OK) *out = k->l2sq(a, b, d);
     return rc;
 }
 
 int lh_vector_kernel_u8dot(const char *name, const uint8_t *codes, const float *w, size_t d,
-                           float *out, lh_error *err) {
+                           float *out, lh_error *err)
+{
     const vkernels *k;
     int rc = kernel_or_err(name, &k, err);
-    if (rc == LH_OK)
-        *out = k->u8dot(codes, w, d);
+    if (rc == LH_OK) *out = k->u8dot(codes, w, d);
     return rc;
 }
 
 /* --------------------------------------------------------------- CRC32C */
 
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p,
-                                                          size_t n) {
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t n)
+{
     uint64_t c = ~crc;
     while (n && ((uintptr_t)p & 7)) {
         c = _mm_crc32_u8((uint32_t)c, *p++);
@@ -314,7 +330,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uin
     return ~(uint32_t)c;
 }
 
-static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t n) {
+static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t n)
+{
     crc = ~crc;
     while (n--) {
         crc ^= *p++;
@@ -324,7 +341,8 @@ static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t n) {
     return ~crc;
 }
 
-uint32_t vcrc32c(uint32_t crc, const void *p, size_t n) {
+uint32_t vcrc32c(uint32_t crc, const void *p, size_t n)
+{
     static int hw = -1; /* read and written atomically: set once, any thread */
     int v = __atomic_load_n(&hw, __ATOMIC_RELAXED);
     if (v < 0) {
@@ -338,4 +356,7 @@ uint32_t vcrc32c(uint32_t crc, const void *p, size_t n) {
 /* calloc, not posix_memalign + memset: large blocks come straight from mmap as zero pages, so
  * spare capacity reserved for later inserts costs address space, not RAM. Kernels use
  * unaligned loads, so glibc's 16-byte alignment is enough. */
-void *valloc_zero(size_t n) { return calloc(1, n ? n : 1); }
+void *valloc_zero(size_t n)
+{
+    return calloc(1, n ? n : 1);
+}

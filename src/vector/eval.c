@@ -14,14 +14,15 @@ typedef struct par_job {
     size_t nq;
     int k, ef;
     const lh_vector_bitset *allow;
-    int64_t *ids;     /* nq * k */
-    double *lat_us;   /* nq, eval only */
+    int64_t *ids;   /* nq * k */
+    double *lat_us; /* nq, eval only */
     _Atomic size_t next;
     _Atomic int rc;
     bool exact;
 } par_job;
 
-static void *par_worker(void *arg) {
+static void *par_worker(void *arg)
+{
     par_job *j = arg;
     size_t k = (size_t)j->k;
     lh_vector_hit *hits = malloc(k * sizeof *hits);
@@ -32,8 +33,7 @@ static void *par_worker(void *arg) {
     }
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->nq)
-            break;
+        if (i >= j->nq) break;
         const float *q = j->queries + i * lh_hnsw_dim(j->h);
         size_t cnt = 0;
         int rc;
@@ -44,8 +44,7 @@ static void *par_worker(void *arg) {
             lh_hnsw_search_opts o = {.k = j->k, .ef_search = j->ef, .allow = j->allow};
             rc = lh_hnsw_search(j->h, ctx, q, &o, hits, &cnt, NULL);
         }
-        if (j->lat_us)
-            j->lat_us[i] = (double)(lh_now_ns() - t0) / 1e3;
+        if (j->lat_us) j->lat_us[i] = (double)(lh_now_ns() - t0) / 1e3;
         if (rc) {
             atomic_store(&j->rc, rc);
             break;
@@ -59,16 +58,14 @@ out:
     return NULL;
 }
 
-static int run_par(par_job *j, int threads) {
-    if (threads <= 0)
-        threads = lh_cpu_count();
-    if (threads > 256)
-        threads = 256;
+static int run_par(par_job *j, int threads)
+{
+    if (threads <= 0) threads = lh_cpu_count();
+    if (threads > 256) threads = 256;
     pthread_t tid[256];
     int started = 0;
     for (int t = 1; t < threads; t++)
-        if (pthread_create(&tid[started], NULL, par_worker, j) == 0)
-            started++;
+        if (pthread_create(&tid[started], NULL, par_worker, j) == 0) started++;
     par_worker(j);
     for (int t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
@@ -76,26 +73,31 @@ static int run_par(par_job *j, int threads) {
 }
 
 int lh_hnsw_exact_knn(const lh_hnsw *h, const float *queries, size_t nq, int k,
-                      const lh_vector_bitset *allow, int threads, int64_t *ids_out,
-                      lh_error *err) {
-    if (k < 1)
-        return lh_error_set(err, LH_EINVAL, "k must be at least 1");
-    par_job j = {.h = h, .queries = queries, .nq = nq, .k = k, .allow = allow,
-                 .ids = ids_out, .exact = true};
+                      const lh_vector_bitset *allow, int threads, int64_t *ids_out, lh_error *err)
+{
+    if (k < 1) return lh_error_set(err, LH_EINVAL, "k must be at least 1");
+    par_job j = {.h = h,
+                 .queries = queries,
+                 .nq = nq,
+                 .k = k,
+                 .allow = allow,
+                 .ids = ids_out,
+                 .exact = true};
     int rc = run_par(&j, threads);
-    if (rc)
-        return lh_error_set(err, rc, "exact search failed (bad query vector or out of memory)");
+    if (rc) return lh_error_set(err, rc, "exact search failed (bad query vector or out of memory)");
     return LH_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
+static int cmp_double(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-int lh_hnsw_eval(const lh_hnsw *h, const float *queries, size_t nq, const int64_t *truth,
-                 int k, int ef_search, const lh_vector_bitset *allow, int threads,
-                 lh_vector_eval *out, lh_error *err) {
+int lh_hnsw_eval(const lh_hnsw *h, const float *queries, size_t nq, const int64_t *truth, int k,
+                 int ef_search, const lh_vector_bitset *allow, int threads, lh_vector_eval *out,
+                 lh_error *err)
+{
     memset(out, 0, sizeof *out);
     if (k < 1 || nq == 0)
         return lh_error_set(err, LH_EINVAL, "eval needs k >= 1 and at least one query");
@@ -114,12 +116,17 @@ int lh_hnsw_eval(const lh_hnsw *h, const float *queries, size_t nq, const int64_
             goto out;
         }
         rc = lh_hnsw_exact_knn(h, queries, nq, k, allow, threads, own_truth, err);
-        if (rc)
-            goto out;
+        if (rc) goto out;
         truth = own_truth;
     }
-    par_job j = {.h = h, .queries = queries, .nq = nq, .k = k, .ef = ef_search,
-                 .allow = allow, .ids = ids, .lat_us = lat};
+    par_job j = {.h = h,
+                 .queries = queries,
+                 .nq = nq,
+                 .k = k,
+                 .ef = ef_search,
+                 .allow = allow,
+                 .ids = ids,
+                 .lat_us = lat};
     /* warm the per-thread scratch and the caches once, untimed */
     {
         lh_vector_hit tmp[1];
@@ -138,8 +145,7 @@ int lh_hnsw_eval(const lh_hnsw *h, const float *queries, size_t nq, const int64_
     for (size_t i = 0; i < nq; i++) {
         const int64_t *t = truth + i * (size_t)k, *r = ids + i * (size_t)k;
         for (int a = 0; a < k; a++) {
-            if (t[a] < 0)
-                continue;
+            if (t[a] < 0) continue;
             total++;
             for (int b = 0; b < k; b++)
                 if (r[b] == t[a]) {

@@ -41,10 +41,17 @@ struct lh_hnsw_ctx {
 
 /* ------------------------------------------------------------- helpers */
 
-static inline uint32_t ld32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static inline void st32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline uint32_t ld32(const uint32_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void st32(uint32_t *p, uint32_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
 
-static uint64_t splitmix64(uint64_t x) {
+static uint64_t splitmix64(uint64_t x)
+{
     x += 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
@@ -53,23 +60,27 @@ static uint64_t splitmix64(uint64_t x) {
 
 /* The level of row i depends only on the seed and i, so builds with any thread count assign
  * the same levels. */
-static int level_for(const lh_hnsw *h, uint64_t row) {
+static int level_for(const lh_hnsw *h, uint64_t row)
+{
     uint64_t r = splitmix64(h->params.seed * 0x100000001B3ull ^ row);
     double u = ((double)(r >> 11) + 0.5) / 9007199254740992.0;
     int l = (int)(-log(u) * h->level_mult);
     return l >= HNSW_MAX_LEVEL ? HNSW_MAX_LEVEL - 1 : l;
 }
 
-static inline void spin_lock(atomic_uchar *l) {
+static inline void spin_lock(atomic_uchar *l)
+{
     while (atomic_exchange_explicit(l, 1, memory_order_acquire))
         while (atomic_load_explicit(l, memory_order_relaxed))
             __builtin_ia32_pause();
 }
-static inline void spin_unlock(atomic_uchar *l) {
+static inline void spin_unlock(atomic_uchar *l)
+{
     atomic_store_explicit(l, 0, memory_order_release);
 }
 
-void lh_hnsw_params_default(lh_hnsw_params *p) {
+void lh_hnsw_params_default(lh_hnsw_params *p)
+{
     memset(p, 0, sizeof *p);
     p->m = 16;
     p->ef_construction = 100;
@@ -81,7 +92,8 @@ void lh_hnsw_params_default(lh_hnsw_params *p) {
     p->seed = 42;
 }
 
-static int check_params(const lh_hnsw_params *p, size_t dim, lh_error *err) {
+static int check_params(const lh_hnsw_params *p, size_t dim, lh_error *err)
+{
     if (dim == 0 || dim > 65536)
         return lh_error_set(err, LH_EINVAL, "vector dimension %zu out of range 1..65536", dim);
     if (p->m < 2 || p->m > 256)
@@ -99,16 +111,18 @@ static int check_params(const lh_hnsw_params *p, size_t dim, lh_error *err) {
     return LH_OK;
 }
 
-static size_t upper_slots_for(const lh_hnsw *h, size_t rows) {
+static size_t upper_slots_for(const lh_hnsw *h, size_t rows)
+{
     /* expected (1+m)/(m-1) slots of (1+m) words per row; reserve twice that */
     return rows * 2 * (size_t)(1 + h->m) / (size_t)(h->m - 1) + 64 * (size_t)(1 + h->m);
 }
 
 int hnsw_alloc(lh_hnsw *h, size_t dim, const lh_hnsw_params *p, size_t cap, size_t upper_cap,
-               lh_error *err) {
+               lh_error *err)
+{
     if (cap >= EXPANDED)
-        return lh_error_set(err, LH_ETOOBIG, "HNSW capacity %zu over the limit of %u rows",
-                            cap, EXPANDED - 1);
+        return lh_error_set(err, LH_ETOOBIG, "HNSW capacity %zu over the limit of %u rows", cap,
+                            EXPANDED - 1);
     h->dim = dim;
     h->params = *p;
     h->m = p->m;
@@ -117,8 +131,7 @@ int hnsw_alloc(lh_hnsw *h, size_t dim, const lh_hnsw_params *p, size_t cap, size
     h->cap = cap;
     h->params.capacity = cap;
     atomic_store(&h->entry, UINT64_MAX);
-    if (!upper_cap)
-        upper_cap = upper_slots_for(h, cap);
+    if (!upper_cap) upper_cap = upper_slots_for(h, cap);
     h->upper_cap = upper_cap;
     h->vectors = valloc_zero(cap * dim * sizeof(float));
     h->link0 = valloc_zero(cap * (size_t)(1 + h->m0) * sizeof(uint32_t));
@@ -145,9 +158,9 @@ int hnsw_alloc(lh_hnsw *h, size_t dim, const lh_hnsw_params *p, size_t cap, size
     return LH_OK;
 }
 
-void lh_hnsw_free(lh_hnsw *h) {
-    if (!h)
-        return;
+void lh_hnsw_free(lh_hnsw *h)
+{
+    if (!h) return;
     if (h->mapped) {
         hnsw_unmap(h);
     } else {
@@ -163,21 +176,19 @@ void lh_hnsw_free(lh_hnsw *h) {
         free(h->code_norm);
     }
     free(h->locks);
-    if (h->writer_init)
-        pthread_mutex_destroy(&h->writer);
+    if (h->writer_init) pthread_mutex_destroy(&h->writer);
     free(h);
 }
 
-bool hnsw_prepare_query(const lh_hnsw *h, const float *q, float *out) {
+bool hnsw_prepare_query(const lh_hnsw *h, const float *q, float *out)
+{
     double norm = 0;
     for (size_t j = 0; j < h->dim; j++) {
-        if (!isfinite(q[j]))
-            return false;
+        if (!isfinite(q[j])) return false;
         norm += (double)q[j] * q[j];
     }
     if (h->params.metric == LH_METRIC_COSINE) {
-        if (norm <= 0)
-            return false;
+        if (norm <= 0) return false;
         float inv = (float)(1.0 / sqrt(norm));
         for (size_t j = 0; j < h->dim; j++)
             out[j] = q[j] * inv;
@@ -189,7 +200,8 @@ bool hnsw_prepare_query(const lh_hnsw *h, const float *q, float *out) {
 
 /* ------------------------------------------------------------ quantizer */
 
-void hnsw_quant_encode(lh_hnsw *h, uint32_t row) {
+void hnsw_quant_encode(lh_hnsw *h, uint32_t row)
+{
     const float *x = hnsw_vec(h, row);
     uint8_t *c = h->codes + (size_t)row * h->dim;
     double nrm = 0;
@@ -204,7 +216,8 @@ void hnsw_quant_encode(lh_hnsw *h, uint32_t row) {
     h->code_norm[row] = (float)nrm;
 }
 
-void hnsw_quant_train(lh_hnsw *h, size_t n) {
+void hnsw_quant_train(lh_hnsw *h, size_t n)
+{
     size_t d = h->dim;
     for (size_t j = 0; j < d; j++) {
         h->sq_min[j] = INFINITY;
@@ -213,10 +226,8 @@ void hnsw_quant_train(lh_hnsw *h, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const float *x = hnsw_vec(h, (uint32_t)i);
         for (size_t j = 0; j < d; j++) {
-            if (x[j] < h->sq_min[j])
-                h->sq_min[j] = x[j];
-            if (x[j] > h->sq_scale[j])
-                h->sq_scale[j] = x[j];
+            if (x[j] < h->sq_min[j]) h->sq_min[j] = x[j];
+            if (x[j] > h->sq_scale[j]) h->sq_scale[j] = x[j];
         }
     }
     for (size_t j = 0; j < d; j++) {
@@ -235,11 +246,14 @@ void hnsw_quant_train(lh_hnsw *h, size_t n) {
 
 /* ---------------------------------------------------------- search ctx */
 
-lh_hnsw_ctx *lh_hnsw_ctx_new(void) { return calloc(1, sizeof(lh_hnsw_ctx)); }
+lh_hnsw_ctx *lh_hnsw_ctx_new(void)
+{
+    return calloc(1, sizeof(lh_hnsw_ctx));
+}
 
-void lh_hnsw_ctx_free(lh_hnsw_ctx *c) {
-    if (!c)
-        return;
+void lh_hnsw_ctx_free(lh_hnsw_ctx *c)
+{
+    if (!c) return;
     free(c->visited);
     free(c->beam);
     free(c->res);
@@ -249,12 +263,11 @@ void lh_hnsw_ctx_free(lh_hnsw_ctx *c) {
     free(c);
 }
 
-static int grow(void **p, size_t *cap, size_t want, size_t elem) {
-    if (*cap >= want)
-        return 0;
+static int grow(void **p, size_t *cap, size_t want, size_t elem)
+{
+    if (*cap >= want) return 0;
     void *n = realloc(*p, want * elem);
-    if (!n)
-        return -1;
+    if (!n) return -1;
     *p = n;
     *cap = want;
     return 0;
@@ -262,7 +275,8 @@ static int grow(void **p, size_t *cap, size_t want, size_t elem) {
 
 /* Makes ctx big enough for searches of h with a beam of `beam` and k results. Allocates only
  * when the context is too small (the first search, or a bigger index). */
-static int ctx_reserve(lh_hnsw_ctx *c, const lh_hnsw *h, size_t beam, size_t k) {
+static int ctx_reserve(lh_hnsw_ctx *c, const lh_hnsw *h, size_t beam, size_t k)
+{
     if (c->vcap < h->cap) {
         free(c->visited);
         c->visited = calloc(h->cap, sizeof(uint16_t));
@@ -279,15 +293,14 @@ static int ctx_reserve(lh_hnsw_ctx *c, const lh_hnsw *h, size_t beam, size_t k) 
         grow((void **)&c->q, &qc, h->dim, sizeof(float)))
         return -1;
     qc = c->qcap;
-    if (grow((void **)&c->qw, &qc, h->dim, sizeof(float)))
-        return -1;
+    if (grow((void **)&c->qw, &qc, h->dim, sizeof(float))) return -1;
     c->qcap = qc;
-    if (grow((void **)&c->tmp, &c->tmp_cap, beam + k + 1, sizeof(lh_vector_hit)))
-        return -1;
+    if (grow((void **)&c->tmp, &c->tmp_cap, beam + k + 1, sizeof(lh_vector_hit))) return -1;
     return 0;
 }
 
-static inline void ctx_new_epoch(lh_hnsw_ctx *c) {
+static inline void ctx_new_epoch(lh_hnsw_ctx *c)
+{
     if (++c->epoch == 0) {
         memset(c->visited, 0, c->vcap * sizeof(uint16_t));
         c->epoch = 1;
@@ -296,10 +309,17 @@ static inline void ctx_new_epoch(lh_hnsw_ctx *c) {
 
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-static void tls_free(void *p) { lh_hnsw_ctx_free(p); }
-static void tls_init(void) { pthread_key_create(&tls_key, tls_free); }
+static void tls_free(void *p)
+{
+    lh_hnsw_ctx_free(p);
+}
+static void tls_init(void)
+{
+    pthread_key_create(&tls_key, tls_free);
+}
 
-static lh_hnsw_ctx *tls_ctx(void) {
+static lh_hnsw_ctx *tls_ctx(void)
+{
     pthread_once(&tls_once, tls_init);
     lh_hnsw_ctx *c = pthread_getspecific(tls_key);
     if (!c) {
@@ -318,9 +338,9 @@ enum { QMODE_FLOAT = 0, QMODE_CODES = 1 };
 
 /* Distance from the prepared query in ctx to a node. */
 static inline float qdist(const lh_hnsw *h, const vkernels *k, const lh_hnsw_ctx *c, int mode,
-                          uint32_t node) {
-    if (mode == QMODE_FLOAT)
-        return hnsw_fdist(h, k, c->q, hnsw_vec(h, node));
+                          uint32_t node)
+{
+    if (mode == QMODE_FLOAT) return hnsw_fdist(h, k, c->q, hnsw_vec(h, node));
     float dot = c->qconst + k->u8dot(h->codes + (size_t)node * h->dim, c->qw, h->dim);
     switch (h->params.metric) {
     case LH_METRIC_L2:
@@ -332,7 +352,8 @@ static inline float qdist(const lh_hnsw *h, const vkernels *k, const lh_hnsw_ctx
     }
 }
 
-static inline void prefetch_node(const lh_hnsw *h, int mode, uint32_t node) {
+static inline void prefetch_node(const lh_hnsw *h, int mode, uint32_t node)
+{
     const char *p = mode == QMODE_FLOAT ? (const char *)hnsw_vec(h, node)
                                         : (const char *)(h->codes + (size_t)node * h->dim);
     size_t bytes = mode == QMODE_FLOAT ? h->dim * sizeof(float) : h->dim;
@@ -343,11 +364,11 @@ static inline void prefetch_node(const lh_hnsw *h, int mode, uint32_t node) {
 
 /* Inserts (d, id) into a sorted array of *count (max cap) items; returns the position or -1
  * when it is no better than the last of a full array. */
-static inline int sorted_insert(beam_item *a, size_t *count, size_t cap, float d, uint32_t id) {
+static inline int sorted_insert(beam_item *a, size_t *count, size_t cap, float d, uint32_t id)
+{
     size_t n = *count;
     if (n == cap) {
-        if (d >= a[n - 1].d)
-            return -1;
+        if (d >= a[n - 1].d) return -1;
         n--;
     }
     size_t pos = n;
@@ -361,21 +382,20 @@ static inline int sorted_insert(beam_item *a, size_t *count, size_t cap, float d
 }
 
 /* Greedy descent on one upper level from (*cur, *curd). */
-static void greedy(const lh_hnsw *h, const vkernels *k, const lh_hnsw_ctx *c, int mode,
-                   int level, uint32_t *cur, float *curd) {
+static void greedy(const lh_hnsw *h, const vkernels *k, const lh_hnsw_ctx *c, int mode, int level,
+                   uint32_t *cur, float *curd)
+{
     bool changed = true;
     while (changed) {
         changed = false;
         const uint32_t *l = hnsw_list(h, *cur, level);
         uint32_t cnt = ld32(l);
-        if (cnt > (uint32_t)h->m)
-            cnt = (uint32_t)h->m;
+        if (cnt > (uint32_t)h->m) cnt = (uint32_t)h->m;
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t nb = ld32(l + 1 + j);
             /* ids and levels are checked so a damaged (mapped) graph cannot send us outside
              * a node's lists */
-            if (nb >= h->cap || h->levels[nb] < level)
-                continue;
+            if (nb >= h->cap || h->levels[nb] < level) continue;
             float d = qdist(h, k, c, mode, nb);
             if (d < *curd) {
                 *curd = d;
@@ -396,31 +416,30 @@ typedef struct accept_fn {
     bool skip_deleted;
 } accept_fn;
 
-static inline bool accepted(const lh_hnsw *h, const accept_fn *a, uint32_t node) {
-    if (a->skip_deleted && hnsw_is_deleted(h, node))
-        return false;
+static inline bool accepted(const lh_hnsw *h, const accept_fn *a, uint32_t node)
+{
+    if (a->skip_deleted && hnsw_is_deleted(h, node)) return false;
     return !a->allow || bitset_has(a->allow, node);
 }
 
 static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, int mode,
                            uint32_t ep, float epd, size_t ef, int level, uint32_t self,
-                           const accept_fn *acc, size_t res_cap, size_t *res_n) {
+                           const accept_fn *acc, size_t res_cap, size_t *res_n)
+{
     uint16_t *vis = c->visited;
     uint16_t epoch = c->epoch;
     beam_item *beam = c->beam;
     size_t count = 0, next = 0;
     size_t maxc = level == 0 ? (size_t)h->m0 : (size_t)h->m;
 
-    if (self != UINT32_MAX)
-        vis[self] = epoch;
+    if (self != UINT32_MAX) vis[self] = epoch;
     vis[ep] = epoch;
     beam[count].d = epd;
     beam[count].id = ep;
     count = 1;
     if (acc) {
         *res_n = 0;
-        if (accepted(h, acc, ep))
-            sorted_insert(c->res, res_n, res_cap, epd, ep);
+        if (accepted(h, acc, ep)) sorted_insert(c->res, res_n, res_cap, epd, ep);
     }
     beam_item cand[2 * 256];
     while (next < count) {
@@ -428,10 +447,8 @@ static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, 
         beam[next].id |= EXPANDED;
         const uint32_t *l = hnsw_list(h, node, level);
         uint32_t cnt = ld32(l);
-        if (cnt > maxc)
-            cnt = (uint32_t)maxc;
-        if (cnt)
-            __builtin_prefetch(vis + ld32(l + 1), 1, 3);
+        if (cnt > maxc) cnt = (uint32_t)maxc;
+        if (cnt) __builtin_prefetch(vis + ld32(l + 1), 1, 3);
         /* collect this node's new, good-enough neighbours, then merge them into the beam in
          * one pass: one O(ef) merge per expansion instead of one memmove per candidate */
         size_t nc = 0;
@@ -445,14 +462,11 @@ static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, 
                     prefetch_node(h, mode, nx);
                 }
             }
-            if (nb >= h->cap || vis[nb] == epoch)
-                continue;
+            if (nb >= h->cap || vis[nb] == epoch) continue;
             vis[nb] = epoch;
             float d = qdist(h, k, c, mode, nb);
-            if (acc && accepted(h, acc, nb))
-                sorted_insert(c->res, res_n, res_cap, d, nb);
-            if (d >= worst)
-                continue;
+            if (acc && accepted(h, acc, nb)) sorted_insert(c->res, res_n, res_cap, d, nb);
+            if (d >= worst) continue;
             /* insertion sort into cand (at most 2m entries) */
             size_t p = nc++;
             while (p > 0 && cand[p - 1].d > d) {
@@ -479,8 +493,7 @@ static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, 
                     beam[w--] = beam[i--];
                 } else {
                     beam[w] = cand[jj--];
-                    if ((size_t)w < next)
-                        next = (size_t)w;
+                    if ((size_t)w < next) next = (size_t)w;
                     w--;
                 }
             }
@@ -499,8 +512,9 @@ static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, 
 
 /* Heuristic neighbour selection (Malkov & Yashunin, alg. 4): keep a candidate only if it is
  * closer to the base than to every neighbour already kept. cand is sorted ascending. */
-static size_t select_neighbors(const lh_hnsw *h, const vkernels *k, const beam_item *cand,
-                               size_t n, size_t m, uint32_t *out) {
+static size_t select_neighbors(const lh_hnsw *h, const vkernels *k, const beam_item *cand, size_t n,
+                               size_t m, uint32_t *out)
+{
     size_t kept = 0;
     for (size_t i = 0; i < n && kept < m; i++) {
         const float *cv = hnsw_vec(h, cand[i].id);
@@ -511,22 +525,21 @@ static size_t select_neighbors(const lh_hnsw *h, const vkernels *k, const beam_i
                 break;
             }
         }
-        if (good)
-            out[kept++] = cand[i].id;
+        if (good) out[kept++] = cand[i].id;
     }
     return kept;
 }
 
 /* Adds `node` to nb's list on `level`, shrinking it with the heuristic if full. Caller holds
  * no lock; this takes nb's. */
-static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, int level) {
+static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, int level)
+{
     size_t maxc = level == 0 ? (size_t)h->m0 : (size_t)h->m;
     spin_lock(&h->locks[nb]);
     uint32_t *l = hnsw_list(h, nb, level);
     uint32_t cnt = l[0];
     for (uint32_t j = 0; j < cnt; j++)
-        if (l[1 + j] == node)
-            goto out;
+        if (l[1 + j] == node) goto out;
     if (cnt < maxc) {
         st32(l + 1 + cnt, node);
         st32(l, cnt + 1);
@@ -564,7 +577,8 @@ out:
  * Concurrent calls for different nodes are safe. writer_held: the caller holds `writer`
  * (incremental insert), so raising the top level needs no further locking. */
 static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t node,
-                      bool writer_held) {
+                      bool writer_held)
+{
     int level = h->levels[node];
     uint64_t e = atomic_load_explicit(&h->entry, memory_order_acquire);
     if (e == UINT64_MAX) {
@@ -597,8 +611,7 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
         /* drop self if a concurrent insert linked us already */
         size_t w = 0;
         for (size_t i = 0; i < cnt; i++)
-            if (c->beam[i].id != node)
-                c->beam[w++] = c->beam[i];
+            if (c->beam[i].id != node) c->beam[w++] = c->beam[i];
         cnt = w;
         size_t ns = select_neighbors(h, k, c->beam, cnt, (size_t)h->m, sel);
         spin_lock(&h->locks[node]);
@@ -616,8 +629,7 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
     }
     if (top_lock || raise)
         atomic_store_explicit(&h->entry, ((uint64_t)level << 32) | node, memory_order_release);
-    if (top_lock)
-        pthread_mutex_unlock(&h->writer);
+    if (top_lock) pthread_mutex_unlock(&h->writer);
 }
 
 typedef struct build_job {
@@ -627,7 +639,8 @@ typedef struct build_job {
     int failed;
 } build_job;
 
-static void *build_worker(void *arg) {
+static void *build_worker(void *arg)
+{
     build_job *j = arg;
     const vkernels *k = vk_active();
     lh_hnsw_ctx *c = lh_hnsw_ctx_new();
@@ -638,23 +651,23 @@ static void *build_worker(void *arg) {
     }
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->n)
-            break;
+        if (i >= j->n) break;
         link_node(j->h, k, c, (uint32_t)i, false);
     }
     lh_hnsw_ctx_free(c);
     return NULL;
 }
 
-static int store_row(lh_hnsw *h, uint32_t row, const float *v, lh_error *err) {
+static int store_row(lh_hnsw *h, uint32_t row, const float *v, lh_error *err)
+{
     if (!hnsw_prepare_query(h, v, h->vectors + (size_t)row * h->dim))
-        return lh_error_set(err, LH_EINVAL,
-                            "vector row %u: non-finite value%s", row,
+        return lh_error_set(err, LH_EINVAL, "vector row %u: non-finite value%s", row,
                             h->params.metric == LH_METRIC_COSINE ? " or zero norm" : "");
     return LH_OK;
 }
 
-static int build_graph(lh_hnsw *h, size_t n, int threads, lh_error *err) {
+static int build_graph(lh_hnsw *h, size_t n, int threads, lh_error *err)
+{
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         int l = level_for(h, i);
@@ -663,12 +676,9 @@ static int build_graph(lh_hnsw *h, size_t n, int threads, lh_error *err) {
         used += (size_t)l * (1 + h->m);
     }
     atomic_store(&h->upper_used, used);
-    if (threads <= 0)
-        threads = lh_cpu_count();
-    if ((size_t)threads > n / 64 + 1)
-        threads = (int)(n / 64 + 1);
-    if (threads > 64)
-        threads = 64;
+    if (threads <= 0) threads = lh_cpu_count();
+    if ((size_t)threads > n / 64 + 1) threads = (int)(n / 64 + 1);
+    if (threads > 64) threads = 64;
     build_job job = {.h = h, .n = n, .failed = 0};
     /* the first row alone, so every worker starts from an entry point */
     atomic_store(&job.next, n ? 1 : 0);
@@ -678,19 +688,18 @@ static int build_graph(lh_hnsw *h, size_t n, int threads, lh_error *err) {
     pthread_t tid[64];
     int started = 0;
     for (int t = 1; t < threads; t++) {
-        if (pthread_create(&tid[started], NULL, build_worker, &job) == 0)
-            started++;
+        if (pthread_create(&tid[started], NULL, build_worker, &job) == 0) started++;
     }
     build_worker(&job);
     for (int t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
-    if (job.failed)
-        return lh_error_set(err, LH_ENOMEM, "out of memory for HNSW build scratch");
+    if (job.failed) return lh_error_set(err, LH_ENOMEM, "out of memory for HNSW build scratch");
     atomic_store_explicit(&h->n, n, memory_order_release);
     return LH_OK;
 }
 
-int lh_hnsw_new(size_t dim, const lh_hnsw_params *params, lh_hnsw **out, lh_error *err) {
+int lh_hnsw_new(size_t dim, const lh_hnsw_params *params, lh_hnsw **out, lh_error *err)
+{
     lh_hnsw_params p;
     if (params)
         p = *params;
@@ -698,16 +707,12 @@ int lh_hnsw_new(size_t dim, const lh_hnsw_params *params, lh_hnsw **out, lh_erro
         lh_hnsw_params_default(&p);
     *out = NULL;
     int rc = check_params(&p, dim, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     lh_hnsw *h = calloc(1, sizeof *h);
-    if (!h)
-        return lh_error_set(err, LH_ENOMEM, "out of memory");
+    if (!h) return lh_error_set(err, LH_ENOMEM, "out of memory");
     rc = hnsw_alloc(h, dim, &p, p.capacity ? p.capacity : 1024, 0, err);
-    if (rc)
-        goto fail;
-    if (p.quant == LH_QUANT_INT8)
-        hnsw_quant_train(h, 0);
+    if (rc) goto fail;
+    if (p.quant == LH_QUANT_INT8) hnsw_quant_train(h, 0);
     *out = h;
     return LH_OK;
 fail:
@@ -716,7 +721,8 @@ fail:
 }
 
 int lh_hnsw_build(const float *vectors, size_t n, size_t dim, const lh_hnsw_params *params,
-                  lh_hnsw **out, lh_error *err) {
+                  lh_hnsw **out, lh_error *err)
+{
     lh_hnsw_params p;
     if (params)
         p = *params;
@@ -725,16 +731,13 @@ int lh_hnsw_build(const float *vectors, size_t n, size_t dim, const lh_hnsw_para
     *out = NULL;
     uint64_t t0 = lh_now_ns();
     int rc = check_params(&p, dim, err);
-    if (rc)
-        return rc;
-    if (!vectors && n)
-        return lh_error_set(err, LH_EINVAL, "no vectors given");
+    if (rc) return rc;
+    if (!vectors && n) return lh_error_set(err, LH_EINVAL, "no vectors given");
     size_t cap = p.capacity ? p.capacity : n + (n / 4 > 1024 ? n / 4 : 1024);
     if (cap < n)
         return lh_error_set(err, LH_EINVAL, "capacity %zu is below the %zu rows given", cap, n);
     lh_hnsw *h = calloc(1, sizeof *h);
-    if (!h)
-        return lh_error_set(err, LH_ENOMEM, "out of memory");
+    if (!h) return lh_error_set(err, LH_ENOMEM, "out of memory");
     h->level_mult = 1.0 / log((double)p.m);
     h->m = p.m;
     size_t upper = 0;
@@ -742,18 +745,14 @@ int lh_hnsw_build(const float *vectors, size_t n, size_t dim, const lh_hnsw_para
     for (size_t i = 0; i < n; i++)
         upper += (size_t)level_for(h, i) * (1 + p.m);
     rc = hnsw_alloc(h, dim, &p, cap, upper + upper_slots_for(h, cap - n), err);
-    if (rc)
-        goto fail;
+    if (rc) goto fail;
     for (size_t i = 0; i < n; i++) {
         rc = store_row(h, (uint32_t)i, vectors + i * dim, err);
-        if (rc)
-            goto fail;
+        if (rc) goto fail;
     }
     rc = build_graph(h, n, p.threads, err);
-    if (rc)
-        goto fail;
-    if (p.quant == LH_QUANT_INT8)
-        hnsw_quant_train(h, n);
+    if (rc) goto fail;
+    if (p.quant == LH_QUANT_INT8) hnsw_quant_train(h, n);
     h->build_s = (double)(lh_now_ns() - t0) / 1e9;
     *out = h;
     return LH_OK;
@@ -762,7 +761,8 @@ fail:
     return rc;
 }
 
-int lh_hnsw_insert(lh_hnsw *h, const float *vector, int64_t *out_id, lh_error *err) {
+int lh_hnsw_insert(lh_hnsw *h, const float *vector, int64_t *out_id, lh_error *err)
+{
     if (h->mapped)
         return lh_error_set(err, LH_EUNSUPPORTED,
                             "this index is mapped read-only from a file; clone it to insert");
@@ -770,8 +770,10 @@ int lh_hnsw_insert(lh_hnsw *h, const float *vector, int64_t *out_id, lh_error *e
     pthread_mutex_lock(&h->writer);
     size_t row = atomic_load(&h->n);
     if (row >= h->cap) {
-        rc = lh_error_set(err, LH_ETOOBIG, "HNSW index is full (%zu rows); clone or rebuild it "
-                          "with a larger capacity", h->cap);
+        rc = lh_error_set(err, LH_ETOOBIG,
+                          "HNSW index is full (%zu rows); clone or rebuild it "
+                          "with a larger capacity",
+                          h->cap);
         goto out;
     }
     int level = level_for(h, row);
@@ -782,13 +784,11 @@ int lh_hnsw_insert(lh_hnsw *h, const float *vector, int64_t *out_id, lh_error *e
         goto out;
     }
     rc = store_row(h, (uint32_t)row, vector, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     h->levels[row] = (uint8_t)level;
     h->upper_off[row] = used;
     atomic_store(&h->upper_used, used + need);
-    if (h->codes)
-        hnsw_quant_encode(h, (uint32_t)row);
+    if (h->codes) hnsw_quant_encode(h, (uint32_t)row);
     lh_hnsw_ctx *c = tls_ctx();
     if (!c || ctx_reserve(c, h, (size_t)h->params.ef_construction, 1)) {
         rc = lh_error_set(err, LH_ENOMEM, "out of memory for insert scratch");
@@ -796,14 +796,14 @@ int lh_hnsw_insert(lh_hnsw *h, const float *vector, int64_t *out_id, lh_error *e
     }
     link_node(h, vk_active(), c, (uint32_t)row, true);
     atomic_store_explicit(&h->n, row + 1, memory_order_release);
-    if (out_id)
-        *out_id = (int64_t)row;
+    if (out_id) *out_id = (int64_t)row;
 out:
     pthread_mutex_unlock(&h->writer);
     return rc;
 }
 
-int lh_hnsw_delete(lh_hnsw *h, int64_t id, lh_error *err) {
+int lh_hnsw_delete(lh_hnsw *h, int64_t id, lh_error *err)
+{
     if (h->mapped)
         return lh_error_set(err, LH_EUNSUPPORTED,
                             "this index is mapped read-only from a file; clone it to delete");
@@ -811,15 +811,15 @@ int lh_hnsw_delete(lh_hnsw *h, int64_t id, lh_error *err) {
         return lh_error_set(err, LH_ENOENT, "no row %lld in the index", (long long)id);
     uint64_t bit = 1ull << (id & 63);
     uint64_t old = atomic_fetch_or(&h->deleted[id >> 6], bit);
-    if (!(old & bit))
-        atomic_fetch_add(&h->ndeleted, 1);
+    if (!(old & bit)) atomic_fetch_add(&h->ndeleted, 1);
     return LH_OK;
 }
 
 /* ------------------------------------------------------------- search */
 
 size_t hnsw_exact(const lh_hnsw *h, const float *q, size_t k, const lh_vector_bitset *allow,
-                  lh_vector_hit *hits) {
+                  lh_vector_hit *hits)
+{
     const vkernels *kn = vk_active();
     size_t n = atomic_load_explicit(&h->n, memory_order_acquire);
     bool skip_del = atomic_load_explicit(&h->ndeleted, memory_order_relaxed) > 0;
@@ -829,12 +829,9 @@ size_t hnsw_exact(const lh_hnsw *h, const float *q, size_t k, const lh_vector_bi
     size_t words = (lim + 63) / 64;
     for (size_t w = 0; w < words; w++) {
         uint64_t bits = ~0ull;
-        if (allow)
-            bits = w < (allow->nbits + 63) / 64 ? allow->words[w] : 0;
-        if (skip_del)
-            bits &= ~atomic_load_explicit(&h->deleted[w], memory_order_relaxed);
-        if ((w + 1) * 64 > lim)
-            bits &= lim <= w * 64 ? 0 : (1ull << (lim - w * 64)) - 1;
+        if (allow) bits = w < (allow->nbits + 63) / 64 ? allow->words[w] : 0;
+        if (skip_del) bits &= ~atomic_load_explicit(&h->deleted[w], memory_order_relaxed);
+        if ((w + 1) * 64 > lim) bits &= lim <= w * 64 ? 0 : (1ull << (lim - w * 64)) - 1;
         while (bits) {
             uint32_t i = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
             bits &= bits - 1;
@@ -852,12 +849,9 @@ size_t hnsw_exact(const lh_hnsw *h, const float *q, size_t k, const lh_vector_bi
                 for (;;) {
                     size_t l = 2 * c + 1, r = l + 1, m = c;
                     float md = d;
-                    if (l < cnt && hits[l].distance > md)
-                        m = l, md = hits[l].distance;
-                    if (r < cnt && hits[r].distance > md)
-                        m = r;
-                    if (m == c)
-                        break;
+                    if (l < cnt && hits[l].distance > md) m = l, md = hits[l].distance;
+                    if (r < cnt && hits[r].distance > md) m = r;
+                    if (m == c) break;
                     hits[c] = hits[m];
                     c = m;
                 }
@@ -873,12 +867,9 @@ size_t hnsw_exact(const lh_hnsw *h, const float *q, size_t k, const lh_vector_bi
         for (;;) {
             size_t l = 2 * c + 1, r = l + 1, m = c;
             float md = last.distance;
-            if (l < n2 && hits[l].distance > md)
-                m = l, md = hits[l].distance;
-            if (r < n2 && hits[r].distance > md)
-                m = r;
-            if (m == c)
-                break;
+            if (l < n2 && hits[l].distance > md) m = l, md = hits[l].distance;
+            if (r < n2 && hits[r].distance > md) m = r;
+            if (m == c) break;
             hits[c] = hits[m];
             c = m;
         }
@@ -890,10 +881,10 @@ size_t hnsw_exact(const lh_hnsw *h, const float *q, size_t k, const lh_vector_bi
 
 int lh_hnsw_search_exact(const lh_hnsw *h, const float *query, size_t k,
                          const lh_vector_bitset *allow, lh_vector_hit *hits, size_t *out_count,
-                         lh_error *err) {
+                         lh_error *err)
+{
     *out_count = 0;
-    if (k == 0)
-        return lh_error_set(err, LH_EINVAL, "k must be at least 1");
+    if (k == 0) return lh_error_set(err, LH_EINVAL, "k must be at least 1");
     lh_hnsw_ctx *c = tls_ctx();
     if (!c || ctx_reserve(c, h, 1, 1))
         return lh_error_set(err, LH_ENOMEM, "out of memory for search scratch");
@@ -904,7 +895,8 @@ int lh_hnsw_search_exact(const lh_hnsw *h, const float *query, size_t k,
     return LH_OK;
 }
 
-static size_t bitset_popcount(const lh_vector_bitset *b, size_t n) {
+static size_t bitset_popcount(const lh_vector_bitset *b, size_t n)
+{
     size_t lim = b->nbits < n ? b->nbits : n;
     size_t c = 0, w = 0;
     for (; (w + 1) * 64 <= lim; w++)
@@ -915,35 +907,30 @@ static size_t bitset_popcount(const lh_vector_bitset *b, size_t n) {
 }
 
 int lh_hnsw_search(const lh_hnsw *h, lh_hnsw_ctx *ctx, const float *query,
-                   lh_hnsw_search_opts *opts, lh_vector_hit *hits, size_t *out_count,
-                   lh_error *err) {
+                   lh_hnsw_search_opts *opts, lh_vector_hit *hits, size_t *out_count, lh_error *err)
+{
     lh_hnsw_search_opts dflt = {.k = 10};
-    if (!opts)
-        opts = &dflt;
+    if (!opts) opts = &dflt;
     *out_count = 0;
     if (opts->k < 1 || opts->k > FILTER_BEAM_MAX)
         return lh_error_set(err, LH_EINVAL, "k=%d out of range 1..%d", opts->k, FILTER_BEAM_MAX);
     size_t k = (size_t)opts->k;
     size_t ef = opts->ef_search > 0 ? (size_t)opts->ef_search : (size_t)h->params.ef_search;
-    if (ef > FILTER_BEAM_MAX)
-        ef = FILTER_BEAM_MAX;
-    if (ef < k)
-        ef = k;
+    if (ef > FILTER_BEAM_MAX) ef = FILTER_BEAM_MAX;
+    if (ef < k) ef = k;
     size_t n = atomic_load_explicit(&h->n, memory_order_acquire);
     const vkernels *kn = vk_active();
 
     /* strategy from the estimated selectivity of the allow-set and tombstones */
     size_t ndel = atomic_load_explicit(&h->ndeleted, memory_order_relaxed);
     size_t allowed = n - (ndel < n ? ndel : n);
-    if (opts->allow)
-        allowed = bitset_popcount(opts->allow, n);
+    if (opts->allow) allowed = bitset_popcount(opts->allow, n);
     double sel = n ? (double)allowed / (double)n : 1;
     size_t beam = ef;
     if (sel < 1.0) {
         double b = (double)ef / (sel > 1e-6 ? sel : 1e-6);
         beam = b > FILTER_BEAM_MAX ? FILTER_BEAM_MAX : (size_t)b;
-        if (beam < ef)
-            beam = ef;
+        if (beam < ef) beam = ef;
     }
     lh_vector_strategy st = opts->strategy;
     if (st == LH_STRATEGY_AUTO) {
@@ -955,8 +942,7 @@ int lh_hnsw_search(const lh_hnsw *h, lh_hnsw_ctx *ctx, const float *query,
         bool capped = (double)ef / (sel > 1e-9 ? sel : 1e-9) > FILTER_BEAM_MAX;
         st = (opts->allow && (capped || (double)allowed < graph_cost)) ? LH_STRATEGY_EXACT
                                                                        : LH_STRATEGY_GRAPH;
-        if (!opts->allow && ndel && sel < 0.5)
-            st = LH_STRATEGY_EXACT;
+        if (!opts->allow && ndel && sel < 0.5) st = LH_STRATEGY_EXACT;
     }
     opts->used_strategy = st;
 
@@ -966,8 +952,7 @@ int lh_hnsw_search(const lh_hnsw *h, lh_hnsw_ctx *ctx, const float *query,
     if (!hnsw_prepare_query(h, query, c->q))
         return lh_error_set(err, LH_EINVAL, "query vector has a non-finite value%s",
                             h->params.metric == LH_METRIC_COSINE ? " or zero norm" : "");
-    if (n == 0 || allowed == 0)
-        return LH_OK;
+    if (n == 0 || allowed == 0) return LH_OK;
     if (st == LH_STRATEGY_EXACT) {
         *out_count = hnsw_exact(h, c->q, k, opts->allow, hits);
         return LH_OK;
@@ -985,8 +970,7 @@ int lh_hnsw_search(const lh_hnsw *h, lh_hnsw_ctx *ctx, const float *query,
         c->qnorm = qn;
     }
     uint64_t e = atomic_load_explicit(&h->entry, memory_order_acquire);
-    if (e == UINT64_MAX)
-        return LH_OK;
+    if (e == UINT64_MAX) return LH_OK;
     uint32_t cur = (uint32_t)e;
     float curd = qdist(h, kn, c, mode, cur);
     for (int lc = (int)(e >> 32); lc > 0; lc--)
@@ -1030,18 +1014,31 @@ int lh_hnsw_search(const lh_hnsw *h, lh_hnsw_ctx *ctx, const float *query,
 
 /* ------------------------------------------------------------- accessors */
 
-size_t lh_hnsw_size(const lh_hnsw *h) { return atomic_load(&h->n); }
-size_t lh_hnsw_dim(const lh_hnsw *h) { return h->dim; }
-void lh_hnsw_get_params(const lh_hnsw *h, lh_hnsw_params *out) { *out = h->params; }
-double lh_hnsw_build_seconds(const lh_hnsw *h) { return h->build_s; }
+size_t lh_hnsw_size(const lh_hnsw *h)
+{
+    return atomic_load(&h->n);
+}
+size_t lh_hnsw_dim(const lh_hnsw *h)
+{
+    return h->dim;
+}
+void lh_hnsw_get_params(const lh_hnsw *h, lh_hnsw_params *out)
+{
+    *out = h->params;
+}
+double lh_hnsw_build_seconds(const lh_hnsw *h)
+{
+    return h->build_s;
+}
 
-const float *lh_hnsw_vector(const lh_hnsw *h, int64_t id) {
-    if (id < 0 || (size_t)id >= atomic_load(&h->n))
-        return NULL;
+const float *lh_hnsw_vector(const lh_hnsw *h, int64_t id)
+{
+    if (id < 0 || (size_t)id >= atomic_load(&h->n)) return NULL;
     return hnsw_vec(h, (uint32_t)id);
 }
 
-size_t lh_hnsw_memory_bytes(const lh_hnsw *h) {
+size_t lh_hnsw_memory_bytes(const lh_hnsw *h)
+{
     size_t n = atomic_load(&h->n);
     size_t b = n * (size_t)(1 + h->m0) * 4 + n + n * 8 + atomic_load(&h->upper_used) * 4 +
                (n + 63) / 64 * 8;
@@ -1052,22 +1049,20 @@ size_t lh_hnsw_memory_bytes(const lh_hnsw *h) {
     return b;
 }
 
-int lh_hnsw_clone(const lh_hnsw *h, size_t capacity, lh_hnsw **out, lh_error *err) {
+int lh_hnsw_clone(const lh_hnsw *h, size_t capacity, lh_hnsw **out, lh_error *err)
+{
     *out = NULL;
     size_t n = atomic_load(&h->n);
     size_t cap = capacity ? capacity : n + (n / 4 > 1024 ? n / 4 : 1024);
     if (cap < n)
-        return lh_error_set(err, LH_EINVAL, "capacity %zu is below the index's %zu rows", cap,
-                            n);
+        return lh_error_set(err, LH_EINVAL, "capacity %zu is below the index's %zu rows", cap, n);
     lh_hnsw *c = calloc(1, sizeof *c);
-    if (!c)
-        return lh_error_set(err, LH_ENOMEM, "out of memory");
+    if (!c) return lh_error_set(err, LH_ENOMEM, "out of memory");
     c->m = h->m;
     size_t used = atomic_load(&h->upper_used);
     lh_hnsw_params p = h->params;
     int rc = hnsw_alloc(c, h->dim, &p, cap, used + upper_slots_for(c, cap - n), err);
-    if (rc)
-        goto fail;
+    if (rc) goto fail;
     memcpy(c->vectors, h->vectors, n * h->dim * sizeof(float));
     memcpy(c->link0, h->link0, n * (size_t)(1 + h->m0) * sizeof(uint32_t));
     memcpy(c->levels, h->levels, n);
@@ -1092,21 +1087,19 @@ fail:
     return rc;
 }
 
-int lh_hnsw_compact(const lh_hnsw *h, int64_t *old_to_new, lh_hnsw **out, lh_error *err) {
+int lh_hnsw_compact(const lh_hnsw *h, int64_t *old_to_new, lh_hnsw **out, lh_error *err)
+{
     *out = NULL;
     size_t n = atomic_load(&h->n), live = 0;
     float *v = malloc((n ? n : 1) * h->dim * sizeof(float));
-    if (!v)
-        return lh_error_set(err, LH_ENOMEM, "out of memory");
+    if (!v) return lh_error_set(err, LH_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         if (hnsw_is_deleted(h, (uint32_t)i)) {
-            if (old_to_new)
-                old_to_new[i] = -1;
+            if (old_to_new) old_to_new[i] = -1;
             continue;
         }
         memcpy(v + live * h->dim, hnsw_vec(h, (uint32_t)i), h->dim * sizeof(float));
-        if (old_to_new)
-            old_to_new[i] = (int64_t)live;
+        if (old_to_new) old_to_new[i] = (int64_t)live;
         live++;
     }
     lh_hnsw_params p = h->params;
@@ -1118,11 +1111,11 @@ int lh_hnsw_compact(const lh_hnsw *h, int64_t *old_to_new, lh_hnsw **out, lh_err
 
 /* ------------------------------------------------------------- bitsets */
 
-int lh_vector_bitset_new(size_t nbits, lh_vector_bitset *out, lh_error *err) {
+int lh_vector_bitset_new(size_t nbits, lh_vector_bitset *out, lh_error *err)
+{
     out->words = NULL;
     out->nbits = 0;
-    if (nbits == 0)
-        return lh_error_set(err, LH_EINVAL, "bitset of 0 bits");
+    if (nbits == 0) return lh_error_set(err, LH_EINVAL, "bitset of 0 bits");
     out->words = calloc((nbits + 63) / 64, sizeof(uint64_t));
     if (!out->words)
         return lh_error_set(err, LH_ENOMEM, "out of memory for a bitset of %zu bits", nbits);
@@ -1130,18 +1123,19 @@ int lh_vector_bitset_new(size_t nbits, lh_vector_bitset *out, lh_error *err) {
     return LH_OK;
 }
 
-void lh_vector_bitset_set(lh_vector_bitset *b, size_t i) {
-    if (i < b->nbits)
-        b->words[i >> 6] |= 1ull << (i & 63);
+void lh_vector_bitset_set(lh_vector_bitset *b, size_t i)
+{
+    if (i < b->nbits) b->words[i >> 6] |= 1ull << (i & 63);
 }
 
-size_t lh_vector_bitset_count(const lh_vector_bitset *b) {
+size_t lh_vector_bitset_count(const lh_vector_bitset *b)
+{
     return bitset_popcount(b, b->nbits);
 }
 
-void lh_vector_bitset_free(lh_vector_bitset *b) {
-    if (!b)
-        return;
+void lh_vector_bitset_free(lh_vector_bitset *b)
+{
+    if (!b) return;
     free(b->words);
     b->words = NULL;
     b->nbits = 0;

@@ -42,9 +42,8 @@ enum {
     SEC_COUNT = SEC_CODE_NORM
 };
 
-static const char *sec_name[] = {"",       "vectors", "link0",   "levels",   "upper_off",
-                                 "upper",  "deleted", "codes",   "sq_min",   "sq_scale",
-                                 "code_norm"};
+static const char *sec_name[] = {"",        "vectors", "link0",  "levels",   "upper_off", "upper",
+                                 "deleted", "codes",   "sq_min", "sq_scale", "code_norm"};
 
 typedef struct file_section {
     uint32_t kind;
@@ -69,47 +68,69 @@ typedef struct file_header {
 _Static_assert(sizeof(file_header) < HEADER_SIZE, "header fits its page");
 
 /* Expected length of each section for a header; 0 = absent. */
-static uint64_t sec_len(const file_header *fh, int kind) {
+static uint64_t sec_len(const file_header *fh, int kind)
+{
     uint64_t n = fh->n, d = fh->dim;
     bool q = fh->quant == LH_QUANT_INT8;
     switch (kind) {
-    case SEC_VECTORS: return n * d * 4;
-    case SEC_LINK0: return n * (1 + (uint64_t)fh->m0) * 4;
-    case SEC_LEVELS: return n;
-    case SEC_UPPER_OFF: return n * 8;
-    case SEC_UPPER: return fh->upper_used * 4;
-    case SEC_DELETED: return (n + 63) / 64 * 8;
-    case SEC_CODES: return q ? n * d : 0;
-    case SEC_SQ_MIN: return q ? d * 4 : 0;
-    case SEC_SQ_SCALE: return q ? d * 4 : 0;
-    case SEC_CODE_NORM: return q ? n * 4 : 0;
+    case SEC_VECTORS:
+        return n * d * 4;
+    case SEC_LINK0:
+        return n * (1 + (uint64_t)fh->m0) * 4;
+    case SEC_LEVELS:
+        return n;
+    case SEC_UPPER_OFF:
+        return n * 8;
+    case SEC_UPPER:
+        return fh->upper_used * 4;
+    case SEC_DELETED:
+        return (n + 63) / 64 * 8;
+    case SEC_CODES:
+        return q ? n * d : 0;
+    case SEC_SQ_MIN:
+        return q ? d * 4 : 0;
+    case SEC_SQ_SCALE:
+        return q ? d * 4 : 0;
+    case SEC_CODE_NORM:
+        return q ? n * 4 : 0;
     }
     return 0;
 }
 
-static const void *sec_src(const lh_hnsw *h, int kind) {
+static const void *sec_src(const lh_hnsw *h, int kind)
+{
     switch (kind) {
-    case SEC_VECTORS: return h->vectors;
-    case SEC_LINK0: return h->link0;
-    case SEC_LEVELS: return h->levels;
-    case SEC_UPPER_OFF: return h->upper_off;
-    case SEC_UPPER: return h->upper;
-    case SEC_DELETED: return (const void *)h->deleted;
-    case SEC_CODES: return h->codes;
-    case SEC_SQ_MIN: return h->sq_min;
-    case SEC_SQ_SCALE: return h->sq_scale;
-    case SEC_CODE_NORM: return h->code_norm;
+    case SEC_VECTORS:
+        return h->vectors;
+    case SEC_LINK0:
+        return h->link0;
+    case SEC_LEVELS:
+        return h->levels;
+    case SEC_UPPER_OFF:
+        return h->upper_off;
+    case SEC_UPPER:
+        return h->upper;
+    case SEC_DELETED:
+        return (const void *)h->deleted;
+    case SEC_CODES:
+        return h->codes;
+    case SEC_SQ_MIN:
+        return h->sq_min;
+    case SEC_SQ_SCALE:
+        return h->sq_scale;
+    case SEC_CODE_NORM:
+        return h->code_norm;
     }
     return NULL;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
+static int write_all(int fd, const void *p, size_t n)
+{
     const char *c = p;
     while (n) {
         ssize_t w = write(fd, c, n > (1u << 30) ? (1u << 30) : n);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         c += w;
@@ -118,7 +139,8 @@ static int write_all(int fd, const void *p, size_t n) {
     return 0;
 }
 
-int lh_hnsw_save(const lh_hnsw *h, const char *path, lh_error *err) {
+int lh_hnsw_save(const lh_hnsw *h, const char *path, lh_error *err)
+{
     file_header fh;
     memset(&fh, 0, sizeof fh);
     memcpy(fh.magic, FILE_MAGIC, 8);
@@ -167,12 +189,10 @@ int lh_hnsw_save(const lh_hnsw *h, const char *path, lh_error *err) {
     free(hdr);
     for (int k = 1; k <= SEC_COUNT && wr == 0; k++) {
         const file_section *s = &fh.sec[k - 1];
-        if (!s->length)
-            continue;
+        if (!s->length) continue;
         wr = write_all(fd, sec_src(h, k), s->length);
         size_t padn = (size_t)((PAGE - s->length % PAGE) % PAGE);
-        if (wr == 0 && padn)
-            wr = write_all(fd, zeros, padn);
+        if (wr == 0 && padn) wr = write_all(fd, zeros, padn);
     }
     if (wr != 0 || fsync(fd) != 0) {
         rc = lh_error_set(err, LH_EIO, "%s: write failed: %s", tmp, strerror(errno));
@@ -185,26 +205,24 @@ int lh_hnsw_save(const lh_hnsw *h, const char *path, lh_error *err) {
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
-        rc = lh_error_set(err, LH_EIO, "%s: rename to %s failed: %s", tmp, path,
-                          strerror(errno));
+        rc = lh_error_set(err, LH_EIO, "%s: rename to %s failed: %s", tmp, path, strerror(errno));
         goto out;
     }
 out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != LH_OK)
-        unlink(tmp);
+    if (fd >= 0) close(fd);
+    if (rc != LH_OK) unlink(tmp);
     free(tmp);
     return rc;
 }
 
-void hnsw_unmap(lh_hnsw *h) {
-    if (h->map)
-        munmap(h->map, h->map_len);
+void hnsw_unmap(lh_hnsw *h)
+{
+    if (h->map) munmap(h->map, h->map_len);
     h->map = NULL;
 }
 
-int lh_hnsw_load(const char *path, bool verify, lh_hnsw **out, lh_error *err) {
+int lh_hnsw_load(const char *path, bool verify, lh_hnsw **out, lh_error *err)
+{
     *out = NULL;
     int rc = LH_OK;
     lh_hnsw *h = NULL;
@@ -212,8 +230,8 @@ int lh_hnsw_load(const char *path, bool verify, lh_hnsw **out, lh_error *err) {
     size_t len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return lh_error_set(err, errno == ENOENT ? LH_ENOENT : LH_EIO, "%s: cannot open: %s",
-                            path, strerror(errno));
+        return lh_error_set(err, errno == ENOENT ? LH_ENOENT : LH_EIO, "%s: cannot open: %s", path,
+                            strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         rc = lh_error_set(err, LH_EIO, "%s: stat failed: %s", path, strerror(errno));
@@ -267,8 +285,7 @@ int lh_hnsw_load(const char *path, bool verify, lh_hnsw **out, lh_error *err) {
             rc = lh_error_set(err, LH_ECORRUPT,
                               "%s: truncated: section '%s' needs bytes up to %llu, file has "
                               "%zu",
-                              path, sec_name[k], (unsigned long long)(s->offset + s->length),
-                              len);
+                              path, sec_name[k], (unsigned long long)(s->offset + s->length), len);
             goto fail;
         }
         end += padded;
@@ -346,8 +363,8 @@ int lh_hnsw_load(const char *path, bool verify, lh_hnsw **out, lh_error *err) {
                 (l && (h->upper_off[i] > fh->upper_used ||
                        fh->upper_used - h->upper_off[i] < (uint64_t)l * (1 + fh->m))) ||
                 l > top) {
-                rc = lh_error_set(err, LH_ECORRUPT, "%s: node %llu has a bad level record",
-                                  path, (unsigned long long)i);
+                rc = lh_error_set(err, LH_ECORRUPT, "%s: node %llu has a bad level record", path,
+                                  (unsigned long long)i);
                 goto fail;
             }
         }
@@ -363,55 +380,49 @@ fail:
         h->map = NULL;
         free(h);
     }
-    if (map != MAP_FAILED)
-        munmap(map, len);
-    if (fd >= 0)
-        close(fd);
+    if (map != MAP_FAILED) munmap(map, len);
+    if (fd >= 0) close(fd);
     return rc;
 }
 
-static char *index_key(const char *index, const char *generation) {
+static char *index_key(const char *index, const char *generation)
+{
     return lh_sprintf("vectors/%s/%s/hnsw.bin", index, generation);
 }
 
 int lh_hnsw_store(const lh_hnsw *h, lh_storage *s, const char *index, const char *generation,
-                  const char *tmp_dir, lh_error *err) {
-    if (!lh_name_valid(index, err))
-        return lh_error_prefix(err, "index name");
+                  const char *tmp_dir, lh_error *err)
+{
+    if (!lh_name_valid(index, err)) return lh_error_prefix(err, "index name");
     char *key = index_key(index, generation);
     char uuid[37];
     lh_uuid(uuid);
     char *tmp = NULL;
     int rc = lh_storage_key_check(key, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     rc = lh_mkdir_p(tmp_dir, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     tmp = lh_sprintf("%s/hnsw-%s.bin", tmp_dir, uuid);
     rc = lh_hnsw_save(h, tmp, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     rc = lh_storage_put_file(s, key, tmp, err);
 out:
-    if (tmp)
-        unlink(tmp);
+    if (tmp) unlink(tmp);
     free(tmp);
     free(key);
     return rc;
 }
 
-int lh_hnsw_fetch(lh_storage *s, const char *index, const char *generation,
-                  const char *cache_dir, lh_hnsw **out, lh_error *err) {
+int lh_hnsw_fetch(lh_storage *s, const char *index, const char *generation, const char *cache_dir,
+                  lh_hnsw **out, lh_error *err)
+{
     *out = NULL;
-    if (!lh_name_valid(index, err))
-        return lh_error_prefix(err, "index name");
+    if (!lh_name_valid(index, err)) return lh_error_prefix(err, "index name");
     char *key = index_key(index, generation);
     char *dir = NULL, *path = NULL;
     char buf[4096];
     int rc = lh_storage_key_check(key, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     const char *local = lh_storage_local_path(s, key, buf, sizeof buf);
     if (local && access(local, R_OK) == 0) {
         rc = lh_hnsw_load(local, true, out, err);
@@ -419,12 +430,10 @@ int lh_hnsw_fetch(lh_storage *s, const char *index, const char *generation,
     }
     dir = lh_sprintf("%s/vectors/%s/%s", cache_dir, index, generation);
     rc = lh_mkdir_p(dir, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     path = lh_sprintf("%s/hnsw.bin", dir);
     rc = lh_storage_get_file(s, key, path, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     rc = lh_hnsw_load(path, true, out, err);
 out:
     free(key);

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int db_open(duckdb_database *db, duckdb_connection *conn, lh_error *err) {
+static int db_open(duckdb_database *db, duckdb_connection *conn, lh_error *err)
+{
     *db = NULL;
     *conn = NULL;
     if (duckdb_open(NULL, db) != DuckDBSuccess)
@@ -28,14 +29,14 @@ static int db_open(duckdb_database *db, duckdb_connection *conn, lh_error *err) 
     return LH_OK;
 }
 
-static void db_close(duckdb_database *db, duckdb_connection *conn) {
-    if (*conn)
-        duckdb_disconnect(conn);
-    if (*db)
-        duckdb_close(db);
+static void db_close(duckdb_database *db, duckdb_connection *conn)
+{
+    if (*conn) duckdb_disconnect(conn);
+    if (*db) duckdb_close(db);
 }
 
-static int exec(duckdb_connection c, const char *sql, const char *what, lh_error *err) {
+static int exec(duckdb_connection c, const char *sql, const char *what, lh_error *err)
+{
     duckdb_result r;
     int rc = LH_OK;
     if (duckdb_query(c, sql, &r) != DuckDBSuccess) {
@@ -47,7 +48,8 @@ static int exec(duckdb_connection c, const char *sql, const char *what, lh_error
 }
 
 int lh_vector_store_write(const char *path, const char *model, const char *model_version,
-                          const lh_vector_rows *rows, lh_error *err) {
+                          const lh_vector_rows *rows, lh_error *err)
+{
     if (!path || !model || !model_version || !rows || !rows->doc_ids || !rows->chunk_ids ||
         (!rows->vectors && rows->n))
         return lh_error_set(err, LH_EINVAL, "embedding store write: missing argument");
@@ -70,15 +72,13 @@ int lh_vector_store_write(const char *path, const char *model, const char *model
     duckdb_logical_type types[4] = {0};
     lh_buf sql = {0};
     int rc = db_open(&db, &conn, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     lh_buf_printf(&sql,
                   "CREATE TEMP TABLE emb (doc_id VARCHAR, chunk_id BIGINT, chunk_text VARCHAR, "
                   "vector FLOAT[%zu])",
                   rows->dim);
     rc = exec(conn, sql.data, "create embedding table", err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     if (duckdb_appender_create(conn, NULL, "emb", &app) != DuckDBSuccess) {
         rc = lh_error_set(err, LH_EIO, "embedding store: appender: %s",
                           app ? duckdb_appender_error(app) : "cannot create");
@@ -136,32 +136,28 @@ int lh_vector_store_write(const char *path, const char *model, const char *model
     lh_buf_printf(&sql, ", dim: '%zu'})", rows->dim);
     rc = exec(conn, sql.data, path, err);
 out:
-    if (chunk)
-        duckdb_destroy_data_chunk(&chunk);
+    if (chunk) duckdb_destroy_data_chunk(&chunk);
     for (int i = 0; i < 4; i++)
-        if (types[i])
-            duckdb_destroy_logical_type(&types[i]);
-    if (app)
-        duckdb_appender_destroy(&app);
+        if (types[i]) duckdb_destroy_logical_type(&types[i]);
+    if (app) duckdb_appender_destroy(&app);
     lh_buf_free(&sql);
     db_close(&db, &conn);
     return rc;
 }
 
-static char *copy_str(const duckdb_string_t *s) {
+static char *copy_str(const duckdb_string_t *s)
+{
     uint32_t len;
     const char *p = lh_duckdb_string(s, &len);
     return lh_strndup(p, len);
 }
 
-void lh_vector_store_data_free(lh_vector_store_data *d) {
-    if (!d)
-        return;
+void lh_vector_store_data_free(lh_vector_store_data *d)
+{
+    if (!d) return;
     for (size_t i = 0; i < d->n; i++) {
-        if (d->doc_ids)
-            free(d->doc_ids[i]);
-        if (d->chunk_texts)
-            free(d->chunk_texts[i]);
+        if (d->doc_ids) free(d->doc_ids[i]);
+        if (d->chunk_texts) free(d->chunk_texts[i]);
     }
     free(d->doc_ids);
     free(d->chunk_texts);
@@ -173,7 +169,8 @@ void lh_vector_store_data_free(lh_vector_store_data *d) {
 }
 
 static int read_kv(duckdb_connection conn, const char *path, lh_vector_store_data *out,
-                   lh_error *err) {
+                   lh_error *err)
+{
     lh_buf sql = {0};
     lh_buf_puts(&sql, "SELECT decode(key), decode(value) FROM parquet_kv_metadata(");
     lh_sql_quote(&sql, path);
@@ -181,8 +178,7 @@ static int read_kv(duckdb_connection conn, const char *path, lh_vector_store_dat
     duckdb_result r;
     int rc = LH_OK;
     if (duckdb_query(conn, sql.data, &r) != DuckDBSuccess) {
-        rc = lh_error_set(err, LH_EIO, "%s: key-value metadata: %s", path,
-                          duckdb_result_error(&r));
+        rc = lh_error_set(err, LH_EIO, "%s: key-value metadata: %s", path, duckdb_result_error(&r));
         goto out;
     }
     for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
@@ -200,8 +196,8 @@ out:
     return rc;
 }
 
-int lh_vector_store_read(const char *path, bool with_text, lh_vector_store_data *out,
-                         lh_error *err) {
+int lh_vector_store_read(const char *path, bool with_text, lh_vector_store_data *out, lh_error *err)
+{
     memset(out, 0, sizeof *out);
     duckdb_database db;
     duckdb_connection conn;
@@ -210,10 +206,10 @@ int lh_vector_store_read(const char *path, bool with_text, lh_vector_store_data 
     lh_buf sql = {0};
     size_t cap = 0;
     int rc = db_open(&db, &conn, err);
-    if (rc)
-        return rc;
-    lh_buf_printf(&sql, "SELECT doc_id::VARCHAR, chunk_id::BIGINT, %s, vector::FLOAT[] "
-                        "FROM read_parquet(",
+    if (rc) return rc;
+    lh_buf_printf(&sql,
+                  "SELECT doc_id::VARCHAR, chunk_id::BIGINT, %s, vector::FLOAT[] "
+                  "FROM read_parquet(",
                   with_text ? "chunk_text::VARCHAR" : "NULL::VARCHAR");
     lh_sql_quote(&sql, path);
     lh_buf_puts(&sql, ")");
@@ -228,8 +224,7 @@ int lh_vector_store_read(const char *path, bool with_text, lh_vector_store_data 
     have_result = true;
     for (;;) {
         duckdb_data_chunk ch = duckdb_fetch_chunk(r);
-        if (!ch)
-            break;
+        if (!ch) break;
         size_t cnt = (size_t)duckdb_data_chunk_get_size(ch);
         duckdb_vector vdoc = duckdb_data_chunk_get_vector(ch, 0);
         duckdb_vector vcid = duckdb_data_chunk_get_vector(ch, 1);
@@ -252,8 +247,7 @@ int lh_vector_store_read(const char *path, bool with_text, lh_vector_store_data 
             out->doc_ids = lh_realloc(out->doc_ids, nc * sizeof(char *));
             out->chunk_texts = lh_realloc(out->chunk_texts, nc * sizeof(char *));
             out->chunk_ids = lh_realloc(out->chunk_ids, nc * sizeof(int64_t));
-            if (out->dim)
-                out->vectors = lh_realloc(out->vectors, nc * out->dim * sizeof(float));
+            if (out->dim) out->vectors = lh_realloc(out->vectors, nc * out->dim * sizeof(float));
             cap = nc;
         }
         for (size_t i = 0; i < cnt; i++) {
@@ -279,8 +273,8 @@ int lh_vector_store_read(const char *path, bool with_text, lh_vector_store_data 
             }
             if (len != out->dim) {
                 rc = lh_error_set(err, LH_ECORRUPT,
-                                  "%s: row %zu: vector has %zu values, earlier rows have %zu",
-                                  path, row, len, out->dim);
+                                  "%s: row %zu: vector has %zu values, earlier rows have %zu", path,
+                                  row, len, out->dim);
                 duckdb_destroy_data_chunk(&ch);
                 goto out;
             }
@@ -294,38 +288,34 @@ int lh_vector_store_read(const char *path, bool with_text, lh_vector_store_data 
             memcpy(out->vectors + row * out->dim, child + ents[i].offset, len * sizeof(float));
             out->doc_ids[row] = copy_str(&docs[i]);
             out->chunk_ids[row] = cids[i];
-            out->chunk_texts[row] = with_text && duckdb_validity_row_is_valid(txt_valid, i)
-                                        ? copy_str(&txts[i])
-                                        : NULL;
+            out->chunk_texts[row] =
+                with_text && duckdb_validity_row_is_valid(txt_valid, i) ? copy_str(&txts[i]) : NULL;
             out->n++;
         }
         duckdb_destroy_data_chunk(&ch);
     }
     rc = read_kv(conn, path, out, err);
 out:
-    if (have_result)
-        duckdb_destroy_result(&r);
+    if (have_result) duckdb_destroy_result(&r);
     lh_buf_free(&sql);
     db_close(&db, &conn);
-    if (rc)
-        lh_vector_store_data_free(out);
+    if (rc) lh_vector_store_data_free(out);
     return rc;
 }
 
-int lh_vector_index_build(const char *parquet_path, const lh_hnsw_params *params,
-                          lh_hnsw **out, lh_error *err) {
+int lh_vector_index_build(const char *parquet_path, const lh_hnsw_params *params, lh_hnsw **out,
+                          lh_error *err)
+{
     *out = NULL;
     lh_vector_store_data d;
     int rc = lh_vector_store_read(parquet_path, false, &d, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (d.n == 0) {
         lh_vector_store_data_free(&d);
         return lh_error_set(err, LH_EINVAL, "%s: no embeddings to index", parquet_path);
     }
     rc = lh_hnsw_build(d.vectors, d.n, d.dim, params, out, err);
-    if (rc)
-        lh_error_prefix(err, "%s", parquet_path);
+    if (rc) lh_error_prefix(err, "%s", parquet_path);
     lh_vector_store_data_free(&d);
     return rc;
 }

@@ -68,11 +68,11 @@ typedef enum lh_vector_strategy {
 
 /* Options of one search; NULL means k = 10, the index's ef_search, no filter, AUTO. */
 typedef struct lh_hnsw_search_opts {
-    int k;                        /* results wanted (>= 1) */
-    int ef_search;                /* 0 = the index default; raised to k if smaller */
+    int k;                         /* results wanted (>= 1) */
+    int ef_search;                 /* 0 = the index default; raised to k if smaller */
     const lh_vector_bitset *allow; /* NULL = every live row */
     lh_vector_strategy strategy;
-    int used_strategy;            /* out: LH_STRATEGY_GRAPH or LH_STRATEGY_EXACT */
+    int used_strategy; /* out: LH_STRATEGY_GRAPH or LH_STRATEGY_EXACT */
 } lh_hnsw_search_opts;
 
 /* Per-thread search scratch (visited tags, beam). Reusing one avoids any allocation per
@@ -88,11 +88,11 @@ const char *lh_vector_kernel_name(void);
 int lh_vector_kernel_select(const char *name, lh_error *err);
 /* Dot product of two float vectors with the named kernel set ("scalar"/"avx2"/"avx512");
  * returns LH_EUNSUPPORTED if unavailable. For tests. */
-int lh_vector_kernel_dot(const char *name, const float *a, const float *b, size_t d,
-                         float *out, lh_error *err);
+int lh_vector_kernel_dot(const char *name, const float *a, const float *b, size_t d, float *out,
+                         lh_error *err);
 /* Squared L2 distance with the named kernel set; as lh_vector_kernel_dot. */
-int lh_vector_kernel_l2sq(const char *name, const float *a, const float *b, size_t d,
-                          float *out, lh_error *err);
+int lh_vector_kernel_l2sq(const char *name, const float *a, const float *b, size_t d, float *out,
+                          lh_error *err);
 /* sum_j codes[j] * w[j] (uint8 codes, float weights) with the named kernel set. */
 int lh_vector_kernel_u8dot(const char *name, const uint8_t *codes, const float *w, size_t d,
                            float *out, lh_error *err);
@@ -180,15 +180,15 @@ int lh_hnsw_store(const lh_hnsw *h, lh_storage *s, const char *index, const char
                   const char *tmp_dir, lh_error *err);
 /* Loads vectors/<index>/<generation>/hnsw.bin, mapping it in place when the backend keeps
  * local files, otherwise after downloading it into cache_dir. Caller frees *out. */
-int lh_hnsw_fetch(lh_storage *s, const char *index, const char *generation,
-                  const char *cache_dir, lh_hnsw **out, lh_error *err);
+int lh_hnsw_fetch(lh_storage *s, const char *index, const char *generation, const char *cache_dir,
+                  lh_hnsw **out, lh_error *err);
 
 /* ----------------------------------------------------------- evaluation */
 
 /* What lh_hnsw_eval measured. */
 typedef struct lh_vector_eval {
-    double recall;       /* mean recall@k against exact search */
-    double p50_us;       /* per-query latency percentiles, microseconds */
+    double recall; /* mean recall@k against exact search */
+    double p50_us; /* per-query latency percentiles, microseconds */
     double p95_us;
     double qps;          /* queries per second with `threads` threads */
     double build_s;      /* lh_hnsw_build_seconds */
@@ -199,14 +199,13 @@ typedef struct lh_vector_eval {
 /* Runs nq queries (row-major, dim floats each) with k and ef_search on `threads` threads (0 =
  * cores) and measures recall@k against truth (nq*k row ids from exact search; NULL computes
  * it), latency, QPS, build time and memory. allow may be NULL. */
-int lh_hnsw_eval(const lh_hnsw *h, const float *queries, size_t nq, const int64_t *truth,
-                 int k, int ef_search, const lh_vector_bitset *allow, int threads,
-                 lh_vector_eval *out, lh_error *err);
+int lh_hnsw_eval(const lh_hnsw *h, const float *queries, size_t nq, const int64_t *truth, int k,
+                 int ef_search, const lh_vector_bitset *allow, int threads, lh_vector_eval *out,
+                 lh_error *err);
 /* Exact k nearest rows of the index for nq queries, multi-threaded; ids_out gets nq*k row ids
  * (-1 where fewer than k rows exist). The ground truth for recall. */
 int lh_hnsw_exact_knn(const lh_hnsw *h, const float *queries, size_t nq, int k,
-                      const lh_vector_bitset *allow, int threads, int64_t *ids_out,
-                      lh_error *err);
+                      const lh_vector_bitset *allow, int threads, int64_t *ids_out, lh_error *err);
 
 /* -------------------------------------------------------- embedding store */
 
@@ -247,7 +246,7 @@ void lh_vector_store_data_free(lh_vector_store_data *d);
 
 /* Builds an index from the vector column of a store Parquet file (row id = row position). The
  * CLI's `lakehouse index build`. Caller frees *out. */
-int lh_vector_index_build(const char *parquet_path, const lh_hnsw_params *params,
-                          lh_hnsw **out, lh_error *err);
+int lh_vector_index_build(const char *parquet_path, const lh_hnsw_params *params, lh_hnsw **out,
+                          lh_error *err);
 
 #endif

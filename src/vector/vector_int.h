@@ -72,7 +72,7 @@ struct lh_hnsw {
     uint64_t rng; /* level generator state; guarded by `writer` */
 
     /* owned memory */
-    bool mapped;       /* true: the arrays point into map (read-only) */
+    bool mapped; /* true: the arrays point into map (read-only) */
     void *map;
     size_t map_len;
     atomic_uchar *locks; /* NULL when mapped */
@@ -80,28 +80,30 @@ struct lh_hnsw {
     bool writer_init;
 };
 
-static inline uint32_t *hnsw_list(const lh_hnsw *h, uint32_t node, int level) {
-    if (level == 0)
-        return h->link0 + (size_t)node * (1 + h->m0);
+static inline uint32_t *hnsw_list(const lh_hnsw *h, uint32_t node, int level)
+{
+    if (level == 0) return h->link0 + (size_t)node * (1 + h->m0);
     return h->upper + h->upper_off[node] + (size_t)(level - 1) * (1 + h->m);
 }
 
-static inline const float *hnsw_vec(const lh_hnsw *h, uint32_t node) {
+static inline const float *hnsw_vec(const lh_hnsw *h, uint32_t node)
+{
     return h->vectors + (size_t)node * h->dim;
 }
 
-static inline bool hnsw_is_deleted(const lh_hnsw *h, uint32_t node) {
-    return (atomic_load_explicit(&h->deleted[node >> 6], memory_order_relaxed) >> (node & 63)) &
-           1;
+static inline bool hnsw_is_deleted(const lh_hnsw *h, uint32_t node)
+{
+    return (atomic_load_explicit(&h->deleted[node >> 6], memory_order_relaxed) >> (node & 63)) & 1;
 }
 
-static inline bool bitset_has(const lh_vector_bitset *b, size_t i) {
+static inline bool bitset_has(const lh_vector_bitset *b, size_t i)
+{
     return i < b->nbits && ((b->words[i >> 6] >> (i & 63)) & 1);
 }
 
 /* Distance between two stored-format float vectors under the index metric. */
-static inline float hnsw_fdist(const lh_hnsw *h, const vkernels *k, const float *a,
-                               const float *b) {
+static inline float hnsw_fdist(const lh_hnsw *h, const vkernels *k, const float *a, const float *b)
+{
     switch (h->params.metric) {
     case LH_METRIC_L2:
         return k->l2sq(a, b, h->dim);

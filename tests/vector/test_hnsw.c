@@ -14,22 +14,32 @@
 #include "vector/vdata.h"
 #include "vector/vector.h"
 
-static float *gen(size_t n, size_t nq, size_t dim, uint64_t seed, float **queries) {
-    vdata_spec sp = {.n = n, .nq = nq, .dim = dim, .clusters = 16, .sub = 8, .spread = 0.6f,
-                     .noise = 0.05f, .between = 0.1, .seed = seed};
+static float *gen(size_t n, size_t nq, size_t dim, uint64_t seed, float **queries)
+{
+    vdata_spec sp = {.n = n,
+                     .nq = nq,
+                     .dim = dim,
+                     .clusters = 16,
+                     .sub = 8,
+                     .spread = 0.6f,
+                     .noise = 0.05f,
+                     .between = 0.1,
+                     .seed = seed};
     float *b = malloc(n * dim * sizeof(float));
     *queries = malloc((nq ? nq : 1) * dim * sizeof(float));
     vdata_generate(&sp, b, *queries);
     return b;
 }
 
-static double recall_of(lh_hnsw *h, const float *q, size_t nq, int ef) {
+static double recall_of(lh_hnsw *h, const float *q, size_t nq, int ef)
+{
     lh_vector_eval ev;
     assert_int_equal(lh_hnsw_eval(h, q, nq, NULL, 10, ef, NULL, 1, &ev, NULL), LH_OK);
     return ev.recall;
 }
 
-static void test_every_metric_reaches_recall_on_small_set(void **state) {
+static void test_every_metric_reaches_recall_on_small_set(void **state)
+{
     float *q, *b = gen(3000, 50, 64, 1, &q);
     lh_vector_metric ms[] = {LH_METRIC_L2, LH_METRIC_IP, LH_METRIC_COSINE};
     for (int i = 0; i < 3; i++) {
@@ -53,8 +63,9 @@ static void test_every_metric_reaches_recall_on_small_set(void **state) {
             na += (double)q[j] * q[j];
             nb += (double)v[j] * v[j];
         }
-        double want = ms[i] == LH_METRIC_L2 ? l2 : ms[i] == LH_METRIC_IP ? -dot
-                                                                         : 1 - dot / sqrt(na * nb);
+        double want = ms[i] == LH_METRIC_L2   ? l2
+                      : ms[i] == LH_METRIC_IP ? -dot
+                                              : 1 - dot / sqrt(na * nb);
         assert_true(fabs(want - hit[0].distance) < 1e-3 * (fabs(want) > 1 ? fabs(want) : 1));
         lh_hnsw_free(h);
     }
@@ -62,7 +73,8 @@ static void test_every_metric_reaches_recall_on_small_set(void **state) {
     free(q);
 }
 
-static void test_multithreaded_build_matches_single_thread_quality(void **state) {
+static void test_multithreaded_build_matches_single_thread_quality(void **state)
+{
     float *q, *b = gen(6000, 100, 48, 2, &q);
     lh_hnsw_params p;
     lh_hnsw_params_default(&p);
@@ -80,7 +92,8 @@ static void test_multithreaded_build_matches_single_thread_quality(void **state)
     free(q);
 }
 
-static void test_single_thread_build_is_deterministic(void **state) {
+static void test_single_thread_build_is_deterministic(void **state)
+{
     float *q, *b = gen(2000, 20, 32, 3, &q);
     lh_hnsw_params p;
     lh_hnsw_params_default(&p);
@@ -103,7 +116,8 @@ static void test_single_thread_build_is_deterministic(void **state) {
     free(q);
 }
 
-static void test_incremental_inserts_are_found_and_keep_recall(void **state) {
+static void test_incremental_inserts_are_found_and_keep_recall(void **state)
+{
     float *q, *b = gen(4000, 50, 32, 4, &q);
     lh_hnsw_params p;
     lh_hnsw_params_default(&p);
@@ -134,7 +148,8 @@ static void test_incremental_inserts_are_found_and_keep_recall(void **state) {
     free(q);
 }
 
-static void test_empty_index_grows_by_insert(void **state) {
+static void test_empty_index_grows_by_insert(void **state)
+{
     lh_hnsw_params p;
     lh_hnsw_params_default(&p);
     p.metric = LH_METRIC_L2;
@@ -160,7 +175,8 @@ static void test_empty_index_grows_by_insert(void **state) {
     lh_hnsw_free(h);
 }
 
-static void test_deleted_rows_never_appear_and_compact_reclaims_them(void **state) {
+static void test_deleted_rows_never_appear_and_compact_reclaims_them(void **state)
+{
     float *q, *b = gen(3000, 30, 32, 5, &q);
     lh_hnsw *h;
     assert_int_equal(lh_hnsw_build(b, 3000, 32, NULL, &h, NULL), LH_OK);
@@ -197,7 +213,8 @@ static void test_deleted_rows_never_appear_and_compact_reclaims_them(void **stat
     free(q);
 }
 
-static void test_bad_parameters_and_vectors_are_rejected(void **state) {
+static void test_bad_parameters_and_vectors_are_rejected(void **state)
+{
     float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     lh_hnsw *h = (lh_hnsw *)1;
     lh_error err = {0};
@@ -232,7 +249,8 @@ static void test_bad_parameters_and_vectors_are_rejected(void **state) {
     lh_vector_bitset_free(NULL);
 }
 
-static void test_clone_of_loaded_index_accepts_inserts(void **state) {
+static void test_clone_of_loaded_index_accepts_inserts(void **state)
+{
     float *q, *b = gen(1500, 10, 16, 6, &q);
     lh_hnsw_params p;
     lh_hnsw_params_default(&p);
@@ -265,7 +283,8 @@ static void test_clone_of_loaded_index_accepts_inserts(void **state) {
     free(q);
 }
 
-static void test_store_and_fetch_through_storage_give_same_results(void **state) {
+static void test_store_and_fetch_through_storage_give_same_results(void **state)
+{
     char dir[] = "/tmp/lh_vstore_XXXXXX";
     assert_non_null(mkdtemp(dir));
     lh_storage *s;
@@ -306,7 +325,8 @@ static void test_store_and_fetch_through_storage_give_same_results(void **state)
     free(q);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_metric_reaches_recall_on_small_set),
         cmocka_unit_test(test_multithreaded_build_matches_single_thread_quality),

@@ -13,9 +13,11 @@
 #include <string.h>
 
 static const char *simd[] = {"avx2", "avx512"};
-static const size_t dims[] = {1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 100, 128, 384, 767, 768, 1536};
+static const size_t dims[] = {1,  3,  7,   8,   15,  16,  17,  31,  32,
+                              33, 63, 100, 128, 384, 767, 768, 1536};
 
-static void fill(float *a, size_t n, uint64_t *s) {
+static void fill(float *a, size_t n, uint64_t *s)
+{
     for (size_t i = 0; i < n; i++)
         a[i] = (float)(vd_unif(s) * 2 - 1);
 }
@@ -23,7 +25,8 @@ static void fill(float *a, size_t n, uint64_t *s) {
 /* Agreement to 1e-5 relative to the magnitude of the summed terms (sum of |a_i * b_i|): a
  * sum that cancels to near zero cannot be compared relative to its own value. */
 static void assert_close(float want, float got, double mag, const char *what, const char *k,
-                         size_t d) {
+                         size_t d)
+{
     double tol = 1e-5 * (mag > 1 ? mag : 1);
     if (fabs((double)want - got) > tol) {
         print_error("%s kernel %s d=%zu: scalar %.9g, got %.9g\n", what, k, d, want, got);
@@ -31,7 +34,8 @@ static void assert_close(float want, float got, double mag, const char *what, co
     }
 }
 
-static void test_simd_kernels_agree_with_scalar(void **state) {
+static void test_simd_kernels_agree_with_scalar(void **state)
+{
     (void)state;
     uint64_t s = 7;
     float *a = malloc(2000 * sizeof(float)), *b = malloc(2000 * sizeof(float));
@@ -79,7 +83,8 @@ static void test_simd_kernels_agree_with_scalar(void **state) {
     free(c);
 }
 
-static void test_scalar_kernels_match_double_precision(void **state) {
+static void test_scalar_kernels_match_double_precision(void **state)
+{
     (void)state;
     uint64_t s = 11;
     float a[768], b[768];
@@ -97,7 +102,8 @@ static void test_scalar_kernels_match_double_precision(void **state) {
     assert_true(fabs(got - l2) < 1e-3);
 }
 
-static void test_unknown_kernel_is_rejected(void **state) {
+static void test_unknown_kernel_is_rejected(void **state)
+{
     (void)state;
     float a[4] = {0}, out;
     lh_error err = {0};
@@ -106,12 +112,20 @@ static void test_unknown_kernel_is_rejected(void **state) {
     assert_int_equal(lh_vector_kernel_select("sse9", NULL), LH_EUNSUPPORTED);
 }
 
-static void test_kernel_selection_runs_searches_with_each_set(void **state) {
+static void test_kernel_selection_runs_searches_with_each_set(void **state)
+{
     (void)state;
     /* the same small index searched with each kernel set gives the same neighbours */
-    vdata_spec sp = {.n = 2000, .nq = 20, .dim = 100, .clusters = 8, .sub = 8, .spread = 0.6f,
-                     .noise = 0.05f, .seed = 5};
-    float *base = malloc(sp.n * sp.dim * sizeof(float)), *q = malloc(sp.nq * sp.dim * sizeof(float));
+    vdata_spec sp = {.n = 2000,
+                     .nq = 20,
+                     .dim = 100,
+                     .clusters = 8,
+                     .sub = 8,
+                     .spread = 0.6f,
+                     .noise = 0.05f,
+                     .seed = 5};
+    float *base = malloc(sp.n * sp.dim * sizeof(float)),
+          *q = malloc(sp.nq * sp.dim * sizeof(float));
     vdata_generate(&sp, base, q);
     lh_hnsw *h;
     assert_int_equal(lh_hnsw_build(base, sp.n, sp.dim, NULL, &h, NULL), LH_OK);
@@ -120,11 +134,12 @@ static void test_kernel_selection_runs_searches_with_each_set(void **state) {
     const char *sets[] = {"scalar", "avx2", "avx512"};
     for (size_t qi = 0; qi < sp.nq; qi++) {
         assert_int_equal(lh_vector_kernel_select("scalar", NULL), LH_OK);
-        assert_int_equal(lh_hnsw_search_exact(h, q + qi * sp.dim, 10, NULL, ref, &nref, NULL), LH_OK);
+        assert_int_equal(lh_hnsw_search_exact(h, q + qi * sp.dim, 10, NULL, ref, &nref, NULL),
+                         LH_OK);
         for (int k = 1; k < 3; k++) {
-            if (lh_vector_kernel_select(sets[k], NULL) != LH_OK)
-                continue;
-            assert_int_equal(lh_hnsw_search_exact(h, q + qi * sp.dim, 10, NULL, got, &ngot, NULL), LH_OK);
+            if (lh_vector_kernel_select(sets[k], NULL) != LH_OK) continue;
+            assert_int_equal(lh_hnsw_search_exact(h, q + qi * sp.dim, 10, NULL, got, &ngot, NULL),
+                             LH_OK);
             assert_int_equal(nref, ngot);
             for (size_t i = 0; i < ngot; i++)
                 assert_true(fabsf(ref[i].distance - got[i].distance) < 1e-5f);
@@ -136,7 +151,8 @@ static void test_kernel_selection_runs_searches_with_each_set(void **state) {
     free(q);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simd_kernels_agree_with_scalar),
         cmocka_unit_test(test_scalar_kernels_match_double_precision),

@@ -21,9 +21,16 @@ static char *bytes;
 static size_t nbytes;
 static float *queries;
 
-static int setup(void **state) {
-    vdata_spec sp = {.n = 3000, .nq = 20, .dim = 32, .clusters = 8, .sub = 6, .spread = 0.6f,
-                     .noise = 0.05f, .seed = 9};
+static int setup(void **state)
+{
+    vdata_spec sp = {.n = 3000,
+                     .nq = 20,
+                     .dim = 32,
+                     .clusters = 8,
+                     .sub = 6,
+                     .spread = 0.6f,
+                     .noise = 0.05f,
+                     .seed = 9};
     float *b = malloc(sp.n * sp.dim * sizeof(float));
     queries = malloc(sp.nq * sp.dim * sizeof(float));
     vdata_generate(&sp, b, queries);
@@ -31,36 +38,36 @@ static int setup(void **state) {
     lh_hnsw_params_default(&p);
     p.quant = LH_QUANT_INT8; /* every section present */
     lh_hnsw *h;
-    if (lh_hnsw_build(b, sp.n, sp.dim, &p, &h, NULL) != LH_OK)
-        return -1;
+    if (lh_hnsw_build(b, sp.n, sp.dim, &p, &h, NULL) != LH_OK) return -1;
     for (int64_t i = 0; i < 100; i += 7)
         lh_hnsw_delete(h, i, NULL);
     int fd = mkstemp(good);
     close(fd);
-    if (lh_hnsw_save(h, good, NULL) != LH_OK)
-        return -1;
+    if (lh_hnsw_save(h, good, NULL) != LH_OK) return -1;
     lh_hnsw_free(h);
     free(b);
-    if (lh_file_read(good, &bytes, &nbytes, NULL) != LH_OK)
-        return -1;
+    if (lh_file_read(good, &bytes, &nbytes, NULL) != LH_OK) return -1;
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     unlink(good);
     free(bytes);
     free(queries);
     return 0;
 }
 
-static void write_variant(const char *path, const char *data, size_t n) {
+static void write_variant(const char *path, const char *data, size_t n)
+{
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, n, f), n);
     fclose(f);
 }
 
-static int load_variant(const char *data, size_t n, bool verify, lh_error *err, lh_hnsw **out) {
+static int load_variant(const char *data, size_t n, bool verify, lh_error *err, lh_hnsw **out)
+{
     char path[] = "/tmp/lh_persist_bad_XXXXXX";
     int fd = mkstemp(path);
     close(fd);
@@ -75,25 +82,27 @@ static int load_variant(const char *data, size_t n, bool verify, lh_error *err, 
     return rc;
 }
 
-static void test_intact_file_loads(void **state) {
+static void test_intact_file_loads(void **state)
+{
     lh_error err = {0};
     assert_int_equal(load_variant(bytes, nbytes, true, &err, NULL), LH_OK);
 }
 
-static void test_truncated_file_is_rejected_at_every_cut(void **state) {
-    size_t cuts[] = {0, 1, 100, 4095, 4096, 4097, nbytes / 3, nbytes / 2, nbytes - 4096,
-                     nbytes - 1};
+static void test_truncated_file_is_rejected_at_every_cut(void **state)
+{
+    size_t cuts[] = {0,    1,          100,        4095,          4096,
+                     4097, nbytes / 3, nbytes / 2, nbytes - 4096, nbytes - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         lh_error err = {0};
         int rc = load_variant(bytes, cuts[i], false, &err, NULL);
-        if (rc != LH_ECORRUPT)
-            print_error("cut at %zu: rc %d (%s)\n", cuts[i], rc, err.msg);
+        if (rc != LH_ECORRUPT) print_error("cut at %zu: rc %d (%s)\n", cuts[i], rc, err.msg);
         assert_int_equal(rc, LH_ECORRUPT);
         assert_non_null(strstr(err.msg, "truncated"));
     }
 }
 
-static void test_trailing_bytes_are_rejected(void **state) {
+static void test_trailing_bytes_are_rejected(void **state)
+{
     char *big = malloc(nbytes + 10);
     memcpy(big, bytes, nbytes);
     memset(big + nbytes, 0, 10);
@@ -103,7 +112,8 @@ static void test_trailing_bytes_are_rejected(void **state) {
     free(big);
 }
 
-static void test_bad_magic_and_version_are_named(void **state) {
+static void test_bad_magic_and_version_are_named(void **state)
+{
     char *c = malloc(nbytes);
     lh_error err = {0};
     memcpy(c, bytes, nbytes);
@@ -117,7 +127,8 @@ static void test_bad_magic_and_version_are_named(void **state) {
     free(c);
 }
 
-static void test_flipped_byte_anywhere_is_caught_by_checksums(void **state) {
+static void test_flipped_byte_anywhere_is_caught_by_checksums(void **state)
+{
     char *c = malloc(nbytes);
     uint64_t s = 77;
     int caught = 0, tried = 0;
@@ -144,7 +155,8 @@ static void test_flipped_byte_anywhere_is_caught_by_checksums(void **state) {
     free(c);
 }
 
-static void test_damaged_graph_loaded_without_verify_never_crashes(void **state) {
+static void test_damaged_graph_loaded_without_verify_never_crashes(void **state)
+{
     /* With verify=false body checksums are skipped (fast cold load); structure checks and
      * bounds checks in the search loop must still keep every access inside the file. */
     char *c = malloc(nbytes);
@@ -156,8 +168,7 @@ static void test_damaged_graph_loaded_without_verify_never_crashes(void **state)
             c[off] = (char)vd_next(&s);
         }
         lh_hnsw *h = NULL;
-        if (load_variant(c, nbytes, false, NULL, &h) != LH_OK)
-            continue;
+        if (load_variant(c, nbytes, false, NULL, &h) != LH_OK) continue;
         for (int q = 0; q < 20; q++) {
             lh_vector_hit hits[10];
             size_t cnt;
@@ -171,14 +182,16 @@ static void test_damaged_graph_loaded_without_verify_never_crashes(void **state)
     free(c);
 }
 
-static void test_missing_file_is_not_found(void **state) {
+static void test_missing_file_is_not_found(void **state)
+{
     lh_hnsw *h;
     lh_error err = {0};
     assert_int_equal(lh_hnsw_load("/nonexistent/lh/hnsw.bin", true, &h, &err), LH_ENOENT);
     assert_non_null(strstr(err.msg, "/nonexistent/lh/hnsw.bin"));
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_intact_file_loads),
         cmocka_unit_test(test_truncated_file_is_rejected_at_every_cut),

@@ -26,7 +26,8 @@ typedef struct fixture {
 
 static fixture F;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     F.sp = vdata_test_spec();
     F.base = malloc(F.sp.n * F.sp.dim * sizeof(float));
     F.queries = malloc(F.sp.nq * F.sp.dim * sizeof(float));
@@ -40,13 +41,13 @@ static int setup(void **state) {
         return -1;
     }
     F.truth = malloc(F.sp.nq * 10 * sizeof(int64_t));
-    if (lh_hnsw_exact_knn(F.h, F.queries, F.sp.nq, 10, NULL, 2, F.truth, &err) != LH_OK)
-        return -1;
+    if (lh_hnsw_exact_knn(F.h, F.queries, F.sp.nq, 10, NULL, 2, F.truth, &err) != LH_OK) return -1;
     *state = &F;
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     lh_hnsw_free(F.h);
     free(F.base);
     free(F.queries);
@@ -54,7 +55,8 @@ static int teardown(void **state) {
     return 0;
 }
 
-static void test_recall_at_defaults_is_at_least_095_on_clustered_20k_x_768(void **state) {
+static void test_recall_at_defaults_is_at_least_095_on_clustered_20k_x_768(void **state)
+{
     lh_vector_eval ev;
     lh_error err = {0};
     assert_int_equal(lh_hnsw_eval(F.h, F.queries, F.sp.nq, F.truth, 10, 0, NULL, 2, &ev, &err),
@@ -66,7 +68,8 @@ static void test_recall_at_defaults_is_at_least_095_on_clustered_20k_x_768(void 
     assert_true(ev.memory_bytes >= F.sp.n * F.sp.dim * 4);
 }
 
-static void test_search_results_are_sorted_and_distances_exact(void **state) {
+static void test_search_results_are_sorted_and_distances_exact(void **state)
+{
     lh_vector_hit hits[10];
     size_t cnt;
     lh_hnsw_search_opts o = {.k = 10};
@@ -79,8 +82,7 @@ static void test_search_results_are_sorted_and_distances_exact(void **state) {
     for (int j = 0; j < 768; j++)
         q[j] = (float)(F.queries[j] / sqrt(nq));
     for (size_t i = 0; i < cnt; i++) {
-        if (i)
-            assert_true(hits[i - 1].distance <= hits[i].distance);
+        if (i) assert_true(hits[i - 1].distance <= hits[i].distance);
         const float *v = lh_hnsw_vector(F.h, hits[i].id);
         double dot = 0;
         for (int j = 0; j < 768; j++)
@@ -89,13 +91,13 @@ static void test_search_results_are_sorted_and_distances_exact(void **state) {
     }
 }
 
-static double filtered_recall(double sel, lh_vector_strategy st, int *used) {
+static double filtered_recall(double sel, lh_vector_strategy st, int *used)
+{
     lh_vector_bitset allow;
     assert_int_equal(lh_vector_bitset_new(F.sp.n, &allow, NULL), LH_OK);
     uint64_t s = (uint64_t)(sel * 1e6) + 99;
     for (size_t i = 0; i < F.sp.n; i++)
-        if (vd_unif(&s) < sel)
-            lh_vector_bitset_set(&allow, i);
+        if (vd_unif(&s) < sel) lh_vector_bitset_set(&allow, i);
     size_t nq = F.sp.nq;
     int64_t *truth = malloc(nq * 10 * sizeof(int64_t));
     assert_int_equal(lh_hnsw_exact_knn(F.h, F.queries, nq, 10, &allow, 2, truth, NULL), LH_OK);
@@ -111,8 +113,7 @@ static double filtered_recall(double sel, lh_vector_strategy st, int *used) {
             assert_true(lh_vector_bitset_count(&allow) > 0 &&
                         ((allow.words[hits[i].id >> 6] >> (hits[i].id & 63)) & 1));
         for (int a = 0; a < 10; a++) {
-            if (truth[qi * 10 + a] < 0)
-                continue;
+            if (truth[qi * 10 + a] < 0) continue;
             total++;
             for (size_t b = 0; b < cnt; b++)
                 if (hits[b].id == truth[qi * 10 + a]) {
@@ -126,7 +127,8 @@ static double filtered_recall(double sel, lh_vector_strategy st, int *used) {
     return total ? (double)found / (double)total : 1;
 }
 
-static void check_filtered(double sel) {
+static void check_filtered(double sel)
+{
     int used;
     double r = filtered_recall(sel, LH_STRATEGY_AUTO, &used);
     print_message("selectivity %.3f%%: recall@10 %.4f via %s\n", sel * 100, r,
@@ -134,12 +136,25 @@ static void check_filtered(double sel) {
     assert_true(r >= 0.95);
 }
 
-static void test_filtered_recall_at_50_percent_selectivity(void **state) { check_filtered(0.5); }
-static void test_filtered_recall_at_5_percent_selectivity(void **state) { check_filtered(0.05); }
-static void test_filtered_recall_at_half_percent_selectivity(void **state) { check_filtered(0.005); }
-static void test_filtered_recall_at_tenth_percent_selectivity(void **state) { check_filtered(0.001); }
+static void test_filtered_recall_at_50_percent_selectivity(void **state)
+{
+    check_filtered(0.5);
+}
+static void test_filtered_recall_at_5_percent_selectivity(void **state)
+{
+    check_filtered(0.05);
+}
+static void test_filtered_recall_at_half_percent_selectivity(void **state)
+{
+    check_filtered(0.005);
+}
+static void test_filtered_recall_at_tenth_percent_selectivity(void **state)
+{
+    check_filtered(0.001);
+}
 
-static void test_filtered_graph_traversal_keeps_recall_at_5_percent(void **state) {
+static void test_filtered_graph_traversal_keeps_recall_at_5_percent(void **state)
+{
     /* force the graph path where AUTO would pick exact: the traversal itself must hold up */
     int used;
     double r = filtered_recall(0.05, LH_STRATEGY_GRAPH, &used);
@@ -148,7 +163,8 @@ static void test_filtered_graph_traversal_keeps_recall_at_5_percent(void **state
     assert_true(r >= 0.95);
 }
 
-static void test_int8_mode_keeps_recall_at_under_30_percent_memory(void **state) {
+static void test_int8_mode_keeps_recall_at_under_30_percent_memory(void **state)
+{
     lh_hnsw_params p;
     lh_hnsw_params_default(&p);
     p.quant = LH_QUANT_INT8;
@@ -156,7 +172,8 @@ static void test_int8_mode_keeps_recall_at_under_30_percent_memory(void **state)
     lh_hnsw *q;
     assert_int_equal(lh_hnsw_build(F.base, F.sp.n, F.sp.dim, &p, &q, NULL), LH_OK);
     lh_vector_eval ev;
-    assert_int_equal(lh_hnsw_eval(q, F.queries, F.sp.nq, F.truth, 10, 0, NULL, 2, &ev, NULL), LH_OK);
+    assert_int_equal(lh_hnsw_eval(q, F.queries, F.sp.nq, F.truth, 10, 0, NULL, 2, &ev, NULL),
+                     LH_OK);
     /* memory that must stay in RAM once mapped: codes + graph; float32 stays on disk */
     char path[] = "/tmp/lh_int8_XXXXXX";
     int fd = mkstemp(path);
@@ -166,7 +183,8 @@ static void test_int8_mode_keeps_recall_at_under_30_percent_memory(void **state)
     lh_hnsw *m;
     assert_int_equal(lh_hnsw_load(path, true, &m, NULL), LH_OK);
     lh_vector_eval evm;
-    assert_int_equal(lh_hnsw_eval(m, F.queries, F.sp.nq, F.truth, 10, 0, NULL, 2, &evm, NULL), LH_OK);
+    assert_int_equal(lh_hnsw_eval(m, F.queries, F.sp.nq, F.truth, 10, 0, NULL, 2, &evm, NULL),
+                     LH_OK);
     double ratio = (double)lh_hnsw_memory_bytes(m) / (double)lh_hnsw_memory_bytes(F.h);
     print_message("int8: recall@10 %.4f (mapped %.4f), memory %.1f%% of float32\n", ev.recall,
                   evm.recall, ratio * 100);
@@ -178,7 +196,8 @@ static void test_int8_mode_keeps_recall_at_under_30_percent_memory(void **state)
     unlink(path);
 }
 
-static void test_save_then_load_gives_identical_results(void **state) {
+static void test_save_then_load_gives_identical_results(void **state)
+{
     char path[] = "/tmp/lh_hnsw_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -204,7 +223,8 @@ static void test_save_then_load_gives_identical_results(void **state) {
     unlink(path);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recall_at_defaults_is_at_least_095_on_clustered_20k_x_768),
         cmocka_unit_test(test_search_results_are_sorted_and_distances_exact),

@@ -16,8 +16,12 @@
 
 static char dir[] = "/tmp/lh_vstore_XXXXXX";
 
-static int setup(void **state) { return mkdtemp(dir) ? 0 : -1; }
-static int teardown(void **state) {
+static int setup(void **state)
+{
+    return mkdtemp(dir) ? 0 : -1;
+}
+static int teardown(void **state)
+{
     lh_rm_rf(dir);
     return 0;
 }
@@ -30,20 +34,21 @@ typedef struct rowset {
     float *vecs;
 } rowset;
 
-static rowset make_rows(size_t n, size_t dim) {
+static rowset make_rows(size_t n, size_t dim)
+{
     rowset r = {.n = n, .dim = dim};
     r.docs = malloc(n * sizeof(char *));
     r.texts = malloc(n * sizeof(char *));
     r.chunks = malloc(n * sizeof(int64_t));
     r.vecs = malloc(n * dim * sizeof(float));
-    vdata_spec sp = {.n = n, .dim = dim, .clusters = 4, .sub = 4, .spread = 0.6f, .noise = 0.05f,
-                     .seed = 12};
+    vdata_spec sp = {
+        .n = n, .dim = dim, .clusters = 4, .sub = 4, .spread = 0.6f, .noise = 0.05f, .seed = 12};
     vdata_generate(&sp, r.vecs, NULL);
     for (size_t i = 0; i < n; i++) {
         r.docs[i] = lh_sprintf("doc-%zu.pdf", i / 3);
         r.chunks[i] = (int64_t)(i % 3);
         /* a NULL text, an empty one, a long one and one with quotes and UTF-8 */
-        r.texts[i] = i % 7 == 0 ? NULL
+        r.texts[i] = i % 7 == 0   ? NULL
                      : i % 7 == 1 ? lh_strdup("")
                      : i % 7 == 2 ? lh_sprintf("%0300zu", i)
                                   : lh_sprintf("chunk '%zu' \"é\" ✓", i);
@@ -51,7 +56,8 @@ static rowset make_rows(size_t n, size_t dim) {
     return r;
 }
 
-static void free_rows(rowset *r) {
+static void free_rows(rowset *r)
+{
     for (size_t i = 0; i < r->n; i++) {
         free(r->docs[i]);
         free(r->texts[i]);
@@ -62,10 +68,14 @@ static void free_rows(rowset *r) {
     free(r->vecs);
 }
 
-static void test_store_round_trip_keeps_rows_vectors_and_model_metadata(void **state) {
+static void test_store_round_trip_keeps_rows_vectors_and_model_metadata(void **state)
+{
     rowset r = make_rows(5000, 24); /* more than one DuckDB chunk */
-    lh_vector_rows rows = {.n = r.n, .dim = r.dim, .doc_ids = (const char *const *)r.docs,
-                           .chunk_ids = r.chunks, .chunk_texts = (const char *const *)r.texts,
+    lh_vector_rows rows = {.n = r.n,
+                           .dim = r.dim,
+                           .doc_ids = (const char *const *)r.docs,
+                           .chunk_ids = r.chunks,
+                           .chunk_texts = (const char *const *)r.texts,
                            .vectors = r.vecs};
     char *path = lh_sprintf("%s/embeddings.parquet", dir);
     lh_error err = {0};
@@ -91,10 +101,14 @@ static void test_store_round_trip_keeps_rows_vectors_and_model_metadata(void **s
     free_rows(&r);
 }
 
-static void test_index_built_from_parquet_alone_matches_index_from_memory(void **state) {
+static void test_index_built_from_parquet_alone_matches_index_from_memory(void **state)
+{
     rowset r = make_rows(2000, 16);
-    lh_vector_rows rows = {.n = r.n, .dim = r.dim, .doc_ids = (const char *const *)r.docs,
-                           .chunk_ids = r.chunks, .vectors = r.vecs};
+    lh_vector_rows rows = {.n = r.n,
+                           .dim = r.dim,
+                           .doc_ids = (const char *const *)r.docs,
+                           .chunk_ids = r.chunks,
+                           .vectors = r.vecs};
     char *path = lh_sprintf("%s/e2.parquet", dir);
     assert_int_equal(lh_vector_store_write(path, "m", "1", &rows, NULL), LH_OK);
     lh_hnsw_params p;
@@ -121,11 +135,15 @@ static void test_index_built_from_parquet_alone_matches_index_from_memory(void *
     free_rows(&r);
 }
 
-static void test_store_rejects_non_finite_vectors_naming_the_row(void **state) {
+static void test_store_rejects_non_finite_vectors_naming_the_row(void **state)
+{
     rowset r = make_rows(10, 4);
     r.vecs[5 * 4 + 2] = NAN;
-    lh_vector_rows rows = {.n = r.n, .dim = r.dim, .doc_ids = (const char *const *)r.docs,
-                           .chunk_ids = r.chunks, .vectors = r.vecs};
+    lh_vector_rows rows = {.n = r.n,
+                           .dim = r.dim,
+                           .doc_ids = (const char *const *)r.docs,
+                           .chunk_ids = r.chunks,
+                           .vectors = r.vecs};
     char *path = lh_sprintf("%s/bad.parquet", dir);
     lh_error err = {0};
     assert_int_equal(lh_vector_store_write(path, "m", "1", &rows, &err), LH_EINVAL);
@@ -135,7 +153,8 @@ static void test_store_rejects_non_finite_vectors_naming_the_row(void **state) {
     free_rows(&r);
 }
 
-static void test_reading_foreign_or_missing_files_fails_clearly(void **state) {
+static void test_reading_foreign_or_missing_files_fails_clearly(void **state)
+{
     lh_vector_store_data d;
     lh_error err = {0};
     char *missing = lh_sprintf("%s/nope.parquet", dir);
@@ -151,7 +170,8 @@ static void test_reading_foreign_or_missing_files_fails_clearly(void **state) {
     free(junk);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_round_trip_keeps_rows_vectors_and_model_metadata),
         cmocka_unit_test(test_index_built_from_parquet_alone_matches_index_from_memory),

@@ -28,7 +28,8 @@ typedef struct shared {
     size_t rounds;
 } shared;
 
-static void *searcher(void *arg) {
+static void *searcher(void *arg)
+{
     shared *s = arg;
     lh_hnsw_ctx *ctx = lh_hnsw_ctx_new();
     for (size_t r = 0; r < s->rounds; r++)
@@ -42,23 +43,30 @@ static void *searcher(void *arg) {
                 continue;
             }
             for (size_t j = 0; j < cnt; j++)
-                if (hits[j].id != s->ref[i][j])
-                    atomic_fetch_add(&s->mismatches, 1);
+                if (hits[j].id != s->ref[i][j]) atomic_fetch_add(&s->mismatches, 1);
         }
     lh_hnsw_ctx_free(ctx);
     return NULL;
 }
 
-static float *gen(size_t n, float **q) {
-    vdata_spec sp = {.n = n, .nq = NQ, .dim = DIM, .clusters = 8, .sub = 6, .spread = 0.6f,
-                     .noise = 0.05f, .seed = 31};
+static float *gen(size_t n, float **q)
+{
+    vdata_spec sp = {.n = n,
+                     .nq = NQ,
+                     .dim = DIM,
+                     .clusters = 8,
+                     .sub = 6,
+                     .spread = 0.6f,
+                     .noise = 0.05f,
+                     .seed = 31};
     float *b = malloc(n * DIM * sizeof(float));
     *q = malloc(NQ * DIM * sizeof(float));
     vdata_generate(&sp, b, *q);
     return b;
 }
 
-static void test_many_threads_search_a_published_index_and_agree(void **state) {
+static void test_many_threads_search_a_published_index_and_agree(void **state)
+{
     float *q, *b = gen(5000, &q);
     shared s = {.q = q, .rounds = 4};
     assert_int_equal(lh_hnsw_build(b, 5000, DIM, NULL, &s.h, NULL), LH_OK);
@@ -90,7 +98,8 @@ typedef struct live {
     _Atomic int bad;
 } live;
 
-static void *live_searcher(void *arg) {
+static void *live_searcher(void *arg)
+{
     live *l = arg;
     while (!atomic_load(&l->stop))
         for (int i = 0; i < NQ; i++) {
@@ -107,7 +116,8 @@ static void *live_searcher(void *arg) {
     return NULL;
 }
 
-static void test_searches_run_alongside_inserts_and_deletes(void **state) {
+static void test_searches_run_alongside_inserts_and_deletes(void **state)
+{
     float *q, *b = gen(6000, &q);
     lh_hnsw_params p;
     lh_hnsw_params_default(&p);
@@ -123,8 +133,7 @@ static void test_searches_run_alongside_inserts_and_deletes(void **state) {
     for (size_t i = 2000; i < 6000; i++) {
         int64_t id;
         assert_int_equal(lh_hnsw_insert(l.h, b + i * DIM, &id, NULL), LH_OK);
-        if (id % 10 == 9)
-            assert_int_equal(lh_hnsw_delete(l.h, id, NULL), LH_OK);
+        if (id % 10 == 9) assert_int_equal(lh_hnsw_delete(l.h, id, NULL), LH_OK);
     }
     atomic_store(&l.stop, 1);
     for (int i = 0; i < 4; i++)
@@ -141,7 +150,8 @@ static void test_searches_run_alongside_inserts_and_deletes(void **state) {
     free(q);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_threads_search_a_published_index_and_agree),
         cmocka_unit_test(test_searches_run_alongside_inserts_and_deletes),

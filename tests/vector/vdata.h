@@ -22,25 +22,30 @@
 typedef struct vdata_spec {
     size_t n, nq, dim;
     int clusters;
-    int sub;         /* intrinsic dimensions per cluster */
-    float spread;    /* scale of the in-cluster axes relative to centre spread */
-    float noise;     /* isotropic noise */
-    double zipf;     /* 0 = equal cluster sizes */
-    double between;  /* fraction of queries between clusters */
-    float center;    /* scale of the centres (0 = 1): smaller means overlapping topics */
+    int sub;        /* intrinsic dimensions per cluster */
+    float spread;   /* scale of the in-cluster axes relative to centre spread */
+    float noise;    /* isotropic noise */
+    double zipf;    /* 0 = equal cluster sizes */
+    double between; /* fraction of queries between clusters */
+    float center;   /* scale of the centres (0 = 1): smaller means overlapping topics */
     uint64_t seed;
 } vdata_spec;
 
-static inline uint64_t vd_next(uint64_t *s) {
+static inline uint64_t vd_next(uint64_t *s)
+{
     uint64_t x = (*s += 0x9E3779B97F4A7C15ull);
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
 }
 
-static inline double vd_unif(uint64_t *s) { return ((double)(vd_next(s) >> 11) + 0.5) / 9007199254740992.0; }
+static inline double vd_unif(uint64_t *s)
+{
+    return ((double)(vd_next(s) >> 11) + 0.5) / 9007199254740992.0;
+}
 
-static inline float vd_gauss(uint64_t *s) {
+static inline float vd_gauss(uint64_t *s)
+{
     double u = vd_unif(s), v = vd_unif(s);
     return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
 }
@@ -51,7 +56,8 @@ typedef struct vd_model {
     double *cdf;    /* clusters */
 } vd_model;
 
-static inline void vd_model_init(const vdata_spec *sp, vd_model *m) {
+static inline void vd_model_init(const vdata_spec *sp, vd_model *m)
+{
     uint64_t s = sp->seed;
     size_t d = sp->dim;
     m->centers = malloc((size_t)sp->clusters * d * sizeof(float));
@@ -77,13 +83,15 @@ static inline void vd_model_init(const vdata_spec *sp, vd_model *m) {
         m->cdf[c] /= tot;
 }
 
-static inline void vd_model_free(vd_model *m) {
+static inline void vd_model_free(vd_model *m)
+{
     free(m->centers);
     free(m->basis);
     free(m->cdf);
 }
 
-static inline int vd_pick(const vdata_spec *sp, const vd_model *m, uint64_t *s) {
+static inline int vd_pick(const vdata_spec *sp, const vd_model *m, uint64_t *s)
+{
     double u = vd_unif(s);
     int lo = 0, hi = sp->clusters - 1;
     while (lo < hi) {
@@ -96,8 +104,8 @@ static inline int vd_pick(const vdata_spec *sp, const vd_model *m, uint64_t *s) 
     return lo;
 }
 
-static inline void vd_point(const vdata_spec *sp, const vd_model *m, uint64_t *s, int c,
-                            float *out) {
+static inline void vd_point(const vdata_spec *sp, const vd_model *m, uint64_t *s, int c, float *out)
+{
     size_t d = sp->dim;
     memcpy(out, m->centers + (size_t)c * d, d * sizeof(float));
     for (int a = 0; a < sp->sub; a++) {
@@ -111,7 +119,8 @@ static inline void vd_point(const vdata_spec *sp, const vd_model *m, uint64_t *s
 }
 
 /* Fills base (n*dim) and queries (nq*dim); either may be NULL. */
-static inline void vdata_generate(const vdata_spec *sp, float *base, float *queries) {
+static inline void vdata_generate(const vdata_spec *sp, float *base, float *queries)
+{
     vd_model m;
     vd_model_init(sp, &m);
     size_t d = sp->dim;
@@ -139,9 +148,17 @@ static inline void vdata_generate(const vdata_spec *sp, float *base, float *quer
 }
 
 /* The test suite's standard set: 20K x 768 clustered, 200 queries. */
-static inline vdata_spec vdata_test_spec(void) {
-    vdata_spec s = {.n = 20000, .nq = 200, .dim = 768, .clusters = 64, .sub = 24,
-                    .spread = 0.6f, .noise = 0.05f, .zipf = 0.0, .between = 0.1,
+static inline vdata_spec vdata_test_spec(void)
+{
+    vdata_spec s = {.n = 20000,
+                    .nq = 200,
+                    .dim = 768,
+                    .clusters = 64,
+                    .sub = 24,
+                    .spread = 0.6f,
+                    .noise = 0.05f,
+                    .zipf = 0.0,
+                    .between = 0.1,
                     .seed = 20240601};
     return s;
 }
