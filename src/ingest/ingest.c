@@ -640,8 +640,7 @@ static void fill_nullability(duckdb_connection c, const char *parquet, schema *s
 
 /* Writes rejected CSV rows to <dataset>_rejects. Returns the number of rejected rows. */
 static int64_t save_rejects(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
-                            const char *dataset, const char *name, const char *sha,
-                            lh_error *err)
+                            const char *dataset, const char *name, lh_error *err)
 {
     duckdb_result res;
     if (query(c, "SELECT count(DISTINCT line) FROM lh_rejects", &res, NULL)) return 0;
@@ -673,7 +672,6 @@ static int64_t save_rejects(lh_ingest *ing, duckdb_connection c, const lh_identi
     if (!rc) {
         commit_ctx cc = {.dataset = rej, .cols = &cols, .key = key, .size = sb.st_size, .rows = n,
                          .sha = NULL, .source_name = name, .source_bytes = 0};
-        (void)sha;
         rc = lh_catalog_update(ing->cat, who, rej, commit_fn, &cc, NULL, err);
         if (rc) lh_storage_delete(ing->st, key, NULL);
     }
@@ -913,7 +911,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     if ((rc = lh_storage_put_file(ing->st, key, tmp, err))) goto done;
     uploaded = true;
     if (p.rejects) {
-        r.rejected = save_rejects(ing, c, who, o->dataset, name, r.sha256, err);
+        r.rejected = save_rejects(ing, c, who, o->dataset, name, err);
         if (r.rejected < 0) {
             rc = err ? err->code : LH_EIO;
             goto done;

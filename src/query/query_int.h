@@ -14,8 +14,6 @@ typedef struct lh_coldesc {
     struct lh_coldesc *children;
     char **child_names; /* STRUCT field names (duckdb_free) */
     idx_t nchildren;
-    char **enum_dict;
-    idx_t enum_n;
     char *type_name; /* SQL type name shown to clients */
 } lh_coldesc;
 

@@ -48,8 +48,6 @@ void lh_coldesc_free(lh_coldesc *d)
     }
     free(d->children);
     free(d->child_names);
-    for (idx_t i = 0; i < d->enum_n; i++) duckdb_free(d->enum_dict[i]);
-    free(d->enum_dict);
     free(d->type_name);
     memset(d, 0, sizeof(*d));
 }
@@ -69,14 +67,11 @@ bool lh_coldesc_init(lh_coldesc *d, duckdb_logical_type t)
         d->internal = duckdb_decimal_internal_type(t);
         lh_buf_printf(&name, "DECIMAL(%u,%u)", d->dec_width, d->dec_scale);
         break;
-    case DUCKDB_TYPE_ENUM: {
-        d->internal = duckdb_enum_internal_type(t);
-        /* The dictionary size is not in our API subset; read entries until NULL would be
-         * unsafe, so enums are cast to VARCHAR by the caller. */
+    case DUCKDB_TYPE_ENUM:
+        /* No native serializer: the caller casts enums to VARCHAR. */
         ok = false;
         lh_buf_puts(&name, "ENUM");
         break;
-    }
     case DUCKDB_TYPE_LIST:
     case DUCKDB_TYPE_ARRAY:
     case DUCKDB_TYPE_MAP: {
