@@ -35,12 +35,13 @@ static const key_def keys[] = {
     {"query_timeout_ms", "LAKEHOUSE_QUERY_TIMEOUT_MS", T_INT, OFF(query_timeout_ms), 1, INT_MAX},
     {"query_row_limit", "LAKEHOUSE_QUERY_ROW_LIMIT", T_INT64, OFF(query_row_limit), 1, INT64_MAX},
     {"query_threads", "LAKEHOUSE_QUERY_THREADS", T_INT, OFF(query_threads), 1, 1024},
+    {"ui_dir", "LAKEHOUSE_UI_DIR", T_STR, OFF(ui_dir), 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char known_keys[] = "data_dir, listen, ingest_dir, cache_dir, log_level, log_json, "
                                  "max_body_bytes, max_json_bytes, threads, query_memory_mb, "
-                                 "query_timeout_ms, query_row_limit, query_threads";
+                                 "query_timeout_ms, query_row_limit, query_threads, ui_dir";
 
 static const key_def *find_key(const char *key)
 {
@@ -380,6 +381,8 @@ void lh_config_free(lh_config *cfg)
     free(cfg->ingest_dir);
     free(cfg->cache_dir);
     free(cfg->log_level);
+    free(cfg->ui_dir);
+    cfg->ui_dir = NULL;
     cfg->data_dir = cfg->listen = cfg->ingest_dir = cfg->cache_dir = cfg->log_level = NULL;
 }
 

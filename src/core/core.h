@@ -188,6 +188,8 @@ typedef struct lh_config {
     int query_timeout_ms;      /* LAKEHOUSE_QUERY_TIMEOUT_MS; default 30000 */
     int64_t query_row_limit;   /* max rows in a JSON result; LAKEHOUSE_QUERY_ROW_LIMIT; 10000 */
     int query_threads;         /* DuckDB threads; LAKEHOUSE_QUERY_THREADS; default = cores */
+    char *ui_dir;              /* built web UI served at /; LAKEHOUSE_UI_DIR; NULL (default) =
+                                  the folder "web" next to the running executable */
     /* Whether ingest_dir / cache_dir were set explicitly; if not, they follow data_dir
      * whenever it changes (lh_config_set of "data_dir" re-derives them). */
     bool ingest_dir_set;

@@ -31,7 +31,8 @@
 
 void gw_send_response(gw_req *r, unsigned status, struct MHD_Response *resp, uint64_t bytes)
 {
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (!MHD_get_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (MHD_queue_response(r->conn, status, resp) == MHD_YES) {
         r->responded = true;
@@ -521,6 +522,7 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     g->started_ns = lh_now_ns();
     const char *cache = deps->cfg->cache_dir ? deps->cfg->cache_dir : "/tmp";
     g->upload_dir = lh_path_join(cache, "uploads");
+    g->ui_dir = deps->cfg->ui_dir ? lh_strdup(deps->cfg->ui_dir) : gw_ui_dir_default();
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     pthread_mutex_init(&g->ingest_mu, NULL);
@@ -560,6 +562,7 @@ fail:
         pthread_cond_destroy(&g->cv);
         pthread_mutex_destroy(&g->ingest_mu);
         free(g->upload_dir);
+        free(g->ui_dir);
         free(g);
     }
     return rc;
@@ -584,5 +587,6 @@ void lh_gateway_stop(lh_gateway *g)
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->ingest_mu);
     free(g->upload_dir);
+    free(g->ui_dir);
     free(g);
 }

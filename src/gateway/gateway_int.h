@@ -64,6 +64,15 @@ int gw_listen_parse(const char *listen, char **host, int *port, lh_error *err);
  * otherwise (LH_ENOENT if the file does not exist inside the folder). */
 int gw_path_inside(const char *root, const char *path, char **resolved, lh_error *err);
 
+/* Checks a decoded asset file name for GET /assets/{file}: 1-200 bytes of [A-Za-z0-9._-] not
+ * starting with '.', so it can only name a file directly inside the assets folder.
+ * LH_EINVAL naming the offending byte otherwise. */
+int gw_ui_asset_name_check(const char *name, lh_error *err);
+/* The Content-Type for a file name by its extension (static string; octet-stream if unknown). */
+const char *gw_content_type(const char *name);
+/* The default UI folder: "web" next to the running executable (caller frees). */
+char *gw_ui_dir_default(void);
+
 /* ------------------------------------------------------------------ routing */
 
 typedef struct gw_req gw_req;
@@ -113,6 +122,7 @@ struct lh_gateway {
     pthread_cond_t cv;         /* signalled when nstreams drops */
     int nstreams;              /* live query producer threads */
     pthread_mutex_t ingest_mu; /* serializes ingests: one writer per bucket */
+    char *ui_dir;              /* the built web UI served at / (cfg->ui_dir or the default) */
 };
 
 /* Per-request state, created when the request line arrives, freed when MHD completes it. */
@@ -171,6 +181,8 @@ void gw_handle_openapi(gw_req *r);
 void gw_handle_sql(gw_req *r);
 void gw_handle_ingest_upload(gw_req *r);
 void gw_handle_ingest_file(gw_req *r);
+void gw_handle_ui_index(gw_req *r);
+void gw_handle_ui_asset(gw_req *r);
 
 /* Streaming (sql.c): bytes handed to the client so far, and the reference drop. */
 uint64_t gw_stream_sent(gw_stream *s);

@@ -1,0 +1,130 @@
+// A chart of a query result, picked from the column types:
+//   time + number      → line (up to 4 number columns as series, ordered by time)
+//   category + number  → bar (the first 60 categories, in result order)
+//   number + number    → scatter (first number column across, second up)
+// Anything else gets no chart and a sentence saying what would make one.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { h } from './dom.js';
+import { kindOf } from './types.js';
+
+const MAX_BARS = 60;
+const PALETTE = ['#2f6fdf', '#d9730d', '#2e9d6a', '#b53f7a'];
+
+/** Which chart fits the columns: {kind, x, ys} (column indexes) or {kind: null, why}. */
+export function pickChart(columns) {
+  const kinds = columns.map((c) => kindOf(c.type));
+  const nums = kinds.map((k, i) => (k === 'number' ? i : -1)).filter((i) => i >= 0);
+  const time = kinds.indexOf('time');
+  const cat = kinds.indexOf('category');
+  if (time >= 0 && nums.length) return { kind: 'line', x: time, ys: nums.slice(0, 4) };
+  if (cat >= 0 && nums.length) return { kind: 'bar', x: cat, ys: [nums[0]] };
+  if (nums.length >= 2) return { kind: 'scatter', x: nums[0], ys: [nums[1]] };
+  return { kind: null, why: 'No chart: a chart needs a number column plus a date, a category or a second number column.' };
+}
+
+function cssVar(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+function toNum(v) {
+  if (v === null || v === undefined || v === '') return null;
+  const n = typeof v === 'number' ? v : Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+function toTime(v) {
+  if (v === null || v === undefined) return null;
+  const s = String(v);
+  const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : s.replace(' ', 'T'));
+  return Number.isFinite(t) ? t / 1000 : null;
+}
+
+/** Builds the data arrays for uPlot; returns {data, labels, note}. */
+function prepare(result, pick) {
+  const rows = result.rows || [];
+  const { kind, x, ys } = pick;
+  if (kind === 'bar') {
+    const used = rows.slice(0, MAX_BARS);
+    return {
+      labels: used.map((r) => (r[x] === null ? 'NULL' : String(r[x]))),
+      data: [used.map((_, i) => i), ...ys.map((y) => used.map((r) => toNum(r[y])))],
+      note: rows.length > MAX_BARS ? `First ${MAX_BARS} of ${rows.length} categories.` : '',
+    };
+  }
+  const conv = kind === 'line' ? toTime : toNum;
+  const pts = rows.map((r) => [conv(r[x]), ...ys.map((y) => toNum(r[y]))])
+    .filter((p) => p[0] !== null)
+    .sort((a, b) => a[0] - b[0]);
+  return { data: [pts.map((p) => p[0]), ...ys.map((_, j) => pts.map((p) => p[j + 1]))], note: '' };
+}
+
+/**
+ * Renders the chart for a result into a new element (or a note when none fits).
+ * Returns {el, kind, destroy}.
+ */
+export function renderChart(result, container) {
+  const cols = result.columns || [];
+  const pick = pickChart(cols);
+  if (!pick.kind || !(result.rows || []).length) {
+    const el = h('p', { class: 'muted chart-none' }, pick.why || 'No rows to chart.');
+    return { el, kind: null, destroy() {} };
+  }
+  const { data, labels, note } = prepare(result, pick);
+  const title = pick.kind === 'scatter'
+    ? `${cols[pick.ys[0]].name} against ${cols[pick.x].name}`
+    : `${pick.ys.map((y) => cols[y].name).join(', ')} by ${cols[pick.x].name}`;
+  const plot = h('div', { class: 'plot', role: 'img', 'aria-label': `${pick.kind} chart of ${title}` });
+  const el = h('figure', { class: 'chart', dataset: { kind: pick.kind } },
+    h('figcaption', {}, h('span', { class: 'tag' }, pick.kind), ` ${title}`, note ? h('span', { class: 'muted' }, ` · ${note}`) : null),
+    plot);
+  container.append(el);
+
+  const ink = cssVar('--ink-2', '#555');
+  const grid = cssVar('--line', '#ddd');
+  const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+  const series = [{ label: cols[pick.x].name }].concat(pick.ys.map((y, i) => {
+    const color = PALETTE[i % PALETTE.length];
+    const s = { label: cols[y].name, stroke: color, width: 2 };
+    if (pick.kind === 'bar') {
+      Object.assign(s, { fill: `${color}cc`, width: 0, paths: uPlot.paths.bars({ size: [0.7, 80] }),
+        points: { show: false } });
+    } else if (pick.kind === 'scatter') {
+      Object.assign(s, { paths: () => null, points: { show: true, size: 6, stroke: color, fill: `${color}88` } });
+    }
+    return s;
+  }));
+  const xAxis = { ...axis };
+  if (pick.kind === 'bar') {
+    xAxis.splits = () => labels.map((_, i) => i);
+    xAxis.values = (u, splits) => {
+      const every = Math.max(1, Math.ceil(labels.length / Math.max(1, u.bbox.width / devicePixelRatio / 70)));
+      return splits.map((i) => (i % every === 0 ? truncate(labels[i], 14) : ''));
+    };
+  }
+  const opts = {
+    width: Math.max(240, plot.clientWidth || container.clientWidth || 600),
+    height: 280,
+    legend: { show: pick.ys.length > 1 || pick.kind !== 'bar' },
+    cursor: { drag: { x: pick.kind !== 'bar', y: false } },
+    scales: {
+      x: pick.kind === 'bar'
+        ? { time: false, range: () => [-0.5, labels.length - 0.5] }
+        : { time: pick.kind === 'line' },
+    },
+    axes: [xAxis, { ...axis, size: 60 }],
+    series,
+  };
+  const u = new uPlot(opts, data, plot);
+  const ro = new ResizeObserver(() => {
+    const w = plot.clientWidth;
+    if (w > 0 && Math.abs(w - u.width) > 2) u.setSize({ width: w, height: 280 });
+  });
+  ro.observe(plot);
+  return { el, kind: pick.kind, destroy() { ro.disconnect(); u.destroy(); } };
+}
+
+function truncate(s, n) {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}

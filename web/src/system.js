@@ -1,0 +1,107 @@
+// System: the server's health, version and storage backend; then the operational views that
+// other parts of the server provide (storage errors, vector indexes, index trials, cache).
+// A view whose route this server build does not have says so instead of failing.
+import { api, describe, isMissingRoute, openapi } from './api.js';
+import { fmtDuration, fmtInt, h, jsonView, note, setChildren } from './dom.js';
+
+// Optional views: the first route the server documents (or, without a document, the first
+// candidate) is read. Their bodies are rendered generically: arrays as tables.
+const OPTIONAL = [
+  { id: 'storage-errors', title: 'Recent storage errors', paths: ['/storage/errors'],
+    pick: (b) => b.errors ?? b.events ?? b, empty: 'No storage errors recorded.' },
+  { id: 'vector-indexes', title: 'Vector indexes', paths: ['/vectors/indexes', '/vectors', '/hnsw/indexes'],
+    pick: (b) => b.indexes ?? b, empty: 'No vector indexes yet.' },
+  { id: 'cache', title: 'Cache', paths: ['/cache', '/query/cache'],
+    pick: (b) => b.entries ?? b, empty: 'The cache is empty.' },
+];
+
+let healthBox, optionalBoxes, routesBox;
+
+export function mount(panel) {
+  healthBox = h('div', { id: 'system-health' });
+  routesBox = h('div', { id: 'system-routes' });
+  optionalBoxes = OPTIONAL.map((o) => h('div', { class: 'card', id: `system-${o.id}` },
+    h('h2', {}, o.title), h('div', { class: 'body' }, h('p', { class: 'muted' }, 'Loading…'))));
+  setChildren(panel,
+    h('div', { class: 'system' },
+      h('div', { class: 'card' },
+        h('div', { class: 'card-head' }, h('h2', {}, 'Server'),
+          h('button', { type: 'button', class: 'ghost', onclick: () => refresh() }, 'Refresh')),
+        healthBox),
+      optionalBoxes,
+      h('div', { class: 'card' }, h('h2', {}, 'HTTP API'),
+        h('p', { class: 'muted small' }, 'Everything this UI does goes through these routes; the full description is at ',
+          h('a', { href: '/openapi.json' }, '/openapi.json'), '.'),
+        routesBox)));
+}
+
+export function show() {
+  refresh();
+}
+
+async function refresh() {
+  loadHealth();
+  const doc = await openapi();
+  OPTIONAL.forEach((o, i) => loadOptional(o, optionalBoxes[i].querySelector('.body'), doc));
+  renderRoutes(doc);
+}
+
+async function loadHealth() {
+  try {
+    const hl = await api('/health');
+    setChildren(healthBox,
+      h('dl', { class: 'facts' },
+        fact('Status', h('span', { class: hl.status === 'ok' ? 'ok' : 'warn', id: 'health-status' }, hl.status)),
+        fact('Version', `lakehouse ${hl.version}`),
+        fact('DuckDB', hl.duckdb || '—'),
+        fact('Storage backend', hl.storage || '—'),
+        hl.buckets ? fact('Buckets', Array.isArray(hl.buckets) ? hl.buckets.map((b) => b.name || String(b)).join(', ') : String(hl.buckets)) : null,
+        fact('Datasets', hl.datasets === null ? 'unknown' : fmtInt(hl.datasets)),
+        fact('Up for', fmtDuration(hl.uptime_s))),
+      hl.error ? note('warn', `Degraded: ${hl.error}`) : null);
+  } catch (e) {
+    setChildren(healthBox, note('error', `Cannot read /health: ${describe(e)}`));
+  }
+}
+
+function fact(k, v) {
+  return h('div', {}, h('dt', {}, k), h('dd', {}, v));
+}
+
+function notAvailable(o) {
+  return h('p', { class: 'unavailable' },
+    `Not available in this build: the server has no ${o.paths[0]} route yet.`);
+}
+
+async function loadOptional(o, box, doc) {
+  const documented = doc && doc.paths ? o.paths.find((p) => doc.paths[p] && doc.paths[p].get) : o.paths[0];
+  if (!documented) {
+    setChildren(box, notAvailable(o));
+    return;
+  }
+  try {
+    const body = await api(documented);
+    const data = body && typeof body === 'object' ? o.pick(body) : body;
+    setChildren(box, Array.isArray(data) && data.length === 0
+      ? h('p', { class: 'muted' }, o.empty)
+      : jsonView(data));
+  } catch (e) {
+    setChildren(box, isMissingRoute(e) ? notAvailable(o) : note('error', `${documented}: ${describe(e)}`));
+  }
+}
+
+function renderRoutes(doc) {
+  if (!doc || !doc.paths) {
+    setChildren(routesBox, note('warn', 'The server did not send its API description (/openapi.json).'));
+    return;
+  }
+  const rows = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (method === 'parameters') continue;
+      rows.push(h('tr', {}, h('td', {}, h('span', { class: `method m-${method}` }, method.toUpperCase())),
+        h('td', {}, h('code', {}, path)), h('td', {}, (op && op.summary) || '')));
+    }
+  }
+  setChildren(routesBox, h('div', { class: 'table-wrap' }, h('table', { class: 'routes' }, h('tbody', {}, rows))));
+}
