@@ -11,15 +11,24 @@ import { kindOf } from './types.js';
 const MAX_BARS = 60;
 const PALETTE = ['#2f6fdf', '#d9730d', '#2e9d6a', '#b53f7a'];
 
-/** Which chart fits the columns: {kind, x, ys} (column indexes) or {kind: null, why}. */
-export function pickChart(columns) {
+/**
+ * Which chart fits the columns: {kind, x, ys, choices} (column indexes; choices are the
+ * number columns the user may plot instead) or {kind: null, why}. y picks the plotted
+ * number column for bar and scatter charts.
+ */
+export function pickChart(columns, y) {
   const kinds = columns.map((c) => kindOf(c.type));
   const nums = kinds.map((k, i) => (k === 'number' ? i : -1)).filter((i) => i >= 0);
   const time = kinds.indexOf('time');
   const cat = kinds.indexOf('category');
-  if (time >= 0 && nums.length) return { kind: 'line', x: time, ys: nums.slice(0, 4) };
-  if (cat >= 0 && nums.length) return { kind: 'bar', x: cat, ys: [nums[0]] };
-  if (nums.length >= 2) return { kind: 'scatter', x: nums[0], ys: [nums[1]] };
+  if (time >= 0 && nums.length) return { kind: 'line', x: time, ys: nums.slice(0, 4), choices: [] };
+  if (cat >= 0 && nums.length) {
+    return { kind: 'bar', x: cat, ys: [nums.includes(y) ? y : nums[0]], choices: nums };
+  }
+  if (nums.length >= 2) {
+    const rest = nums.slice(1);
+    return { kind: 'scatter', x: nums[0], ys: [rest.includes(y) ? y : rest[0]], choices: rest };
+  }
   return { kind: null, why: 'No chart: a chart needs a number column plus a date, a category or a second number column.' };
 }
 
@@ -64,9 +73,9 @@ function prepare(result, pick) {
  * Renders the chart for a result into a new element (or a note when none fits).
  * Returns {el, kind, destroy}.
  */
-export function renderChart(result, container) {
+export function renderChart(result, container, y) {
   const cols = result.columns || [];
-  const pick = pickChart(cols);
+  const pick = pickChart(cols, y);
   if (!pick.kind || !(result.rows || []).length) {
     const el = h('p', { class: 'muted chart-none' }, pick.why || 'No rows to chart.');
     return { el, kind: null, destroy() {} };
@@ -76,9 +85,20 @@ export function renderChart(result, container) {
     ? `${cols[pick.ys[0]].name} against ${cols[pick.x].name}`
     : `${pick.ys.map((y) => cols[y].name).join(', ')} by ${cols[pick.x].name}`;
   const plot = h('div', { class: 'plot', role: 'img', 'aria-label': `${pick.kind} chart of ${title}` });
+  const handle = { kind: pick.kind, el: null, destroy() {} };
+  const chooser = pick.choices.length > 1
+    ? h('label', { class: 'inline chart-y' }, 'Plot ',
+      h('select', { 'aria-label': 'Number column to plot', onchange: (e) => {
+        handle.destroy();
+        const next = renderChart(result, container, Number(e.target.value));
+        Object.assign(handle, next);
+      } }, pick.choices.map((i) => h('option', { value: i, selected: i === pick.ys[0] }, cols[i].name))))
+    : null;
   const el = h('figure', { class: 'chart', dataset: { kind: pick.kind } },
-    h('figcaption', {}, h('span', { class: 'tag' }, pick.kind), ` ${title}`, note ? h('span', { class: 'muted' }, ` · ${note}`) : null),
+    h('figcaption', {}, h('span', { class: 'tag' }, pick.kind), ` ${title}`,
+      note ? h('span', { class: 'muted' }, ` · ${note}`) : null, chooser),
     plot);
+  handle.el = el;
   container.append(el);
 
   const ink = cssVar('--ink-2', '#555');
@@ -112,6 +132,10 @@ export function renderChart(result, container) {
       x: pick.kind === 'bar'
         ? { time: false, range: () => [-0.5, labels.length - 0.5] }
         : { time: pick.kind === 'line' },
+      // Bars are read by their length, so their axis always includes zero.
+      y: pick.kind === 'bar'
+        ? { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] }
+        : {},
     },
     axes: [xAxis, { ...axis, size: 60 }],
     series,
@@ -122,7 +146,8 @@ export function renderChart(result, container) {
     if (w > 0 && Math.abs(w - u.width) > 2) u.setSize({ width: w, height: 280 });
   });
   ro.observe(plot);
-  return { el, kind: pick.kind, destroy() { ro.disconnect(); u.destroy(); } };
+  handle.destroy = () => { ro.disconnect(); u.destroy(); el.remove(); };
+  return handle;
 }
 
 function truncate(s, n) {

@@ -228,14 +228,22 @@ function uploadCard() {
       ? `Appends to ${n} (now v${existing.version}, ${fmtInt(existing.rows)} rows); the same file twice changes nothing.`
       : `Creates a new dataset ${n}.`;
   };
+  // The dataset name follows the chosen file until the user types one.
+  let nameAuto = true;
   fileInput.addEventListener('change', () => {
     const f = fileInput.files[0];
-    if (f && !nameInput.value.trim()) nameInput.value = datasetNameFrom(f.name);
+    if (f && (nameAuto || !nameInput.value.trim())) {
+      nameInput.value = datasetNameFrom(f.name);
+      nameAuto = true;
+    }
     if (f && /\.(ndjson|jsonl|json)$/i.test(f.name)) formatSel.value = 'ndjson';
     else if (f && /\.(csv|tsv)$/i.test(f.name)) formatSel.value = 'csv';
     describeTarget();
   });
-  nameInput.addEventListener('input', describeTarget);
+  nameInput.addEventListener('input', () => {
+    nameAuto = false;
+    describeTarget();
+  });
   ctx.onCatalog(describeTarget);
 
   const form = h('form', { class: 'upload', onsubmit: async (e) => {
