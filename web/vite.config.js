@@ -1,11 +1,13 @@
 // Builds the UI into static files: index.html plus content-hashed files under assets/,
 // which `lakehouse serve` sends with a one-year immutable cache header.
-// The output folder comes from the command line (scripts/build-web passes <build>/web).
+// public/ is copied as is (assets/lakehouse.svg keeps its name: the icon, and a stable file
+// for the API document's example). The output folder comes from the command line
+// (scripts/build-web passes <build>/web).
 import { defineConfig } from 'vite';
 
 export default defineConfig({
   base: '/',
-  publicDir: false,
+  publicDir: 'public',
   build: {
     assetsDir: 'assets',
     emptyOutDir: true,

@@ -68,6 +68,9 @@ int gw_path_inside(const char *root, const char *path, char **resolved, lh_error
  * starting with '.', so it can only name a file directly inside the assets folder.
  * LH_EINVAL naming the offending byte otherwise. */
 int gw_ui_asset_name_check(const char *name, lh_error *err);
+/* True if name looks like a bundler's content-hashed file ("index-B3x9aZ_q.js"): such files
+ * are served as immutable. */
+bool gw_ui_name_is_hashed(const char *name);
 /* The Content-Type for a file name by its extension (static string; octet-stream if unknown). */
 const char *gw_content_type(const char *name);
 /* The default UI folder: "web" next to the running executable (caller frees). */

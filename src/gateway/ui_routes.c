@@ -20,10 +20,12 @@
 
 #define UI_NAME_MAX 200
 
-/* Vite puts a content hash in every file name under assets/, so a name never changes meaning:
- * cache it for a year. index.html names the current hashes, so it is revalidated each time. */
-#define UI_CACHE_ASSET "public, max-age=31536000, immutable"
-#define UI_CACHE_INDEX "no-cache"
+/* Vite names each bundle "<name>-<8-char hash>.<ext>", so such a name never changes meaning:
+ * cache it for a year. Everything else (index.html, which names the current hashes, and
+ * files copied as they are) is revalidated each time. */
+#define UI_CACHE_HASHED "public, max-age=31536000, immutable"
+#define UI_CACHE_REVALIDATE "no-cache"
+#define UI_HASH_LEN 8
 /* CodeMirror and uPlot set inline styles; scripts come only from this origin. */
 #define UI_CSP                                                                                     \
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "     \
@@ -47,6 +49,21 @@ int gw_ui_asset_name_check(const char *name, lh_error *err)
                                 "asset name has a character outside [A-Za-z0-9._-] at byte %zu", i);
     }
     return LH_OK;
+}
+
+bool gw_ui_name_is_hashed(const char *name)
+{
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    if (!dot || dot - name < UI_HASH_LEN + 2) return false;
+    const char *hash = dot - UI_HASH_LEN;
+    if (hash[-1] != '-') return false;
+    for (const char *p = hash; p < dot; p++) {
+        unsigned char c = (unsigned char)*p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
 }
 
 const char *gw_content_type(const char *name)
@@ -115,7 +132,8 @@ static void send_file(gw_req *r, const char *rel, const char *name, bool is_inde
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, gw_content_type(name));
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                            is_index ? UI_CACHE_INDEX : UI_CACHE_ASSET);
+                            !is_index && gw_ui_name_is_hashed(name) ? UI_CACHE_HASHED
+                                                                    : UI_CACHE_REVALIDATE);
     if (is_index) {
         MHD_add_response_header(resp, "Content-Security-Policy", UI_CSP);
         MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
