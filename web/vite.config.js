@@ -5,9 +5,15 @@
 // (scripts/build-web passes <build>/web).
 import { defineConfig } from 'vite';
 
+// `npx vite` (development only): live reload, API calls forwarded to a running server.
+const api = process.env.LAKEHOUSE_URL || 'http://127.0.0.1:8080';
+const apiPrefixes = ['/health', '/openapi.json', '/catalog', '/sql', '/ingest', '/storage',
+  '/vectors', '/hnsw', '/search', '/rag', '/ask', '/jobs', '/journal', '/metrics'];
+
 export default defineConfig({
   base: '/',
   publicDir: 'public',
+  server: { proxy: Object.fromEntries(apiPrefixes.map((p) => [p, api])) },
   build: {
     assetsDir: 'assets',
     emptyOutDir: true,
