@@ -182,6 +182,20 @@ async function apiGet(p) {
     await shot(page, 'sql');
   });
 
+  await step('SQL: completion offers datasets and their columns', async () => {
+    await page.click('#sql-editor .cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('SELECT * FROM peo');
+    await page.locator('.cm-tooltip-autocomplete', { hasText: 'people' }).waitFor();
+    ok(true, 'the dataset name is offered');
+    await page.keyboard.press('Escape');
+    await page.keyboard.type('ple WHERE sco');
+    const popup = page.locator('.cm-tooltip-autocomplete', { hasText: 'score' });
+    await popup.waitFor();
+    ok(/DOUBLE/.test(await popup.innerText()), 'the column is offered with its type');
+    await page.keyboard.press('Escape');
+  });
+
   await step('SQL: date + number gives a line chart; number + number a scatter', async () => {
     await page.click('#sql-editor .cm-content');
     await page.keyboard.press('Control+A');
@@ -257,6 +271,14 @@ async function apiGet(p) {
     }
     await noObjectObject(page, 'Ask');
     await shot(page, 'ask');
+  });
+
+  await step('a link to a dataset opens it', async () => {
+    const other = await context.newPage();
+    await other.goto(`${URL_BASE}/#explore/people`);
+    await other.locator('#dataset-detail table.schema').waitFor();
+    ok(/people/.test(await other.locator('#dataset-detail h2').innerText()), '#explore/people shows people');
+    await other.close();
   });
 
   await step('keyboard: arrow keys move between tabs', async () => {

@@ -104,6 +104,8 @@ export function renderChart(result, container, y) {
   const ink = cssVar('--ink-2', '#555');
   const grid = cssVar('--line', '#ddd');
   const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+  const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 });
+  const yAxis = { ...axis, size: 64, values: (u, splits) => splits.map((v) => (v === null ? '' : compact.format(v))) };
   const series = [{ label: cols[pick.x].name }].concat(pick.ys.map((y, i) => {
     const color = PALETTE[i % PALETTE.length];
     const s = { label: cols[y].name, stroke: color, width: 2 };
@@ -137,7 +139,7 @@ export function renderChart(result, container, y) {
         ? { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] }
         : {},
     },
-    axes: [xAxis, { ...axis, size: 60 }],
+    axes: [xAxis, yAxis],
     series,
   };
   const u = new uPlot(opts, data, plot);

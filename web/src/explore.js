@@ -43,7 +43,10 @@ export function mount(panel, context) {
   reload();
 }
 
-export function show() {}
+/** Shows the tab; name (from "#explore/<name>") opens that dataset. */
+export function show(name) {
+  if (name && name !== selected) openDataset(name);
+}
 
 async function reload() {
   listStatus.textContent = 'Loading…';
@@ -79,6 +82,7 @@ function renderList(datasets) {
 
 async function openDataset(name, version) {
   selected = name;
+  window.history.replaceState(null, '', `#explore/${encodeURIComponent(name)}`);
   renderList(ctx.datasets);
   setChildren(detail, h('p', { class: 'muted' }, `Loading ${name}…`));
   let m;
@@ -95,7 +99,7 @@ async function openDataset(name, version) {
   const metaKeys = ['owner', 'tags', 'sensitivity', 'description'].filter((k) => meta[k] !== undefined);
   const otherMeta = Object.keys(meta).filter((k) => !metaKeys.includes(k));
   const sample = h('div', { class: 'sample' }, h('p', { class: 'muted' }, 'Loading a sample…'));
-  const history = h('div', { class: 'history' });
+  const historyBox = h('div', { class: 'history' });
   const sampleSql = `SELECT * FROM ${quoteIdent(name)} LIMIT 20`;
 
   setChildren(detail,
@@ -128,9 +132,9 @@ async function openDataset(name, version) {
             h('td', {}, h('span', { class: 'type' }, c.type)),
             h('td', {}, c.nullable === false ? 'no' : 'yes'))))))),
     h('div', { class: 'card' }, h('h3', {}, 'Sample rows'), sample),
-    h('div', { class: 'card' }, h('h3', {}, 'Version history'), history));
+    h('div', { class: 'card' }, h('h3', {}, 'Version history'), historyBox));
 
-  renderHistory(history, name, m);
+  renderHistory(historyBox, name, m);
   if (version && version !== latest) {
     setChildren(sample, h('p', { class: 'muted' },
       'Samples come from the latest version (SQL reads the current data).'));

@@ -3,10 +3,17 @@
 import { cellText, fmtInt, h, setChildren } from './dom.js';
 import { isNumericType } from './types.js';
 
+// Binary floating point shows sums like 26771.630000000005; 12 significant digits hide that
+// noise (the exact value is in the cell's tooltip and in the CSV download).
+function fmtFloat(v) {
+  return typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(12))) : cellText(v);
+}
+
 export function renderGrid(result, { pageSize = 50 } = {}) {
   const cols = result.columns || [];
   const rows = result.rows || [];
   const numeric = cols.map((c) => isNumericType(c.type));
+  const floats = cols.map((c) => /^(DOUBLE|FLOAT|REAL)$/i.test(c.type));
   const wrap = h('div', { class: 'grid' });
   const tbody = h('tbody');
   const info = h('span', { class: 'page-info', 'aria-live': 'polite' });
@@ -20,7 +27,8 @@ export function renderGrid(result, { pageSize = 50 } = {}) {
     const slice = rows.slice(start, start + pageSize);
     setChildren(tbody, slice.map((r) => h('tr', {}, r.map((v, i) => (v === null
       ? h('td', { class: 'null' }, 'NULL')
-      : h('td', { class: numeric[i] ? 'num' : '' }, cellText(v)))))));
+      : h('td', { class: numeric[i] ? 'num' : '', title: floats[i] ? String(v) : undefined },
+        floats[i] ? fmtFloat(v) : cellText(v)))))));
     info.textContent = rows.length
       ? `Rows ${fmtInt(start + 1)}–${fmtInt(start + slice.length)} of ${fmtInt(rows.length)}`
       : 'No rows';

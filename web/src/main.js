@@ -34,7 +34,7 @@ const ctx = {
   },
 };
 
-function select(name, focus = false) {
+function select(name, focus = false, arg = null) {
   if (!tabs[name]) name = 'explore';
   for (const t of order) {
     const btn = document.getElementById(`tab-${t}`);
@@ -48,21 +48,23 @@ function select(name, focus = false) {
     mounted.add(name);
     tabs[name].mount(document.getElementById(`panel-${name}`), ctx);
   }
-  if (tabs[name].show) tabs[name].show();
+  if (tabs[name].show) tabs[name].show(arg);
   if (focus) document.getElementById(`tab-${name}`).focus();
   document.title = `${name[0].toUpperCase()}${name.slice(1)} · lakehouse`;
 }
 
+// "#explore/candidates" opens a tab with an argument (here: a dataset).
 function fromHash() {
-  const name = location.hash.replace(/^#/, '') || 'explore';
-  select(tabs[name] ? name : 'explore');
+  const [name, ...rest] = location.hash.replace(/^#/, '').split('/');
+  const arg = rest.length ? decodeURIComponent(rest.join('/')) : null;
+  select(tabs[name] ? name : 'explore', false, arg);
 }
 
 // Tabs follow the WAI-ARIA pattern: click or Enter selects, arrow keys move between tabs.
 const tablist = document.querySelector('[role=tablist]');
 tablist.addEventListener('click', (e) => {
   const btn = e.target.closest('[data-tab]');
-  if (btn) location.hash = `#${btn.dataset.tab}`;
+  if (btn && !location.hash.startsWith(`#${btn.dataset.tab}`)) location.hash = `#${btn.dataset.tab}`;
 });
 tablist.addEventListener('keydown', (e) => {
   const i = order.indexOf(document.activeElement && document.activeElement.dataset.tab);

@@ -47,12 +47,12 @@ export function mount(panel, context) {
       doc: pending ? pending.query : saved || defaultQuery(),
       extensions: [
         lineNumbers(), history(), drawSelection(), highlightActiveLine(), bracketMatching(),
-        closeBrackets(), autocompletion(),
+        closeBrackets(), autocompletion({ icons: false }),
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         placeholder('SELECT … FROM dataset'),
         Prec.highest(keymap.of([{ key: 'Mod-Enter', run: () => { run(); return true; } }])),
         keymap.of([...defaultKeymap, ...historyKeymap, ...completionKeymap]),
-        language.of(sqlLanguage({ dialect: PostgreSQL, upperCaseKeywords: true, schema: {} })),
+        language.of(sqlSupport({})),
         EditorView.updateListener.of((u) => {
           if (u.docChanged) localStorage.setItem(STORE_KEY, u.state.doc.toString());
         }),
@@ -105,7 +105,25 @@ async function updateSchema(datasets) {
   }));
   const schema = {};
   for (const d of list) schema[d.name] = (schemaCache.get(d.name) || { columns: [] }).columns;
-  view.dispatch({ effects: language.reconfigure(sqlLanguage({ dialect: PostgreSQL, upperCaseKeywords: true, schema })) });
+  view.dispatch({ effects: language.reconfigure(sqlSupport(schema)) });
+}
+
+// lang-sql completes dataset names, and columns after "dataset."; this adds the bare column
+// names of every dataset the query mentions, which is how people write single-table SQL.
+function sqlSupport(schema) {
+  const support = sqlLanguage({ dialect: PostgreSQL, upperCaseKeywords: true, schema });
+  const columns = (context) => {
+    const word = context.matchBefore(/[A-Za-z_][A-Za-z0-9_]*/);
+    if (!word && !context.explicit) return null;
+    const text = context.state.doc.toString();
+    const options = [];
+    for (const [table, cols] of Object.entries(schema)) {
+      if (!new RegExp(`\\b${table}\\b`, 'i').test(text)) continue;
+      for (const c of cols) options.push({ label: c.label, type: 'property', detail: `${c.detail} · ${table}`, boost: 5 });
+    }
+    return options.length ? { from: word ? word.from : context.pos, options, validFor: /^[A-Za-z0-9_]*$/ } : null;
+  };
+  return [support, support.language.data.of({ autocomplete: columns })];
 }
 
 function queryText() {
