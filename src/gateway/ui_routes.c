@@ -32,6 +32,14 @@
     "data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action "       \
     "'none'"
 
+/* [A-Za-z0-9_-]: the base64url alphabet of bundle hashes, and (with '.') of asset names. */
+static bool name_char(char ch)
+{
+    unsigned char c = (unsigned char)ch;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
 int gw_ui_asset_name_check(const char *name, lh_error *err)
 {
     size_t n = name ? strlen(name) : 0;
@@ -41,10 +49,7 @@ int gw_ui_asset_name_check(const char *name, lh_error *err)
     if (name[0] == '.')
         return lh_error_set(err, LH_EINVAL, "asset name '%.*s' starts with '.'", UI_NAME_MAX, name);
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok)
+        if (!name_char(name[i]) && name[i] != '.')
             return lh_error_set(err, LH_EINVAL,
                                 "asset name has a character outside [A-Za-z0-9._-] at byte %zu", i);
     }
@@ -57,12 +62,8 @@ bool gw_ui_name_is_hashed(const char *name)
     if (!dot || dot - name < UI_HASH_LEN + 2) return false;
     const char *hash = dot - UI_HASH_LEN;
     if (hash[-1] != '-') return false;
-    for (const char *p = hash; p < dot; p++) {
-        unsigned char c = (unsigned char)*p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
-        if (!ok) return false;
-    }
+    for (const char *p = hash; p < dot; p++)
+        if (!name_char(*p)) return false;
     return true;
 }
 
