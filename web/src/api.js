@@ -150,6 +150,16 @@ export async function operation(method, path) {
   return (item && item[method.toLowerCase()]) || null;
 }
 
+/** Follows a local "$ref" ("#/components/schemas/X") in the OpenAPI document. */
+export async function resolveRef(obj) {
+  const doc = await openapi();
+  let cur = obj;
+  for (let i = 0; cur && cur.$ref && doc && i < 8; i++) {
+    cur = cur.$ref.replace(/^#\//, '').split('/').reduce((o, k) => (o ? o[k] : undefined), doc);
+  }
+  return cur;
+}
+
 /** Does the server document a route? (True when the document cannot be read: then we try.) */
 export async function hasRoute(method, path) {
   const doc = await openapi();

@@ -1,7 +1,7 @@
 // Ask: a question goes to POST /rag (an answer with cited sources) or POST /ask (NL→SQL:
 // the generated SQL, editable and runnable in the SQL tab). Which routes exist is read from
 // the server's OpenAPI document; a server without them gets a plain explanation instead.
-import { api, describe, isMissingRoute, operation } from './api.js';
+import { api, describe, isMissingRoute, operation, resolveRef } from './api.js';
 import { cellText, h, jsonView, note, setChildren } from './dom.js';
 import { renderGrid } from './grid.js';
 
@@ -79,7 +79,8 @@ async function bodyFor(mode, question) {
   const op = await operation('post', MODES[mode].path);
   let props = {};
   try {
-    props = op.requestBody.content['application/json'].schema.properties || {};
+    const schema = await resolveRef(op.requestBody.content['application/json'].schema);
+    props = (schema && schema.properties) || {};
   } catch {
     props = {};
   }

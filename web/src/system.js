@@ -10,7 +10,7 @@ const OPTIONAL = [
   { id: 'storage-errors', title: 'Recent storage errors', paths: ['/storage/errors'],
     pick: (b) => b.errors ?? b.events ?? b, empty: 'No storage errors recorded.' },
   { id: 'vector-indexes', title: 'Vector indexes', paths: ['/vectors/indexes', '/vectors', '/hnsw/indexes'],
-    pick: (b) => b.indexes ?? b, empty: 'No vector indexes yet.' },
+    like: /^\/(vectors|hnsw)(\/[a-z_]+)?$/, pick: (b) => b.indexes ?? b, empty: 'No vector indexes yet.' },
   { id: 'cache', title: 'Cache', paths: ['/cache', '/query/cache'],
     pick: (b) => b.entries ?? b, empty: 'The cache is empty.' },
 ];
@@ -74,7 +74,11 @@ function notAvailable(o) {
 }
 
 async function loadOptional(o, box, doc) {
-  const documented = doc && doc.paths ? o.paths.find((p) => doc.paths[p] && doc.paths[p].get) : o.paths[0];
+  // A known path first; else any parameterless GET route of the same family.
+  const gets = doc && doc.paths ? Object.keys(doc.paths).filter((p) => doc.paths[p].get) : null;
+  const documented = gets
+    ? o.paths.find((p) => gets.includes(p)) || (o.like && gets.find((p) => o.like.test(p)))
+    : o.paths[0];
   if (!documented) {
     setChildren(box, notAvailable(o));
     return;
