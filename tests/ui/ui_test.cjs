@@ -98,12 +98,24 @@ async function apiGet(p) {
     await page.locator('#datasets').waitFor();
     await page.setInputFiles('#upload-file', path.join(FIX, 'people.csv'));
     ok((await page.inputValue('#upload-dataset')) === 'people', 'the dataset name follows the file name');
+    // Record every value the progress bar is given during the upload.
+    await page.evaluate(() => {
+      window.__maxProgress = 0;
+      const bar = document.querySelector('#upload-progress');
+      const d = Object.getOwnPropertyDescriptor(HTMLProgressElement.prototype, 'value');
+      Object.defineProperty(bar, 'value', {
+        configurable: true,
+        get() { return d.get.call(this); },
+        set(v) { window.__maxProgress = Math.max(window.__maxProgress, v); d.set.call(this, v); },
+      });
+    });
     await page.click('#upload-button');
     const result = page.locator('#upload-result .note-ok');
     await result.waitFor();
     const text = await result.innerText();
     ok(/Created people/.test(text) && /6 rows/.test(text) && /version 1/.test(text),
       'the upload reports the new dataset, its rows and version', text);
+    ok(await page.evaluate(() => window.__maxProgress) === 1, 'the progress bar reached 100%');
     const row = page.locator('#datasets tbody tr[data-name=people]');
     await row.waitFor();
     const cells = await row.locator('td').allInnerTexts();
@@ -121,6 +133,17 @@ async function apiGet(p) {
     ok(/v1/.test(hist) && /ingest/.test(hist) && /people\.csv/.test(hist), 'the version history names v1, the op and the source', hist);
     await noObjectObject(page, 'Explore');
     await shot(page, 'explore');
+  });
+
+  await step('Explore: upload NDJSON', async () => {
+    await page.setInputFiles('#upload-file', path.join(FIX, 'events.ndjson'));
+    ok((await page.inputValue('#upload-format')) === 'ndjson', 'the format follows the file name');
+    await page.click('#upload-button');
+    const text = await page.locator('#upload-result .note-ok').innerText();
+    ok(/Created events/.test(text) && /3 rows/.test(text), 'the NDJSON file became dataset events', text);
+    await page.locator('#datasets tbody tr[data-name=events]').waitFor();
+    const schema = await page.locator('#dataset-detail table.schema').innerText();
+    ok(/ts\s+TIMESTAMP/.test(schema) && /minutes\s+BIGINT/.test(schema), 'its schema has inferred types', schema.replace(/\s+/g, ' '));
   });
 
   await step('Explore: a ragged CSV is refused with its line', async () => {
@@ -239,7 +262,7 @@ async function apiGet(p) {
     await page.locator('#health-status').waitFor();
     ok((await page.locator('#health-status').innerText()) === 'ok', 'health is ok');
     const server = await page.locator('#system-health').innerText();
-    ok(/lakehouse \d+\.\d+\.\d+/.test(server) && /local/.test(server) && /Datasets\s+1\b/i.test(server),
+    ok(/lakehouse \d+\.\d+\.\d+/.test(server) && /local/.test(server) && /Datasets\s+2\b/i.test(server),
       'version, storage backend and dataset count are shown', server.replace(/\s+/g, ' '));
     const doc = (await apiGet('/openapi.json')).body;
     for (const [id, p] of [['storage-errors', '/storage/errors'], ['vector-indexes', '/vectors/indexes']]) {
@@ -271,6 +294,49 @@ async function apiGet(p) {
     }
     await noObjectObject(page, 'Ask');
     await shot(page, 'ask');
+  });
+
+  await step('Ask: an answer with sources, and generated SQL (stand-in /rag and /ask)', async () => {
+    // The server has no /rag or /ask yet: a stand-in answers in their place, so that the
+    // rendering of answers, sources and generated SQL is exercised here.
+    const p2 = await context.newPage();
+    const seen = [];
+    await p2.route('**/openapi.json', async (route) => {
+      const res = await route.fetch();
+      const doc = await res.json();
+      const body = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Question' } } } };
+      doc.components.schemas.Question = { type: 'object', properties: { question: { type: 'string' } } };
+      doc.paths['/rag'] = { post: { requestBody: body, responses: {} } };
+      doc.paths['/ask'] = { post: { requestBody: body, responses: {} } };
+      await route.fulfill({ response: res, json: doc });
+    });
+    await p2.route('**/rag', async (route) => {
+      seen.push(route.request().postDataJSON());
+      await route.fulfill({ json: { answer: 'Chicago has the most people [1].',
+        sources: [{ dataset: 'people', row: 1, chunk: 0, score: 0.91, text: 'Ada lives in Chicago' }] } });
+    });
+    await p2.route('**/ask', async (route) => {
+      seen.push(route.request().postDataJSON());
+      await route.fulfill({ json: { sql: 'SELECT city, count(*) AS n FROM people GROUP BY city ORDER BY n DESC' } });
+    });
+    await p2.goto(`${URL_BASE}/#ask`);
+    await p2.locator('.modes input[value=rag]').waitFor();
+    await p2.fill('#ask-input', 'Where do most people live?');
+    await p2.keyboard.press('Control+Enter');
+    await p2.locator('#ask-out .answer-text').waitFor();
+    ok(/Chicago has the most people/.test(await p2.locator('#ask-out .answer-text').innerText()), 'the answer is shown');
+    const src = await p2.locator('#ask-out ol.sources').innerText();
+    ok(/people/.test(src) && /row 1/.test(src) && /chunk 0/.test(src) && /Ada lives in Chicago/.test(src),
+      'its source is cited with dataset, row and chunk', src);
+    ok(seen[0] && seen[0].question === 'Where do most people live?', 'the question was sent as {question}', JSON.stringify(seen[0]));
+    await p2.check('.modes input[value=ask]');
+    await p2.click('#ask-button');
+    await p2.locator('#ask-out pre.sql-text').waitFor();
+    await p2.click('#ask-out button:has-text("Run in SQL")');
+    await p2.locator('#sql-grid table.results tbody tr').first().waitFor();
+    ok((await p2.locator('#tab-sql').getAttribute('aria-selected')) === 'true' &&
+      await p2.locator('#sql-grid table.results tbody tr').count() === 3, 'the generated SQL runs in the SQL tab');
+    await p2.close();
   });
 
   await step('a link to a dataset opens it', async () => {
