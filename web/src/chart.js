@@ -120,9 +120,12 @@ export function renderChart(result, container, y) {
   const xAxis = { ...axis };
   if (pick.kind === 'bar') {
     xAxis.splits = () => labels.map((_, i) => i);
+    // Every label while each gets 40 px (shortened to fit), else every n-th one.
     xAxis.values = (u, splits) => {
-      const every = Math.max(1, Math.ceil(labels.length / Math.max(1, u.bbox.width / devicePixelRatio / 70)));
-      return splits.map((i) => (i % every === 0 ? truncate(labels[i], 14) : ''));
+      const per = u.bbox.width / devicePixelRatio / Math.max(1, labels.length);
+      const every = per >= 40 ? 1 : Math.ceil(45 / Math.max(1, per));
+      const chars = per >= 40 ? Math.max(4, Math.min(18, Math.floor(per / 7))) : 14;
+      return splits.map((i) => (i % every === 0 ? truncate(labels[i], chars) : ''));
     };
   }
   const opts = {

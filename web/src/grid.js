@@ -3,10 +3,12 @@
 import { cellText, fmtInt, h, setChildren } from './dom.js';
 import { isNumericType } from './types.js';
 
-// Binary floating point shows sums like 26771.630000000005; 12 significant digits hide that
-// noise (the exact value is in the cell's tooltip and in the CSV download).
+// Binary floating point shows sums like 26771.630000000005: show at most 6 decimals (6
+// significant digits below 1); the exact value is in the cell's tooltip and the CSV download.
 function fmtFloat(v) {
-  return typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(12))) : cellText(v);
+  if (typeof v !== 'number' || !Number.isFinite(v)) return cellText(v);
+  if (Math.abs(v) >= 1e15) return String(v);
+  return String(Math.abs(v) >= 1 ? Number(v.toFixed(6)) : Number(v.toPrecision(6)));
 }
 
 export function renderGrid(result, { pageSize = 50 } = {}) {

@@ -46,7 +46,7 @@ export function mount(panel, context) {
     state: EditorState.create({
       doc: pending ? pending.query : saved || defaultQuery(),
       extensions: [
-        lineNumbers(), history(), drawSelection(), highlightActiveLine(), bracketMatching(),
+        lineNumbers(), history(), drawSelection(), EditorView.lineWrapping, highlightActiveLine(), bracketMatching(),
         closeBrackets(), autocompletion({ icons: false }),
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         placeholder('SELECT … FROM dataset'),

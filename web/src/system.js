@@ -104,7 +104,7 @@ function renderRoutes(doc) {
     for (const [method, op] of Object.entries(item)) {
       if (method === 'parameters') continue;
       rows.push(h('tr', {}, h('td', {}, h('span', { class: `method m-${method}` }, method.toUpperCase())),
-        h('td', {}, h('code', {}, path)), h('td', {}, (op && op.summary) || '')));
+        h('td', {}, h('code', {}, path), op && op.summary ? h('div', { class: 'muted small' }, op.summary) : null)));
     }
   }
   setChildren(routesBox, h('div', { class: 'table-wrap' }, h('table', { class: 'routes' }, h('tbody', {}, rows))));
