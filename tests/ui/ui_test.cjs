@@ -339,6 +339,37 @@ async function apiGet(p) {
     await p2.close();
   });
 
+  await step('System: vector indexes and the trials chart with its Pareto front (stand-in routes)', async () => {
+    const p3 = await context.newPage();
+    await p3.route('**/openapi.json', async (route) => {
+      const res = await route.fetch();
+      const doc = await res.json();
+      doc.paths['/vectors/indexes'] = { get: { responses: {} } };
+      doc.paths['/hnsw/trials/{index}'] = { get: { responses: {} } };
+      await route.fulfill({ response: res, json: doc });
+    });
+    await p3.route('**/vectors/indexes', (route) => route.fulfill({ json: { indexes: [
+      { name: 'resumes', generation: 3, vectors: 100000, dim: 100 }] } }));
+    await p3.route('**/hnsw/trials/resumes', (route) => route.fulfill({ json: { trials: [
+      { id: 1, m: 8, ef_search: 32, recall_at_10: 0.82, p50_ms: 0.4 },
+      { id: 2, m: 16, ef_search: 64, recall_at_10: 0.93, p50_ms: 0.9 },
+      { id: 3, m: 16, ef_search: 32, recall_at_10: 0.80, p50_ms: 0.7 },
+      { id: 4, m: 32, ef_search: 128, recall_at_10: 0.98, p50_ms: 2.1 },
+      { id: 5, m: 32, ef_search: 64, recall_at_10: 0.90, p50_ms: 1.5 }] } }));
+    await p3.goto(`${URL_BASE}/#system`);
+    const idx = p3.locator('#system-vector-indexes table');
+    await idx.waitFor();
+    const text = await idx.innerText();
+    ok(/resumes/.test(text) && /generation/.test(text), 'the vector indexes are listed with their generation', text);
+    const fig = p3.locator('#system-trials figure.chart[data-kind=pareto]');
+    await fig.waitFor();
+    const cap = await fig.locator('figcaption').innerText();
+    ok(/5 trials, 3 on the Pareto front/.test(cap), 'trials 1, 2 and 4 form the Pareto front', cap);
+    ok(await fig.locator('canvas').count() > 0, 'the trials chart is drawn');
+    await p3.screenshot({ path: path.join(ART, 'system-trials.png'), fullPage: true });
+    await p3.close();
+  });
+
   await step('a link to a dataset opens it', async () => {
     const other = await context.newPage();
     await other.goto(`${URL_BASE}/#explore/people`);

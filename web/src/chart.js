@@ -158,3 +158,62 @@ export function renderChart(result, container, y) {
 function truncate(s, n) {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
+
+/** The numeric field of trial objects whose name matches re (first found), or null. */
+function numericKey(items, re) {
+  const keys = Object.keys(items[0] || {});
+  return keys.find((k) => re.test(k) && items.some((t) => typeof t[k] === 'number')) || null;
+}
+
+/**
+ * Index trials as recall against latency, the Pareto front (no other trial is both faster
+ * and more accurate) drawn as a line over all trials. Field names are found by pattern
+ * (recall…, latency…/p50…/…_ms). Returns {el, kind, front, destroy} or a note.
+ */
+export function renderTrials(trials, container) {
+  const rk = numericKey(trials, /recall/i);
+  const lk = numericKey(trials, /latency|p50|p95|_ms$|_us$/i);
+  if (!rk || !lk) {
+    const el = h('p', { class: 'muted chart-none' }, 'No chart: the trials carry no recall and latency figures.');
+    container.append(el);
+    return { el, kind: null, front: [], destroy() { el.remove(); } };
+  }
+  const pts = trials.filter((t) => Number.isFinite(t[rk]) && Number.isFinite(t[lk]))
+    .sort((a, b) => a[lk] - b[lk] || b[rk] - a[rk]);
+  // Sorted by latency, a trial is on the front when it beats every faster trial's recall.
+  const front = [];
+  let best = -Infinity;
+  for (const t of pts) {
+    if (t[rk] > best) {
+      front.push(t);
+      best = t[rk];
+    }
+  }
+  const plot = h('div', { class: 'plot', role: 'img', 'aria-label': `recall against latency, ${front.length} trials on the Pareto front` });
+  const el = h('figure', { class: 'chart', dataset: { kind: 'pareto' } },
+    h('figcaption', {}, h('span', { class: 'tag' }, 'trials'), ` ${rk} against ${lk}`,
+      h('span', { class: 'muted' }, ` · ${pts.length} trials, ${front.length} on the Pareto front`)),
+    plot);
+  container.append(el);
+  const ink = cssVar('--ink-2', '#555');
+  const grid = cssVar('--line', '#ddd');
+  const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+  const onFront = new Set(front);
+  const u = new uPlot({
+    width: Math.max(240, plot.clientWidth || container.clientWidth || 600),
+    height: 260,
+    scales: { x: { time: false } },
+    axes: [{ ...axis, label: lk }, { ...axis, label: rk, size: 60 }],
+    series: [
+      { label: lk },
+      { label: 'trial', stroke: '#6b7480', paths: () => null, points: { show: true, size: 9, fill: '#8a94a3aa' } },
+      { label: 'Pareto front', stroke: PALETTE[0], width: 2, spanGaps: true, points: { show: true, size: 8, fill: PALETTE[0] } },
+    ],
+  }, [pts.map((t) => t[lk]), pts.map((t) => t[rk]), pts.map((t) => (onFront.has(t) ? t[rk] : null))], plot);
+  const ro = new ResizeObserver(() => {
+    const w = plot.clientWidth;
+    if (w > 0 && Math.abs(w - u.width) > 2) u.setSize({ width: w, height: 260 });
+  });
+  ro.observe(plot);
+  return { el, kind: 'pareto', front, destroy() { ro.disconnect(); u.destroy(); el.remove(); } };
+}

@@ -3,6 +3,9 @@
 // A view whose route this server build does not have says so instead of failing.
 import { api, describe, isMissingRoute, openapi } from './api.js';
 import { fmtDuration, fmtInt, h, jsonView, note, setChildren } from './dom.js';
+import { renderTrials } from './chart.js';
+
+const TRIALS = '/hnsw/trials/{index}';
 
 // Optional views: the first route the server documents (or, without a document, the first
 // candidate) is read. Their bodies are rendered generically: arrays as tables.
@@ -15,11 +18,13 @@ const OPTIONAL = [
     pick: (b) => b.entries ?? b, empty: 'The cache is empty.' },
 ];
 
-let healthBox, optionalBoxes, routesBox;
+let healthBox, optionalBoxes, routesBox, trialsBox;
+let trialsChart = null;
 
 export function mount(panel) {
   healthBox = h('div', { id: 'system-health' });
   routesBox = h('div', { id: 'system-routes' });
+  trialsBox = h('div', { class: 'body' });
   optionalBoxes = OPTIONAL.map((o) => h('div', { class: 'card', id: `system-${o.id}` },
     h('h2', {}, o.title), h('div', { class: 'body' }, h('p', { class: 'muted' }, 'Loading…'))));
   setChildren(panel,
@@ -29,6 +34,7 @@ export function mount(panel) {
           h('button', { type: 'button', class: 'ghost', onclick: () => refresh() }, 'Refresh')),
         healthBox),
       optionalBoxes,
+      h('div', { class: 'card', id: 'system-trials' }, h('h2', {}, 'Index trials'), trialsBox),
       h('div', { class: 'card' }, h('h2', {}, 'HTTP API'),
         h('p', { class: 'muted small' }, 'Everything this UI does goes through these routes; the full description is at ',
           h('a', { href: '/openapi.json' }, '/openapi.json'), '.'),
@@ -42,7 +48,8 @@ export function show() {
 async function refresh() {
   loadHealth();
   const doc = await openapi();
-  OPTIONAL.forEach((o, i) => loadOptional(o, optionalBoxes[i].querySelector('.body'), doc));
+  const loaded = OPTIONAL.map((o, i) => loadOptional(o, optionalBoxes[i].querySelector('.body'), doc));
+  loadTrials(doc, await loaded[OPTIONAL.findIndex((o) => o.id === 'vector-indexes')]);
   renderRoutes(doc);
 }
 
@@ -89,9 +96,48 @@ async function loadOptional(o, box, doc) {
     setChildren(box, Array.isArray(data) && data.length === 0
       ? h('p', { class: 'muted' }, o.empty)
       : jsonView(data));
+    return data;
   } catch (e) {
     setChildren(box, isMissingRoute(e) ? notAvailable(o) : note('error', `${documented}: ${describe(e)}`));
+    return null;
   }
+}
+
+// Trials of one index (GET /hnsw/trials/{index}) as recall against latency with the Pareto
+// front; the index is chosen among those the vector-index view listed.
+async function loadTrials(doc, indexes) {
+  if (trialsChart) { trialsChart.destroy(); trialsChart = null; }
+  if (doc && doc.paths && !(doc.paths[TRIALS] && doc.paths[TRIALS].get)) {
+    setChildren(trialsBox, h('p', { class: 'unavailable' },
+      'Not available in this build: the server has no /hnsw/trials/{index} route yet.'));
+    return;
+  }
+  const names = (Array.isArray(indexes) ? indexes : [])
+    .map((x) => (x && typeof x === 'object' ? x.name ?? x.index : x)).filter((x) => typeof x === 'string');
+  if (!names.length) {
+    setChildren(trialsBox, h('p', { class: 'muted' }, 'No index trials yet: trials appear once a vector index is built.'));
+    return;
+  }
+  const chartBox = h('div');
+  const show = async (name) => {
+    if (trialsChart) { trialsChart.destroy(); trialsChart = null; }
+    setChildren(chartBox, h('p', { class: 'muted' }, 'Loading…'));
+    try {
+      const body = await api(TRIALS.replace('{index}', encodeURIComponent(name)));
+      const trials = Array.isArray(body) ? body : body.trials ?? [];
+      chartBox.replaceChildren();
+      if (!trials.length) chartBox.append(h('p', { class: 'muted' }, `No trials for ${name} yet.`));
+      else trialsChart = renderTrials(trials, chartBox);
+    } catch (e) {
+      setChildren(chartBox, isMissingRoute(e)
+        ? h('p', { class: 'unavailable' }, 'Not available in this build: the server has no /hnsw/trials route yet.')
+        : note('error', `Trials of ${name}: ${describe(e)}`));
+    }
+  };
+  const sel = h('select', { id: 'trials-index', 'aria-label': 'Index', onchange: (e) => show(e.target.value) },
+    names.map((n) => h('option', { value: n }, n)));
+  setChildren(trialsBox, h('label', { class: 'inline' }, 'Index ', sel), chartBox);
+  show(names[0]);
 }
 
 function renderRoutes(doc) {
