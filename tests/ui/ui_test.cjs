@@ -131,6 +131,11 @@ async function apiGet(p) {
     await page.locator('#dataset-detail ol.versions li .version-head').first().waitFor();
     const hist = await page.locator('#dataset-detail ol.versions').innerText();
     ok(/v1/.test(hist) && /ingest/.test(hist) && /people\.csv/.test(hist), 'the version history names v1, the op and the source', hist);
+    const journal = page.locator('#dataset-detail .journal');
+    await page.waitForFunction(() => document.querySelector('#dataset-detail .journal')?.children.length > 1);
+    const jtext = await journal.innerText();
+    if ((await apiGet('/openapi.json')).body.paths['/journal/{entity}']) ok(!/Cannot read/.test(jtext), 'the journal is shown', jtext);
+    else ok(/not available in this build/.test(jtext), 'the journal is said to be missing', jtext);
     await noObjectObject(page, 'Explore');
     await shot(page, 'explore');
   });

@@ -1,8 +1,8 @@
 // Explore: the catalog (datasets with rows, size, versions), one dataset's schema, metadata,
 // a sample of rows and its version history; and uploading a CSV/NDJSON file to create or
 // append to a dataset, with upload progress and ingest errors shown with line and column.
-import { api, describe, ingestErrorParts, ingestUpload, sql } from './api.js';
-import { cellText, fmtBytes, fmtInt, fmtTime, h, note, setChildren } from './dom.js';
+import { api, describe, hasRoute, ingestErrorParts, ingestUpload, isMissingRoute, sql } from './api.js';
+import { cellText, fmtBytes, fmtInt, fmtTime, h, jsonView, note, setChildren } from './dom.js';
 import { renderGrid } from './grid.js';
 
 let ctx;
@@ -135,6 +135,7 @@ async function openDataset(name, version) {
     h('div', { class: 'card' }, h('h3', {}, 'Version history'), historyBox));
 
   renderHistory(historyBox, name, m);
+  renderJournal(historyBox, name);
   if (version && version !== latest) {
     setChildren(sample, h('p', { class: 'muted' },
       'Samples come from the latest version (SQL reads the current data).'));
@@ -196,6 +197,26 @@ async function renderHistory(el, name, m) {
       await showVersions(versions.slice(10));
     } }, `Show ${versions.length - 10} older versions`);
     el.append(more);
+  }
+}
+
+// The mutation journal of the dataset (GET /journal/{entity}), newest last, when the server
+// has it; each event says who changed what, when and why.
+async function renderJournal(el, name) {
+  const box = h('div', { class: 'journal' }, h('h3', {}, 'Journal'));
+  el.after(box);
+  if (!(await hasRoute('get', '/journal/{entity}'))) {
+    box.append(h('p', { class: 'unavailable' }, 'Journal events: not available in this build (no /journal route yet).'));
+    return;
+  }
+  try {
+    const body = await api(`/journal/${encodeURIComponent(name)}`);
+    const events = Array.isArray(body) ? body : body.events ?? [];
+    box.append(events.length ? jsonView(events.slice(-50)) : h('p', { class: 'muted' }, 'No journal events.'));
+  } catch (e) {
+    box.append(isMissingRoute(e)
+      ? h('p', { class: 'unavailable' }, 'Journal events: not available in this build (no /journal route yet).')
+      : note('error', `Cannot read the journal: ${describe(e)}`));
   }
 }
 
