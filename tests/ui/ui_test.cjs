@@ -83,6 +83,12 @@ async function apiGet(p) {
   });
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e && e.message ? e.message : e)));
+  // Console errors other than failed loads (404s of routes this build lacks are expected):
+  // a Content-Security-Policy refusal would show up here.
+  const consoleErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) consoleErrors.push(m.text());
+  });
 
   await step('the UI loads at /', async () => {
     const res = await page.goto(`${URL_BASE}/`);
@@ -406,6 +412,7 @@ async function apiGet(p) {
 
   ok(pageErrors.length === 0, 'no uncaught errors in the page', pageErrors.join(' | '));
   ok(foreign.length === 0, 'no request left the server under test', foreign.join(' '));
+  ok(consoleErrors.length === 0, 'no errors in the browser console (CSP refusals included)', consoleErrors.join(' | '));
   await browser.close();
   console.log(`# ui_test: ${checks} checks, ${failed} failed`);
   process.exit(failed ? 1 : 0);

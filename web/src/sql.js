@@ -5,7 +5,8 @@ import { EditorState, Prec, Compartment } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, placeholder } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { sql as sqlLanguage, PostgreSQL } from '@codemirror/lang-sql';
-import { syntaxHighlighting, defaultHighlightStyle, bracketMatching } from '@codemirror/language';
+import { syntaxHighlighting, HighlightStyle, bracketMatching } from '@codemirror/language';
+import { tags as t } from '@lezer/highlight';
 import { autocompletion, completionKeymap, closeBrackets } from '@codemirror/autocomplete';
 import { api, describe, sql, sqlCsv } from './api.js';
 import { fmtInt, fmtMs, h, note, setChildren } from './dom.js';
@@ -13,6 +14,14 @@ import { renderGrid } from './grid.js';
 import { renderChart } from './chart.js';
 
 const STORE_KEY = 'lakehouse.sql.text';
+// Colours from the page's palette, so the editor reads well in light and dark mode.
+const sqlHighlight = HighlightStyle.define([
+  { tag: [t.keyword, t.operatorKeyword], color: 'var(--accent)', fontWeight: '600' },
+  { tag: [t.string, t.special(t.string)], color: 'var(--ok)' },
+  { tag: [t.number, t.bool, t.null], color: 'var(--warn)' },
+  { tag: [t.lineComment, t.blockComment], color: 'var(--ink-2)', fontStyle: 'italic' },
+  { tag: [t.typeName, t.standard(t.name)], color: 'var(--bad)' },
+]);
 let ctx, view, status, out, runBtn, csvBtn, limitSel;
 let chart = null;
 let running = null;
@@ -48,7 +57,7 @@ export function mount(panel, context) {
       extensions: [
         lineNumbers(), history(), drawSelection(), EditorView.lineWrapping, highlightActiveLine(), bracketMatching(),
         closeBrackets(), autocompletion({ icons: false }),
-        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        syntaxHighlighting(sqlHighlight),
         placeholder('SELECT … FROM dataset'),
         Prec.highest(keymap.of([{ key: 'Mod-Enter', run: () => { run(); return true; } }])),
         keymap.of([...defaultKeymap, ...historyKeymap, ...completionKeymap]),
