@@ -157,6 +157,36 @@ async function apiGet(p) {
     ok(/ts\s+TIMESTAMP/.test(schema) && /minutes\s+BIGINT/.test(schema), 'its schema has inferred types', schema.replace(/\s+/g, ' '));
   });
 
+  await step('Explore: a slow upload shows its progress and can be canceled', async () => {
+    // 2 MB through a link throttled to 256 KB/s: the bar moves, Cancel stops it, and
+    // nothing reaches the catalog.
+    const big = path.join(ART, 'big.csv');
+    const lines = ['id,label'];
+    for (let i = 0; i < 100000; i++) lines.push(`${i},row number ${i} of the big file`);
+    fs.writeFileSync(big, `${lines.join('\n')}\n`);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions',
+      { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+    await page.setInputFiles('#upload-file', big);
+    await page.click('#upload-button');
+    await page.waitForFunction(() => {
+      const v = document.querySelector('#upload-progress').value;
+      return v > 0.05 && v < 0.9;
+    });
+    const pct = await page.locator('.progress .pct').innerText();
+    ok(/^\d+%$/.test(pct), 'the progress is shown as a percentage', pct);
+    await page.click('#upload-cancel');
+    const warn = page.locator('#upload-result .note-warn');
+    await warn.waitFor();
+    ok(/nothing was committed/.test(await warn.innerText()), 'the cancel says nothing was committed');
+    await cdp.send('Network.emulateNetworkConditions',
+      { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
+    ok((await apiGet('/catalog/datasets/big')).status === 404, 'no dataset "big" was created');
+    fs.unlinkSync(big);
+  });
+
   await step('Explore: a ragged CSV is refused with its line', async () => {
     await page.setInputFiles('#upload-file', path.join(FIX, 'ragged.csv'));
     ok((await page.inputValue('#upload-dataset')) === 'ragged', 'the name follows the new file');

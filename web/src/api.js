@@ -104,9 +104,10 @@ export async function sqlCsv(query) {
 
 /**
  * Uploads a file to POST /ingest with XHR so the upload progress can be shown.
- * onProgress(fraction 0..1, loaded, total). Resolves to the ingest result.
+ * onProgress(fraction 0..1, loaded, total); signal (AbortSignal) cancels. Resolves to the
+ * ingest result.
  */
-export function ingestUpload(file, { dataset, format, onProgress }) {
+export function ingestUpload(file, { dataset, format, onProgress, signal }) {
   return new Promise((resolve, reject) => {
     const q = new URLSearchParams({ dataset, name: file.name });
     if (format && format !== 'auto') q.set('format', format);
@@ -132,6 +133,7 @@ export function ingestUpload(file, { dataset, format, onProgress }) {
         reject(errorFromBody(xhr.status, xhr.responseText));
       }
     };
+    if (signal) signal.addEventListener('abort', () => xhr.abort(), { once: true });
     xhr.send(file);
   });
 }

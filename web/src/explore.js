@@ -243,6 +243,10 @@ function uploadCard() {
   const pct = h('span', { class: 'pct' });
   const progress = h('div', { class: 'progress', hidden: true }, bar, pct);
   const button = h('button', { type: 'submit', id: 'upload-button' }, 'Upload');
+  let uploading = null; // AbortController of the running upload
+  let sent = false;     // whether every byte reached the server
+  const cancel = h('button', { type: 'button', class: 'ghost', id: 'upload-cancel', hidden: true,
+    onclick: () => uploading && uploading.abort() }, 'Cancel');
   uploadOut = h('div', { id: 'upload-result', 'aria-live': 'polite' });
 
   const describeTarget = () => {
@@ -281,14 +285,18 @@ function uploadCard() {
         `"${dataset}" is not a valid dataset name: use 1-128 lowercase letters, digits or _, starting with a letter or _.`));
     }
     button.disabled = true;
+    uploading = new AbortController();
+    sent = false;
+    cancel.hidden = false;
     progress.hidden = false;
     bar.value = 0;
     pct.textContent = '0%';
     setChildren(uploadOut, h('p', { class: 'muted' }, `Uploading ${file.name} (${fmtBytes(file.size)})…`));
     try {
       const res = await ingestUpload(file, {
-        dataset, format: formatSel.value,
+        dataset, format: formatSel.value, signal: uploading.signal,
         onProgress: (f) => {
+          if (f >= 1) sent = true;
           bar.value = f;
           pct.textContent = `${Math.round(f * 100)}%`;
           if (f >= 1) {
@@ -305,10 +313,18 @@ function uploadCard() {
       await ctx.refreshCatalog().catch(() => {});
       openDataset(res.dataset);
     } catch (err) {
-      setChildren(uploadOut, ingestErrorBox(err, file.name));
+      if (err.code === 'canceled') {
+        setChildren(uploadOut, note('warn', sent
+          ? 'Canceled after the whole file was sent: the server may still commit it. Reload the dataset list to see.'
+          : 'Upload canceled before the file was complete: nothing was committed.'));
+      } else {
+        setChildren(uploadOut, ingestErrorBox(err, file.name));
+      }
     } finally {
       button.disabled = false;
       progress.hidden = true;
+      cancel.hidden = true;
+      uploading = null;
     }
   } },
   h('div', { class: 'field' }, h('label', { for: 'upload-file' }, 'File (CSV or NDJSON)'), fileInput),
@@ -316,7 +332,7 @@ function uploadCard() {
     h('div', { class: 'field grow' }, h('label', { for: 'upload-dataset' }, 'Dataset'), nameInput),
     h('div', { class: 'field' }, h('label', { for: 'upload-format' }, 'Format'), formatSel)),
   target,
-  h('div', { class: 'row' }, button, progress));
+  h('div', { class: 'row' }, button, progress, cancel));
 
   return h('div', { class: 'card' }, h('h2', {}, 'Upload'), form, uploadOut);
 }
