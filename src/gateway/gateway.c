@@ -548,8 +548,8 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     char portbuf[16], tbuf[16];
     snprintf(portbuf, sizeof portbuf, "%d", g->port);
     snprintf(tbuf, sizeof tbuf, "%u", threads);
-    lh_log(LH_LOG_INFO, "http_listening", "host", host, "port", portbuf, "threads", tbuf,
-           (const char *)NULL);
+    lh_log(LH_LOG_INFO, "http_listening", "host", host, "port", portbuf, "threads", tbuf, "ui",
+           g->ui_dir, (const char *)NULL);
     freeaddrinfo(ai);
     free(host);
     *out = g;
