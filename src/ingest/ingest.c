@@ -133,7 +133,7 @@ static size_t ascii_prefix(const unsigned char *p, size_t n)
 /* One pass over the source: SHA-256, byte count, and UTF-8 validity with the line and column
  * of the first bad byte. Returns LH_EINVAL naming file:line:column for bad UTF-8. */
 static int scan_source(const char *path, const char *name, char sha[LH_SHA256_HEX], int64_t *bytes,
-                       char *first_byte, lh_error *err)
+                       lh_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -145,7 +145,6 @@ static int scan_source(const char *path, const char *name, char sha[LH_SHA256_HE
     size_t carry = 0; /* bytes of an unfinished UTF-8 sequence kept from the last block */
     int64_t total = 0;
     int rc = LH_OK;
-    *first_byte = 0;
     for (;;) {
         size_t n = fread(buf + carry, 1, BUFSZ, f);
         if (n == 0 && ferror(f)) {
@@ -153,14 +152,6 @@ static int scan_source(const char *path, const char *name, char sha[LH_SHA256_HE
             break;
         }
         lh_sha256_update(h, buf + carry, n);
-        if (total == 0 && n > 0) {
-            for (size_t i = 0; i < n; i++)
-                if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') {
-                    *first_byte = (char)buf[i];
-                    break;
-                }
-            /* A UTF-8 byte order mark is allowed at the very start. */
-        }
         total += (int64_t)n;
         size_t len = carry + n;
         bool eof = n == 0;
@@ -194,6 +185,22 @@ out:
     lh_sha256_final(h, sha);
     *bytes = total;
     return rc;
+}
+
+/* scan_source on its own thread, so that it overlaps DuckDB's sniffing of the same file. */
+typedef struct scan_job {
+    const char *path, *name;
+    char sha[LH_SHA256_HEX];
+    int64_t bytes;
+    int rc;
+    lh_error err;
+} scan_job;
+
+static void *scan_main(void *arg)
+{
+    scan_job *j = arg;
+    j->rc = scan_source(j->path, j->name, j->sha, &j->bytes, &j->err);
+    return NULL;
 }
 
 /* -------------------------------------------------------------- helpers */
@@ -725,6 +732,19 @@ static int64_t save_rejects(lh_ingest *ing, duckdb_connection c, const lh_identi
 
 /* ------------------------------------------------------------ the entry */
 
+/* The first byte of path that is not white space (0 if none in its first 4 KiB). */
+static char first_byte(const char *path)
+{
+    char buf[4096];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') return buf[i];
+    return 0;
+}
+
 static lh_ingest_format detect_format(const char *name, char first)
 {
     const char *dot = strrchr(name, '.');
@@ -771,7 +791,6 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     char *sel = NULL, *tmp = NULL, *key = NULL;
     bool uploaded = false;
     int rc;
-    char first = 0;
     const char *name = o->source_name && *o->source_name ? o->source_name : path;
     const char *slash = strrchr(name, '/');
     if (slash && !o->source_name) name = slash + 1;
@@ -786,7 +805,12 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     if (sb.st_size == 0)
         return lh_error_set(err, LH_EINVAL, "%s: the file is empty; nothing to ingest", name);
 
-    if ((rc = scan_source(path, name, r.sha256, &r.bytes, &first, err))) goto done;
+    /* The checksum and UTF-8 scan runs beside the sniffing below; its verdict (bad UTF-8,
+     * or bytes already ingested) is taken before anything is converted. */
+    scan_job sj = {.path = path, .name = name};
+    pthread_t scan_tid;
+    bool scanning = pthread_create(&scan_tid, NULL, scan_main, &sj) == 0;
+    if (!scanning) scan_main(&sj);
     rc = lh_catalog_get(ing->cat, who, o->dataset, 0, &cur, err);
     if (rc == LH_ENOENT) {
         lh_error_clear(err);
@@ -794,14 +818,8 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     } else if (rc) {
         goto done;
     }
-    if (cur && lh_manifest_find_source(cur, r.sha256)) {
-        r.noop = true;
-        r.version = cur->version;
-        r.rows = 0;
-        goto done;
-    }
 
-    p.format = o->format ? o->format : detect_format(name, first);
+    p.format = o->format ? o->format : detect_format(name, first_byte(path));
     p.path = path;
     p.name = name;
     p.rejects = o->rejects;
@@ -836,6 +854,24 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             rc = describe(c, rd, &sniffed, &e);
         }
         free(rd);
+        if (scanning) pthread_join(scan_tid, NULL);
+        scanning = false;
+        memcpy(r.sha256, sj.sha, sizeof(r.sha256));
+        r.bytes = sj.bytes;
+        if (sj.rc) {
+            *err = sj.err;
+            rc = sj.rc;
+            schema_free(&sniffed);
+            goto done;
+        }
+        if (cur && lh_manifest_find_source(cur, r.sha256)) {
+            r.noop = true;
+            r.version = cur->version;
+            r.rows = 0;
+            rc = LH_OK;
+            schema_free(&sniffed);
+            goto done;
+        }
         if (rc && p.format == LH_FORMAT_CSV && !p.rejects && csv_structure_check(c, &p, err)) {
             schema_free(&sniffed);
             goto done;
@@ -987,6 +1023,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     if (o->progress) o->progress(o->progress_ctx, 1.0);
 
 done:
+    if (scanning) pthread_join(scan_tid, NULL);
     if (uploaded) lh_storage_delete(ing->st, key, NULL);
     if (tmp) unlink(tmp);
     if (c) {
