@@ -82,4 +82,76 @@ typedef struct lh_ai_glove_stats {
 int lh_ai_glove_embed_one(lh_ai_embedder *e, const char *text, size_t len, float *out,
                           lh_ai_glove_stats *stats, lh_error *err);
 
+/* ------------------------------------------------------- model servers */
+
+/* How to reach a model server (Ollama or OpenAI-compatible). Borrowed strings. */
+typedef struct lh_ai_http_opts {
+    const char *url;        /* base URL; NULL = http://127.0.0.1:11434 (Ollama) or
+                               http://127.0.0.1:8000 (OpenAI-compatible) */
+    const char *model;      /* model name; NULL = nomic-embed-text (Ollama embedder), else
+                               required */
+    const char *api_key;    /* bearer token (OpenAI-compatible servers); NULL = none */
+    int timeout_ms;         /* one request, start to end; 0 = 60000 */
+    int connect_timeout_ms; /* 0 = 5000 */
+    size_t batch;           /* texts per embedding request; 0 = 64 */
+    size_t dims;            /* expected vector dimension; 0 = learn it from a probe at open */
+} lh_ai_http_opts;
+
+/* Opens an embedder on Ollama (POST /api/embed {model, input:[...]} -> {embeddings:[[...]]}).
+ * At open it checks that the server answers and has the model (GET /api/tags; its digest is
+ * the model version) and, if opts->dims is 0, embeds a probe text to learn the dimension.
+ * LH_EUNAVAIL if the server cannot be reached, LH_ENOENT if the model is missing (the message
+ * says to `ollama pull` it). Caller frees with lh_ai_embedder_free. */
+int lh_ai_ollama_embedder_open(const lh_ai_http_opts *opts, lh_ai_embedder **out, lh_error *err);
+/* Opens an embedder on an OpenAI-compatible server (POST /v1/embeddings {model, input:[...]} ->
+ * {data:[{index, embedding}]}), e.g. llama.cpp's llama-server or vLLM; probes one text at open
+ * (the dimension, and the model id the server reports as version). Errors as the Ollama one. */
+int lh_ai_openai_embedder_open(const lh_ai_http_opts *opts, lh_ai_embedder **out, lh_error *err);
+/* Opens the embedder the configuration names (embedder = glove | ollama | openai, with
+ * embedder_url, embedder_model, ai_api_key, ai_timeout_ms, glove_path). LH_EINVAL for an
+ * unknown provider; otherwise as the provider's open. Caller frees. */
+int lh_ai_embedder_open(const lh_config *cfg, lh_ai_embedder **out, lh_error *err);
+
+/* ----------------------------------------------------------- generators */
+
+/* A chat model that writes answers: opaque. */
+typedef struct lh_ai_generator lh_ai_generator;
+
+/* One chat message. Borrowed strings. */
+typedef struct lh_ai_message {
+    const char *role; /* "system", "user" or "assistant" */
+    const char *content;
+} lh_ai_message;
+
+/* Options of one generation; NULL = no streaming callback, server defaults. */
+typedef struct lh_ai_gen_opts {
+    /* Called with each piece of the answer as it arrives; return non-zero to cancel. */
+    int (*on_token)(const char *text, size_t len, void *arg);
+    void *arg;
+    const volatile int *cancel; /* set non-zero (from any thread) to cancel */
+    double temperature;         /* < 0 = server default */
+    int max_tokens;             /* 0 = server default */
+} lh_ai_gen_opts;
+
+/* Opens a generator on Ollama (POST /api/chat, streamed NDJSON); checks at open that the
+ * server answers and has the model (LH_EUNAVAIL / LH_ENOENT). opts->model is required.
+ * Caller frees with lh_ai_generator_free. */
+int lh_ai_ollama_generator_open(const lh_ai_http_opts *opts, lh_ai_generator **out, lh_error *err);
+/* Opens a generator on an OpenAI-compatible server (POST /v1/chat/completions, streamed as
+ * server-sent events); checks GET /v1/models for the model when the server lists them. */
+int lh_ai_openai_generator_open(const lh_ai_http_opts *opts, lh_ai_generator **out, lh_error *err);
+/* Opens the generator the configuration names (generator = none | ollama | openai); for none,
+ * returns LH_OK with *out = NULL: the caller answers without a language model. */
+int lh_ai_generator_open(const lh_config *cfg, lh_ai_generator **out, lh_error *err);
+/* "ollama/<model>" or "openai/<model>" (borrowed). */
+const char *lh_ai_generator_name(const lh_ai_generator *g);
+/* Sends the conversation and streams the answer to opts->on_token; *out_text (may be NULL)
+ * gets the whole answer (caller frees). LH_ECANCELED when canceled, LH_ETIMEOUT past
+ * timeout_ms, LH_EUNAVAIL when the server is unreachable or the stream breaks off before its
+ * end, LH_ENOENT when the model is missing; *out_text is NULL on any error. */
+int lh_ai_generate(lh_ai_generator *g, const lh_ai_message *msgs, size_t n,
+                   const lh_ai_gen_opts *opts, char **out_text, lh_error *err);
+/* Frees a generator. Accepts NULL. */
+void lh_ai_generator_free(lh_ai_generator *g);
+
 #endif

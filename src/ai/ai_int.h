@@ -41,6 +41,42 @@ int ai_text_check(const char *text, size_t len, size_t max, lh_error *err);
 /* The provider state of e if e was made with ops, else NULL. */
 void *ai_embedder_self(const lh_ai_embedder *e, const lh_ai_embedder_ops *ops);
 
+/* ------------------------------------------------------------ HTTP client */
+
+/* One request to a model server. */
+typedef struct ai_http_req {
+    const char *what;    /* "Ollama", "OpenAI-compatible server": names the server in errors */
+    const char *url;     /* full URL */
+    const char *body;    /* JSON body to POST; NULL = GET */
+    const char *api_key; /* bearer token or NULL */
+    int timeout_ms;      /* whole request */
+    int connect_timeout_ms;
+    /* Streaming: called with each complete line of the response body (without the newline);
+     * returns LH_OK to go on, LH_ECANCELED or an error (with err filled) to stop. NULL: the
+     * body is collected in resp. */
+    int (*on_line)(const char *line, size_t len, void *arg, lh_error *err);
+    void *arg;
+    const volatile int *cancel; /* non-zero stops the request (LH_ECANCELED) */
+} ai_http_req;
+
+/* Performs req. *status gets the HTTP status (0 if none arrived); resp (may be NULL when
+ * streaming) the body of a non-streaming request or of an error response. Fails with
+ * LH_EUNAVAIL (cannot connect, connection lost), LH_ETIMEOUT, LH_ECANCELED, LH_ETOOBIG (body
+ * over 256 MiB) or the on_line error. A non-2xx status is not an error here. */
+int ai_http_do(const ai_http_req *req, long *status, lh_buf *resp, lh_error *err);
+
+/* The message of an error body: Ollama's {"error":"..."}, OpenAI's {"error":{"message":...}},
+ * else the body's start. Returns a newly allocated string. */
+char *ai_http_error_message(const char *body, size_t len);
+
+/* Maps a non-2xx status and body to an lh_error: 404 or a "not found" message -> LH_ENOENT
+ * naming the model, other 4xx -> LH_EINVAL, 5xx -> LH_EUNAVAIL. */
+int ai_http_status_error(const char *what, const char *url, const char *model, long status,
+                         const char *body, size_t len, lh_error *err);
+
+/* base (trailing slashes dropped) + path, not doubling a "/v1" the base already ends with. */
+char *ai_url_join(const char *base, const char *path);
+
 /* ------------------------------------------------------- GloVe table file */
 
 /*
