@@ -82,6 +82,38 @@ typedef struct lh_ai_glove_stats {
 int lh_ai_glove_embed_one(lh_ai_embedder *e, const char *text, size_t len, float *out,
                           lh_ai_glove_stats *stats, lh_error *err);
 
+/* ------------------------------------------------------------- chunking */
+
+/* What chunk sizes count. */
+typedef enum lh_ai_chunk_unit {
+    LH_AI_CHUNK_CHARS = 0,  /* Unicode code points */
+    LH_AI_CHUNK_TOKENS = 1, /* approximate model tokens: a run of n letters/digits counts
+                               ceil(n/4), an ideograph or a punctuation mark 1, space 0 */
+} lh_ai_chunk_unit;
+
+/* Chunking options; NULL = 1000 characters with 150 of overlap. */
+typedef struct lh_ai_chunk_opts {
+    size_t size;    /* most units in a chunk (>= 8) */
+    size_t overlap; /* units the next chunk repeats from the end of this one (< size / 2);
+                       whole sentences (or words, in a sentence longer than a chunk) */
+    lh_ai_chunk_unit unit;
+} lh_ai_chunk_opts;
+
+/* One chunk of a text: where it is in the source and how big. */
+typedef struct lh_ai_chunk {
+    size_t start, end;           /* byte offsets [start, end) into the source (UTF-8) */
+    size_t char_start, char_end; /* the same span in code points */
+    size_t units;                /* its size in the chosen unit */
+} lh_ai_chunk;
+
+/* Splits text (len bytes of UTF-8) into chunks of at most opts->size units that end at sentence
+ * boundaries where possible (., !, ?, …, 。 followed by space and not lowercase, not after an
+ * abbreviation or an initial; blank lines), else at white space, else between characters.
+ * Chunks start and end on non-space characters, in order. *out (caller frees) gets *n_out
+ * chunks, none for a blank text. LH_EINVAL for invalid UTF-8 (naming the byte) or bad opts. */
+int lh_ai_chunk_text(const char *text, size_t len, const lh_ai_chunk_opts *opts, lh_ai_chunk **out,
+                     size_t *n_out, lh_error *err);
+
 /* ------------------------------------------------------- model servers */
 
 /* How to reach a model server (Ollama or OpenAI-compatible). Borrowed strings. */
