@@ -114,6 +114,54 @@ typedef struct lh_ai_chunk {
 int lh_ai_chunk_text(const char *text, size_t len, const lh_ai_chunk_opts *opts, lh_ai_chunk **out,
                      size_t *n_out, lh_error *err);
 
+/* ------------------------------------------------------ lexical (BM25) */
+
+/* A lexical index of chunks on SQLite FTS5 (Porter stemming over unicode61 words, diacritics
+ * folded): a derived index, rebuildable from an embedding-store Parquet file. Opaque; one
+ * handle may be shared by threads (calls are serialised). */
+typedef struct lh_ai_lexical lh_ai_lexical;
+
+/* One chunk to index. Borrowed strings. */
+typedef struct lh_ai_lexical_doc {
+    const char *doc_id;
+    int64_t chunk_id;
+    const char *text; /* UTF-8 */
+} lh_ai_lexical_doc;
+
+/* One search result. */
+typedef struct lh_ai_lexical_hit {
+    char *doc_id;
+    int64_t chunk_id;
+    double score;    /* BM25 (higher is better) */
+    char *highlight; /* a snippet of the chunk with the matched words in <mark>...</mark> */
+} lh_ai_lexical_hit;
+
+/* Opens (creating if absent) the index file at path (":memory:" for a private in-memory one).
+ * LH_EIO if SQLite cannot open it, LH_ECORRUPT if it is not a lexical index of this version.
+ * Caller closes with lh_ai_lexical_close. */
+int lh_ai_lexical_open(const char *path, lh_ai_lexical **out, lh_error *err);
+/* Adds or replaces (same doc_id and chunk_id) n chunks in one transaction: all or nothing.
+ * LH_EINVAL naming the chunk for a missing doc_id/text or invalid UTF-8. */
+int lh_ai_lexical_add(lh_ai_lexical *x, const lh_ai_lexical_doc *docs, size_t n, lh_error *err);
+/* Removes every chunk of doc_id; *removed (may be NULL) gets how many. */
+int lh_ai_lexical_delete_doc(lh_ai_lexical *x, const char *doc_id, size_t *removed,
+                             lh_error *err);
+/* Number of chunks in the index. */
+int lh_ai_lexical_count(lh_ai_lexical *x, int64_t *out, lh_error *err);
+/* Replaces the whole index by the chunks (doc_id, chunk_id, chunk_text; rows with a NULL text
+ * skipped) of an embedding-store Parquet file (lh_vector_store_write). All or nothing. */
+int lh_ai_lexical_rebuild_from_store(lh_ai_lexical *x, const char *parquet_path, lh_error *err);
+/* The k (1..1000) best chunks for a query by BM25. The query is user text, never FTS syntax:
+ * its words are quoted as terms and OR-ed, so operators, quotes, column filters and NEAR are
+ * plain words. LH_EINVAL for a query with no words, invalid UTF-8 or a bad k; LH_ETOOBIG
+ * over 4 KiB. *out (free with lh_ai_lexical_hits_free) gets *n_out hits, best first. */
+int lh_ai_lexical_search(lh_ai_lexical *x, const char *query, size_t k, lh_ai_lexical_hit **out,
+                         size_t *n_out, lh_error *err);
+/* Frees n hits. Accepts NULL. */
+void lh_ai_lexical_hits_free(lh_ai_lexical_hit *hits, size_t n);
+/* Closes the index. Accepts NULL. */
+void lh_ai_lexical_close(lh_ai_lexical *x);
+
 /* ------------------------------------------------------- model servers */
 
 /* How to reach a model server (Ollama or OpenAI-compatible). Borrowed strings. */
