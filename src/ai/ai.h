@@ -144,8 +144,7 @@ int lh_ai_lexical_open(const char *path, lh_ai_lexical **out, lh_error *err);
  * LH_EINVAL naming the chunk for a missing doc_id/text or invalid UTF-8. */
 int lh_ai_lexical_add(lh_ai_lexical *x, const lh_ai_lexical_doc *docs, size_t n, lh_error *err);
 /* Removes every chunk of doc_id; *removed (may be NULL) gets how many. */
-int lh_ai_lexical_delete_doc(lh_ai_lexical *x, const char *doc_id, size_t *removed,
-                             lh_error *err);
+int lh_ai_lexical_delete_doc(lh_ai_lexical *x, const char *doc_id, size_t *removed, lh_error *err);
 /* Number of chunks in the index. */
 int lh_ai_lexical_count(lh_ai_lexical *x, int64_t *out, lh_error *err);
 /* Replaces the whole index by the chunks (doc_id, chunk_id, chunk_text; rows with a NULL text
@@ -174,6 +173,7 @@ typedef struct lh_ai_http_opts {
     int timeout_ms;         /* one request, start to end; 0 = 60000 */
     int connect_timeout_ms; /* 0 = 5000 */
     size_t batch;           /* texts per embedding request; 0 = 64 */
+    int parallel;           /* embedding requests in flight at once (pipelining); 0 = 2 */
     size_t dims;            /* expected vector dimension; 0 = learn it from a probe at open */
 } lh_ai_http_opts;
 

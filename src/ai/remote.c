@@ -4,6 +4,8 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,7 @@ typedef struct remote {
     char *name, *version;
     int timeout_ms, connect_timeout_ms;
     size_t batch, dims;
+    int parallel;
 } remote;
 
 static const char *r_name(void *self)
@@ -171,17 +174,76 @@ done:
     return rc;
 }
 
+/* Batches of one embed call, sent by up to r->parallel threads so that the server works on
+ * the next batch while the previous answer travels back. The error reported is that of the
+ * lowest failing batch; after a failure no new batch starts. */
+typedef struct pipeline {
+    remote *r;
+    const char *const *texts;
+    const size_t *lens;
+    size_t n;
+    float *out;
+    atomic_size_t next; /* next batch to claim */
+    atomic_int stop;
+    pthread_mutex_t mu; /* guards fail_batch, rc, err */
+    size_t fail_batch;
+    int rc;
+    lh_error err;
+} pipeline;
+
+static void *pipeline_worker(void *arg)
+{
+    pipeline *p = arg;
+    remote *r = p->r;
+    while (!atomic_load(&p->stop)) {
+        size_t b = atomic_fetch_add(&p->next, 1);
+        size_t i = b * r->batch;
+        if (i >= p->n) break;
+        size_t m = p->n - i < r->batch ? p->n - i : r->batch;
+        lh_error e = {0};
+        int rc = embed_batch(r, p->texts + i, p->lens ? p->lens + i : NULL, m, i,
+                             p->out + i * r->dims, &e);
+        if (rc == LH_OK) continue;
+        lh_error_prefix(&e, "embed texts %zu..%zu of %zu", i, i + m - 1, p->n);
+        pthread_mutex_lock(&p->mu);
+        if (b < p->fail_batch) {
+            p->fail_batch = b;
+            p->rc = rc;
+            p->err = e;
+        }
+        pthread_mutex_unlock(&p->mu);
+        atomic_store(&p->stop, 1);
+    }
+    return NULL;
+}
+
 static int r_embed(void *self, const char *const *texts, const size_t *lens, size_t n, float *out,
                    lh_error *err)
 {
     remote *r = self;
-    for (size_t i = 0; i < n; i += r->batch) {
-        size_t m = n - i < r->batch ? n - i : r->batch;
-        int rc = embed_batch(r, texts + i, lens ? lens + i : NULL, m, i, out + i * r->dims, err);
-        if (rc != LH_OK)
-            return lh_error_prefix(err, "embed texts %zu..%zu of %zu", i, i + m - 1, n);
-    }
-    return LH_OK;
+    pipeline p = {.r = r,
+                  .texts = texts,
+                  .lens = lens,
+                  .n = n,
+                  .out = out,
+                  .fail_batch = SIZE_MAX,
+                  .rc = LH_OK};
+    atomic_init(&p.next, 0);
+    atomic_init(&p.stop, 0);
+    pthread_mutex_init(&p.mu, NULL);
+    size_t batches = (n + r->batch - 1) / r->batch;
+    size_t nt = batches < (size_t)r->parallel ? batches : (size_t)r->parallel;
+    pthread_t th[16];
+    if (nt > 16) nt = 16;
+    size_t started = 0;
+    for (size_t t = 1; t < nt; t++)
+        if (pthread_create(&th[started], NULL, pipeline_worker, &p) == 0) started++;
+    pipeline_worker(&p);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&p.mu);
+    if (p.rc != LH_OK && err) *err = p.err;
+    return p.rc;
 }
 
 static const lh_ai_embedder_ops remote_ops = {
@@ -199,6 +261,7 @@ static remote *remote_new(kind k, const lh_ai_http_opts *o)
     r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 60000;
     r->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
     r->batch = o->batch > 0 ? o->batch : 64;
+    r->parallel = o->parallel > 0 ? o->parallel : 2;
     r->dims = o->dims;
     return r;
 }

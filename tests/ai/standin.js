@@ -7,6 +7,8 @@
 //   diemid                     the first two requests answer, later ones die mid-body
 //   garbage                    after the first request, answers with a body that is not JSON
 //   short                      after the first request, one vector fewer than asked
+//   pair                       answers only while two requests are in flight together (a
+//                              lone one gets 503 after 2 s): proves the client pipelines
 //   chat                       streams "You said: <last user message>" in 3-character pieces
 //   chat-slow                  streams 200 pieces, 50 ms apart
 //   chat-die                   streams two pieces, then the connection drops
@@ -18,7 +20,8 @@
 const http = require('http');
 const crypto = require('crypto');
 
-const EMBED = ['embed8', 'nomic-embed-text', 'wrongdim', 'slow', 'diemid', 'garbage', 'short'];
+const EMBED = ['embed8', 'nomic-embed-text', 'wrongdim', 'slow', 'diemid', 'garbage', 'short', 'pair'];
+const waiting = [];
 const CHAT = ['chat', 'chat-slow', 'chat-die', 'chat-error'];
 const KNOWN = EMBED.concat(CHAT);
 const apiKey = process.env.STANDIN_API_KEY || '';
@@ -53,6 +56,18 @@ function embeddings(model, input, n) {
 function embedAnswer(res, model, input, obj) {
   const k = (counts[model] = (counts[model] || 0) + 1);
   if (model === 'slow') { setTimeout(() => send(res, 200, obj()), 3000); return; }
+  if (model === 'pair') {
+    const me = () => send(res, 200, obj(input.length));
+    waiting.push(me);
+    if (waiting.length >= 2) { waiting.splice(0).forEach((f) => f()); return; }
+    setTimeout(() => {
+      const i = waiting.indexOf(me);
+      if (i < 0) return;
+      waiting.splice(i, 1);
+      ollamaError(res, 503, 'no second request arrived while this one was in flight');
+    }, 2000);
+    return;
+  }
   if (model === 'diemid' && k > 2) {
     const body = JSON.stringify(obj());
     res.writeHead(200, {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)});

@@ -255,10 +255,46 @@ static void test_timeouts_and_a_server_dying_mid_batch(void **state)
 
     o = opts("diemid");
     o.batch = 2;
+    o.parallel = 1; /* one batch at a time: the failing batch is known */
     assert_int_equal(lh_ai_ollama_embedder_open(&o, &e, &err), LH_OK); /* request 1: probe */
     assert_int_equal(lh_ai_embed(e, texts, NULL, 6, v, &err), LH_EUNAVAIL);
     assert_non_null(strstr(err.msg, "embed texts 2..3 of 6"));
     assert_non_null(strstr(err.msg, "connection lost"));
+    lh_ai_embedder_free(e);
+    /* pipelined: whichever batch meets the dying server, the call fails as a whole */
+    o.parallel = 3;
+    o.dims = 8; /* no probe: the server already dies on every request */
+    assert_int_equal(lh_ai_ollama_embedder_open(&o, &e, &err), LH_OK);
+    assert_int_equal(lh_ai_embed(e, texts, NULL, 6, v, &err), LH_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "connection lost"));
+    lh_ai_embedder_free(e);
+}
+
+static void test_ollama_pipelines_batches(void **state)
+{
+    /* The "pair" model answers only while two requests are in flight at once. */
+    lh_error err = {0};
+    lh_ai_embedder *e, *ref;
+    const char *texts[8] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    float v[8 * 8], w[8 * 8];
+    lh_ai_http_opts o = opts("pair");
+    o.batch = 2;
+    o.dims = 8;
+    o.parallel = 2;
+    assert_int_equal(lh_ai_ollama_embedder_open(&o, &e, &err), LH_OK);
+    assert_int_equal(lh_ai_embed(e, texts, NULL, 8, v, &err), LH_OK);
+    o.model = "embed8";
+    assert_int_equal(lh_ai_ollama_embedder_open(&o, &ref, &err), LH_OK);
+    assert_int_equal(lh_ai_embed(ref, texts, NULL, 8, w, &err), LH_OK);
+    assert_memory_equal(v, w, sizeof v); /* every vector in its place */
+    lh_ai_embedder_free(ref);
+    lh_ai_embedder_free(e);
+    /* one request at a time never gets an answer from "pair" */
+    o.model = "pair";
+    o.parallel = 1;
+    assert_int_equal(lh_ai_ollama_embedder_open(&o, &e, &err), LH_OK);
+    assert_int_equal(lh_ai_embed(e, texts, NULL, 4, v, &err), LH_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "HTTP 503"));
     lh_ai_embedder_free(e);
 }
 
@@ -404,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_missing_server_model_or_key_are_clear_errors),
         cmocka_unit_test(test_wrong_dimensions_short_answers_and_garbage_are_refused),
         cmocka_unit_test(test_timeouts_and_a_server_dying_mid_batch),
+        cmocka_unit_test(test_ollama_pipelines_batches),
         cmocka_unit_test(test_generators_stream_answers),
         cmocka_unit_test(test_generator_cancel_timeout_broken_stream_and_errors),
         cmocka_unit_test(test_providers_from_config),
