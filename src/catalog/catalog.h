@@ -20,14 +20,15 @@ typedef struct lh_catalog lh_catalog;
 /* One column of a dataset's schema. Strings owned by the manifest. */
 typedef struct lh_column {
     char *name;
-    char *type; /* DuckDB type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, VARCHAR[] ... */
+    char *type; /* DuckDB type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, VARCHAR[]
+                   ... */
     bool nullable;
 } lh_column;
 
 /* One immutable Parquet data file of a dataset version. */
 typedef struct lh_data_file {
-    char *key;             /* object key, e.g. data/candidates/<uuid>.parquet */
-    int64_t size;          /* bytes */
+    char *key;    /* object key, e.g. data/candidates/<uuid>.parquet */
+    int64_t size; /* bytes */
     int64_t rows;
     int64_t added_version; /* version that added it */
 } lh_data_file;
@@ -35,7 +36,7 @@ typedef struct lh_data_file {
 /* One ingested source, kept so that re-ingesting the same bytes is a no-op. */
 typedef struct lh_source {
     char sha256[LH_SHA256_HEX];
-    char *name;    /* file name as given by the user (no directories) */
+    char *name; /* file name as given by the user (no directories) */
     int64_t bytes;
     int64_t rows;
     int64_t at_us;
@@ -45,9 +46,9 @@ typedef struct lh_source {
 /* A dataset version. All memory owned by the struct; free with lh_manifest_free. */
 typedef struct lh_manifest {
     char *dataset;
-    int64_t version; /* 1, 2, ... */
-    int64_t created_us; /* when version 1 was committed */
-    int64_t updated_us; /* when this version was committed */
+    int64_t version;        /* 1, 2, ... */
+    int64_t created_us;     /* when version 1 was committed */
+    int64_t updated_us;     /* when this version was committed */
     int64_t schema_version; /* bumps when columns change */
     lh_column *columns;
     size_t ncolumns;
@@ -55,11 +56,11 @@ typedef struct lh_manifest {
     size_t nfiles;
     lh_source *sources;
     size_t nsources;
-    int64_t rows;  /* sum of file rows */
-    int64_t bytes; /* sum of file sizes */
-    char *op;      /* what made this version: "ingest", "append", "resync", ... */
-    char *actor;   /* identity actor that committed it */
-    char *profile; /* identity profile that committed it */
+    int64_t rows;     /* sum of file rows */
+    int64_t bytes;    /* sum of file sizes */
+    char *op;         /* what made this version: "ingest", "append", "resync", ... */
+    char *actor;      /* identity actor that committed it */
+    char *profile;    /* identity profile that committed it */
     json_t *metadata; /* free-form object: owner, description, tags, ... (never NULL) */
 } lh_manifest;
 
@@ -100,6 +101,24 @@ typedef int (*lh_catalog_update_fn)(void *ctx, const lh_manifest *cur, lh_manife
  * LH_ECONFLICT. On success *committed (if non-NULL) receives the committed version number. */
 int lh_catalog_update(lh_catalog *c, const lh_identity *who, const char *dataset,
                       lh_catalog_update_fn fn, void *ctx, int64_t *committed, lh_error *err);
+
+/* What lh_catalog_gc found and did. */
+typedef struct lh_gc_report {
+    int64_t scanned;       /* data objects looked at */
+    int64_t referenced;    /* of those, referenced by some committed version */
+    int64_t removed;       /* unreferenced and old enough: deleted (dry run: would be) */
+    int64_t removed_bytes; /* their size */
+    int64_t young;         /* unreferenced but younger than the grace period: kept */
+} lh_gc_report;
+
+/* Deletes data objects (data/<dataset>/...) that no committed version of their dataset
+ * references and that are older than grace_s seconds — files left by writers killed between
+ * upload and commit. Every version is kept readable: references are taken from all of them.
+ * The grace period protects writes in flight (their file is uploaded just before the
+ * commit). dataset NULL = every dataset. dry_run only reports. Fails on listing/read errors
+ * (nothing deleted after the first failure). */
+int lh_catalog_gc(lh_catalog *c, const lh_identity *who, const char *dataset, int64_t grace_s,
+                  bool dry_run, lh_gc_report *out, lh_error *err);
 
 /* Rebuilds the dataset's schema, file sizes and row counts from the Parquet footers of its
  * current files and commits them as a new version (op "resync"). */

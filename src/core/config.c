@@ -35,13 +35,25 @@ static const key_def keys[] = {
     {"query_timeout_ms", "LAKEHOUSE_QUERY_TIMEOUT_MS", T_INT, OFF(query_timeout_ms), 1, INT_MAX},
     {"query_row_limit", "LAKEHOUSE_QUERY_ROW_LIMIT", T_INT64, OFF(query_row_limit), 1, INT64_MAX},
     {"query_threads", "LAKEHOUSE_QUERY_THREADS", T_INT, OFF(query_threads), 1, 1024},
+    {"glove_path", "LAKEHOUSE_GLOVE_PATH", T_STR, OFF(glove_path), 0, 0},
+    {"embedder", "LAKEHOUSE_EMBEDDER", T_STR, OFF(embedder), 0, 0},
+    {"embedder_url", "LAKEHOUSE_EMBEDDER_URL", T_STR, OFF(embedder_url), 0, 0},
+    {"embedder_model", "LAKEHOUSE_EMBEDDER_MODEL", T_STR, OFF(embedder_model), 0, 0},
+    {"generator", "LAKEHOUSE_GENERATOR", T_STR, OFF(generator), 0, 0},
+    {"generator_url", "LAKEHOUSE_GENERATOR_URL", T_STR, OFF(generator_url), 0, 0},
+    {"generator_model", "LAKEHOUSE_GENERATOR_MODEL", T_STR, OFF(generator_model), 0, 0},
+    {"ai_api_key", "LAKEHOUSE_AI_API_KEY", T_STR, OFF(ai_api_key), 0, 0},
+    {"ai_timeout_ms", "LAKEHOUSE_AI_TIMEOUT_MS", T_INT, OFF(ai_timeout_ms), 1, INT_MAX},
     {"ui_dir", "LAKEHOUSE_UI_DIR", T_STR, OFF(ui_dir), 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char known_keys[] = "data_dir, listen, ingest_dir, cache_dir, log_level, log_json, "
                                  "max_body_bytes, max_json_bytes, threads, query_memory_mb, "
-                                 "query_timeout_ms, query_row_limit, query_threads, ui_dir";
+                                 "query_timeout_ms, query_row_limit, query_threads, glove_path, "
+                                 "embedder, embedder_url, embedder_model, generator, "
+                                 "generator_url, generator_model, ai_api_key, ai_timeout_ms, "
+                                 "ui_dir";
 
 static const key_def *find_key(const char *key)
 {
@@ -100,6 +112,9 @@ static void set_defaults(lh_config *cfg)
     cfg->query_timeout_ms = 30000;
     cfg->query_row_limit = 10000;
     cfg->query_threads = cores;
+    cfg->embedder = lh_strdup("glove");
+    cfg->generator = lh_strdup("none");
+    cfg->ai_timeout_ms = 60000;
     derive_dirs(cfg);
 }
 
@@ -381,9 +396,19 @@ void lh_config_free(lh_config *cfg)
     free(cfg->ingest_dir);
     free(cfg->cache_dir);
     free(cfg->log_level);
+    free(cfg->glove_path);
+    free(cfg->embedder);
+    free(cfg->embedder_url);
+    free(cfg->embedder_model);
+    free(cfg->generator);
+    free(cfg->generator_url);
+    free(cfg->generator_model);
+    free(cfg->ai_api_key);
     free(cfg->ui_dir);
-    cfg->ui_dir = NULL;
     cfg->data_dir = cfg->listen = cfg->ingest_dir = cfg->cache_dir = cfg->log_level = NULL;
+    cfg->glove_path = cfg->embedder = cfg->embedder_url = cfg->embedder_model = NULL;
+    cfg->generator = cfg->generator_url = cfg->generator_model = cfg->ai_api_key = NULL;
+    cfg->ui_dir = NULL;
 }
 
 int lh_parse_size(const char *s, int64_t *out)

@@ -188,8 +188,17 @@ typedef struct lh_config {
     int query_timeout_ms;      /* LAKEHOUSE_QUERY_TIMEOUT_MS; default 30000 */
     int64_t query_row_limit;   /* max rows in a JSON result; LAKEHOUSE_QUERY_ROW_LIMIT; 10000 */
     int query_threads;         /* DuckDB threads; LAKEHOUSE_QUERY_THREADS; default = cores */
-    char *ui_dir;              /* built web UI served at /; LAKEHOUSE_UI_DIR; NULL (default) =
-                                  the folder "web" next to the running executable */
+    char *glove_path;      /* GloVe table; LAKEHOUSE_GLOVE_PATH; NULL = next to the program */
+    char *embedder;        /* "glove" | "ollama" | "openai"; LAKEHOUSE_EMBEDDER; "glove" */
+    char *embedder_url;    /* server base URL; NULL = the provider's local default */
+    char *embedder_model;  /* model name; NULL = the provider's default */
+    char *generator;       /* "none" | "ollama" | "openai"; LAKEHOUSE_GENERATOR; "none" */
+    char *generator_url;   /* server base URL; NULL = the provider's local default */
+    char *generator_model; /* model name (required for a generator) */
+    char *ai_api_key;      /* bearer token for OpenAI-compatible servers; LAKEHOUSE_AI_API_KEY */
+    int ai_timeout_ms;     /* per model-server request; LAKEHOUSE_AI_TIMEOUT_MS; default 60000 */
+    char *ui_dir;          /* built web UI served at /; LAKEHOUSE_UI_DIR; NULL (default) =
+                              the folder "web" next to the running executable */
     /* Whether ingest_dir / cache_dir were set explicitly; if not, they follow data_dir
      * whenever it changes (lh_config_set of "data_dir" re-derives them). */
     bool ingest_dir_set;

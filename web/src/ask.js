@@ -52,9 +52,11 @@ function unavailableNote() {
     h('br'),
     'Once a build with search is running, questions are answered offline from the built-in embedder ',
     '(best supporting passages, with citations). For written answers and SQL generation, point the ',
-    'server at a local model server (Ollama, or an OpenAI-compatible server such as llama.cpp’s ',
-    h('code', {}, 'llama-server'), ') in ', h('code', {}, 'lakehouse.yaml'),
-    ' — see “Configuration” in the README.');
+    'server at a model server you run — Ollama, or an OpenAI-compatible one such as llama.cpp’s ',
+    h('code', {}, 'llama-server'), ' — with ', h('code', {}, 'generator: ollama'), ' (or ',
+    h('code', {}, 'openai'), '), ', h('code', {}, 'generator_url'), ' and ',
+    h('code', {}, 'generator_model'), ' in ', h('code', {}, 'lakehouse.yaml'), ' or ',
+    h('code', {}, 'LAKEHOUSE_GENERATOR…'), ' variables; see “Embeddings and models” in the README.');
 }
 
 function renderModes() {
