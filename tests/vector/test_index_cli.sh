@@ -8,12 +8,13 @@ lh() { "$LH_BIN" "$@" --data "$LAKE"; }
 
 # 1200 rows, 16 dimensions, six clusters; deterministic.
 awk 'BEGIN {
+    srand(42);
     split("Chicago Boston Austin", city, " ");
     for (i = 0; i < 1200; i++) {
         c = i % 6;
         printf "{\"id\":%d,\"name\":\"doc-%d\",\"city\":\"%s\",\"vector\":[", i, i, city[i % 3 + 1];
         for (j = 0; j < 16; j++)
-            printf "%s%.5f", (j ? "," : ""), (j == c ? 1 : 0) + 0.3 * sin(i * 12.9898 + j * 78.233);
+            printf "%s%.5f", (j ? "," : ""), (j == c ? 1 : 0) + 0.6 * (rand() - 0.5);
         printf "]}\n";
     }
 }' >"$T/docs.ndjson"
