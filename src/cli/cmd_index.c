@@ -16,7 +16,7 @@
 static const char *index_help =
     "usage: lakehouse index build DATASET --column COL [--name INDEX] [--metric cosine|ip|l2]\n"
     "                       [--m N] [--ef-construction N] [--ef-search N] [--quantize int8]\n"
-    "                       [--id-column COL] [--model NAME]\n"
+    "                       [--id-column COL] [--model NAME] [--threads N]\n"
     "       lakehouse index search INDEX (--vector '[...]' | --like-row ID) [-k N]\n"
     "                       [--ef-search N] [--filter \"SQL predicate\"] [--format table|json]\n"
     "                       [--no-rows]\n"
@@ -140,6 +140,7 @@ static int do_build(cli_env *env, const opts *o)
     if (o->m) sp.params.m = o->m;
     if (o->ef_construction) sp.params.ef_construction = o->ef_construction;
     if (o->ef_search) sp.params.ef_search = o->ef_search;
+    sp.params.threads = o->threads;
     cli_progress prog;
     char label[160];
     snprintf(label, sizeof label, "index %s.%s", o->target, o->column);

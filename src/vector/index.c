@@ -530,6 +530,61 @@ static void on_build_progress(void *ctx, double f)
     sp->progress(sp->progress_ctx, 0.3 + 0.65 * f);
 }
 
+int lh_vector_index_publish(lh_storage *s, const lh_identity *who, const lh_vector_index_spec *sp,
+                            const lh_manifest *m, const lh_hnsw *h, const char *const *ids,
+                            lh_vector_index_meta *out, lh_error *err)
+{
+    if (out) memset(out, 0, sizeof *out);
+    if (lh_hnsw_size(h) != (size_t)m->rows)
+        return lh_error_set(err, LH_EINVAL,
+                            "index over dataset '%s': the graph has %zu rows, the version %" PRId64
+                            " has %" PRId64,
+                            m->dataset, lh_hnsw_size(h), m->version, m->rows);
+    char *name = sp->name ? lh_strdup(sp->name) : default_name(m->dataset, sp->column);
+    const char *tmp = sp->tmp_dir ? sp->tmp_dir : "/tmp";
+    const char *model =
+        sp->model ? sp->model : json_string_value(json_object_get(m->metadata, "model"));
+    json_t *meta = NULL;
+    lh_buf text = {0};
+    char gen[GEN_MAX] = "";
+    int rc;
+    if (!lh_name_valid(name, err)) {
+        rc = lh_error_prefix(err, "index name '%s'", name);
+        goto out;
+    }
+    /* Claim, write every object of the generation, then publish it: nothing is visible to
+     * readers until the pointer record exists. */
+    if ((rc = claim_generation(s, name, who, gen, err))) goto out;
+    if ((rc = lh_hnsw_store(h, s, name, gen, tmp, err))) goto out;
+    if (ids) {
+        for (int64_t i = 0; i < m->rows; i++) {
+            lh_buf_puts(&text, ids[i]);
+            lh_buf_putc(&text, '\n');
+        }
+        char *key = lh_sprintf("vectors/%s/%s/ids.jsonl", name, gen);
+        rc = lh_storage_put(s, key, text.data, text.len, err);
+        free(key);
+        if (rc) goto out;
+    }
+    lh_vector_index_spec described = *sp;
+    if (!ids) described.id_column = NULL;
+    meta = meta_json(&described, name, gen, m, model, h, who);
+    char *mkey = lh_sprintf("vectors/%s/%s/index.json", name, gen);
+    rc = put_json(s, mkey, meta, true, err);
+    free(mkey);
+    if (rc) goto out;
+    if ((rc = publish(s, name, gen, who, err))) goto out;
+    if (out) rc = meta_from_json(meta, name, out, err);
+out:
+    if (rc && gen[0])
+        lh_log(LH_LOG_WARN, "vector.index_abandoned", "index", name, "generation", gen, "error",
+               err ? err->msg : "", (const char *)NULL);
+    lh_buf_free(&text);
+    json_decref(meta);
+    free(name);
+    return rc;
+}
+
 int lh_vector_index_create(lh_catalog *cat, const lh_identity *who, const lh_vector_index_spec *sp,
                            lh_vector_index_meta *out, lh_error *err)
 {
@@ -545,9 +600,6 @@ int lh_vector_index_create(lh_catalog *cat, const lh_identity *who, const lh_vec
                 .id_column = sp->id_column,
                 .progress = sp->progress,
                 .progress_ctx = sp->progress_ctx};
-    json_t *meta = NULL;
-    lh_buf ids = {0};
-    char gen[GEN_MAX] = "";
     int rc;
     if (!lh_name_valid(name, err)) {
         rc = lh_error_prefix(err, "index name '%s'", name);
@@ -594,42 +646,15 @@ int lh_vector_index_create(lh_catalog *cat, const lh_identity *who, const lh_vec
         lh_error_prefix(err, "dataset '%s' column '%s'", m->dataset, sp->column);
         goto out;
     }
-    const char *model =
-        sp->model ? sp->model : json_string_value(json_object_get(m->metadata, "model"));
-
-    /* Claim, write every object of the generation, then publish it: nothing is visible to
-     * readers until the pointer record exists. */
-    if ((rc = claim_generation(s, name, who, gen, err))) goto out;
-    if ((rc = lh_hnsw_store(h, s, name, gen, tmp, err))) goto out;
-    if (idc) {
-        for (int64_t i = 0; i < m->rows; i++) {
-            lh_buf_puts(&ids, r.ids[i]);
-            lh_buf_putc(&ids, '\n');
-        }
-        char *key = lh_sprintf("vectors/%s/%s/ids.jsonl", name, gen);
-        rc = lh_storage_put(s, key, ids.data, ids.len, err);
-        free(key);
-        if (rc) goto out;
-    }
-    meta = meta_json(sp, name, gen, m, model, h, who);
-    char *mkey = lh_sprintf("vectors/%s/%s/index.json", name, gen);
-    rc = put_json(s, mkey, meta, true, err);
-    free(mkey);
-    if (rc) goto out;
-    if ((rc = publish(s, name, gen, who, err))) goto out;
-    if (sp->progress) sp->progress(sp->progress_ctx, 1.0);
-    if (out) rc = meta_from_json(meta, name, out, err);
+    rc = lh_vector_index_publish(s, who, sp, m, h, idc ? (const char *const *)r.ids : NULL, out,
+                                 err);
+    if (!rc && sp->progress) sp->progress(sp->progress_ctx, 1.0);
 out:
-    if (rc && gen[0])
-        lh_log(LH_LOG_WARN, "vector.index_abandoned", "index", name, "generation", gen, "error",
-               err ? err->msg : "", (const char *)NULL);
     if (r.ids)
         for (int64_t i = 0; i < m->rows; i++)
             free(r.ids[i]);
     free(r.ids);
     free(r.vectors);
-    lh_buf_free(&ids);
-    json_decref(meta);
     lh_hnsw_free(h);
     lh_manifest_free(m);
     free(name);

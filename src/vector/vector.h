@@ -318,6 +318,12 @@ const char *lh_vector_metric_name(lh_vector_metric m);
 int lh_vector_index_create(lh_catalog *cat, const lh_identity *who,
                            const lh_vector_index_spec *spec, lh_vector_index_meta *out,
                            lh_error *err);
+/* Stores a graph built elsewhere as a new generation of spec's index (named as for create)
+ * over dataset version m (graph row i = row position i) and publishes it; ids holds m->rows
+ * JSON texts of the id column or is NULL. LH_EINVAL if the graph and m disagree on rows. */
+int lh_vector_index_publish(lh_storage *s, const lh_identity *who, const lh_vector_index_spec *spec,
+                            const lh_manifest *m, const lh_hnsw *h, const char *const *ids,
+                            lh_vector_index_meta *out, lh_error *err);
 /* Names of the published indexes, sorted; free with lh_catalog_names_free. */
 int lh_vector_index_list(lh_storage *s, char ***names, size_t *count, lh_error *err);
 /* The current generation's metadata; LH_ENOENT if no such index. Free out's contents. */

@@ -23,7 +23,7 @@ req GET /vectors/indexes
 expect_status 200
 expect_jq '.indexes == []' "no indexes yet"
 
-"$LH_BIN" index build docs --column vector --id-column id --data "$T/lake" >"$T/build.out" 2>&1
+"$LH_BIN" index build docs --column vector --id-column id --threads 1 --data "$T/lake" >"$T/build.out" 2>&1
 expect_eq "$?" 0 "index build on the served lake ($(cat "$T/build.out"))"
 
 req GET /vectors/indexes
@@ -135,7 +135,7 @@ CHECKS=$((CHECKS + 1))
 if [ ! -s "$T/conc.out" ]; then pass "200 concurrent searches (8 at a time) all found their row"; else fail "concurrent searches: $(head -5 "$T/conc.out")"; fi
 
 # --- a rebuild is served without a restart ---------------------------------------------
-"$LH_BIN" index build docs --column vector --metric l2 --data "$T/lake" >"$T/build2.out" 2>&1
+"$LH_BIN" index build docs --column vector --metric l2 --threads 1 --data "$T/lake" >"$T/build2.out" 2>&1
 expect_eq "$?" 0 "rebuild ($(cat "$T/build2.out"))"
 gen=""
 for _ in $(seq 1 50); do

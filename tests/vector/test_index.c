@@ -1,14 +1,12 @@
 /* Dataset indexes: build from an ingested column, generations and the pointer log, loading,
- * bad columns refused with nothing stored, and the registry serving searches from many
- * threads while new generations are published (run under ThreadSanitizer by make test-tsan). */
+ * and bad columns refused with nothing stored. (The registry under concurrent searches is in
+ * test_index_threads.c, which stays clear of DuckDB so ThreadSanitizer can run it.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
@@ -92,7 +90,7 @@ static int build(fx *f, const char *dataset, const char *column, const char *id_
     lh_vector_index_spec sp = {
         .dataset = dataset, .column = column, .id_column = id_column, .tmp_dir = f->cfg.cache_dir};
     lh_hnsw_params_default(&sp.params);
-    sp.params.threads = 2;
+    sp.params.threads = 1; /* deterministic graph: every row finds itself */
     return lh_vector_index_create(f->cat, &lh_identity_default, &sp, out, err);
 }
 
@@ -200,73 +198,6 @@ static void test_index_refuses_bad_columns_and_stores_nothing(void **state)
     assert_int_equal(vector_objects(f), 0);
 }
 
-typedef struct shared {
-    lh_vector_registry *reg;
-    _Atomic int stop;
-    _Atomic int errors;
-    _Atomic int wrong;
-    _Atomic long searches;
-} shared;
-
-static void *searcher(void *arg)
-{
-    shared *s = arg;
-    lh_hnsw_ctx *ctx = lh_hnsw_ctx_new();
-    for (long r = 0; !atomic_load(&s->stop) || r < 50; r++) {
-        lh_vector_index *v = NULL;
-        if (lh_vector_registry_get(s->reg, "docs_vector", &v, NULL)) {
-            atomic_fetch_add(&s->errors, 1);
-            continue;
-        }
-        const lh_hnsw *h = lh_vector_index_graph(v);
-        int64_t row = r % ROWS;
-        lh_vector_hit hits[3];
-        size_t n = 0;
-        lh_hnsw_search_opts o = {.k = 3};
-        if (lh_hnsw_search(h, ctx, lh_hnsw_vector(h, row), &o, hits, &n, NULL) || n != 3)
-            atomic_fetch_add(&s->errors, 1);
-        else if (hits[0].id != row)
-            atomic_fetch_add(&s->wrong, 1);
-        atomic_fetch_add(&s->searches, 1);
-        lh_vector_index_release(v);
-    }
-    lh_hnsw_ctx_free(ctx);
-    return NULL;
-}
-
-static void test_index_registry_serves_threads_across_new_generations(void **state)
-{
-    fx *f = *state;
-    lh_error err = {0};
-    if (build(f, "docs", "vector", NULL, NULL, &err)) fail_msg("%s", err.msg);
-    shared s = {.reg = lh_vector_registry_new(f->st, f->cfg.cache_dir)};
-    pthread_t t[6];
-    for (int i = 0; i < 6; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, searcher, &s), 0);
-    /* two more generations while the threads search */
-    for (int g = 0; g < 2; g++)
-        if (build(f, "docs", "vector", NULL, NULL, &err)) fail_msg("%s", err.msg);
-    /* until the registry has moved to the last generation (it rechecks every 500 ms) */
-    for (;;) {
-        lh_vector_index *v = NULL;
-        assert_int_equal(lh_vector_registry_get(s.reg, "docs_vector", &v, &err), 0);
-        bool last = strcmp(lh_vector_index_meta_of(v)->generation, "g00000003") == 0;
-        lh_vector_index_release(v);
-        if (last) break;
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    atomic_store(&s.stop, 1);
-    for (int i = 0; i < 6; i++)
-        pthread_join(t[i], NULL);
-    assert_int_equal(atomic_load(&s.errors), 0);
-    assert_int_equal(atomic_load(&s.wrong), 0);
-    assert_true(atomic_load(&s.searches) >= 300);
-    lh_vector_index *v = NULL;
-    assert_int_equal(lh_vector_registry_get(s.reg, "nope", &v, &err), LH_ENOENT);
-    lh_vector_registry_free(s.reg);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,8 +205,6 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_index_refuses_bad_columns_and_stores_nothing, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_index_registry_serves_threads_across_new_generations,
-                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,7 @@ expect_eq "$(lh catalog show docs | jq -r '.columns[] | select(.name == "vector"
 objects() { find "$LAKE/vectors" -type f 2>/dev/null | wc -l; }
 
 # --- build, list, show -------------------------------------------------------------
-out=$(lh index build docs --column vector --id-column name 2>&1)
+out=$(lh index build docs --column vector --id-column name --threads 1 2>&1)
 expect_eq "$?" 0 "index build ($out)"
 CHECKS=$((CHECKS + 1))
 if [[ "$out" == *"index docs_vector generation g00000001: 1200 vectors of 16 dimensions"* ]]; then
@@ -82,7 +82,7 @@ else
 fi
 
 # --- rebuild: a new generation --------------------------------------------------------
-out=$(lh index build docs --column vector --metric l2 --m 8 --ef-construction 64 --quantize int8 2>&1)
+out=$(lh index build docs --column vector --metric l2 --m 8 --ef-construction 64 --quantize int8 --threads 1 2>&1)
 expect_eq "$?" 0 "rebuild ($out)"
 lh index show docs_vector >"$T/body"
 DESC="index show after the rebuild"
