@@ -112,6 +112,10 @@ void gw_handle_vector_search(gw_req *r)
     lh_vector_bitset allow = {0};
     int64_t matches = -1;
     if (s.filter) {
+        /* Subqueries in the filter may name other datasets: their views must be current. */
+        lh_error serr = {0};
+        if (lh_query_sync(g->deps.query, &serr) != LH_OK)
+            lh_log(LH_LOG_WARN, "vector_filter_sync_failed", "msg", serr.msg, (const char *)NULL);
         if (lh_query_filter_rows(g->deps.query, &r->who, &rs, s.filter, &words, &matches, &err)) {
             gw_send_error(r, err.code == LH_EINVAL ? 400 : 0, err.code, err.msg,
                           json_pack("{s:s}", "field", "filter"));

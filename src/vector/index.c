@@ -434,23 +434,30 @@ static int put_json(lh_storage *s, const char *key, json_t *j, bool if_absent, l
     return rc;
 }
 
-/* Claims the next free generation: put-if-absent of its claim.json. */
-static int claim_generation(lh_storage *s, const char *index, const lh_identity *who,
-                            char gen[GEN_MAX], lh_error *err)
+/* Creates the next record of a sequence with put-if-absent, re-listing after each lost race:
+ * a generation's claim.json (gen receives its name) or, with gen given, the pointer record
+ * naming it. body gets the actor, profile and the time under `at_field`. */
+static int put_next(lh_storage *s, const char *index, const lh_identity *who, bool pointer,
+                    json_t *body, const char *at_field, char gen[GEN_MAX], lh_error *err)
 {
-    int64_t max_gen, max_ptr;
-    int rc = scan_index(s, index, &max_gen, &max_ptr, err);
-    if (rc) return rc;
+    char at[40];
+    json_object_set_new(body, "actor", json_string(who->actor ? who->actor : ""));
+    json_object_set_new(body, "profile", json_string(who->profile ? who->profile : ""));
     for (int t = 0; t < CLAIM_TRIES; t++) {
-        snprintf(gen, GEN_MAX, "g%0*" PRId64, GEN_DIGITS, max_gen + 1 + t);
-        char *key = lh_sprintf("vectors/%s/%s/claim.json", index, gen);
-        char at[40];
+        int64_t max_gen, max_ptr;
+        int rc = scan_index(s, index, &max_gen, &max_ptr, err);
+        if (rc) return rc;
+        char *key;
+        if (pointer) {
+            key = ptr_key(index, max_ptr + 1);
+        } else {
+            snprintf(gen, GEN_MAX, "g%0*" PRId64, GEN_DIGITS, max_gen + 1);
+            key = lh_sprintf("vectors/%s/%s/claim.json", index, gen);
+        }
         lh_time_format(lh_wall_us(), at, sizeof at);
-        json_t *j = json_pack("{s:s, s:s, s:s}", "actor", who->actor ? who->actor : "", "profile",
-                              who->profile ? who->profile : "", "claimed_at", at);
+        json_object_set_new(body, at_field, json_string(at));
         lh_error e = {0};
-        rc = put_json(s, key, j, true, &e);
-        json_decref(j);
+        rc = put_json(s, key, body, true, &e);
         free(key);
         if (rc != LH_EEXIST) {
             if (rc) *err = e;
@@ -458,36 +465,29 @@ static int claim_generation(lh_storage *s, const char *index, const lh_identity 
         }
     }
     return lh_error_set(err, LH_ECONFLICT,
-                        "index '%s': could not claim a new generation after %d "
-                        "tries (many concurrent builds?)",
-                        index, CLAIM_TRIES);
+                        "index '%s': lost the race for the next %s %d times (many concurrent "
+                        "builds?)",
+                        index, pointer ? "pointer record" : "generation", CLAIM_TRIES);
 }
 
-/* Appends a pointer record naming gen; retries past records other writers added. */
-static int publish(lh_storage *s, const char *index, const char *gen, const lh_identity *who,
+/* Claims the next free generation: put-if-absent of its claim.json. */
+static int claim_generation(lh_storage *s, const char *index, const lh_identity *who,
+                            char gen[GEN_MAX], lh_error *err)
+{
+    json_t *j = json_object();
+    int rc = put_next(s, index, who, false, j, "claimed_at", gen, err);
+    json_decref(j);
+    return rc;
+}
+
+/* Appends a pointer record naming gen: from then on gen is the current generation. */
+static int publish(lh_storage *s, const char *index, char gen[GEN_MAX], const lh_identity *who,
                    lh_error *err)
 {
-    for (int t = 0; t < CLAIM_TRIES; t++) {
-        int64_t max_gen, max_ptr;
-        int rc = scan_index(s, index, &max_gen, &max_ptr, err);
-        if (rc) return rc;
-        char at[40];
-        lh_time_format(lh_wall_us(), at, sizeof at);
-        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "generation", gen, "op", "build",
-                              "published_at", at, "actor", who->actor ? who->actor : "", "profile",
-                              who->profile ? who->profile : "");
-        char *key = ptr_key(index, max_ptr + 1);
-        lh_error e = {0};
-        rc = put_json(s, key, j, true, &e);
-        json_decref(j);
-        free(key);
-        if (rc != LH_EEXIST) {
-            if (rc) *err = e;
-            return rc;
-        }
-    }
-    return lh_error_set(err, LH_ECONFLICT, "index '%s': could not publish generation %s", index,
-                        gen);
+    json_t *j = json_pack("{s:s, s:s}", "generation", gen, "op", "build");
+    int rc = put_next(s, index, who, true, j, "published_at", gen, err);
+    json_decref(j);
+    return rc;
 }
 
 static json_t *meta_json(const lh_vector_index_spec *sp, const char *name, const char *gen,

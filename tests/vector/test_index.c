@@ -175,6 +175,12 @@ static void test_index_refuses_bad_columns_and_stores_nothing(void **state)
     ingest(f, "holes", "h.ndjson", "{\"v\":[1,2]}\n{\"v\":null}\n");
     ingest(f, "nullval", "n.ndjson", "{\"v\":[1.5,2]}\n{\"v\":[1,null]}\n");
     ingest(f, "zero", "z.ndjson", "{\"v\":[0,0]}\n{\"v\":[1,0]}\n");
+    /* a dataset with a vector column and no rows (ingest refuses empty files) */
+    lh_manifest *em = lh_manifest_new("empty");
+    em->version = 1;
+    lh_manifest_add_column(em, "v", "FLOAT[4]", true);
+    assert_int_equal(lh_catalog_commit(f->cat, &lh_identity_default, em, &err), 0);
+    lh_manifest_free(em);
     struct {
         const char *dataset, *column, *id, *expect;
         int rc;
@@ -187,6 +193,7 @@ static void test_index_refuses_bad_columns_and_stores_nothing(void **state)
         {"holes", "v", NULL, "row 1: column 'v' is NULL", LH_EINVAL},
         {"nullval", "v", NULL, "row 1: column 'v' value [1] is NULL", LH_EINVAL},
         {"zero", "v", NULL, "zero norm", LH_EINVAL},
+        {"empty", "v", NULL, "version 1 has no rows to index", LH_EINVAL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         lh_error_clear(&err);
