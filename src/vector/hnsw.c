@@ -614,12 +614,25 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
             if (c->beam[i].id != node) c->beam[w++] = c->beam[i];
         cnt = w;
         size_t ns = select_neighbors(h, k, c->beam, cnt, (size_t)h->m, sel);
+        /* A concurrent insert may already have linked itself into this list (it found us
+         * through a level above): keep those links, or that node loses an in-link the
+         * single-threaded build would have given it and may become unreachable. */
+        uint32_t early[2 * 256];
+        size_t nearly = 0;
         spin_lock(&h->locks[node]);
         uint32_t *l = hnsw_list(h, node, lc);
+        for (uint32_t j = 0; j < l[0]; j++) {
+            bool chosen = false;
+            for (size_t r = 0; r < ns && !chosen; r++)
+                chosen = sel[r] == l[1 + j];
+            if (!chosen) early[nearly++] = l[1 + j];
+        }
         for (size_t j = 0; j < ns; j++)
             st32(l + 1 + j, sel[j]);
         st32(l, (uint32_t)ns);
         spin_unlock(&h->locks[node]);
+        for (size_t j = 0; j < nearly; j++)
+            add_link(h, k, node, early[j], lc);
         for (size_t j = 0; j < ns; j++)
             add_link(h, k, sel[j], node, lc);
         if (cnt) {
