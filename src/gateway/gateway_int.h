@@ -109,11 +109,11 @@ struct lh_gateway {
     struct MHD_Daemon *daemon;
     int port;
     uint64_t started_ns;
-    char *upload_dir;          /* <cache_dir>/uploads */
-    pthread_mutex_t mu;        /* guards nstreams */
-    pthread_cond_t cv;         /* signalled when nstreams drops */
-    int nstreams;              /* live query producer threads */
-    pthread_mutex_t ingest_mu; /* serializes ingests: one writer per bucket */
+    char *upload_dir;            /* <cache_dir>/uploads */
+    pthread_mutex_t mu;          /* guards nstreams */
+    pthread_cond_t cv;           /* signalled when nstreams drops */
+    int nstreams;                /* live query producer threads */
+    pthread_mutex_t ingest_mu;   /* serializes ingests: one writer per bucket */
     lh_vector_registry *vectors; /* loaded vector indexes (thread-safe itself) */
 };
 
