@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gateway/gateway.h"
+#include "vector/vector.h"
 
 #define GW_MAX_PARAMS 4
 #define GW_ALLOW_MAX 64
@@ -108,11 +109,12 @@ struct lh_gateway {
     struct MHD_Daemon *daemon;
     int port;
     uint64_t started_ns;
-    char *upload_dir;          /* <cache_dir>/uploads */
-    pthread_mutex_t mu;        /* guards nstreams */
-    pthread_cond_t cv;         /* signalled when nstreams drops */
-    int nstreams;              /* live query producer threads */
-    pthread_mutex_t ingest_mu; /* serializes ingests: one writer per bucket */
+    char *upload_dir;            /* <cache_dir>/uploads */
+    pthread_mutex_t mu;          /* guards nstreams */
+    pthread_cond_t cv;           /* signalled when nstreams drops */
+    int nstreams;                /* live query producer threads */
+    pthread_mutex_t ingest_mu;   /* serializes ingests: one writer per bucket */
+    lh_vector_registry *vectors; /* loaded vector indexes (thread-safe itself) */
 };
 
 /* Per-request state, created when the request line arrives, freed when MHD completes it. */
@@ -171,6 +173,8 @@ void gw_handle_openapi(gw_req *r);
 void gw_handle_sql(gw_req *r);
 void gw_handle_ingest_upload(gw_req *r);
 void gw_handle_ingest_file(gw_req *r);
+void gw_handle_vector_search(gw_req *r);
+void gw_handle_vector_indexes(gw_req *r);
 
 /* Streaming (sql.c): bytes handed to the client so far, and the reference drop. */
 uint64_t gw_stream_sent(gw_stream *s);

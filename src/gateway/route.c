@@ -14,6 +14,8 @@ const gw_route gw_routes[] = {
     {"POST", "/sql", GW_BODY_JSON, gw_handle_sql},
     {"POST", "/ingest", GW_BODY_UPLOAD, gw_handle_ingest_upload},
     {"POST", "/ingest/file", GW_BODY_JSON, gw_handle_ingest_file},
+    {"POST", "/vectors/search", GW_BODY_JSON, gw_handle_vector_search},
+    {"GET", "/vectors/indexes", GW_BODY_NONE, gw_handle_vector_indexes},
 };
 const size_t gw_nroutes = sizeof gw_routes / sizeof gw_routes[0];
 
