@@ -42,5 +42,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
+int cmd_index(int argc, char **argv);
 
 #endif

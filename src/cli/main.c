@@ -15,6 +15,7 @@ static const struct {
     {"ingest", cmd_ingest, "ingest CSV or NDJSON files into a dataset"},
     {"sql", cmd_sql, "run a read-only SQL query over the datasets"},
     {"catalog", cmd_catalog, "list datasets, show one, or resync it from its Parquet files"},
+    {"index", cmd_index, "build, search, evaluate and list vector indexes over dataset columns"},
     {"demo-data", lh_cmd_demo_data, "generate the staffing sample as CSV files"},
 };
 

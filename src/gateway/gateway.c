@@ -519,6 +519,7 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     }
     g = lh_calloc(1, sizeof *g);
     g->deps = *deps;
+    if (!g->deps.storage) g->deps.storage = lh_catalog_storage(deps->catalog);
     g->started_ns = lh_now_ns();
     const char *cache = deps->cfg->cache_dir ? deps->cfg->cache_dir : "/tmp";
     g->upload_dir = lh_path_join(cache, "uploads");
@@ -526,6 +527,7 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     pthread_mutex_init(&g->ingest_mu, NULL);
+    g->vectors = lh_vector_registry_new(g->deps.storage, cache);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -561,6 +563,7 @@ fail:
         pthread_mutex_destroy(&g->mu);
         pthread_cond_destroy(&g->cv);
         pthread_mutex_destroy(&g->ingest_mu);
+        lh_vector_registry_free(g->vectors);
         free(g->upload_dir);
         free(g->ui_dir);
         free(g);
@@ -586,6 +589,7 @@ void lh_gateway_stop(lh_gateway *g)
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->ingest_mu);
+    lh_vector_registry_free(g->vectors);
     free(g->upload_dir);
     free(g->ui_dir);
     free(g);

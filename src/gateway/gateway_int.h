@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gateway/gateway.h"
+#include "vector/vector.h"
 
 #define GW_MAX_PARAMS 4
 #define GW_ALLOW_MAX 64
@@ -120,12 +121,13 @@ struct lh_gateway {
     struct MHD_Daemon *daemon;
     int port;
     uint64_t started_ns;
-    char *upload_dir;          /* <cache_dir>/uploads */
-    pthread_mutex_t mu;        /* guards nstreams */
-    pthread_cond_t cv;         /* signalled when nstreams drops */
-    int nstreams;              /* live query producer threads */
-    pthread_mutex_t ingest_mu; /* serializes ingests: one writer per bucket */
-    char *ui_dir;              /* the built web UI served at / (cfg->ui_dir or the default) */
+    char *upload_dir;            /* <cache_dir>/uploads */
+    pthread_mutex_t mu;          /* guards nstreams */
+    pthread_cond_t cv;           /* signalled when nstreams drops */
+    int nstreams;                /* live query producer threads */
+    pthread_mutex_t ingest_mu;   /* serializes ingests: one writer per bucket */
+    lh_vector_registry *vectors; /* loaded vector indexes (thread-safe itself) */
+    char *ui_dir;                /* the built web UI served at / (cfg->ui_dir or the default) */
 };
 
 /* Per-request state, created when the request line arrives, freed when MHD completes it. */
@@ -184,6 +186,8 @@ void gw_handle_openapi(gw_req *r);
 void gw_handle_sql(gw_req *r);
 void gw_handle_ingest_upload(gw_req *r);
 void gw_handle_ingest_file(gw_req *r);
+void gw_handle_vector_search(gw_req *r);
+void gw_handle_vector_indexes(gw_req *r);
 void gw_handle_ui_index(gw_req *r);
 void gw_handle_ui_asset(gw_req *r);
 

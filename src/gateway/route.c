@@ -14,7 +14,9 @@ const gw_route gw_routes[] = {
     {"POST", "/sql", GW_BODY_JSON, gw_handle_sql},
     {"POST", "/ingest", GW_BODY_UPLOAD, gw_handle_ingest_upload},
     {"POST", "/ingest/file", GW_BODY_JSON, gw_handle_ingest_file},
-    /* The web UI (ui_routes.c): static files, not part of the API document. */
+    {"POST", "/vectors/search", GW_BODY_JSON, gw_handle_vector_search},
+    {"GET", "/vectors/indexes", GW_BODY_NONE, gw_handle_vector_indexes},
+    /* The web UI (ui_routes.c): static files. */
     {"GET", "/", GW_BODY_NONE, gw_handle_ui_index},
     {"GET", "/assets/{file}", GW_BODY_NONE, gw_handle_ui_asset},
 };

@@ -890,3 +890,58 @@ int lh_query_json(lh_query *q, const lh_identity *who, const char *sql, int64_t 
     *out_json = lh_buf_steal(&b);
     return LH_OK;
 }
+
+lh_storage *qry_storage(lh_query *q)
+{
+    return q->st;
+}
+
+int qry_scan(lh_query *q, const char *sql, qry_chunk_fn fn, void *ctx, lh_error *err)
+{
+    qconn *conn = NULL;
+    duckdb_prepared_statement ps = NULL;
+    duckdb_result res;
+    bool have_res = false, watching = false;
+    running watch_entry;
+    int rc = conn_get(q, &conn, err);
+    if (rc) return rc;
+    if ((rc = prepare_checked(conn->c, sql, &ps, err))) goto done;
+    watch(q, &watch_entry, conn->c, q->timeout_ms);
+    watching = true;
+    have_res = true;
+    if (duckdb_execute_prepared_streaming(ps, &res) != DuckDBSuccess) goto failed;
+    for (;;) {
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
+        if (!chunk) break;
+        idx_t n = duckdb_data_chunk_get_size(chunk);
+        rc = n ? fn(ctx, chunk, err) : LH_OK;
+        duckdb_destroy_data_chunk(&chunk);
+        if (rc || n == 0) break;
+    }
+    if (rc) goto done;
+    {
+        const char *e = duckdb_result_error(&res);
+        if (e && *e) goto failed;
+    }
+    watching = false;
+    if (unwatch(q, &watch_entry)) goto timed_out;
+    goto done;
+failed:
+    watching = false;
+    if (unwatch(q, &watch_entry)) goto timed_out;
+    {
+        const char *m = duckdb_result_error(&res);
+        rc = lh_error_set(err, m && strstr(m, "Permission Error") ? LH_EDENIED : LH_EINVAL,
+                          "sql: %s", m ? m : "query failed");
+    }
+    goto done;
+timed_out:
+    rc = lh_error_set(err, LH_ETIMEOUT, "sql: the query ran past its time limit of %d ms",
+                      q->timeout_ms);
+done:
+    if (watching) unwatch(q, &watch_entry);
+    if (have_res) duckdb_destroy_result(&res);
+    if (ps) duckdb_destroy_prepare(&ps);
+    if (conn) conn_put(q, conn);
+    return rc;
+}

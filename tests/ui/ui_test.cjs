@@ -389,8 +389,13 @@ async function apiGet(p) {
       doc.paths['/hnsw/trials/{index}'] = { get: { responses: {} } };
       await route.fulfill({ response: res, json: doc });
     });
-    await p3.route('**/vectors/indexes', (route) => route.fulfill({ json: { indexes: [
-      { name: 'resumes', generation: 3, vectors: 100000, dim: 100 }] } }));
+    // The shape of GET /vectors/indexes.
+    await p3.route('**/vectors/indexes', (route) => route.fulfill({ json: { indexes: [{
+      name: 'resumes',
+      current: { generation: 'g00000003', dataset: 'candidates', column: 'embedding', dataset_version: 4,
+        count: 100000, dim: 100, metric: 'cosine', m: 16, ef_search: 64, memory_bytes: 52000000 },
+      generations: [{ generation: 'g00000002', count: 90000 }, { generation: 'g00000003', count: 100000, current: true }],
+    }] } }));
     await p3.route('**/hnsw/trials/resumes', (route) => route.fulfill({ json: { trials: [
       { id: 1, m: 8, ef_search: 32, recall_at_10: 0.82, p50_ms: 0.4 },
       { id: 2, m: 16, ef_search: 64, recall_at_10: 0.93, p50_ms: 0.9 },
@@ -398,10 +403,11 @@ async function apiGet(p) {
       { id: 4, m: 32, ef_search: 128, recall_at_10: 0.98, p50_ms: 2.1 },
       { id: 5, m: 32, ef_search: 64, recall_at_10: 0.90, p50_ms: 1.5 }] } }));
     await p3.goto(`${URL_BASE}/#system`);
-    const idx = p3.locator('#system-vector-indexes table');
+    const idx = p3.locator('#system-vector-indexes .index');
     await idx.waitFor();
     const text = await idx.innerText();
-    ok(/resumes/.test(text) && /generation/.test(text), 'the vector indexes are listed with their generation', text);
+    ok(/resumes/.test(text) && /g00000003/.test(text) && /candidates\.embedding/.test(text) && /2 generations/.test(text),
+      'the vector indexes are listed with their current generation', text.replace(/\s+/g, ' '));
     const fig = p3.locator('#system-trials figure.chart[data-kind=pareto]');
     await fig.waitFor();
     const cap = await fig.locator('figcaption').innerText();

@@ -2,7 +2,7 @@
 // other parts of the server provide (storage errors, vector indexes, index trials, cache).
 // A view whose route this server build does not have says so instead of failing.
 import { api, describe, isMissingRoute, openapi } from './api.js';
-import { fmtDuration, fmtInt, h, jsonView, note, setChildren } from './dom.js';
+import { fmtBytes, fmtDuration, fmtInt, fmtTime, h, jsonView, note, setChildren } from './dom.js';
 import { renderTrials } from './chart.js';
 
 const TRIALS = '/hnsw/trials/{index}';
@@ -13,7 +13,8 @@ const OPTIONAL = [
   { id: 'storage-errors', title: 'Recent storage errors', paths: ['/storage/errors'],
     pick: (b) => b.errors ?? b.events ?? b, empty: 'No storage errors recorded.' },
   { id: 'vector-indexes', title: 'Vector indexes', paths: ['/vectors/indexes', '/vectors', '/hnsw/indexes'],
-    like: /^\/(vectors|hnsw)(\/[a-z_]+)?$/, pick: (b) => b.indexes ?? b, empty: 'No vector indexes yet.' },
+    like: /^\/(vectors|hnsw)(\/[a-z_]+)?$/, pick: (b) => b.indexes ?? b, empty: 'No vector indexes yet.',
+    render: renderIndexes },
   { id: 'cache', title: 'Cache', paths: ['/cache', '/query/cache'],
     pick: (b) => b.entries ?? b, empty: 'The cache is empty.' },
 ];
@@ -71,6 +72,34 @@ async function loadHealth() {
   }
 }
 
+// GET /vectors/indexes: [{name, current: {generation, dataset, column, count, dim, metric, m,
+// ef_search, memory_bytes, published_at, ...}, generations: [...]}]. Null (generic view) for
+// any other shape.
+function renderIndexes(data) {
+  if (!Array.isArray(data) || !data.every((x) => x && x.name && x.current && typeof x.current === 'object')) return null;
+  return h('div', { class: 'indexes' }, data.map((ix) => {
+    const c = ix.current;
+    const gens = Array.isArray(ix.generations) ? ix.generations : [];
+    return h('div', { class: 'index' },
+      h('div', { class: 'index-head' }, h('strong', {}, ix.name),
+        h('span', { class: 'tag' }, c.generation || 'current'),
+        c.dataset ? h('span', { class: 'muted' }, `${c.dataset}${c.column ? `.${c.column}` : ''}${c.dataset_version ? ` v${c.dataset_version}` : ''}`) : null),
+      h('dl', { class: 'facts' },
+        c.count !== undefined ? fact('Vectors', fmtInt(c.count)) : null,
+        c.dim !== undefined ? fact('Dimensions', String(c.dim)) : null,
+        c.metric ? fact('Metric', c.metric) : null,
+        c.m !== undefined ? fact('M / ef', `${c.m} / ${c.ef_search ?? '—'}`) : null,
+        c.quantize ? fact('Quantize', c.quantize) : null,
+        c.memory_bytes !== undefined ? fact('Memory', fmtBytes(c.memory_bytes)) : null,
+        fact('Published', fmtTime(c.published_at || c.created_at))),
+      gens.length > 1
+        ? h('details', {}, h('summary', {}, `${gens.length} generations`),
+          h('ol', { class: 'generations' }, gens.map((g) => h('li', {},
+            `${g.generation}${g.current ? ' (current)' : ''}: ${fmtInt(g.count)} vectors, ${fmtTime(g.published_at || g.created_at)}`))))
+        : h('p', { class: 'muted small' }, `${gens.length || 1} generation`));
+  }));
+}
+
 function fact(k, v) {
   return h('div', {}, h('dt', {}, k), h('dd', {}, v));
 }
@@ -95,7 +124,7 @@ async function loadOptional(o, box, doc) {
     const data = body && typeof body === 'object' ? o.pick(body) : body;
     setChildren(box, Array.isArray(data) && data.length === 0
       ? h('p', { class: 'muted' }, o.empty)
-      : jsonView(data));
+      : (o.render && o.render(data)) || jsonView(data));
     return data;
   } catch (e) {
     setChildren(box, isMissingRoute(e) ? notAvailable(o) : note('error', `${documented}: ${describe(e)}`));
