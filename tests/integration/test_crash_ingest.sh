@@ -59,8 +59,10 @@ check_dataset crash
 
 # Files of killed writers (uploaded, never committed) are garbage: gc removes exactly those,
 # and only once older than the grace period.
-referenced() { for v in $(ls "$lake/_catalog/crash" | grep '^v'); do jq -r '.files[].key' "$lake/_catalog/crash/$v"; done | sort -u; }
+referenced() { for v in $(ls "$lake/_catalog/crash" 2>/dev/null | grep '^v'); do jq -r '.files[].key' "$lake/_catalog/crash/$v"; done | sort -u; }
 on_disk() { (cd "$lake" && find data/crash -name '*.parquet' | sort); }
+# (Every kill may have landed before the first commit: the folder may not exist yet.)
+mkdir -p "$lake/data/crash"
 printf 'not parquet' > "$lake/data/crash/planted-orphan.parquet"
 out=$("$LH_BIN" catalog gc crash --data "$lake")
 grep -q ' 0 unreferenced removed' <<<"$out" || { echo "FAIL: gc removed young files: $out"; exit 1; }
