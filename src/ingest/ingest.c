@@ -779,6 +779,26 @@ static int parse_overrides(const char *const *types, schema *out, lh_error *err)
     return LH_OK;
 }
 
+/* Replaces every mention of the file's real path (an upload's spool file, say) in err's
+ * message by the name the caller knows it by: messages must not reveal server paths. */
+static void scrub_path(lh_error *err, const char *path, const char *name)
+{
+    if (!strstr(err->msg, path)) return;
+    lh_buf b = {0};
+    size_t plen = strlen(path);
+    for (const char *p = err->msg, *hit; *p; p = hit + plen) {
+        hit = strstr(p, path);
+        if (!hit) {
+            lh_buf_puts(&b, p);
+            break;
+        }
+        lh_buf_append(&b, p, (size_t)(hit - p));
+        lh_buf_puts(&b, name);
+    }
+    snprintf(err->msg, sizeof(err->msg), "%s", b.data ? b.data : "");
+    lh_buf_free(&b);
+}
+
 int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
                    const lh_ingest_opts *o, lh_ingest_result *result, lh_error *err)
 {
@@ -1036,6 +1056,7 @@ done:
     }
     r.seconds = (double)(lh_now_ns() - t0) / 1e9;
     if (result) *result = r;
+    if (rc && err && strcmp(name, path) != 0) scrub_path(err, path, name);
     lh_manifest_free(cur);
     schema_free(&p.types);
     schema_free(&cols);
