@@ -268,6 +268,28 @@ int lh_storage_delete(lh_storage *s, const char *key, lh_error *err)
     return s->ops->del(s->self, key, err);
 }
 
+int lh_storage_delete_many(lh_storage *s, const char *const *keys, size_t n, lh_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = lh_storage_key_check(keys[i], err);
+        if (rc != LH_OK) return rc;
+    }
+    if (n == 0) return LH_OK;
+    if (s->ops->del_many) return s->ops->del_many(s->self, keys, n, err);
+    if (!s->ops->del) return unsupported(s, "delete", err);
+    for (size_t i = 0; i < n; i++) {
+        int rc = s->ops->del(s->self, keys[i], err);
+        if (rc != LH_OK) return rc;
+    }
+    return LH_OK;
+}
+
+void lh_storage_stats_get(lh_storage *s, lh_storage_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s->ops->stats) s->ops->stats(s->self, out);
+}
+
 const char *lh_storage_local_path(lh_storage *s, const char *key, char *buf, size_t n)
 {
     if (!s->ops->local_path || lh_storage_key_check(key, NULL) != LH_OK) return NULL;
@@ -349,6 +371,19 @@ static int f_del(void *self, const char *key, lh_error *err)
     return fault(f, "delete", key, err) ? LH_EIO : lh_storage_delete(f->inner, key, err);
 }
 
+static int f_del_many(void *self, const char *const *keys, size_t n, lh_error *err)
+{
+    faulty *f = self;
+    return fault(f, "delete_many", keys[0], err) ? LH_EIO
+                                                 : lh_storage_delete_many(f->inner, keys, n, err);
+}
+
+static void f_stats(void *self, lh_storage_stats *out)
+{
+    faulty *f = self;
+    lh_storage_stats_get(f->inner, out);
+}
+
 static const char *f_local_path(void *self, const char *key, char *buf, size_t n)
 {
     faulty *f = self;
@@ -374,6 +409,8 @@ static const lh_storage_ops faulty_ops = {
     .del = f_del,
     .local_path = f_local_path,
     .close = f_close,
+    .del_many = f_del_many,
+    .stats = f_stats,
 };
 
 lh_storage *lh_storage_faulty(lh_storage *inner, int nth, bool every_after)
@@ -383,4 +420,42 @@ lh_storage *lh_storage_faulty(lh_storage *inner, int nth, bool every_after)
     f->nth = nth;
     f->every_after = every_after;
     return lh_storage_wrap(&faulty_ops, f);
+}
+
+/* ------------------------------------------------------ from the configuration */
+
+int lh_storage_open_config(const lh_config *cfg, lh_storage **out, lh_error *err)
+{
+    *out = NULL;
+    const char *b = cfg->storage_backend ? cfg->storage_backend : "local";
+    if (strcmp(b, "local") == 0) return lh_storage_open_local(cfg->data_dir, out, err);
+    if (strcmp(b, "s3") != 0)
+        return lh_error_set(err, LH_EINVAL, "storage_backend '%s' is unknown (known: local, s3)",
+                            b);
+    lh_secrets *sec = NULL;
+    int rc = lh_secrets_load(cfg->secrets_file, &sec, err);
+    if (rc != LH_OK) return rc;
+    char *cache = lh_path_join(cfg->cache_dir ? cfg->cache_dir : cfg->data_dir, "objects");
+    lh_s3_options o = {
+        .endpoint = cfg->s3_endpoint,
+        .region = cfg->s3_region,
+        .bucket = cfg->s3_bucket,
+        .prefix = cfg->s3_prefix,
+        .path_style = cfg->s3_path_style,
+        .access_key_id = lh_secrets_get(sec, "s3_access_key_id"),
+        .secret_access_key = lh_secrets_get(sec, "s3_secret_access_key"),
+        .session_token = lh_secrets_get(sec, "s3_session_token"),
+        .multipart_threshold = cfg->s3_multipart_threshold,
+        .part_size = cfg->s3_part_size,
+        .retry_max_ms = cfg->s3_retry_max_ms,
+        .timeout_ms = cfg->s3_timeout_ms,
+        .conditional_put = cfg->s3_conditional_put,
+        .lease_ttl_ms = cfg->s3_lease_ttl_ms,
+        .cache_dir = cache,
+        .cache_max_bytes = cfg->cache_max_bytes,
+    };
+    rc = lh_storage_open_s3(&o, out, err);
+    free(cache);
+    lh_secrets_free(sec);
+    return rc;
 }
