@@ -90,4 +90,35 @@ static inline lh_s3_options s3srv_options(const s3srv *s, const char *prefix, co
     return o;
 }
 
+/* Starts tests/storage/s3_proxy.js in front of the server with a fault mode ("503-first 3",
+ * "kill-at-part PIDFILE", ...); fills *pid and returns its endpoint in out, 0 on success. */
+static inline int s3proxy_start(const s3srv *s, const char *mode, int *pid, char *out, size_t n)
+{
+    const char *src = getenv("LH_SOURCE_DIR");
+    if (!src) src = LH_SOURCE_DIR;
+    char log[300], cmd[1200];
+    snprintf(log, sizeof log, "%s/proxy-%llx.out", s->dir, (unsigned long long)lh_now_ns());
+    snprintf(cmd, sizeof cmd,
+             "LH_S3_OWNER_PID=%d setsid node '%s/tests/storage/s3_proxy.js' %d %s > '%s' 2>&1 "
+             "< /dev/null & echo $!",
+             (int)getpid(), src, s3srv_port(s), mode, log);
+    char pidline[32];
+    if (s3srv_run(cmd, pidline, sizeof pidline) != 0) return -1;
+    *pid = atoi(pidline);
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(log, "r");
+        int port = 0;
+        if (f) {
+            if (fscanf(f, "listening %d", &port) != 1) port = 0;
+            fclose(f);
+        }
+        if (port > 0) {
+            snprintf(out, n, "http://127.0.0.1:%d", port);
+            return 0;
+        }
+        usleep(50 * 1000);
+    }
+    return -1;
+}
+
 #endif
