@@ -1,4 +1,5 @@
 /* Configuration: defaults < YAML file (a flat mapping) < LAKEHOUSE_* environment. */
+#include "core/config_int.h"
 #include "core/core.h"
 
 #include <errno.h>
@@ -51,6 +52,8 @@ static const key_def keys[] = {
     {"s3_lease_ttl_ms", "LAKEHOUSE_S3_LEASE_TTL_MS", T_INT, OFF(s3_lease_ttl_ms), 300, INT_MAX},
     {"cache_max_bytes", "LAKEHOUSE_CACHE_MAX", T_SIZE, OFF(cache_max_bytes), 1, INT64_MAX},
     {"secrets_file", "LAKEHOUSE_SECRETS_FILE", T_STR_OPT, OFF(secrets_file), 0, 0},
+    {"bucket", "LAKEHOUSE_BUCKET", T_STR, OFF(bucket), 0, 0},
+    {"rescue_bucket", "LAKEHOUSE_RESCUE_BUCKET", T_STR_OPT, OFF(rescue_bucket), 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -60,7 +63,8 @@ static const char known_keys[] = "data_dir, listen, ingest_dir, cache_dir, log_l
                                  "storage_backend, s3_endpoint, s3_region, s3_bucket, s3_prefix, "
                                  "s3_path_style, s3_multipart_threshold, s3_part_size, "
                                  "s3_retry_max_ms, s3_timeout_ms, s3_conditional_put, "
-                                 "s3_lease_ttl_ms, cache_max_bytes, secrets_file";
+                                 "s3_lease_ttl_ms, cache_max_bytes, secrets_file, bucket, "
+                                 "rescue_bucket, buckets";
 
 static const key_def *find_key(const char *key)
 {
@@ -129,6 +133,7 @@ static void set_defaults(lh_config *cfg)
     cfg->s3_conditional_put = lh_strdup("auto");
     cfg->s3_lease_ttl_ms = 30000;
     cfg->cache_max_bytes = (int64_t)10 << 30;
+    cfg->bucket = lh_strdup("primary");
     derive_dirs(cfg);
 }
 
@@ -314,6 +319,17 @@ static int load_file(lh_config *cfg, const char *path, lh_error *err)
             }
             key = lh_strdup((const char *)ev.data.scalar.value);
             key_line = line;
+            if (strcmp(key, "buckets") == 0) { /* the one nested section */
+                if (cfg->buckets)
+                    rc = lh_error_set(err, LH_EINVAL, "%s:%zu: key 'buckets' is given twice", path,
+                                      line);
+                else
+                    rc = config_parse_buckets(&parser, cfg, path, err);
+                if (rc != LH_OK) goto fail;
+                free(key);
+                key = NULL;
+                break;
+            }
             const key_def *k = find_key(key);
             if (!k) {
                 rc = lh_error_set(err, LH_EINVAL, "%s:%zu: unknown key '%s' (known: %s)", path,
@@ -415,13 +431,15 @@ void lh_config_free(lh_config *cfg)
     free(cfg->cache_dir);
     free(cfg->log_level);
     cfg->data_dir = cfg->listen = cfg->ingest_dir = cfg->cache_dir = cfg->log_level = NULL;
-    char **more[] = {&cfg->storage_backend, &cfg->s3_endpoint,        &cfg->s3_region,
-                     &cfg->s3_bucket,       &cfg->s3_conditional_put, &cfg->s3_prefix,
-                     &cfg->secrets_file};
+    char **more[] = {
+        &cfg->storage_backend,    &cfg->s3_endpoint, &cfg->s3_region,    &cfg->s3_bucket,
+        &cfg->s3_conditional_put, &cfg->s3_prefix,   &cfg->secrets_file, &cfg->bucket,
+        &cfg->rescue_bucket};
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
         free(*more[i]);
         *more[i] = NULL;
     }
+    config_free_buckets(cfg);
 }
 
 int lh_parse_size(const char *s, int64_t *out)

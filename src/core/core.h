@@ -207,7 +207,27 @@ typedef struct lh_config {
     int s3_lease_ttl_ms;            /* LAKEHOUSE_S3_LEASE_TTL_MS; default 30000 */
     int64_t cache_max_bytes;        /* LAKEHOUSE_CACHE_MAX; object cache bound; default 10 GiB */
     char *secrets_file;             /* LAKEHOUSE_SECRETS_FILE; NULL: environment only */
+    /* Bucket registry: the top-level storage settings are the bucket "primary"; `buckets:`
+     * (YAML only) adds named ones. `bucket` picks the one this process works on. */
+    char *bucket;                   /* LAKEHOUSE_BUCKET; default "primary" */
+    char *rescue_bucket;            /* LAKEHOUSE_RESCUE_BUCKET; primary's rescue; NULL none */
+    struct lh_bucket_def *buckets;  /* named buckets besides primary, in file order */
+    size_t nbuckets;
 } lh_config;
+
+/* One named bucket of the `buckets:` mapping. Unset strings are NULL (the S3 tuning keys,
+ * region and path style default to the top-level settings). */
+typedef struct lh_bucket_def {
+    char *name;            /* [a-z0-9_-], 1-63 chars; not "primary" */
+    char *backend;         /* "local" or "s3" (key storage_backend) */
+    char *data_dir;        /* local: the folder */
+    char *s3_endpoint;     /* s3 */
+    char *s3_region;
+    char *s3_bucket;
+    char *s3_prefix;
+    int s3_path_style;     /* -1 unset, 0, 1 */
+    char *rescue_bucket;   /* reads that fail here are served by this bucket */
+} lh_bucket_def;
 
 /* Fills cfg with defaults, then the YAML file at path (if non-NULL; a missing file given
  * explicitly is an error), then environment overrides. On error cfg is left with defaults
@@ -228,7 +248,8 @@ void lh_config_free(lh_config *cfg);
 typedef struct lh_secrets lh_secrets;
 
 /* Loads secrets from the YAML file at path (NULL or "": none) — a flat mapping with the names
- * s3_access_key_id, s3_secret_access_key, s3_session_token — then from the environment
+ * s3_access_key_id, s3_secret_access_key, s3_session_token, each also as "BUCKET.NAME" for a
+ * named bucket — then from the environment
  * (LAKEHOUSE_S3_ACCESS_KEY_ID, ...), which wins. The file must be a regular file owned by the
  * running user with mode 0600 (no group/other bits): otherwise LH_EDENIED saying why. No
  * error message ever contains a value. Caller frees with lh_secrets_free. */

@@ -24,7 +24,23 @@ static const struct {
 
 struct lh_secrets {
     char *values[NKNOWN];
+    /* Per-bucket values from the file: "<bucket>.<known name>". */
+    char **extra_names, **extra_values;
+    size_t nextra;
 };
+
+/* True for "<bucket>.<known name>" with a bucket of [a-z0-9_-]. */
+static bool bucket_name_ok(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    if (!dot || dot == name) return false;
+    for (const char *p = name; p < dot; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return false;
+    for (size_t i = 0; i < NKNOWN; i++)
+        if (strcmp(dot + 1, known[i].name) == 0) return true;
+    return false;
+}
 
 static int find(const char *name)
 {
@@ -75,7 +91,7 @@ static int load_file(lh_secrets *s, const char *path, lh_error *err)
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_file(&parser, f);
     int depth = 0;
-    int want = -2; /* -2: expecting a key; >= 0: value of known[want] */
+    int want = -2; /* -2: expecting a key; >= 0: value of known[want]; -3: of extra */
     bool done = false;
     while (!done) {
         if (!yaml_parser_parse(&parser, &ev)) {
@@ -108,14 +124,31 @@ static int load_file(lh_secrets *s, const char *path, lh_error *err)
                                       path, line);
             } else if (want == -2) {
                 want = find(v);
-                if (want < 0)
+                if (want < 0 && bucket_name_ok(v)) {
+                    for (size_t i = 0; i < s->nextra; i++)
+                        if (strcmp(s->extra_names[i], v) == 0)
+                            rc = lh_error_set(err, LH_EINVAL,
+                                              "secrets file %s:%zu: '%s' is given twice", path,
+                                              line, v);
+                    s->extra_names =
+                        lh_realloc(s->extra_names, (s->nextra + 1) * sizeof *s->extra_names);
+                    s->extra_values =
+                        lh_realloc(s->extra_values, (s->nextra + 1) * sizeof *s->extra_values);
+                    s->extra_names[s->nextra] = lh_strdup(v);
+                    s->extra_values[s->nextra++] = NULL;
+                    want = -3;
+                } else if (want < 0)
                     rc = lh_error_set(err, LH_EINVAL,
                                       "secrets file %s:%zu: unknown name '%s' (known: "
-                                      "s3_access_key_id, s3_secret_access_key, s3_session_token)",
+                                      "s3_access_key_id, s3_secret_access_key, s3_session_token, "
+                                      "each optionally as BUCKET.NAME)",
                                       path, line, v);
                 else if (s->values[want])
                     rc = lh_error_set(err, LH_EINVAL, "secrets file %s:%zu: '%s' is given twice",
                                       path, line, v);
+            } else if (want == -3) {
+                s->extra_values[s->nextra - 1] = lh_strdup(v);
+                want = -2;
             } else {
                 s->values[want] = lh_strdup(v);
                 want = -2;
@@ -162,8 +195,12 @@ int lh_secrets_load(const char *path, lh_secrets **out, lh_error *err)
 
 const char *lh_secrets_get(const lh_secrets *s, const char *name)
 {
-    int i = s ? find(name) : -1;
-    return i >= 0 ? s->values[i] : NULL;
+    if (!s) return NULL;
+    int i = find(name);
+    if (i >= 0) return s->values[i];
+    for (size_t j = 0; j < s->nextra; j++)
+        if (strcmp(s->extra_names[j], name) == 0) return s->extra_values[j];
+    return NULL;
 }
 
 void lh_secrets_free(lh_secrets *s)
@@ -171,5 +208,11 @@ void lh_secrets_free(lh_secrets *s)
     if (!s) return;
     for (size_t i = 0; i < NKNOWN; i++)
         wipe(s->values[i]);
+    for (size_t i = 0; i < s->nextra; i++) {
+        free(s->extra_names[i]);
+        wipe(s->extra_values[i]);
+    }
+    free(s->extra_names);
+    free(s->extra_values);
     free(s);
 }

@@ -24,11 +24,13 @@ typedef struct entry {
     char *name;        /* file name inside dir */
     int64_t size;      /* bytes */
     uint64_t last_use; /* tick of the last lookup or commit */
+    uint64_t used_ns;  /* monotonic time of that use (0: loaded from disk) */
 } entry;
 
 struct objcache {
     char *dir;
     int64_t max_bytes;
+    int64_t grace_ns; /* copies used this recently are not evicted (a reader may open them) */
     pthread_mutex_t mu;
     entry *items; /* guarded by mu */
     size_t count, cap;
@@ -45,7 +47,7 @@ static void add_locked(objcache *c, const char *name, int64_t size, uint64_t tic
         c->cap = c->cap ? c->cap * 2 : 64;
         c->items = lh_realloc(c->items, c->cap * sizeof *c->items);
     }
-    c->items[c->count++] = (entry){lh_strdup(name), size, tick};
+    c->items[c->count++] = (entry){lh_strdup(name), size, tick, 0};
     c->bytes += size;
 }
 
@@ -73,7 +75,7 @@ static int by_mtime(const void *a, const void *b)
     return (x->mtime > y->mtime) - (x->mtime < y->mtime);
 }
 
-int objcache_open(const char *dir, int64_t max_bytes, objcache **out, lh_error *err)
+int objcache_open(const char *dir, int64_t max_bytes, int grace_ms, objcache **out, lh_error *err)
 {
     *out = NULL;
     int rc = lh_mkdir_p(dir, err);
@@ -83,6 +85,7 @@ int objcache_open(const char *dir, int64_t max_bytes, objcache **out, lh_error *
     objcache *c = lh_calloc(1, sizeof *c);
     c->dir = lh_strdup(dir);
     c->max_bytes = max_bytes > 0 ? max_bytes : (int64_t)10 << 30;
+    c->grace_ns = grace_ms < 0 ? 0 : (int64_t)(grace_ms ? grace_ms : 10000) * 1000000;
     pthread_mutex_init(&c->mu, NULL);
     struct {
         char *name;
@@ -177,10 +180,12 @@ bool objcache_lookup(objcache *c, const char *key, const char *etag, int64_t siz
     }
     pthread_mutex_lock(&c->mu);
     entry *e = find_locked(c, name);
-    if (e)
-        e->last_use = ++c->ticks;
-    else
-        add_locked(c, name, size, ++c->ticks);
+    if (!e) {
+        add_locked(c, name, size, 0);
+        e = &c->items[c->count - 1];
+    }
+    e->last_use = ++c->ticks;
+    e->used_ns = lh_now_ns();
     pthread_mutex_unlock(&c->mu);
     utimensat(AT_FDCWD, buf, NULL, 0); /* the use order survives a restart */
     return true;
@@ -213,16 +218,22 @@ int objcache_commit(objcache *c, const char *tmp, const char *key, const char *e
     if (mine) {
         c->bytes += size - mine->size;
         mine->size = size;
-        mine->last_use = ++c->ticks;
     } else {
-        add_locked(c, name, size, ++c->ticks);
+        add_locked(c, name, size, 0);
+        mine = &c->items[c->count - 1];
     }
-    /* Evict least-recently-used copies (never the one just added) until within the bound. */
+    uint64_t now = lh_now_ns();
+    mine->last_use = ++c->ticks;
+    mine->used_ns = now;
+    /* Evict least-recently-used copies until within the bound: never the one just added, nor
+     * one handed out within the grace period, whose reader may not have opened it yet (so the
+     * bound can be exceeded for that long). */
     while (c->bytes > c->max_bytes && c->count > 1) {
         entry *lru = NULL;
         for (size_t i = 0; i < c->count; i++) {
-            if (strcmp(c->items[i].name, name) == 0) continue;
-            if (!lru || c->items[i].last_use < lru->last_use) lru = &c->items[i];
+            entry *e = &c->items[i];
+            if (e == mine || (e->used_ns && (int64_t)(now - e->used_ns) < c->grace_ns)) continue;
+            if (!lru || e->last_use < lru->last_use) lru = e;
         }
         if (!lru) break;
         char path[4096];

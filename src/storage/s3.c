@@ -616,6 +616,7 @@ static int s3_do(s3 *s, s3_req *r, lh_error *err)
             rc = lh_error_set(err, code, "s3 %s%s (bucket '%s'): HTTP %ld %s%s%s", r->op, what,
                               s->bucket, r->status, text, hint, tries);
     }
+    if (rc != LH_OK) storage_failure_note((int)r->status, r->attempts, 0);
     free(url);
     return rc;
 }
@@ -1457,7 +1458,8 @@ int lh_storage_open_s3(const lh_s3_options *opt, lh_storage **out, lh_error *err
 
     int rc = LH_OK;
     if (opt->cache_dir) {
-        rc = objcache_open(opt->cache_dir, opt->cache_max_bytes, &s->cache, err);
+        rc = objcache_open(opt->cache_dir, opt->cache_max_bytes, opt->cache_grace_ms, &s->cache,
+                           err);
         if (rc != LH_OK) goto fail;
     }
     /* Reach the bucket once now, so a wrong endpoint, bucket or key fails at start-up. */

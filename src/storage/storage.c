@@ -1,6 +1,6 @@
 /* Storage front end: key validation, dispatch to a backend, listings, fault injection. */
 #define _GNU_SOURCE
-#include "storage/storage.h"
+#include "storage/storage_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,27 @@
 struct lh_storage {
     const lh_storage_ops *ops;
     void *self;
+    char *bucket;       /* name in the bucket registry, NULL if not opened from it */
+    char *bucket_names; /* every configured name, comma-separated */
 };
+
+void storage_set_names(lh_storage *s, const char *bucket, const char *names)
+{
+    free(s->bucket);
+    free(s->bucket_names);
+    s->bucket = lh_strdup(bucket);
+    s->bucket_names = lh_strdup(names);
+}
+
+const char *lh_storage_bucket(const lh_storage *s)
+{
+    return s->bucket ? s->bucket : "primary";
+}
+
+const char *lh_storage_bucket_names(const lh_storage *s)
+{
+    return s->bucket_names ? s->bucket_names : lh_storage_bucket(s);
+}
 
 lh_storage *lh_storage_wrap(const lh_storage_ops *ops, void *self)
 {
@@ -26,6 +46,8 @@ void lh_storage_close(lh_storage *s)
 {
     if (!s) return;
     if (s->ops->close) s->ops->close(s->self);
+    free(s->bucket);
+    free(s->bucket_names);
     free(s);
 }
 
@@ -420,42 +442,4 @@ lh_storage *lh_storage_faulty(lh_storage *inner, int nth, bool every_after)
     f->nth = nth;
     f->every_after = every_after;
     return lh_storage_wrap(&faulty_ops, f);
-}
-
-/* ------------------------------------------------------ from the configuration */
-
-int lh_storage_open_config(const lh_config *cfg, lh_storage **out, lh_error *err)
-{
-    *out = NULL;
-    const char *b = cfg->storage_backend ? cfg->storage_backend : "local";
-    if (strcmp(b, "local") == 0) return lh_storage_open_local(cfg->data_dir, out, err);
-    if (strcmp(b, "s3") != 0)
-        return lh_error_set(err, LH_EINVAL, "storage_backend '%s' is unknown (known: local, s3)",
-                            b);
-    lh_secrets *sec = NULL;
-    int rc = lh_secrets_load(cfg->secrets_file, &sec, err);
-    if (rc != LH_OK) return rc;
-    char *cache = lh_path_join(cfg->cache_dir ? cfg->cache_dir : cfg->data_dir, "objects");
-    lh_s3_options o = {
-        .endpoint = cfg->s3_endpoint,
-        .region = cfg->s3_region,
-        .bucket = cfg->s3_bucket,
-        .prefix = cfg->s3_prefix,
-        .path_style = cfg->s3_path_style,
-        .access_key_id = lh_secrets_get(sec, "s3_access_key_id"),
-        .secret_access_key = lh_secrets_get(sec, "s3_secret_access_key"),
-        .session_token = lh_secrets_get(sec, "s3_session_token"),
-        .multipart_threshold = cfg->s3_multipart_threshold,
-        .part_size = cfg->s3_part_size,
-        .retry_max_ms = cfg->s3_retry_max_ms,
-        .timeout_ms = cfg->s3_timeout_ms,
-        .conditional_put = cfg->s3_conditional_put,
-        .lease_ttl_ms = cfg->s3_lease_ttl_ms,
-        .cache_dir = cache,
-        .cache_max_bytes = cfg->cache_max_bytes,
-    };
-    rc = lh_storage_open_s3(&o, out, err);
-    free(cache);
-    lh_secrets_free(sec);
-    return rc;
 }

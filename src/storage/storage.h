@@ -79,6 +79,7 @@ typedef struct lh_s3_options {
     int lease_ttl_ms;              /* single-writer lease lifetime; 0: 30000 */
     const char *cache_dir;         /* read-through cache of objects for local readers */
     int64_t cache_max_bytes;       /* cache bound; 0: 10 GiB */
+    int cache_grace_ms;            /* copies handed out this recently stay; 0: 10 s; < 0: none */
 } lh_s3_options;
 
 /* Opens the S3 backend (libcurl, SigV4) on an existing bucket; checks that the bucket is
@@ -138,6 +139,80 @@ int lh_storage_delete_many(lh_storage *s, const char *const *keys, size_t n, lh_
  * files (the local backend), written into buf; NULL otherwise. Readers such as DuckDB use it
  * to read Parquet in place; other backends go through a local cache. */
 const char *lh_storage_local_path(lh_storage *s, const char *key, char *buf, size_t n);
+
+/* ------------------------------------------------------------- append log */
+
+/* A write-once batched append log under a key prefix: lines buffered in memory, written as new
+ * immutable objects "<prefix>batch_<µs>_<writer><seq>.jsonl" when max_bytes are pending, when
+ * the oldest line is max_age_ms old (a background thread), on flush and at close. Never a
+ * read-modify-write. Failed writes keep the lines for the next flush (bounded). */
+typedef struct lh_appendlog lh_appendlog;
+
+/* Opens a log writing to st (borrowed; must outlive the log) under prefix (ends with '/').
+ * max_bytes 0: 1 MiB; max_age_ms 0: 5000. Caller closes. */
+int lh_appendlog_open(lh_storage *st, const char *prefix, size_t max_bytes, int max_age_ms,
+                      lh_appendlog **out, lh_error *err);
+/* Appends one event (one line, no '\n'); writes a batch if the buffer is full (the event is
+ * kept even if that write fails, and the error is returned). */
+int lh_appendlog_append(lh_appendlog *l, const char *line, size_t n, lh_error *err);
+/* Writes the pending events as one batch now (nothing pending: no object). */
+int lh_appendlog_flush(lh_appendlog *l, lh_error *err);
+/* Events dropped because writes kept failing past the pending bound. */
+int64_t lh_appendlog_dropped(lh_appendlog *l);
+/* Stops the age thread, flushes (a failure is logged) and frees. Accepts NULL. */
+void lh_appendlog_close(lh_appendlog *l);
+/* Calls fn for every line of every batch under prefix, batches in time order, lines in append
+ * order, skipping batches written before since_us (0: all). Stops at fn's first non-zero
+ * return, which it returns. */
+int lh_appendlog_read(lh_storage *st, const char *prefix, int64_t since_us,
+                      int (*fn)(void *ctx, const char *line, size_t n), void *ctx, lh_error *err);
+
+/* ------------------------------------------------------------ error journal */
+
+/* One failed bucket operation. */
+typedef struct lh_storage_error_event {
+    int64_t time_us; /* when it failed (wall clock, µs) */
+    char bucket[64]; /* bucket name ("primary", ...) */
+    char op[24];     /* "get", "put", "list", ... */
+    char key[LH_KEY_MAX];
+    int status;          /* HTTP status of the last attempt (S3), 0 if none */
+    int os_errno;        /* errno (local), 0 if none */
+    int code;            /* LH_E* code returned */
+    int attempts;        /* requests made, retries included */
+    char message[512];   /* the error message (never holds a secret) */
+    char rescued_by[64]; /* bucket that served the read instead, "" if none */
+} lh_storage_error_event;
+
+/* The process-wide journal: the last 2,000 events in memory, and, once attached, every event
+ * through an AppendLog to "_errors/bucket_errors/" of st (borrowed until detach). Attaching
+ * also loads the persisted events into memory. Thread-safe. */
+int lh_storage_errors_attach(lh_storage *st, lh_error *err);
+/* Flushes and closes the journal's AppendLog. Safe if never attached. */
+void lh_storage_errors_detach(void);
+/* Records one event (copied). */
+void lh_storage_errors_record(const lh_storage_error_event *e);
+/* Copies the events of bucket/op (NULL: any) within [since_us, until_us] (0: open) into a
+ * malloc'd array, oldest first; caller frees *out. */
+void lh_storage_errors_query(const char *bucket, const char *op, int64_t since_us, int64_t until_us,
+                             lh_storage_error_event **out, size_t *n);
+/* Forgets the in-memory events (tests). */
+void lh_storage_errors_reset(void);
+
+/* ------------------------------------------------------------ bucket wrappers */
+
+/* Wraps inner so that every failed operation (other than the expected answers: not found,
+ * already exists, invalid key) is recorded in the error journal under bucket_name. Takes
+ * ownership of inner. */
+lh_storage *lh_storage_journaled(lh_storage *inner, const char *bucket_name);
+/* Wraps primary so that a read (get, get_file, head, list, local_path) that fails there — the
+ * server unreachable, an error after retries, or an object missing — is served by rescue,
+ * and the fallback is journaled. Writes go to primary only. Takes ownership of both. */
+lh_storage *lh_storage_with_rescue(lh_storage *primary, const char *primary_name,
+                                   lh_storage *rescue, const char *rescue_name);
+/* The bucket name this store was opened as by lh_storage_open_config ("primary", ...). */
+const char *lh_storage_bucket(const lh_storage *s);
+/* The configured bucket names, comma-separated ("primary, rescue"). */
+const char *lh_storage_bucket_names(const lh_storage *s);
 
 /* Fault injection for tests: wraps inner so that the nth call (1-based, counting every
  * operation) and, if every_after is true, all later calls fail with LH_EIO.

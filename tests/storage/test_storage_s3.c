@@ -300,6 +300,7 @@ static void test_s3_cache_is_bounded_lru_and_safe_for_concurrent_readers(void **
     char *cache = tu_tmpdir("s3-cache");
     lh_s3_options o = s3srv_options(&server, new_prefix(), cache);
     o.cache_max_bytes = 45; /* two of the 20-byte objects below, not three */
+    o.cache_grace_ms = -1;  /* strict LRU first */
     lh_storage *st = open_ok(&o);
     lh_error err;
     for (int i = 0; i < 4; i++) {
@@ -325,7 +326,12 @@ static void test_s3_cache_is_bounded_lru_and_safe_for_concurrent_readers(void **
     assert_int_equal(s.cache_hits, 1);
     assert_int_equal(s.cache_misses, 3);
 
-    /* Four threads reading four objects through a cache that holds two. */
+    lh_storage_close(st);
+
+    /* Four threads reading four objects through a cache that holds two: a copy just handed
+     * out is never evicted before its reader opens it (the grace period). */
+    o.cache_grace_ms = 0;
+    st = open_ok(&o);
     pthread_t t[4];
     reader_arg args[4];
     for (int i = 0; i < 4; i++) {
