@@ -8,7 +8,7 @@
 static const struct {
     const char *flag;
     const char *key;
-} common_flags[] = {{"--data", "data_dir"}, {"--listen", "listen"}};
+} common_flags[] = {{"--data", "data_dir"}, {"--listen", "listen"}, {"--bucket", "bucket"}};
 
 int cli_take_common(int argc, char **argv, const char **config_path, char **flags, int *nflags)
 {

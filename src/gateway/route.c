@@ -14,6 +14,7 @@ const gw_route gw_routes[] = {
     {"POST", "/sql", GW_BODY_JSON, gw_handle_sql},
     {"POST", "/ingest", GW_BODY_UPLOAD, gw_handle_ingest_upload},
     {"POST", "/ingest/file", GW_BODY_JSON, gw_handle_ingest_file},
+    {"GET", "/storage/errors", GW_BODY_NONE, gw_handle_storage_errors},
 };
 const size_t gw_nroutes = sizeof gw_routes / sizeof gw_routes[0];
 

@@ -51,7 +51,10 @@ int lh_appendlog_open(lh_storage *st, const char *prefix, size_t max_bytes, int 
     char probe[LH_KEY_MAX];
     snprintf(probe, sizeof probe, "%sbatch", prefix);
     int rc = lh_storage_key_check(probe, err);
-    if (rc != LH_OK) return lh_error_prefix(err, "append log");
+    if (rc != LH_OK) {
+        lh_error_prefix(err, "append log");
+        return rc;
+    }
     lh_appendlog *l = lh_calloc(1, sizeof *l);
     l->st = st;
     l->prefix = lh_strdup(prefix);

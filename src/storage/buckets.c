@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "storage/storage_int.h"
@@ -174,6 +175,7 @@ lh_storage *lh_storage_journaled(lh_storage *inner, const char *bucket_name)
 typedef struct rescued {
     lh_storage *primary, *rescue;
     char pname[64], rname[64];
+    objcache *copies; /* local copies of rescue objects for readers that need files */
 } rescued;
 
 /* Whether a read failure of the primary is worth trying on the rescue bucket. */
@@ -185,6 +187,7 @@ static bool fallback_worthy(int rc)
 
 static void note_fallback(rescued *r, const char *op, const char *key, int rc, const char *msg)
 {
+    if (key && strncmp(key, "_errors/", 8) == 0) return; /* the journal's own reads */
     lh_storage_error_event e = {0};
     e.time_us = lh_wall_us();
     snprintf(e.bucket, sizeof e.bucket, "%s", r->pname);
@@ -204,6 +207,9 @@ static void note_fallback(rescued *r, const char *op, const char *key, int rc, c
 #define WITH_RESCUE(op, key, call_primary, call_rescue)                                            \
     do {                                                                                           \
         rescued *r = self;                                                                         \
+        lh_error local_;                                                                           \
+        if (!err) err = &local_;                                                                   \
+        lh_error_clear(err);                                                                       \
         int rc = (call_primary);                                                                   \
         if (rc == LH_OK || !fallback_worthy(rc)) return rc;                                        \
         lh_error first = *err;                                                                     \
@@ -241,6 +247,9 @@ static int r_list(void *self, const char *prefix, const char *token, size_t max,
                   lh_object_list *out, lh_error *err)
 {
     rescued *r = self;
+    lh_error local_;
+    if (!err) err = &local_;
+    lh_error_clear(err);
     int rc = lh_storage_list(r->primary, prefix, token, max, out, err);
     /* An empty listing is an answer, not a failure: only errors fall back. */
     if (rc == LH_OK || rc == LH_ENOENT || !fallback_worthy(rc)) return rc;
@@ -254,17 +263,39 @@ static int r_list(void *self, const char *prefix, const char *token, size_t max,
     return rc;
 }
 
+/* A reader's local file: the primary's, else a verified copy of the rescue bucket's object in
+ * the primary's cache (so it lies where the query sandbox may read). */
 static const char *r_local_path(void *self, const char *key, char *buf, size_t n)
 {
     rescued *r = self;
     const char *p = lh_storage_local_path(r->primary, key, buf, n);
     if (p && access(p, R_OK) == 0) return p;
-    p = lh_storage_local_path(r->rescue, key, buf, n);
-    if (p && access(p, R_OK) == 0) {
-        note_fallback(r, "local_path", key, LH_EUNAVAIL, "no readable local copy from the primary");
-        return p;
+    if (!r->copies) return NULL;
+    lh_error err = {0};
+    lh_object_info info;
+    if (lh_storage_head(r->rescue, key, &info, &err) != LH_OK) return NULL;
+    const char *tag = info.etag[0] ? info.etag : "rescue";
+    if (!objcache_lookup(r->copies, key, tag, info.size, buf, n)) {
+        char *tmp = objcache_temp_path(r->copies);
+        int rc = lh_storage_get_file(r->rescue, key, tmp, &err);
+        struct stat sb;
+        /* The copy must be what head described. */
+        if (rc == LH_OK && (stat(tmp, &sb) != 0 || sb.st_size != info.size))
+            rc = lh_error_set(&err, LH_ECORRUPT, "rescue copy of '%s': not the %lld bytes expected",
+                              key, (long long)info.size);
+        if (rc == LH_OK)
+            rc = objcache_commit(r->copies, tmp, key, tag, info.size, buf, n, &err);
+        else
+            unlink(tmp);
+        free(tmp);
+        if (rc != LH_OK) {
+            lh_log(LH_LOG_WARN, "storage_rescue_copy_failed", "key", key, "msg", err.msg,
+                   (const char *)NULL);
+            return NULL;
+        }
     }
-    return NULL;
+    note_fallback(r, "local_path", key, LH_EUNAVAIL, "no readable local copy from the primary");
+    return buf;
 }
 
 static int r_put(void *self, const char *key, const void *data, size_t n, lh_error *err)
@@ -302,6 +333,7 @@ static void r_close(void *self)
     rescued *r = self;
     lh_storage_close(r->primary);
     lh_storage_close(r->rescue);
+    objcache_free(r->copies);
     free(r);
 }
 
@@ -326,9 +358,14 @@ static lh_storage_ops rescued_ops(const lh_storage *primary)
 }
 
 lh_storage *lh_storage_with_rescue(lh_storage *primary, const char *primary_name,
-                                   lh_storage *rescue, const char *rescue_name)
+                                   lh_storage *rescue, const char *rescue_name,
+                                   const char *copy_dir)
 {
     rescued *r = lh_calloc(1, sizeof *r);
+    lh_error err = {0};
+    if (copy_dir && objcache_open(copy_dir, 0, 0, &r->copies, &err) != LH_OK)
+        lh_log(LH_LOG_WARN, "storage_rescue_copies_unavailable", "msg", err.msg,
+               (const char *)NULL);
     r->primary = primary;
     r->rescue = rescue;
     snprintf(r->pname, sizeof r->pname, "%s", primary_name);
@@ -396,7 +433,7 @@ static const char *secret(const lh_secrets *sec, const char *bucket, const char 
 
 /* Opens one bucket's backend (not wrapped). */
 static int open_backend(const lh_config *cfg, const bucket_settings *b, const lh_secrets *sec,
-                        lh_storage **out, lh_error *err)
+                        bool no_check, lh_storage **out, lh_error *err)
 {
     if (strcmp(b->backend, "local") == 0) return lh_storage_open_local(b->data_dir, out, err);
     if (strcmp(b->backend, "s3") != 0)
@@ -426,6 +463,7 @@ static int open_backend(const lh_config *cfg, const bucket_settings *b, const lh
         .lease_ttl_ms = cfg->s3_lease_ttl_ms,
         .cache_dir = cache,
         .cache_max_bytes = cfg->cache_max_bytes,
+        .no_check_at_open = no_check,
     };
     int rc = lh_storage_open_s3(&o, out, err);
     free(cache);
@@ -456,14 +494,20 @@ int lh_storage_open_config(const lh_config *cfg, lh_storage **out, lh_error *err
         rc = lh_secrets_load(cfg->secrets_file, &sec, err);
         if (rc != LH_OK) goto done;
     }
-    rc = open_backend(cfg, &b, sec, &st, err);
+    /* With a rescue bucket, an unreachable primary must not stop start-up: reads fall back. */
+    rc = open_backend(cfg, &b, sec, b.rescue != NULL, &st, err);
     if (rc != LH_OK) goto done;
     st = lh_storage_journaled(st, name);
     if (b.rescue) {
         /* A rescue bucket that cannot be opened now must not stop the primary from serving. */
         lh_error rerr = {0};
-        if (open_backend(cfg, &rb, sec, &rescue, &rerr) == LH_OK) {
-            st = lh_storage_with_rescue(st, name, lh_storage_journaled(rescue, rb.name), rb.name);
+        if (open_backend(cfg, &rb, sec, false, &rescue, &rerr) == LH_OK) {
+            char *leaf = lh_sprintf("objects/rescue-%s", rb.name);
+            char *copies = lh_path_join(cfg->cache_dir ? cfg->cache_dir : cfg->data_dir, leaf);
+            st = lh_storage_with_rescue(st, name, lh_storage_journaled(rescue, rb.name), rb.name,
+                                        copies);
+            free(copies);
+            free(leaf);
         } else {
             lh_log(LH_LOG_WARN, "storage_rescue_unavailable", "bucket", name, "rescue", rb.name,
                    "msg", rerr.msg, (const char *)NULL);

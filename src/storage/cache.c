@@ -79,7 +79,10 @@ int objcache_open(const char *dir, int64_t max_bytes, int grace_ms, objcache **o
 {
     *out = NULL;
     int rc = lh_mkdir_p(dir, err);
-    if (rc != LH_OK) return lh_error_prefix(err, "object cache");
+    if (rc != LH_OK) {
+        lh_error_prefix(err, "object cache");
+        return rc;
+    }
     DIR *d = opendir(dir);
     if (!d) return lh_error_set(err, LH_EIO, "object cache %s: %s", dir, strerror(errno));
     objcache *c = lh_calloc(1, sizeof *c);

@@ -123,14 +123,12 @@ static int load_line(void *ctx, const char *line, size_t n)
 
 int lh_storage_errors_attach(lh_storage *st, lh_error *err)
 {
+    /* History first, so the ring holds the persisted events before new ones. Read without
+     * log_mu: reading may itself record failures (a fallback to a rescue bucket). */
+    int rc = lh_appendlog_read(st, PREFIX, 0, load_line, NULL, err);
+    if (rc != LH_OK) return rc;
     pthread_mutex_lock(&log_mu);
-    int rc = LH_OK;
-    if (log_) goto done;
-    /* History first, so the ring holds the persisted events before new ones. */
-    rc = lh_appendlog_read(st, PREFIX, 0, load_line, NULL, err);
-    if (rc != LH_OK) goto done;
-    rc = lh_appendlog_open(st, PREFIX, 256 << 10, 5000, &log_, err);
-done:
+    if (!log_) rc = lh_appendlog_open(st, PREFIX, 256 << 10, 5000, &log_, err);
     pthread_mutex_unlock(&log_mu);
     return rc;
 }

@@ -773,7 +773,10 @@ static int probe_conditional(s3 *s, bool *honoured, lh_error *err)
     lh_uuid(id);
     snprintf(key, sizeof key, "%s%s", PROBE_PREFIX, id);
     int rc = put_single(s, key, "1", 1, -1, 0, true, err);
-    if (rc != LH_OK) return lh_error_prefix(err, "probing conditional writes");
+    if (rc != LH_OK) {
+        lh_error_prefix(err, "probing conditional writes");
+        return rc;
+    }
     rc = put_single(s, key, "2", 1, -1, 0, true, err);
     *honoured = rc == LH_EEXIST;
     if (rc == LH_EEXIST) rc = LH_OK;
@@ -1397,7 +1400,10 @@ int lh_storage_open_s3(const lh_s3_options *opt, lh_storage **out, lh_error *err
     const char *prefix = opt->prefix ? opt->prefix : "";
     if (*prefix) {
         int rc = lh_storage_key_check(prefix, err);
-        if (rc != LH_OK) return lh_error_prefix(err, "s3_prefix");
+        if (rc != LH_OK) {
+            lh_error_prefix(err, "s3_prefix");
+            return rc;
+        }
     }
     const char *cm = opt->conditional_put ? opt->conditional_put : "auto";
     int cond_mode;
@@ -1462,6 +1468,7 @@ int lh_storage_open_s3(const lh_s3_options *opt, lh_storage **out, lh_error *err
                            err);
         if (rc != LH_OK) goto fail;
     }
+    if (opt->no_check_at_open) goto done;
     /* Reach the bucket once now, so a wrong endpoint, bucket or key fails at start-up. */
     lh_buf q = {0};
     q_add(&q, "list-type", "2");
@@ -1473,6 +1480,7 @@ int lh_storage_open_s3(const lh_s3_options *opt, lh_storage **out, lh_error *err
     lh_buf_free(&r.resp);
     lh_buf_free(&q);
     if (rc != LH_OK) goto fail;
+done:
     *out = lh_storage_wrap(&s3_ops, s);
     return LH_OK;
 fail:

@@ -80,10 +80,12 @@ typedef struct lh_s3_options {
     const char *cache_dir;         /* read-through cache of objects for local readers */
     int64_t cache_max_bytes;       /* cache bound; 0: 10 GiB */
     int cache_grace_ms;            /* copies handed out this recently stay; 0: 10 s; < 0: none */
+    bool no_check_at_open;         /* skip the reachability check (a rescue bucket covers it) */
 } lh_s3_options;
 
 /* Opens the S3 backend (libcurl, SigV4) on an existing bucket; checks that the bucket is
- * reachable and the credentials are accepted (a 403 becomes LH_EDENIED naming the bucket).
+ * reachable and the credentials are accepted (a 403 becomes LH_EDENIED naming the bucket)
+ * unless no_check_at_open.
  * Writes start lazily: the first write probes whether the server honours If-None-Match and,
  * if not, takes the single-writer lease (a second writer gets LH_ECONFLICT). Caller closes. */
 int lh_storage_open_s3(const lh_s3_options *opt, lh_storage **out, lh_error *err);
@@ -206,9 +208,11 @@ void lh_storage_errors_reset(void);
 lh_storage *lh_storage_journaled(lh_storage *inner, const char *bucket_name);
 /* Wraps primary so that a read (get, get_file, head, list, local_path) that fails there — the
  * server unreachable, an error after retries, or an object missing — is served by rescue,
- * and the fallback is journaled. Writes go to primary only. Takes ownership of both. */
+ * and the fallback is journaled. Writes go to primary only. local_path of a rescued object is
+ * a copy under copy_dir (NULL: none). Takes ownership of both stores. */
 lh_storage *lh_storage_with_rescue(lh_storage *primary, const char *primary_name,
-                                   lh_storage *rescue, const char *rescue_name);
+                                   lh_storage *rescue, const char *rescue_name,
+                                   const char *copy_dir);
 /* The bucket name this store was opened as by lh_storage_open_config ("primary", ...). */
 const char *lh_storage_bucket(const lh_storage *s);
 /* The configured bucket names, comma-separated ("primary, rescue"). */
