@@ -14,6 +14,7 @@
 typedef struct s3srv {
     char dir[256];      /* state folder: data/, log, pid, port */
     char endpoint[128]; /* "http://127.0.0.1:PORT" */
+    const char *extra;  /* more arguments of scripts/s3-server start, or NULL */
 } s3srv;
 
 static inline int s3srv_run(const char *cmd, char *out, size_t n)
@@ -38,8 +39,8 @@ static inline int s3srv_start(s3srv *s, int port)
                  (unsigned long long)lh_now_ns());
     }
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "LH_S3_OWNER_PID=%d '%s/scripts/s3-server' start '%s' --port %d",
-             (int)getpid(), src, s->dir, port);
+    snprintf(cmd, sizeof cmd, "LH_S3_OWNER_PID=%d '%s/scripts/s3-server' start '%s' --port %d %s",
+             (int)getpid(), src, s->dir, port, s->extra ? s->extra : "");
     if (s3srv_run(cmd, s->endpoint, sizeof s->endpoint) != 0 ||
         strncmp(s->endpoint, "http://", 7) != 0) {
         fprintf(stderr, "s3 test server did not start (%s)\n", cmd);
