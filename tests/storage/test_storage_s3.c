@@ -245,12 +245,23 @@ static void test_s3_server_killed_mid_upload_leaves_no_object(void **state)
     o.multipart_threshold = (int64_t)6 << 20;
     o.part_size = (int64_t)5 << 20;
     o.retry_max_ms = 500;
-    lh_storage *st = open_ok(&o);
+    lh_storage *st = lh_storage_journaled(open_ok(&o), "primary");
+    lh_storage_errors_reset();
     lh_error err;
     assert_int_equal(lh_storage_put(st, "small", "s", 1, &err), LH_OK);
     int rc = lh_storage_put_file(st, "data/ds/big.parquet", src, &err);
     assert_int_equal(rc, LH_EUNAVAIL);
     assert_non_null(strstr(err.msg, "upload part"));
+    /* The failure is journaled: bucket, op, key, attempts. */
+    lh_storage_error_event *ev;
+    size_t nev;
+    lh_storage_errors_query("primary", "put_file", 0, 0, &ev, &nev);
+    assert_int_equal(nev, 1);
+    assert_string_equal(ev[0].key, "data/ds/big.parquet");
+    assert_int_equal(ev[0].code, LH_EUNAVAIL);
+    assert_true(ev[0].attempts >= 2);
+    assert_non_null(strstr(ev[0].message, "upload part"));
+    free(ev);
     lh_storage_close(st);
     /* The server comes back on the same port with the same data. */
     int port = s3srv_port(&own);
