@@ -126,6 +126,11 @@ static void test_put_get_head_delete_round_trip(void **state)
     assert_int_equal(lh_storage_delete(st, "data/candidates/a.parquet", &err), LH_OK);
     assert_int_equal(lh_storage_get(st, "data/candidates/a.parquet", &out, &n, &err), LH_ENOENT);
     assert_int_equal(lh_storage_delete(st, "data/candidates/a.parquet", &err), LH_OK);
+    /* A key's prefix is not an object, and neither is a key below an object. */
+    put_str(st, "x/y/z", "1");
+    assert_int_equal(lh_storage_get(st, "x/y", &out, &n, &err), LH_ENOENT);
+    assert_int_equal(lh_storage_head(st, "x/y", &info, &err), LH_ENOENT);
+    assert_int_equal(lh_storage_get(st, "x/y/z/w", &out, &n, &err), LH_ENOENT);
 }
 
 static void test_empty_and_binary_objects(void **state)
