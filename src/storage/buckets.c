@@ -4,7 +4,6 @@
  * Wrappers compose: open_config returns with_rescue(journaled(bucket), journaled(rescue)) when
  * the bucket names a rescue bucket, journaled(bucket) otherwise. */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 typedef struct journaled {
     lh_storage *inner;
     char name[64];
+    lh_storage_ops ops; /* this store's table: named after the inner backend */
 } journaled;
 
 /* Records a failure unless it is an expected answer or the journal's own write. */
@@ -139,40 +139,19 @@ static lh_storage_ops journaled_ops(const lh_storage *inner)
     return o;
 }
 
-/* ops tables must outlive their stores; one per backend name is enough. */
-static const lh_storage_ops *ops_for(const lh_storage *inner,
-                                     lh_storage_ops (*make)(const lh_storage *))
-{
-    static lh_storage_ops tables[8];
-    static const void *makers[8];
-    static int n;
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    const char *name = lh_storage_backend(inner);
-    pthread_mutex_lock(&mu);
-    const lh_storage_ops *found = NULL;
-    for (int i = 0; i < n && !found; i++)
-        if (makers[i] == (const void *)make && strcmp(tables[i].name, name) == 0)
-            found = &tables[i];
-    if (!found && n < 8) {
-        tables[n] = make(inner);
-        makers[n] = (const void *)make;
-        found = &tables[n++];
-    }
-    pthread_mutex_unlock(&mu);
-    return found;
-}
-
 lh_storage *lh_storage_journaled(lh_storage *inner, const char *bucket_name)
 {
     journaled *j = lh_calloc(1, sizeof *j);
     j->inner = inner;
     snprintf(j->name, sizeof j->name, "%s", bucket_name);
-    return lh_storage_wrap(ops_for(inner, journaled_ops), j);
+    j->ops = journaled_ops(inner);
+    return lh_storage_wrap(&j->ops, j);
 }
 
 /* ------------------------------------------------------------ rescue */
 
 typedef struct rescued {
+    lh_storage_ops ops; /* this store's table: named after the primary's backend */
     lh_storage *primary, *rescue;
     char pname[64], rname[64];
     objcache *copies; /* local copies of rescue objects for readers that need files */
@@ -370,7 +349,8 @@ lh_storage *lh_storage_with_rescue(lh_storage *primary, const char *primary_name
     r->rescue = rescue;
     snprintf(r->pname, sizeof r->pname, "%s", primary_name);
     snprintf(r->rname, sizeof r->rname, "%s", rescue_name);
-    return lh_storage_wrap(ops_for(primary, rescued_ops), r);
+    r->ops = rescued_ops(primary);
+    return lh_storage_wrap(&r->ops, r);
 }
 
 /* ------------------------------------------------------------ registry */

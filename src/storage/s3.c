@@ -72,7 +72,7 @@ typedef struct s3 {
     pthread_mutex_t lease_mu;
     pthread_cond_t lease_cv;
 
-    int64_t n_requests, n_retries, n_hits, n_misses; /* atomic */
+    int64_t n_requests, n_retries, n_hits, n_misses, n_connects; /* atomic */
 } s3;
 
 /* ------------------------------------------------------------- helpers */
@@ -543,6 +543,9 @@ static CURLcode attempt(s3 *s, s3_req *r, const char *url, char *ebuf)
     __atomic_add_fetch(&s->n_requests, 1, __ATOMIC_RELAXED);
     CURLcode c = curl_easy_perform(h);
     if (c == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    long connects = 0;
+    if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
+        __atomic_add_fetch(&s->n_connects, connects, __ATOMIC_RELAXED);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(h, CURLOPT_SHARE, NULL);
     curl_slist_free_all(hl);
@@ -1289,6 +1292,7 @@ static void s_stats(void *self, lh_storage_stats *out)
     s3 *s = self;
     out->requests = __atomic_load_n(&s->n_requests, __ATOMIC_RELAXED);
     out->retries = __atomic_load_n(&s->n_retries, __ATOMIC_RELAXED);
+    out->connects = __atomic_load_n(&s->n_connects, __ATOMIC_RELAXED);
     out->cache_hits = __atomic_load_n(&s->n_hits, __ATOMIC_RELAXED);
     out->cache_misses = __atomic_load_n(&s->n_misses, __ATOMIC_RELAXED);
     out->cache_bytes = s->cache ? objcache_bytes(s->cache) : 0;

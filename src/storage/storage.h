@@ -33,6 +33,7 @@ typedef struct lh_object_list {
 typedef struct lh_storage_stats {
     int64_t requests;     /* HTTP requests sent (S3) */
     int64_t retries;      /* requests repeated after a retryable failure */
+    int64_t connects;     /* new connections opened (the rest reused a live one) */
     int64_t cache_hits;   /* local_path served from the local cache */
     int64_t cache_misses; /* local_path that had to download */
     int64_t cache_bytes;  /* bytes currently in the local cache */

@@ -339,6 +339,14 @@ static void test_list_many_keys_in_pages(void **state)
     assert_int_equal(l.count, 230);
     assert_string_equal(l.items[229].key, "many/k0229");
     lh_storage_list_free(&l);
+    if (f->s3) {
+        /* Connections are reused: hundreds of requests, a handful of handshakes. */
+        lh_storage_stats s;
+        lh_storage_stats_get(f->st, &s);
+        assert_true(s.requests >= 230);
+        assert_true(s.connects >= 1);
+        assert_true(s.connects <= 4);
+    }
 }
 
 static void test_put_if_absent_creates_once(void **state)
