@@ -87,6 +87,8 @@ if [ $rc -ne 0 ] && [[ "$msg" == *"single-writer mode"* && "$msg" == *"lease"* ]
 res=$(lh sql "SELECT count(*) FROM people" --format csv 2>&1)
 expect_eq "$(echo "$res" | tail -1)" "4" "a reader needs no lease"
 stop_server
+CHECKS=$((CHECKS + 1))
+if grep -q -- "$SECRET" "$T/serve.err"; then fail "the server log shows a secret"; else pass "no secret in the server log"; fi
 out=$(lh ingest "$T/other.csv" --dataset people 2>&1) || fail "ingest after serve released the lease: $out"
 expect_eq "$(echo "$out" | grep -c 'version 3')" 1 "the lease is free once serve stops"
 
