@@ -278,7 +278,6 @@ typedef struct s3_req {
     int64_t content_length;
     int64_t mtime_us;
     int attempts;
-    bool sent_once; /* an attempt may have reached the server */
 
     /* per-attempt transfer state */
     int64_t sent;
@@ -569,9 +568,6 @@ static int s3_do(s3 *s, s3_req *r, lh_error *err)
     for (r->attempts = 1;; r->attempts++) {
         c = attempt(s, r, url, ebuf);
         if (c == CURLE_OK && (r->status < 300 || (r->ok_404 && r->status == 404))) break;
-        if (c == CURLE_OK || c == CURLE_PARTIAL_FILE || c == CURLE_RECV_ERROR ||
-            c == CURLE_OPERATION_TIMEDOUT || c == CURLE_GOT_NOTHING || c == CURLE_SEND_ERROR)
-            r->sent_once = true;
         bool retry = r->idempotent && !r->write_failed &&
                      (c == CURLE_OK ? retryable_status(r->status) : retryable_curl(c));
         if (retry) {
