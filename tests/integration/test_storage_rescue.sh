@@ -39,7 +39,7 @@ SERVE_ARGS="--config $T/lake.yaml"
 start_server
 req GET /health
 expect_status 200
-expect_jq '.storage == "s3"' "health names the s3 backend"
+expect_jq '.storage == "s3" and .bucket == "primary"' "health names the backend and the bucket"
 req GET /catalog/datasets
 expect_status 200
 expect_jq '.datasets | length == 1 and .[0].name == "people" and .[0].rows == 3' "catalog from the rescue bucket"
