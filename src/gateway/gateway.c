@@ -389,6 +389,7 @@ static void begin_request(gw_req *r)
                       json_pack("{s:o}", "profile", gw_json_text(profile)));
         return;
     }
+    if (!gw_bucket_check(r)) return;
     int64_t cl = header_content_length(r);
     switch (r->route->body) {
     case GW_BODY_NONE:

@@ -190,6 +190,11 @@ void gw_handle_vector_search(gw_req *r);
 void gw_handle_vector_indexes(gw_req *r);
 void gw_handle_ui_index(gw_req *r);
 void gw_handle_ui_asset(gw_req *r);
+void gw_handle_storage_errors(gw_req *r);
+
+/* Checks X-Lakehouse-Bucket against the bucket this server serves; if it names another one,
+ * queues a 400 (listing the known names) and returns false. */
+bool gw_bucket_check(gw_req *r);
 
 /* Streaming (sql.c): bytes handed to the client so far, and the reference drop. */
 uint64_t gw_stream_sent(gw_stream *s);

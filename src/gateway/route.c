@@ -19,6 +19,7 @@ const gw_route gw_routes[] = {
     /* The web UI (ui_routes.c): static files. */
     {"GET", "/", GW_BODY_NONE, gw_handle_ui_index},
     {"GET", "/assets/{file}", GW_BODY_NONE, gw_handle_ui_asset},
+    {"GET", "/storage/errors", GW_BODY_NONE, gw_handle_storage_errors},
 };
 const size_t gw_nroutes = sizeof gw_routes / sizeof gw_routes[0];
 

@@ -331,7 +331,10 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
     int64_t mem_mb = cfg->query_memory_mb > 0 ? cfg->query_memory_mb : 1024;
     char *tmp = lh_path_join(q->cache_dir, "duckdb_tmp");
     char *data = lh_path_join(q->data_dir, "data");
-    if ((rc = lh_mkdir_p(tmp, err)) || (rc = lh_mkdir_p(data, err))) goto done;
+    char *objects = lh_path_join(q->cache_dir, "objects"); /* remote objects' local copies */
+    if ((rc = lh_mkdir_p(tmp, err)) || (rc = lh_mkdir_p(data, err)) ||
+        (rc = lh_mkdir_p(objects, err)))
+        goto done;
     /* Order matters: everything is configured first, then file access is narrowed to the
      * lake's data files and the cache, then the configuration is locked for good. */
     lh_buf_printf(&sql, "SET threads=%d; SET memory_limit='%" PRId64 "MB'; ", threads, mem_mb);
@@ -343,11 +346,14 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
     lh_sql_quote(&sql, data);
     lh_buf_puts(&sql, ", ");
     lh_sql_quote(&sql, tmp);
+    lh_buf_puts(&sql, ", ");
+    lh_sql_quote(&sql, objects);
     lh_buf_puts(&sql, "]; SET enable_external_access=false; SET lock_configuration=true;");
     rc = lh_duckdb_exec(q->admin, sql.data, "query engine sandbox", err);
 done:
     free(tmp);
     free(data);
+    free(objects);
     lh_buf_free(&sql);
     return rc;
 }
