@@ -299,14 +299,34 @@ async function apiGet(p) {
   });
 
   await step('System: health, version, storage; missing routes said plainly', async () => {
+    // A storage fault the server really hits: test_ui.sh put a plain file where the data
+    // folder of dataset "blocked" would go, so writing its Parquet file fails (ENOTDIR) and
+    // the failed put is journaled.
+    const res = await fetch(`${URL_BASE}/ingest?dataset=blocked&name=blocked.csv`, {
+      method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: 'a,b\n1,2\n' });
+    const body = await res.json();
+    ok(res.status >= 500 && body.error.code === 'io_error', 'an ingest into the blocked folder fails with io_error',
+      JSON.stringify(body));
+    const journal = (await apiGet('/storage/errors')).body;
+    ok(journal.total === 1 && journal.events[0].op === 'put_file', 'GET /storage/errors has the failed put', JSON.stringify(journal));
     await page.click('#tab-system');
     await page.locator('#health-status').waitFor();
     ok((await page.locator('#health-status').innerText()) === 'ok', 'health is ok');
     const server = await page.locator('#system-health').innerText();
-    ok(/lakehouse \d+\.\d+\.\d+/.test(server) && /local/.test(server) && /Datasets\s+2\b/i.test(server),
-      'version, storage backend and dataset count are shown', server.replace(/\s+/g, ' '));
+    ok(/lakehouse \d+\.\d+\.\d+/.test(server) && /Datasets\s+2\b/i.test(server),
+      'version and dataset count are shown', server.replace(/\s+/g, ' '));
+    ok((await page.locator('#health-storage').innerText()) === 'local' &&
+      (await page.locator('#health-bucket').innerText()) === 'primary', 'the storage backend and bucket are shown');
+    const counts = page.locator('#system-storage-errors #storage-error-counts');
+    await counts.waitFor();
+    const ctext = await counts.innerText();
+    ok(/1 error by bucket/.test(ctext) && /primary · put_file/.test(ctext) && await counts.locator('.bar').count() === 1,
+      'the counts are drawn as bars by bucket and operation', ctext.replace(/\s+/g, ' '));
+    const ev = await page.locator('#system-storage-errors table.storage-errors tbody').innerText();
+    ok(/put_file/.test(ev) && /data\/blocked\//.test(ev) && /io_error/.test(ev) && /Not a directory/.test(ev),
+      'the event is listed with its key, code and message', ev.replace(/\s+/g, ' '));
     const doc = (await apiGet('/openapi.json')).body;
-    for (const [id, p] of [['storage-errors', '/storage/errors'], ['vector-indexes', '/vectors/indexes']]) {
+    for (const [id, p] of [['vector-indexes', '/vectors/indexes'], ['cache', '/cache']]) {
       const card = page.locator(`#system-${id} .body`);
       await page.waitForFunction((sel) => !/Loading/.test(document.querySelector(sel).innerText), `#system-${id} .body`);
       const text = await card.innerText();
