@@ -86,14 +86,16 @@ export function sql(query, { limit, timeoutMs, signal } = {}) {
   return api('/sql', { method: 'POST', json: body, signal });
 }
 
-/** POST /sql as CSV: resolves to a Blob. */
-export async function sqlCsv(query) {
+const DOWNLOAD_TYPES = { csv: 'text/csv', parquet: 'application/vnd.apache.parquet' };
+
+/** POST /sql as a whole-result download (format "csv" or "parquet"): resolves to a Blob. */
+export async function sqlDownload(query, format) {
   let res;
   try {
     res = await fetch('/sql', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'text/csv' },
-      body: JSON.stringify({ sql: query, format: 'csv', limit: 0 }),
+      headers: { 'Content-Type': 'application/json', Accept: DOWNLOAD_TYPES[format] },
+      body: JSON.stringify({ sql: query, format, limit: 0 }),
     });
   } catch (e) {
     throw unreachable(e);
