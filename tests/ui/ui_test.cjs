@@ -237,13 +237,47 @@ async function apiGet(p) {
     await chart.waitFor();
     ok((await chart.getAttribute('data-kind')) === 'bar', 'category + number gives a bar chart');
     ok(await chart.locator('canvas').count() > 0, 'the chart is drawn');
-    await page.selectOption('#sql-chart .chart-y select', { label: 'n' });
+    ok(/total, n by city/.test(await chart.locator('figcaption').innerText()), 'both number columns are plotted by default');
+    // Keyboard only: Tab to the "total" box, Space unticks it; the focus stays on it.
+    await page.focus('#sql-chart .chart-y input[value="1"]');
+    await page.keyboard.press('Space');
     await page.locator('#sql-chart figcaption', { hasText: 'n by city' }).waitFor();
-    ok(await page.locator('#sql-chart figure.chart').count() === 1, 'another number column can be plotted instead');
-    await page.selectOption('#sql-chart .chart-y select', { label: 'total' });
-    await page.locator('#sql-chart figcaption', { hasText: 'total by city' }).waitFor();
+    ok(await page.locator('#sql-chart figure.chart').count() === 1, 'a plotted column can be taken away');
+    ok(await page.evaluate(() => document.activeElement.dataset.role) === 'y1', 'the focus stays on the check box');
+    ok(await page.locator('#sql-chart .chart-y input[value="2"]').isDisabled(), 'the last plotted column cannot be taken away');
+    await page.keyboard.press('Space');
+    await page.locator('#sql-chart figcaption', { hasText: 'total, n by city' }).waitFor();
+    await page.selectOption('#sql-chart .chart-kind select', 'scatter');
+    await page.locator('#sql-chart figure.chart[data-kind=scatter]').waitFor();
+    ok(/n against total/.test(await page.locator('#sql-chart figcaption').innerText()), 'switching to scatter puts a number across');
+    await page.selectOption('#sql-chart .chart-kind select', 'bar');
+    await page.locator('#sql-chart figure.chart[data-kind=bar]').waitFor();
     await noObjectObject(page, 'SQL');
     await shot(page, 'sql');
+  });
+
+  await step('SQL: a wide result gets sensible chart defaults', async () => {
+    await page.click('#sql-editor .cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type("SELECT name, id, city, joined, score, id * 2 AS twice, score / 2 AS half, 7 AS seven FROM people ORDER BY id");
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+Enter');
+    const fig = page.locator('#sql-chart figure.chart[data-kind=line]');
+    await fig.waitFor();
+    const cap = await fig.locator('figcaption').innerText();
+    ok(/score, twice, half by joined/.test(cap), 'the date goes across and the first three number columns but id are plotted', cap);
+    ok(await fig.locator('.chart-y input:checked').count() === 3 && await fig.locator('.chart-y input:disabled').count() === 2,
+      'three boxes ticked, the others wait');
+    const across = await fig.locator('.chart-x select option').allInnerTexts();
+    ok(across[0] === 'joined' && across.includes('id'), 'the date or a number may go across', JSON.stringify(across));
+    await page.selectOption('#sql-chart .chart-kind select', 'bar');
+    const bar = page.locator('#sql-chart figure.chart[data-kind=bar]');
+    await bar.waitFor();
+    ok(/by name/.test(await bar.locator('figcaption').innerText()), 'a bar chart puts the first category across');
+    await page.selectOption('#sql-chart .chart-x select', { label: 'city' });
+    await page.locator('#sql-chart figcaption', { hasText: 'by city' }).waitFor();
+    ok(await page.locator('#sql-chart figure.chart canvas').count() > 0, 'another category can go across');
+    await shot(page, 'sql-wide');
   });
 
   await step('SQL: completion offers datasets and their columns', async () => {

@@ -37,7 +37,7 @@ export function mount(panel, context) {
   csvBtn = h('button', { type: 'button', class: 'ghost', id: 'sql-csv', onclick: () => download('csv', csvBtn),
     title: 'Run the query again without a row limit and save the result as CSV' }, 'Download CSV');
   parquetBtn = h('button', { type: 'button', class: 'ghost', id: 'sql-parquet', onclick: () => download('parquet', parquetBtn),
-    title: 'Run the query again without a row limit and save the result as Parquet (column types kept)' }, 'Parquet');
+    title: 'Run the query again without a row limit and save the result as Parquet (column types kept)' }, 'Download Parquet');
   limitSel = h('select', { id: 'sql-limit', 'aria-label': 'Row limit' },
     [100, 1000, 10000].map((n) => h('option', { value: n, selected: n === 1000 }, `${fmtInt(n)} rows`)));
   status = h('div', { class: 'sql-status', id: 'sql-status', role: 'status', 'aria-live': 'polite' });
