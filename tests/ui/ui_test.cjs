@@ -157,6 +157,34 @@ async function apiGet(p) {
     ok(/ts\s+TIMESTAMP/.test(schema) && /minutes\s+BIGINT/.test(schema), 'its schema has inferred types', schema.replace(/\s+/g, ' '));
   });
 
+  await step('Explore: the version history shows every version with its op, actor and reason', async () => {
+    // A second version through the API, with a reason; the history lists both.
+    const res = await fetch(`${URL_BASE}/ingest?dataset=events&format=ndjson&name=late.ndjson&reason=${encodeURIComponent('late events from the night shift')}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: '{"ts":"2024-01-04T08:00:00","kind":"call","minutes":7}\n' });
+    ok(res.status === 200 || res.status === 201, 'events gets a second version', String(res.status));
+    const manifest = (await apiGet('/catalog/datasets/events')).body;
+    const p4 = await context.newPage();
+    await p4.goto(`${URL_BASE}/#explore/events`);
+    await p4.locator('#dataset-detail ol.versions li .version-head').nth(1).waitFor();
+    const items = await p4.locator('#dataset-detail ol.versions > li').allInnerTexts();
+    ok(items.length === manifest.versions.length && items.length === 2, 'one entry per version in the catalog', JSON.stringify(items));
+    ok(/^v2/.test(items[0]) && /append/.test(items[0]) && /by http /.test(items[0]) &&
+      /why: late events from the night shift/.test(items[0]) && /late\.ndjson/.test(items[0]),
+    'the newest version names its op, actor, reason and source', items[0]);
+    ok(/^v1/.test(items[1]) && /ingest/.test(items[1]) && /events\.ndjson/.test(items[1]) && !/why:/.test(items[1]),
+      'v1 names its op and source, and no reason', items[1]);
+    // A third version without a reason does not inherit v2's.
+    const res3 = await fetch(`${URL_BASE}/ingest?dataset=events&format=ndjson&name=later.ndjson`, {
+      method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: '{"ts":"2024-01-05T08:00:00","kind":"call","minutes":3}\n' });
+    ok(res3.status === 200 || res3.status === 201, 'events gets a third version', String(res3.status));
+    await p4.reload();
+    await p4.locator('#dataset-detail ol.versions li .version-head').nth(2).waitFor();
+    const again = await p4.locator('#dataset-detail ol.versions > li').allInnerTexts();
+    ok(/^v3/.test(again[0]) && !/why:/.test(again[0]) && /why: late events/.test(again[1]),
+      'v3 has no reason, v2 keeps its own', JSON.stringify(again));
+    await p4.close();
+  });
+
   await step('Explore: a slow upload shows its progress and can be canceled', async () => {
     // 2 MB through a link throttled to 256 KB/s: the bar moves, Cancel stops it, and
     // nothing reaches the catalog.
