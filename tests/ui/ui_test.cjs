@@ -245,6 +245,18 @@ async function apiGet(p) {
     ok(people.body.version === 1 && people.body.rows === 6, 'people is unchanged (v1, 6 rows)');
   });
 
+  await step('Explore: a file that is not UTF-8 is refused with its line and character', async () => {
+    const latin1 = path.join(ART, 'latin1.csv');
+    fs.writeFileSync(latin1, Buffer.concat([Buffer.from('city,n\nBoston,1\nMontr'), Buffer.from([0xe9]), Buffer.from('al,2\n')]));
+    await page.setInputFiles('#upload-file', latin1);
+    await page.click('#upload-button');
+    const box = page.locator('#upload-result .ingest-error');
+    await box.waitFor();
+    const text = await box.innerText();
+    ok(/Line\s+3\b/i.test(text) && /Character\s+6\b/i.test(text) && /UTF-8/.test(text),
+      'the error names line 3, character 6 and the encoding', text);
+  });
+
   await step('SQL: run a query, see the grid and the chart', async () => {
     await page.click('#tab-sql');
     await page.locator('#sql-editor .cm-content').waitFor();

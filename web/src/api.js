@@ -171,12 +171,16 @@ export async function hasRoute(method, path) {
   return Boolean(await operation(method, path));
 }
 
-/** Parses "file:LINE: column 'x': message" from an ingest error into its parts. */
+/**
+ * An ingest error's parts: where from the error's detail (source, line, column, position),
+ * which the server sends; the message without its "file:LINE: column 'x':" prefix. Older
+ * servers without those fields: taken from the message.
+ */
 export function ingestErrorParts(err) {
   const d = (err && err.detail) || {};
   const msg = describe(err);
   const parts = { message: msg, source: d.source || null, line: d.line ?? null,
-    column: d.column ?? null };
+    column: d.column ?? null, position: d.position ?? null };
   const m = /^(.*?):(\d+):(?:(\d+):)?\s*(.*)$/s.exec(msg);
   if (m) {
     if (!parts.source) parts.source = m[1];

@@ -368,5 +368,6 @@ function ingestErrorBox(err, fileName) {
       fact('File', p.source || fileName),
       p.line !== null ? fact('Line', String(p.line)) : null,
       p.column !== null ? fact('Column', String(p.column)) : null,
+      p.position !== null ? fact('Character', String(p.position)) : null,
       fact('Problem', p.message)));
 }
