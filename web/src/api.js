@@ -105,14 +105,16 @@ export async function sqlDownload(query, format) {
 }
 
 /**
- * Uploads a file to POST /ingest with XHR so the upload progress can be shown.
+ * Uploads a file to POST /ingest with XHR so the upload progress can be shown; reason (may be
+ * empty) is kept with the version.
  * onProgress(fraction 0..1, loaded, total); signal (AbortSignal) cancels. Resolves to the
  * ingest result.
  */
-export function ingestUpload(file, { dataset, format, onProgress, signal }) {
+export function ingestUpload(file, { dataset, format, reason, onProgress, signal }) {
   return new Promise((resolve, reject) => {
     const q = new URLSearchParams({ dataset, name: file.name });
     if (format && format !== 'auto') q.set('format', format);
+    if (reason) q.set('reason', reason);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `/ingest?${q}`);
     xhr.setRequestHeader('Content-Type',

@@ -260,6 +260,8 @@ function uploadCard() {
   const formatSel = h('select', { id: 'upload-format' },
     h('option', { value: 'auto' }, 'detect'), h('option', { value: 'csv' }, 'CSV'),
     h('option', { value: 'ndjson' }, 'NDJSON'));
+  const reasonInput = h('input', { type: 'text', id: 'upload-reason', autocomplete: 'off',
+    maxlength: 500, placeholder: 'optional: why (kept with the version)' });
   const target = h('p', { class: 'muted target' });
   const bar = h('progress', { max: 1, value: 0, id: 'upload-progress', 'aria-label': 'Upload progress' });
   const pct = h('span', { class: 'pct' });
@@ -316,7 +318,7 @@ function uploadCard() {
     setChildren(uploadOut, h('p', { class: 'muted' }, `Uploading ${file.name} (${fmtBytes(file.size)})…`));
     try {
       const res = await ingestUpload(file, {
-        dataset, format: formatSel.value, signal: uploading.signal,
+        dataset, format: formatSel.value, reason: reasonInput.value.trim(), signal: uploading.signal,
         onProgress: (f) => {
           if (f >= 1) sent = true;
           bar.value = f;
@@ -332,6 +334,7 @@ function uploadCard() {
         : note('ok', `${res.created ? 'Created' : 'Appended to'} ${res.dataset}: `,
           h('strong', {}, `${fmtInt(res.rows)} rows`), ` → version ${res.version}`,
           res.rejected ? `, ${fmtInt(res.rejected)} rows rejected` : '', '.'));
+      if (!res.noop) reasonInput.value = '';
       await ctx.refreshCatalog().catch(() => {});
       openDataset(res.dataset);
     } catch (err) {
@@ -353,6 +356,7 @@ function uploadCard() {
   h('div', { class: 'row' },
     h('div', { class: 'field grow' }, h('label', { for: 'upload-dataset' }, 'Dataset'), nameInput),
     h('div', { class: 'field' }, h('label', { for: 'upload-format' }, 'Format'), formatSel)),
+  h('div', { class: 'field' }, h('label', { for: 'upload-reason' }, 'Reason'), reasonInput),
   target,
   h('div', { class: 'row' }, button, progress, cancel));
 
