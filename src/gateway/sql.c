@@ -45,6 +45,7 @@ struct gw_stream {
     bool header_done;
     /* immutable after start: */
     lh_gateway *g;
+    lh_query *query; /* of the request's bucket */
     char *sql;
     lh_query_opts opts;
     char actor[80];
@@ -146,7 +147,7 @@ static void *producer(void *arg)
     lh_gateway *g = s->g;
     lh_error err = {0};
     lh_query_stats stats = {0};
-    int rc = lh_query_run(g->deps.query, &s->who, s->sql, &s->opts, sink, s, &stats, &err);
+    int rc = lh_query_run(s->query, &s->who, s->sql, &s->opts, sink, s, &stats, &err);
     stream_lock(s);
     if (rc != LH_OK && (s->limited || s->cancel))
         rc = LH_OK; /* we stopped it: row limit reached or client gone */
@@ -307,7 +308,7 @@ void gw_handle_sql(gw_req *r)
     int64_t limit = 0;
     if (!sql_request(r, &sql, &opts, &limit)) return;
     lh_error err = {0};
-    if (lh_query_sync(g->deps.query, &err) != LH_OK)
+    if (lh_query_sync(gw_req_env(r)->query, &err) != LH_OK)
         lh_log(LH_LOG_WARN, "sql_sync_failed", "msg", err.msg, (const char *)NULL);
 
     gw_stream *s = lh_calloc(1, sizeof *s);
@@ -316,6 +317,7 @@ void gw_handle_sql(gw_req *r)
     s->cap = STREAM_CAP;
     s->buf = lh_malloc(s->cap);
     s->g = g;
+    s->query = gw_req_env(r)->query;
     s->sql = lh_strdup(sql);
     s->opts = opts;
     s->limit = limit;

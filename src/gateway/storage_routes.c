@@ -1,5 +1,4 @@
-/* GET /storage/errors: the error journal of the storage buckets, filtered and aggregated; and
- * the X-Lakehouse-Bucket check. */
+/* GET /storage/errors: the error journal of the storage buckets, filtered and aggregated. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,34 +87,4 @@ void gw_handle_storage_errors(gw_req *r)
     gw_send_json(
         r, 200,
         json_pack("{s:I, s:o, s:o}", "total", (json_int_t)n, "counts", counts, "events", events));
-}
-
-bool gw_bucket_check(gw_req *r)
-{
-    const char *want = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Lakehouse-Bucket");
-    if (!want) return true;
-    const lh_storage *st = r->g->deps.storage;
-    const char *served = st ? lh_storage_bucket(st) : "primary";
-    if (strcmp(want, served) == 0) return true;
-    const char *names = st ? lh_storage_bucket_names(st) : "primary";
-    json_t *known = json_array();
-    bool is_known = false;
-    char *copy = lh_strdup(names);
-    for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-        json_array_append_new(known, json_string(t));
-        if (strcmp(t, want) == 0) is_known = true;
-    }
-    free(copy);
-    char msg[512];
-    if (is_known)
-        snprintf(msg, sizeof msg,
-                 "bucket '%.64s' is configured, but this server serves bucket '%s'; run "
-                 "`lakehouse serve --bucket %.64s` to serve it",
-                 want, served, want);
-    else
-        snprintf(msg, sizeof msg, "unknown bucket '%.64s' (known: %s)", want, names);
-    gw_send_error(r, 400, LH_EINVAL, msg,
-                  json_pack("{s:o, s:s, s:o}", "bucket", gw_json_text(want), "served", served,
-                            "known", known));
-    return false;
 }
