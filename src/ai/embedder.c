@@ -49,7 +49,7 @@ int lh_ai_embed(lh_ai_embedder *e, const char *const *texts, const size_t *lens,
         if (!texts[i]) return lh_error_set(err, LH_EINVAL, "embed: text %zu is NULL", i);
         size_t len = lens ? lens[i] : strlen(texts[i]);
         int rc = ai_text_check(texts[i], len, LH_AI_MAX_TEXT_BYTES, err);
-        if (rc != LH_OK) return lh_error_prefix(err, "embed: text %zu", i);
+        if (rc != LH_OK) return lh_error_wrap(err, rc, "embed: text %zu", i);
     }
     int rc = e->ops->embed(e->self, texts, lens, n, out, err);
     if (rc != LH_OK) return rc;

@@ -247,7 +247,7 @@ int lh_ai_glove_embed_one(lh_ai_embedder *e, const char *text, size_t len, float
     if (!g) return lh_error_set(err, LH_EINVAL, "embed: not a glove embedder");
     if (!text) return lh_error_set(err, LH_EINVAL, "embed: text is NULL");
     int rc = ai_text_check(text, len, LH_AI_MAX_TEXT_BYTES, err);
-    if (rc != LH_OK) return lh_error_prefix(err, "embed: text");
+    if (rc != LH_OK) return lh_error_wrap(err, rc, "embed: text");
     return embed_one(g, text, len, out, stats, err);
 }
 

@@ -226,7 +226,7 @@ int lh_ai_lexical_rebuild_from_store(lh_ai_lexical *x, const char *parquet_path,
 {
     lh_vector_store_data d = {0};
     int rc = lh_vector_store_read(parquet_path, true, &d, err);
-    if (rc != LH_OK) return lh_error_prefix(err, "lexical rebuild");
+    if (rc != LH_OK) return lh_error_wrap(err, rc, "lexical rebuild");
     lh_ai_lexical_doc *docs = lh_calloc(d.n ? d.n : 1, sizeof *docs);
     size_t m = 0;
     for (size_t i = 0; i < d.n; i++) {

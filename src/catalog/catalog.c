@@ -681,7 +681,7 @@ int lh_catalog_list(lh_catalog *c, const lh_identity *who, char ***names, size_t
     *count = 0;
     lh_object_list l;
     int rc = lh_storage_list_all(c->st, CATALOG_PREFIX, &l, err);
-    if (rc != LH_OK) return lh_error_prefix(err, "catalog: listing datasets");
+    if (rc != LH_OK) return lh_error_wrap(err, rc, "catalog: listing datasets");
     char **out = lh_calloc(l.count ? l.count : 1, sizeof *out);
     size_t n = 0;
     size_t plen = strlen(CATALOG_PREFIX);

@@ -67,7 +67,7 @@ int lh_catalog_gc(lh_catalog *c, const lh_identity *who, const char *dataset, in
                   bool dry_run, lh_gc_report *out, lh_error *err)
 {
     memset(out, 0, sizeof(*out));
-    if (dataset && !lh_name_valid(dataset, err)) return lh_error_prefix(err, "dataset");
+    if (dataset && !lh_name_valid(dataset, err)) return lh_error_wrap(err, LH_EINVAL, "dataset");
     lh_storage *st = lh_catalog_storage(c);
     /* Objects are listed before versions are read: a file committed after the listing is
      * then seen as referenced, and one uploaded after it is not looked at. */
@@ -75,7 +75,7 @@ int lh_catalog_gc(lh_catalog *c, const lh_identity *who, const char *dataset, in
     lh_object_list l = {0};
     int rc = lh_storage_list_all(st, prefix, &l, err);
     free(prefix);
-    if (rc) return lh_error_prefix(err, "gc: listing data files");
+    if (rc) return lh_error_wrap(err, rc, "gc: listing data files");
     int64_t cutoff_us = lh_wall_us() - grace_s * 1000000;
     char cur[128 + 1] = "";
     char **refs = NULL;

@@ -44,7 +44,7 @@ static int file_path(resync_ctx *x, const char *dataset, const char *key, char *
     int rc = lh_storage_get_file(lh_catalog_storage(x->c), key, tmp, err);
     if (rc != LH_OK) {
         free(tmp);
-        return lh_error_prefix(err, "dataset '%s': downloading '%s'", dataset, key);
+        return lh_error_wrap(err, rc, "dataset '%s': downloading '%s'", dataset, key);
     }
     x->temps = lh_realloc(x->temps, (x->ntemps + 1) * sizeof *x->temps);
     x->temps[x->ntemps++] = tmp;

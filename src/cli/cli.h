@@ -8,7 +8,8 @@
 
 /* What every data subcommand opens: config, store, catalog. */
 typedef struct cli_env {
-    lh_config cfg;
+    lh_config base; /* the configuration as loaded (every bucket; flags applied) */
+    lh_config cfg;  /* the same for the bucket worked on (lh_config_for_bucket) */
     lh_storage *st;
     lh_catalog *cat;
 } cli_env;
@@ -19,8 +20,12 @@ int cli_env_open(cli_env *env, const char *config_path, char **flags, int nflags
 /* Closes what cli_env_open opened. */
 void cli_env_close(cli_env *env);
 
-/* Parses the common flags out of argv in place: --config, --data, --listen. Returns the new
- * argc (remaining arguments keep their order) or -1 on a usage error. */
+/* Capacity of the flags array given to cli_take_common: a (key, value) pair per common flag. */
+#define CLI_MAX_FLAGS 16
+
+/* Parses the common flags out of argv in place: --config, --data, --listen, --bucket, each at
+ * most once, into flags (CLI_MAX_FLAGS entries). Returns the new argc (remaining arguments
+ * keep their order) or -1 on a usage error (a flag without a value or given twice), printed. */
 int cli_take_common(int argc, char **argv, const char **config_path, char **flags, int *nflags);
 
 /* Prints an error as "lakehouse <cmd>: <message>" on stderr. */

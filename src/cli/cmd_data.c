@@ -10,8 +10,6 @@
 #include "ingest/ingest.h"
 #include "query/query.h"
 
-#define MAX_FLAGS 16
-
 /* "timesheets-2024.csv" → "timesheets_2024": a valid dataset name from a file name. */
 static char *dataset_from_path(const char *path)
 {
@@ -40,7 +38,7 @@ static const char *ingest_help =
 int cmd_ingest(int argc, char **argv)
 {
     const char *config_path = NULL;
-    char *flags[MAX_FLAGS];
+    char *flags[CLI_MAX_FLAGS];
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
     const char *dataset = NULL, *format = "auto", *reason = NULL;
@@ -200,7 +198,7 @@ static const char *sql_help =
 int cmd_sql(int argc, char **argv)
 {
     const char *config_path = NULL;
-    char *flags[MAX_FLAGS];
+    char *flags[CLI_MAX_FLAGS];
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
     const char *sql = NULL, *format = NULL;
@@ -292,7 +290,7 @@ static const char *catalog_help =
 int cmd_catalog(int argc, char **argv)
 {
     const char *config_path = NULL;
-    char *flags[MAX_FLAGS];
+    char *flags[CLI_MAX_FLAGS];
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

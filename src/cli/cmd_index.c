@@ -10,7 +10,6 @@
 #include "query/query.h"
 #include "vector/vector.h"
 
-#define MAX_FLAGS 16
 #define K_MAX 1000
 
 static const char *index_help =
@@ -395,7 +394,7 @@ static int do_show(cli_env *env, const opts *o)
 int cmd_index(int argc, char **argv)
 {
     const char *config_path = NULL;
-    char *flags[MAX_FLAGS];
+    char *flags[CLI_MAX_FLAGS];
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

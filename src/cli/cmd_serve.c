@@ -18,14 +18,16 @@ static void on_signal(int sig)
 }
 
 static const char *serve_help =
-    "usage: lakehouse serve [--data DIR] [--listen HOST:PORT] [--config FILE]\n"
+    "usage: lakehouse serve [--data DIR] [--listen HOST:PORT] [--config FILE] [--bucket NAME]\n"
     "Serves the HTTP API (see README) until interrupted. Port 0 picks a free port; the\n"
-    "first line printed is 'listening on http://HOST:PORT'.\n";
+    "first line printed is 'listening on http://HOST:PORT'. Requests work on the bucket\n"
+    "--bucket names (default primary), or on the configured bucket their X-Lakehouse-Bucket\n"
+    "header names.\n";
 
 int cmd_serve(int argc, char **argv)
 {
     const char *config_path = NULL;
-    char *flags[16];
+    char *flags[CLI_MAX_FLAGS];
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
     for (int i = 1; i < argc; i++) {
@@ -49,8 +51,12 @@ int cmd_serve(int argc, char **argv)
     int status = 1;
     if (lh_query_open(env.cat, &env.cfg, &q, &err) || lh_ingest_open(env.cat, &env.cfg, &ing, &err))
         goto out;
-    lh_gateway_deps deps = {.cfg = &env.cfg, .storage = env.st, .catalog = env.cat, .query = q,
-                            .ingest = ing};
+    lh_gateway_deps deps = {.cfg = &env.cfg,
+                            .storage = env.st,
+                            .catalog = env.cat,
+                            .query = q,
+                            .ingest = ing,
+                            .base_cfg = &env.base};
     if (lh_gateway_start(&deps, &gw, &err)) goto out;
 
     struct sigaction sa;

@@ -14,30 +14,46 @@ int cli_take_common(int argc, char **argv, const char **config_path, char **flag
 {
     int out = 1;
     *nflags = 0;
+    *config_path = NULL;
+    bool seen_config = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
         size_t nlen = strcspn(a, "=");
         bool matched = false;
         if (strncmp(a, "--config", nlen) == 0 && nlen == 8) {
+            if (seen_config) goto twice;
+            seen_config = true;
             val = a[nlen] ? a + nlen + 1 : (i + 1 < argc ? argv[++i] : NULL);
             if (!val) goto missing;
             *config_path = val;
             continue;
         }
         for (size_t f = 0; f < sizeof(common_flags) / sizeof(common_flags[0]); f++) {
-            if (strlen(common_flags[f].flag) == nlen && strncmp(a, common_flags[f].flag, nlen) == 0) {
-                val = a[nlen] ? a + nlen + 1 : (i + 1 < argc ? argv[++i] : NULL);
-                if (!val) goto missing;
-                flags[(*nflags)++] = (char *)common_flags[f].key;
-                flags[(*nflags)++] = (char *)val;
-                matched = true;
+            if (strlen(common_flags[f].flag) != nlen || strncmp(a, common_flags[f].flag, nlen) != 0)
+                continue;
+            /* A second value would silently replace the first: refuse it, which also bounds
+             * flags[] (one pair per known flag). */
+            for (int k = 0; k < *nflags; k += 2)
+                if (strcmp(flags[k], common_flags[f].key) == 0) goto twice;
+            if (*nflags + 2 > CLI_MAX_FLAGS) {
+                fprintf(stderr, "lakehouse: too many common flags (at most %d)\n",
+                        CLI_MAX_FLAGS / 2);
+                return -1;
             }
+            val = a[nlen] ? a + nlen + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val) goto missing;
+            flags[(*nflags)++] = (char *)common_flags[f].key;
+            flags[(*nflags)++] = (char *)val;
+            matched = true;
         }
         if (!matched) argv[out++] = argv[i];
         continue;
     missing:
-        fprintf(stderr, "lakehouse: %s needs a value\n", a);
+        fprintf(stderr, "lakehouse: %.*s needs a value\n", (int)nlen, a);
+        return -1;
+    twice:
+        fprintf(stderr, "lakehouse: %.*s is given more than once\n", (int)nlen, a);
         return -1;
     }
     argv[out] = NULL;
@@ -48,9 +64,10 @@ int cli_env_open(cli_env *env, const char *config_path, char **flags, int nflags
 {
     lh_error err = {0};
     memset(env, 0, sizeof(*env));
-    if (lh_config_load(&env->cfg, config_path, &err)) goto fail;
+    if (lh_config_load(&env->base, config_path, &err)) goto fail;
     for (int i = 0; i + 1 < nflags; i += 2)
-        if (lh_config_set(&env->cfg, flags[i], flags[i + 1], &err)) goto fail;
+        if (lh_config_set(&env->base, flags[i], flags[i + 1], &err)) goto fail;
+    if (lh_config_for_bucket(&env->base, env->base.bucket, &env->cfg, &err)) goto fail;
     lh_log_level lvl = LH_LOG_INFO;
     lh_log_level_parse(env->cfg.log_level, &lvl);
     lh_log_setup(lvl, env->cfg.log_json);
@@ -68,6 +85,7 @@ void cli_env_close(cli_env *env)
     lh_catalog_close(env->cat);
     lh_storage_close(env->st);
     lh_config_free(&env->cfg);
+    lh_config_free(&env->base);
     memset(env, 0, sizeof(*env));
 }
 

@@ -61,22 +61,24 @@ static const key_def keys[] = {
     {"s3_conditional_put", "LAKEHOUSE_S3_CONDITIONAL_PUT", T_STR, OFF(s3_conditional_put), 0, 0},
     {"s3_lease_ttl_ms", "LAKEHOUSE_S3_LEASE_TTL_MS", T_INT, OFF(s3_lease_ttl_ms), 300, INT_MAX},
     {"cache_max_bytes", "LAKEHOUSE_CACHE_MAX", T_SIZE, OFF(cache_max_bytes), 1, INT64_MAX},
+    {"cache_grace_ms", "LAKEHOUSE_CACHE_GRACE_MS", T_INT, OFF(cache_grace_ms), 0, INT_MAX},
     {"secrets_file", "LAKEHOUSE_SECRETS_FILE", T_STR_OPT, OFF(secrets_file), 0, 0},
     {"bucket", "LAKEHOUSE_BUCKET", T_STR, OFF(bucket), 0, 0},
     {"rescue_bucket", "LAKEHOUSE_RESCUE_BUCKET", T_STR_OPT, OFF(rescue_bucket), 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-static const char known_keys[] = "data_dir, listen, ingest_dir, cache_dir, log_level, log_json, "
-                                 "max_body_bytes, max_json_bytes, threads, query_memory_mb, "
-                                 "query_timeout_ms, query_row_limit, query_threads, glove_path, "
-                                 "embedder, embedder_url, embedder_model, generator, "
-                                 "generator_url, generator_model, ai_api_key, ai_timeout_ms, "
-                                 "ui_dir, storage_backend, s3_endpoint, s3_region, s3_bucket, "
-                                 "s3_prefix, s3_path_style, s3_multipart_threshold, s3_part_size, "
-                                 "s3_retry_max_ms, s3_timeout_ms, s3_conditional_put, "
-                                 "s3_lease_ttl_ms, cache_max_bytes, secrets_file, bucket, "
-                                 "rescue_bucket, buckets";
+static const char known_keys[] =
+    "data_dir, listen, ingest_dir, cache_dir, log_level, log_json, "
+    "max_body_bytes, max_json_bytes, threads, query_memory_mb, "
+    "query_timeout_ms, query_row_limit, query_threads, glove_path, "
+    "embedder, embedder_url, embedder_model, generator, "
+    "generator_url, generator_model, ai_api_key, ai_timeout_ms, "
+    "ui_dir, storage_backend, s3_endpoint, s3_region, s3_bucket, "
+    "s3_prefix, s3_path_style, s3_multipart_threshold, s3_part_size, "
+    "s3_retry_max_ms, s3_timeout_ms, s3_conditional_put, "
+    "s3_lease_ttl_ms, cache_max_bytes, cache_grace_ms, secrets_file, bucket, "
+    "rescue_bucket, buckets";
 
 static const key_def *find_key(const char *key)
 {
@@ -148,6 +150,7 @@ static void set_defaults(lh_config *cfg)
     cfg->s3_conditional_put = lh_strdup("auto");
     cfg->s3_lease_ttl_ms = 30000;
     cfg->cache_max_bytes = (int64_t)10 << 30;
+    cfg->cache_grace_ms = 10000;
     cfg->bucket = lh_strdup("primary");
     derive_dirs(cfg);
 }
@@ -413,7 +416,7 @@ static int load_env(lh_config *cfg, lh_error *err)
         const char *v = getenv(keys[i].env);
         if (!v || !*v) continue; /* empty means unset; LAKEHOUSE_INGEST_DIR=off disables */
         int rc = lh_config_set(cfg, keys[i].key, v, err);
-        if (rc != LH_OK) return lh_error_prefix(err, "environment %s", keys[i].env);
+        if (rc != LH_OK) return lh_error_wrap(err, rc, "environment %s", keys[i].env);
     }
     return LH_OK;
 }
@@ -467,6 +470,20 @@ void lh_config_free(lh_config *cfg)
         *more[i] = NULL;
     }
     config_free_buckets(cfg);
+}
+
+void lh_config_copy(lh_config *dst, const lh_config *src)
+{
+    *dst = *src;
+    /* Every string field is a key of the table, so the table says what to duplicate. */
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (keys[i].type != T_STR && keys[i].type != T_PATH_OPT && keys[i].type != T_LEVEL &&
+            keys[i].type != T_STR_OPT)
+            continue;
+        char **f = (char **)((char *)dst + keys[i].off);
+        if (*f) *f = lh_strdup(*f);
+    }
+    config_copy_buckets(dst, src);
 }
 
 int lh_parse_size(const char *s, int64_t *out)

@@ -64,6 +64,67 @@ void config_free_buckets(lh_config *cfg)
     cfg->nbuckets = 0;
 }
 
+static char *dup_opt(const char *s)
+{
+    return s ? lh_strdup(s) : NULL;
+}
+
+void config_copy_buckets(lh_config *dst, const lh_config *src)
+{
+    dst->buckets = src->nbuckets ? lh_calloc(src->nbuckets, sizeof *dst->buckets) : NULL;
+    dst->nbuckets = src->nbuckets;
+    for (size_t i = 0; i < src->nbuckets; i++) {
+        const lh_bucket_def *a = &src->buckets[i];
+        lh_bucket_def *b = &dst->buckets[i];
+        b->name = lh_strdup(a->name);
+        b->backend = dup_opt(a->backend);
+        b->data_dir = dup_opt(a->data_dir);
+        b->s3_endpoint = dup_opt(a->s3_endpoint);
+        b->s3_region = dup_opt(a->s3_region);
+        b->s3_bucket = dup_opt(a->s3_bucket);
+        b->s3_prefix = dup_opt(a->s3_prefix);
+        b->s3_path_style = a->s3_path_style;
+        b->rescue_bucket = dup_opt(a->rescue_bucket);
+    }
+}
+
+char *lh_config_bucket_names(const lh_config *cfg)
+{
+    lh_buf b = {0};
+    lh_buf_puts(&b, "primary");
+    for (size_t i = 0; i < cfg->nbuckets; i++)
+        lh_buf_printf(&b, ", %s", cfg->buckets[i].name);
+    return lh_buf_steal(&b);
+}
+
+int lh_config_for_bucket(const lh_config *cfg, const char *name, lh_config *out, lh_error *err)
+{
+    if (!name || !*name) name = "primary";
+    const lh_bucket_def *def = NULL;
+    for (size_t i = 0; i < cfg->nbuckets && !def; i++)
+        if (strcmp(cfg->buckets[i].name, name) == 0) def = &cfg->buckets[i];
+    if (!def && strcmp(name, "primary") != 0) {
+        char *names = lh_config_bucket_names(cfg);
+        int rc = lh_error_set(err, LH_EINVAL, "unknown bucket '%s' (known: %s)", name, names);
+        free(names);
+        return rc;
+    }
+    lh_config_copy(out, cfg);
+    free(out->bucket);
+    out->bucket = lh_strdup(name);
+    if (!def) return LH_OK;
+    const char *base = cfg->cache_dir ? cfg->cache_dir : cfg->data_dir;
+    char *leaf = lh_sprintf("buckets/%s", name);
+    free(out->cache_dir);
+    out->cache_dir = lh_path_join(base, leaf);
+    free(leaf);
+    free(out->data_dir);
+    out->data_dir = strcmp(def->backend, "local") == 0 ? lh_strdup(def->data_dir)
+                                                       : lh_path_join(out->cache_dir, "lake");
+    out->cache_dir_set = out->ingest_dir_set = true; /* they no longer follow data_dir */
+    return LH_OK;
+}
+
 /* Checks one finished definition. */
 static int check_def(const lh_bucket_def *b, const char *path, size_t line, lh_error *err)
 {

@@ -9,6 +9,8 @@
 /* Parses the value of the `buckets:` key (a mapping of names to mappings of settings) from
  * parser, positioned just after the key, into cfg->buckets. err names file, line and key. */
 int config_parse_buckets(yaml_parser_t *parser, lh_config *cfg, const char *path, lh_error *err);
+/* Replaces dst->buckets (a shallow copy of src's) with a deep copy of src->buckets. */
+void config_copy_buckets(lh_config *dst, const lh_config *src);
 /* Frees cfg->buckets. */
 void config_free_buckets(lh_config *cfg);
 

@@ -47,8 +47,13 @@ typedef struct lh_error {
 int lh_error_set(lh_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prepends "prefix: " to err's message (keeps the code); returns err->code (or LH_OK if NULL). */
+/* Prepends "prefix: " to err's message (keeps the code); returns err->code (or LH_OK if NULL).
+ * Not for `return` on a failure path: with err NULL that returns LH_OK; use lh_error_wrap. */
 int lh_error_prefix(lh_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prepends "prefix: " to err's message (if err; a code-less err gets rc) and returns rc, so
+ * `return lh_error_wrap(err, rc, "...")` fails with rc even when the caller passed no err. */
+int lh_error_wrap(lh_error *err, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Resets err to LH_OK with an empty message. Accepts NULL. */
 void lh_error_clear(lh_error *err);
@@ -217,6 +222,8 @@ typedef struct lh_config {
     char *s3_conditional_put;       /* LAKEHOUSE_S3_CONDITIONAL_PUT; auto|on|off; default auto */
     int s3_lease_ttl_ms;            /* LAKEHOUSE_S3_LEASE_TTL_MS; default 30000 */
     int64_t cache_max_bytes;        /* LAKEHOUSE_CACHE_MAX; object cache bound; default 10 GiB */
+    int cache_grace_ms;             /* LAKEHOUSE_CACHE_GRACE_MS; copies handed out this recently
+                                       are not evicted; default 10000; 0: none */
     char *secrets_file;             /* LAKEHOUSE_SECRETS_FILE; NULL: environment only */
     /* Bucket registry: the top-level storage settings are the bucket "primary"; `buckets:`
      * (YAML only) adds named ones. `bucket` picks the one this process works on. */
@@ -251,6 +258,17 @@ int lh_config_load(lh_config *cfg, const char *path, lh_error *err);
 int lh_config_set(lh_config *cfg, const char *key, const char *value, lh_error *err);
 /* Releases the strings owned by cfg. Accepts NULL. */
 void lh_config_free(lh_config *cfg);
+/* Deep-copies src into dst (caller frees dst with lh_config_free). Never fails. */
+void lh_config_copy(lh_config *dst, const lh_config *src);
+/* The configuration for working on bucket name (NULL or "": "primary") given the loaded
+ * configuration cfg: a copy with `bucket` set and, for a named bucket, its own folders — the
+ * cache (object copies, DuckDB temp files) under "<cache_dir>/buckets/<name>", and data_dir
+ * the bucket's folder (local) or a folder in that cache (s3) — so that two buckets served by
+ * one process never share a file. LH_EINVAL listing the known names if name is unknown (out
+ * is then untouched). Caller frees out with lh_config_free. */
+int lh_config_for_bucket(const lh_config *cfg, const char *name, lh_config *out, lh_error *err);
+/* The configured bucket names, comma-separated ("primary, mirror, archive"); caller frees. */
+char *lh_config_bucket_names(const lh_config *cfg);
 
 /* ------------------------------------------------------------- secrets */
 

@@ -20,14 +20,11 @@ int lh_error_set(lh_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-int lh_error_prefix(lh_error *err, const char *fmt, ...)
+/* Prepends the formatted prefix to err's message. */
+static void prefix_v(lh_error *err, const char *fmt, va_list ap)
 {
-    if (!err) return LH_OK;
     char prefix[LH_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
     char tmp[2 * LH_ERROR_MSG_MAX + 2];
     if (err->msg[0])
         snprintf(tmp, sizeof tmp, "%s: %s", prefix, err->msg);
@@ -36,7 +33,27 @@ int lh_error_prefix(lh_error *err, const char *fmt, ...)
     size_t len = strnlen(tmp, sizeof err->msg - 1);
     memcpy(err->msg, tmp, len);
     err->msg[len] = '\0';
+}
+
+int lh_error_prefix(lh_error *err, const char *fmt, ...)
+{
+    if (!err) return LH_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    prefix_v(err, fmt, ap);
+    va_end(ap);
     return err->code;
+}
+
+int lh_error_wrap(lh_error *err, int rc, const char *fmt, ...)
+{
+    if (!err) return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    prefix_v(err, fmt, ap);
+    va_end(ap);
+    if (err->code == LH_OK) err->code = rc;
+    return rc;
 }
 
 void lh_error_clear(lh_error *err)

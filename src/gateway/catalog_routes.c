@@ -21,7 +21,7 @@ void gw_handle_health(gw_req *r)
     char **names = NULL;
     size_t n = 0;
     json_t *datasets;
-    if (lh_catalog_list(g->deps.catalog, &r->who, &names, &n, &err) == LH_OK) {
+    if (lh_catalog_list(gw_req_env(r)->catalog, &r->who, &names, &n, &err) == LH_OK) {
         datasets = json_integer((json_int_t)n);
         lh_catalog_names_free(names, n);
     } else {
@@ -32,23 +32,22 @@ void gw_handle_health(gw_req *r)
     json_t *body = json_pack(
         "{s:s, s:s, s:s, s:s, s:o, s:I}", "status", err.code ? "degraded" : "ok", "version",
         LH_VERSION, "duckdb", duckdb_library_version(), "storage",
-        g->deps.storage ? lh_storage_backend(g->deps.storage) : "unknown", "datasets", datasets,
-        "uptime_s", (json_int_t)((lh_now_ns() - g->started_ns) / 1000000000ull));
+        gw_req_env(r)->storage ? lh_storage_backend(gw_req_env(r)->storage) : "unknown", "datasets",
+        datasets, "uptime_s", (json_int_t)((lh_now_ns() - g->started_ns) / 1000000000ull));
     if (err.code) json_object_set_new(body, "error", json_string(err.msg));
-    if (g->deps.storage) {
-        json_object_set_new(body, "bucket", json_string(lh_storage_bucket(g->deps.storage)));
-        json_object_set_new(body, "buckets", gw_bucket_names_json(g->deps.storage));
+    if (gw_req_env(r)->storage) {
+        json_object_set_new(body, "bucket", json_string(lh_storage_bucket(gw_req_env(r)->storage)));
+        json_object_set_new(body, "buckets", gw_bucket_names_json(gw_req_env(r)->storage));
     }
     gw_send_json(r, 200, body);
 }
 
 void gw_handle_datasets_list(gw_req *r)
 {
-    lh_gateway *g = r->g;
     lh_error err = {0};
     char **names = NULL;
     size_t n = 0;
-    if (lh_catalog_list(g->deps.catalog, &r->who, &names, &n, &err) != LH_OK) {
+    if (lh_catalog_list(gw_req_env(r)->catalog, &r->who, &names, &n, &err) != LH_OK) {
         gw_send_lh_error(r, &err);
         return;
     }
@@ -56,7 +55,7 @@ void gw_handle_datasets_list(gw_req *r)
     for (size_t i = 0; i < n; i++) {
         lh_manifest *m = NULL;
         lh_error_clear(&err);
-        if (lh_catalog_get(g->deps.catalog, &r->who, names[i], 0, &m, &err) != LH_OK) {
+        if (lh_catalog_get(gw_req_env(r)->catalog, &r->who, names[i], 0, &m, &err) != LH_OK) {
             /* A dataset removed between list and get is simply skipped; anything else is
              * reported in place so one bad manifest does not hide the others. */
             if (err.code != LH_ENOENT)
@@ -78,7 +77,6 @@ void gw_handle_datasets_list(gw_req *r)
 
 void gw_handle_dataset_get(gw_req *r)
 {
-    lh_gateway *g = r->g;
     lh_error err = {0};
     const char *name = r->params[0];
     if (!lh_name_valid(name, &err)) {
@@ -97,14 +95,14 @@ void gw_handle_dataset_get(gw_req *r)
         }
     }
     lh_manifest *m = NULL;
-    if (lh_catalog_get(g->deps.catalog, &r->who, name, version, &m, &err) != LH_OK) {
+    if (lh_catalog_get(gw_req_env(r)->catalog, &r->who, name, version, &m, &err) != LH_OK) {
         gw_send_lh_error(r, &err);
         return;
     }
     int64_t *versions = NULL;
     size_t nv = 0;
     lh_error_clear(&err);
-    if (lh_catalog_versions(g->deps.catalog, &r->who, name, &versions, &nv, &err) != LH_OK) {
+    if (lh_catalog_versions(gw_req_env(r)->catalog, &r->who, name, &versions, &nv, &err) != LH_OK) {
         lh_manifest_free(m);
         gw_send_lh_error(r, &err);
         return;

@@ -389,7 +389,7 @@ static void begin_request(gw_req *r)
                       json_pack("{s:o}", "profile", gw_json_text(profile)));
         return;
     }
-    if (!gw_bucket_check(r)) return;
+    if (!gw_env_resolve(r)) return;
     int64_t cl = header_content_length(r);
     switch (r->route->body) {
     case GW_BODY_NONE:
@@ -527,8 +527,7 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     g->ui_dir = deps->cfg->ui_dir ? lh_strdup(deps->cfg->ui_dir) : gw_ui_dir_default();
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
-    pthread_mutex_init(&g->ingest_mu, NULL);
-    g->vectors = lh_vector_registry_new(g->deps.storage, cache);
+    gw_envs_init(g);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -563,8 +562,7 @@ fail:
     if (g) {
         pthread_mutex_destroy(&g->mu);
         pthread_cond_destroy(&g->cv);
-        pthread_mutex_destroy(&g->ingest_mu);
-        lh_vector_registry_free(g->vectors);
+        gw_envs_close(g);
         free(g->upload_dir);
         free(g->ui_dir);
         free(g);
@@ -589,8 +587,7 @@ void lh_gateway_stop(lh_gateway *g)
     pthread_mutex_unlock(&g->mu);
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
-    pthread_mutex_destroy(&g->ingest_mu);
-    lh_vector_registry_free(g->vectors);
+    gw_envs_close(g);
     free(g->upload_dir);
     free(g->ui_dir);
     free(g);

@@ -17,13 +17,19 @@
 
 typedef struct lh_gateway lh_gateway;
 
-/* What the gateway serves. All borrowed: they must outlive the gateway. */
+/* What the gateway serves. All borrowed: they must outlive the gateway. storage, catalog,
+ * query and ingest work on the served bucket (cfg->bucket). */
 typedef struct lh_gateway_deps {
     const lh_config *cfg;
     lh_storage *storage;
     lh_catalog *catalog;
     lh_query *query;
     lh_ingest *ingest;
+    /* The configuration every bucket is derived from (lh_config_for_bucket): a request naming
+     * another configured bucket in X-Lakehouse-Bucket works on that bucket, whose storage,
+     * catalog and engines the gateway opens at its first request and closes at stop. NULL:
+     * cfg (then cfg must be the loaded configuration, not one derived for a named bucket). */
+    const lh_config *base_cfg;
 } lh_gateway_deps;
 
 /* Starts serving on deps->cfg->listen ("host:port"; port 0 picks a free one) with a pool of

@@ -116,18 +116,36 @@ int gw_route_find(const gw_route *table, size_t n, const char *method, const cha
 
 typedef struct gw_stream gw_stream;
 
+/* One bucket's environment: what a request works on. The served bucket's borrows the deps;
+ * the others are opened at their first request (gw_env_resolve) and owned by the gateway. */
+typedef struct gw_env {
+    char *name;           /* bucket name */
+    const lh_config *cfg; /* this bucket's configuration */
+    lh_storage *storage;  /* of the bucket (the catalog's store) */
+    lh_catalog *catalog;
+    lh_query *query;
+    lh_ingest *ingest;
+    lh_vector_registry *vectors; /* loaded vector indexes (thread-safe itself) */
+    pthread_mutex_t ingest_mu;   /* serializes ingests: one writer per bucket */
+    bool owned;                  /* opened by the gateway: closed at stop */
+    lh_config own_cfg;           /* owned: what cfg points to */
+    struct gw_env *next;         /* the gateway's list of opened buckets (under envs_mu) */
+} gw_env;
+
 struct lh_gateway {
     lh_gateway_deps deps;
     struct MHD_Daemon *daemon;
     int port;
     uint64_t started_ns;
-    char *upload_dir;            /* <cache_dir>/uploads */
-    pthread_mutex_t mu;          /* guards nstreams */
-    pthread_cond_t cv;           /* signalled when nstreams drops */
-    int nstreams;                /* live query producer threads */
-    pthread_mutex_t ingest_mu;   /* serializes ingests: one writer per bucket */
-    lh_vector_registry *vectors; /* loaded vector indexes (thread-safe itself) */
-    char *ui_dir;                /* the built web UI served at / (cfg->ui_dir or the default) */
+    char *upload_dir;          /* <cache_dir>/uploads */
+    pthread_mutex_t mu;        /* guards nstreams */
+    pthread_cond_t cv;         /* signalled when nstreams drops */
+    int nstreams;              /* live query producer threads */
+    char *ui_dir;              /* the built web UI served at / (cfg->ui_dir or the default) */
+    const lh_config *base_cfg; /* every bucket's configuration derives from it */
+    gw_env served;             /* the served bucket (deps) */
+    pthread_mutex_t envs_mu;   /* guards others (and serializes opening one) */
+    gw_env *others;            /* other buckets opened so far */
 };
 
 /* Per-request state, created when the request line arrives, freed when MHD completes it. */
@@ -145,6 +163,7 @@ struct gw_req {
     gw_kv *args;
     size_t nargs;
     const gw_route *route;
+    gw_env *env; /* the bucket the request works on (gw_req_env) */
     char *params[GW_MAX_PARAMS];
     size_t nparams;
     bool started;   /* first access-handler call done */
@@ -195,9 +214,17 @@ void gw_handle_storage_errors(gw_req *r);
 /* The configured bucket names of st as a new JSON array of strings (["primary"] if st is
  * NULL). */
 json_t *gw_bucket_names_json(const lh_storage *st);
-/* Checks X-Lakehouse-Bucket against the bucket this server serves; if it names another one,
- * queues a 400 (listing the known names) and returns false. */
-bool gw_bucket_check(gw_req *r);
+/* The bucket environment of the request: its storage, catalog, query engine, ingest and
+ * vector indexes. Handlers take every engine from here, never from deps. */
+gw_env *gw_req_env(const gw_req *r);
+/* Sets r->env from X-Lakehouse-Bucket (none: the served bucket), opening a configured bucket
+ * at its first use; an unknown name queues a 400 listing the known names, a bucket that
+ * cannot be opened queues its error; both return false. */
+bool gw_env_resolve(gw_req *r);
+/* Sets up g->served from the deps (borrowed). */
+void gw_envs_init(lh_gateway *g);
+/* Closes every bucket the gateway opened and the served bucket's own parts. */
+void gw_envs_close(lh_gateway *g);
 
 /* Streaming (sql.c): bytes handed to the client so far, and the reference drop. */
 uint64_t gw_stream_sent(gw_stream *s);

@@ -10,12 +10,11 @@
 /* Commits path for the request and answers: 201 created/appended, 200 no-op, else the error. */
 static void run_ingest(gw_req *r, const char *path, const lh_ingest_opts *opts)
 {
-    lh_gateway *g = r->g;
     lh_ingest_result res = {0};
     lh_error err = {0};
-    pthread_mutex_lock(&g->ingest_mu);
-    int rc = lh_ingest_file(g->deps.ingest, &r->who, path, opts, &res, &err);
-    pthread_mutex_unlock(&g->ingest_mu);
+    pthread_mutex_lock(&gw_req_env(r)->ingest_mu);
+    int rc = lh_ingest_file(gw_req_env(r)->ingest, &r->who, path, opts, &res, &err);
+    pthread_mutex_unlock(&gw_req_env(r)->ingest_mu);
     if (rc != LH_OK) {
         /* Where in the file, when the ingest knows: clients need not parse the message. */
         json_t *detail = json_pack("{s:s, s:o}", "dataset", opts->dataset, "source",
@@ -31,15 +30,15 @@ static void run_ingest(gw_req *r, const char *path, const lh_ingest_opts *opts)
     }
     if (!res.noop) {
         lh_error rerr = {0};
-        if (lh_query_refresh(g->deps.query, res.dataset[0] ? res.dataset : opts->dataset, &rerr) !=
-            LH_OK)
+        if (lh_query_refresh(gw_req_env(r)->query, res.dataset[0] ? res.dataset : opts->dataset,
+                             &rerr) != LH_OK)
             lh_log(LH_LOG_WARN, "ingest_refresh_failed", "dataset", opts->dataset, "msg", rerr.msg,
                    (const char *)NULL);
         if (res.rejected > 0) {
             char rej[160];
             snprintf(rej, sizeof rej, "%s_rejects", opts->dataset);
             lh_error_clear(&rerr);
-            if (lh_query_refresh(g->deps.query, rej, &rerr) != LH_OK)
+            if (lh_query_refresh(gw_req_env(r)->query, rej, &rerr) != LH_OK)
                 lh_log(LH_LOG_WARN, "ingest_refresh_failed", "dataset", rej, "msg", rerr.msg,
                        (const char *)NULL);
         }

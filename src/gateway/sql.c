@@ -46,6 +46,7 @@ struct gw_stream {
     bool header_done;
     /* immutable after start: */
     lh_gateway *g;
+    lh_query *query; /* of the request's bucket */
     char *sql;
     lh_query_opts opts;
     char actor[80];
@@ -147,7 +148,7 @@ static void *producer(void *arg)
     lh_gateway *g = s->g;
     lh_error err = {0};
     lh_query_stats stats = {0};
-    int rc = lh_query_run(g->deps.query, &s->who, s->sql, &s->opts, sink, s, &stats, &err);
+    int rc = lh_query_run(s->query, &s->who, s->sql, &s->opts, sink, s, &stats, &err);
     stream_lock(s);
     if (rc != LH_OK && (s->limited || s->cancel))
         rc = LH_OK; /* we stopped it: row limit reached or client gone */
@@ -321,8 +322,8 @@ static void send_parquet(gw_req *r, const char *sql, int timeout_ms)
     lh_error err = {0};
     int fd = -1;
     int64_t size = 0, rows = -1;
-    int rc = lh_query_export_parquet(r->g->deps.query, &r->who, sql, timeout_ms, &fd, &size, &rows,
-                                     &err);
+    int rc = lh_query_export_parquet(gw_req_env(r)->query, &r->who, sql, timeout_ms, &fd, &size,
+                                     &rows, &err);
     if (rc != LH_OK) {
         send_query_error(r, rc, &err, sql);
         return;
@@ -351,7 +352,7 @@ void gw_handle_sql(gw_req *r)
     bool parquet = false;
     if (!sql_request(r, &sql, &opts, &limit, &parquet)) return;
     lh_error err = {0};
-    if (lh_query_sync(g->deps.query, &err) != LH_OK)
+    if (lh_query_sync(gw_req_env(r)->query, &err) != LH_OK)
         lh_log(LH_LOG_WARN, "sql_sync_failed", "msg", err.msg, (const char *)NULL);
     if (parquet) {
         send_parquet(r, sql, opts.timeout_ms);
@@ -364,6 +365,7 @@ void gw_handle_sql(gw_req *r)
     s->cap = STREAM_CAP;
     s->buf = lh_malloc(s->cap);
     s->g = g;
+    s->query = gw_req_env(r)->query;
     s->sql = lh_strdup(sql);
     s->opts = opts;
     s->limit = limit;

@@ -1,5 +1,4 @@
-/* GET /storage/errors: the error journal of the storage buckets, filtered and aggregated; and
- * the X-Lakehouse-Bucket check. */
+/* GET /storage/errors: the error journal of the storage buckets, filtered and aggregated. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,31 +97,4 @@ json_t *gw_bucket_names_json(const lh_storage *st)
         json_array_append_new(all, json_string(t));
     free(copy);
     return all;
-}
-
-bool gw_bucket_check(gw_req *r)
-{
-    const char *want = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Lakehouse-Bucket");
-    if (!want) return true;
-    const lh_storage *st = r->g->deps.storage;
-    const char *served = st ? lh_storage_bucket(st) : "primary";
-    if (strcmp(want, served) == 0) return true;
-    const char *names = st ? lh_storage_bucket_names(st) : "primary";
-    json_t *known = gw_bucket_names_json(st);
-    bool is_known = false;
-    size_t i;
-    json_t *v;
-    json_array_foreach(known, i, v) if (strcmp(json_string_value(v), want) == 0) is_known = true;
-    char msg[512];
-    if (is_known)
-        snprintf(msg, sizeof msg,
-                 "bucket '%.64s' is configured, but this server serves bucket '%s'; run "
-                 "`lakehouse serve --bucket %.64s` to serve it",
-                 want, served, want);
-    else
-        snprintf(msg, sizeof msg, "unknown bucket '%.64s' (known: %s)", want, names);
-    gw_send_error(r, 400, LH_EINVAL, msg,
-                  json_pack("{s:o, s:s, s:o}", "bucket", gw_json_text(want), "served", served,
-                            "known", known));
-    return false;
 }

@@ -81,7 +81,6 @@ static bool search_request(gw_req *r, search_req *s)
 
 void gw_handle_vector_search(gw_req *r)
 {
-    lh_gateway *g = r->g;
     search_req s = {0};
     if (!search_request(r, &s)) return;
     uint64_t t0 = lh_now_ns();
@@ -91,7 +90,7 @@ void gw_handle_vector_search(gw_req *r)
     uint64_t *words = NULL;
     lh_vector_hit *hits = NULL;
     json_t *rows = NULL;
-    if (lh_vector_registry_get(g->vectors, s.index, &v, &err)) {
+    if (lh_vector_registry_get(gw_req_env(r)->vectors, s.index, &v, &err)) {
         gw_send_error(r, 0, err.code, err.msg, json_pack("{s:s}", "index", s.index));
         return;
     }
@@ -114,9 +113,10 @@ void gw_handle_vector_search(gw_req *r)
     if (s.filter) {
         /* Subqueries in the filter may name other datasets: their views must be current. */
         lh_error serr = {0};
-        if (lh_query_sync(g->deps.query, &serr) != LH_OK)
+        if (lh_query_sync(gw_req_env(r)->query, &serr) != LH_OK)
             lh_log(LH_LOG_WARN, "vector_filter_sync_failed", "msg", serr.msg, (const char *)NULL);
-        if (lh_query_filter_rows(g->deps.query, &r->who, &rs, s.filter, &words, &matches, &err)) {
+        if (lh_query_filter_rows(gw_req_env(r)->query, &r->who, &rs, s.filter, &words, &matches,
+                                 &err)) {
             gw_send_error(r, err.code == LH_EINVAL ? 400 : 0, err.code, err.msg,
                           json_pack("{s:s}", "field", "filter"));
             goto out;
@@ -136,7 +136,8 @@ void gw_handle_vector_search(gw_req *r)
         int64_t *pos = lh_calloc(n, sizeof *pos);
         for (size_t i = 0; i < n; i++)
             pos[i] = hits[i].id;
-        int rc = lh_query_rows_json(g->deps.query, &r->who, &rs, pos, n, m->column, &rows, &err);
+        int rc =
+            lh_query_rows_json(gw_req_env(r)->query, &r->who, &rs, pos, n, m->column, &rows, &err);
         free(pos);
         if (rc) {
             json_decref(jh);
@@ -163,7 +164,7 @@ out:
 
 void gw_handle_vector_indexes(gw_req *r)
 {
-    lh_storage *st = r->g->deps.storage;
+    lh_storage *st = gw_req_env(r)->storage;
     lh_error err = {0};
     char **names = NULL;
     size_t n = 0;

@@ -825,7 +825,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     const char *slash = strrchr(name, '/');
     if (slash && !o->source_name) name = slash + 1;
 
-    if (!lh_name_valid(o->dataset, err)) return lh_error_prefix(err, "dataset");
+    if (!lh_name_valid(o->dataset, err)) return lh_error_wrap(err, LH_EINVAL, "dataset");
     snprintf(r.dataset, sizeof(r.dataset), "%s", o->dataset);
     struct stat sb;
     if (stat(path, &sb) != 0)

@@ -20,6 +20,8 @@
 typedef struct view {
     char *name;
     int64_t version;
+    char **paths; /* the local files it reads (to tell an evicted cache copy) */
+    size_t npaths;
 } view;
 
 /* A result column set: serializers and names. */
@@ -199,10 +201,20 @@ static view *view_find(lh_query *q, const char *name)
     return NULL;
 }
 
+static void view_paths_free(view *v)
+{
+    for (size_t i = 0; i < v->npaths; i++)
+        free(v->paths[i]);
+    free(v->paths);
+    v->paths = NULL;
+    v->npaths = 0;
+}
+
 static void view_remove(lh_query *q, const char *name)
 {
     view *v = view_find(q, name);
     if (!v) return;
+    view_paths_free(v);
     free(v->name);
     *v = q->views[--q->nviews];
     __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
@@ -213,6 +225,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
 {
     lh_buf sql = {0};
     int rc = LH_OK;
+    char **paths = m->nfiles ? lh_calloc(m->nfiles, sizeof *paths) : NULL;
     lh_buf_puts(&sql, "CREATE OR REPLACE VIEW ");
     lh_sql_ident(&sql, m->dataset);
     if (m->nfiles == 0) {
@@ -236,6 +249,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
             }
             if (i) lh_buf_puts(&sql, ", ");
             lh_sql_quote(&sql, path);
+            paths[i] = lh_strdup(path);
         }
         lh_buf_puts(&sql, "])");
     }
@@ -249,10 +263,19 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
         q->views = lh_realloc(q->views, (q->nviews + 1) * sizeof(*q->views));
         v = &q->views[q->nviews++];
         v->name = lh_strdup(m->dataset);
+        v->paths = NULL;
+        v->npaths = 0;
     }
     v->version = m->version;
+    view_paths_free(v);
+    v->paths = paths;
+    v->npaths = m->nfiles;
+    paths = NULL;
     __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
 done:
+    for (size_t i = 0; paths && i < m->nfiles; i++)
+        free(paths[i]);
+    free(paths);
     lh_buf_free(&sql);
     return rc;
 }
@@ -275,6 +298,38 @@ static int refresh_locked(lh_query *q, const char *dataset, lh_error *err)
     view *v = view_find(q, dataset);
     if (!v || v->version != m->version) rc = view_install(q, m, err);
     lh_manifest_free(m);
+    return rc;
+}
+
+/* Rebuilds every view one of whose files is gone — a local copy of a remote object evicted
+ * from the object cache (by this process or another sharing the cache) — which fetches the
+ * object again (lh_storage_local_path). *rebuilt counts the views rebuilt. */
+static int views_rematerialize(lh_query *q, int *rebuilt, lh_error *err)
+{
+    int rc = LH_OK;
+    *rebuilt = 0;
+    pthread_mutex_lock(&q->views_mu);
+    /* Which views miss a file is decided first: fetching one view's files may evict another's
+     * copies from a small cache, and rebuilding that one too would evict the first again. */
+    char **names = lh_calloc(q->nviews + 1, sizeof *names);
+    size_t n = 0;
+    for (size_t i = 0; i < q->nviews; i++) {
+        bool missing = false;
+        for (size_t k = 0; k < q->views[i].npaths && !missing; k++)
+            missing = access(q->views[i].paths[k], F_OK) != 0;
+        if (missing) names[n++] = lh_strdup(q->views[i].name);
+    }
+    for (size_t i = 0; i < n && rc == LH_OK; i++) {
+        lh_manifest *m = NULL;
+        rc = lh_catalog_get(q->cat, &lh_identity_default, names[i], 0, &m, err);
+        if (rc == LH_OK) rc = view_install(q, m, err);
+        if (rc == LH_OK) (*rebuilt)++;
+        lh_manifest_free(m);
+    }
+    pthread_mutex_unlock(&q->views_mu);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
     return rc;
 }
 
@@ -437,8 +492,10 @@ void lh_query_close(lh_query *q)
     free(q->free_conns);
     if (q->admin) duckdb_disconnect(&q->admin);
     if (q->db) duckdb_close(&q->db);
-    for (size_t i = 0; i < q->nviews; i++)
+    for (size_t i = 0; i < q->nviews; i++) {
+        view_paths_free(&q->views[i]);
         free(q->views[i].name);
+    }
     free(q->views);
     free(q->data_dir);
     free(q->cache_dir);
@@ -608,13 +665,16 @@ typedef struct writer {
     lh_query_sink sink;
     void *ctx;
     bool sink_failed;
+    bool sent; /* bytes went to the sink: the query can no longer be run again */
     int64_t rows;
 } writer;
 
 static void w_flush(writer *w)
 {
-    if (w->out.len && !w->sink_failed && w->sink(w->ctx, w->out.data, w->out.len) != 0)
-        w->sink_failed = true;
+    if (w->out.len && !w->sink_failed) {
+        w->sent = true;
+        if (w->sink(w->ctx, w->out.data, w->out.len) != 0) w->sink_failed = true;
+    }
     lh_buf_reset(&w->out);
 }
 
@@ -775,11 +835,10 @@ static int stmt_get(lh_query *q, qconn *c, const char *sql, lh_query_format fmt,
     return LH_OK;
 }
 
-int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
-                 lh_query_sink sink, void *sink_ctx, lh_query_stats *stats, lh_error *err)
+static int run_once(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
+                    lh_query_sink sink, void *sink_ctx, lh_query_stats *stats, bool *sent,
+                    lh_error *err)
 {
-    static const lh_query_opts defaults = {0};
-    if (!opts) opts = &defaults;
     uint64_t t0 = lh_now_ns();
     qconn *conn = NULL;
     stmt *st = NULL;
@@ -878,9 +937,45 @@ done:
     if (have_res) duckdb_destroy_result(&res);
     /* A failed execution may leave the statement unusable; prepare it afresh next time. */
     if (rc && st) stmt_clear(st);
+    *sent = w.sent;
     lh_buf_free(&w.out);
     lh_buf_free(&tmp);
     if (conn) conn_put(q, conn);
+    return rc;
+}
+
+/* True if a DuckDB error says a file could not be found or read. */
+static bool file_error(const char *msg)
+{
+    return strstr(msg, "No such file") || strstr(msg, "No files found") ||
+           strstr(msg, "Cannot open file") || strstr(msg, "IO Error");
+}
+
+int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
+                 lh_query_sink sink, void *sink_ctx, lh_query_stats *stats, lh_error *err)
+{
+    static const lh_query_opts defaults = {0};
+    if (!opts) opts = &defaults;
+    lh_error e = {0};
+    bool sent = false;
+    int rc = run_once(q, who, sql, opts, sink, sink_ctx, stats, &sent, &e);
+    /* A view over an evicted copy of a remote object fails to open its file: fetch the copy
+     * again, rebuild the view and run the query once more — unless output already left. */
+    if (rc == LH_EINVAL && !sent && file_error(e.msg)) {
+        lh_error re = {0};
+        int rebuilt = 0;
+        int rrc = views_rematerialize(q, &rebuilt, &re);
+        if (rrc != LH_OK)
+            lh_log(LH_LOG_WARN, "query.rematerialize_failed", "error", re.msg, (const char *)NULL);
+        if (rebuilt > 0) {
+            char nb[16];
+            snprintf(nb, sizeof nb, "%d", rebuilt);
+            lh_log(LH_LOG_INFO, "query.views_rematerialized", "views", nb, (const char *)NULL);
+            lh_error_clear(&e);
+            rc = run_once(q, who, sql, opts, sink, sink_ctx, stats, &sent, &e);
+        }
+    }
+    if (rc && err) *err = e;
     return rc;
 }
 

@@ -393,15 +393,6 @@ static bool resolve(const lh_config *cfg, const char *name, bucket_settings *b)
     return false;
 }
 
-static char *known_names(const lh_config *cfg)
-{
-    lh_buf b = {0};
-    lh_buf_puts(&b, "primary");
-    for (size_t i = 0; i < cfg->nbuckets; i++)
-        lh_buf_printf(&b, ", %s", cfg->buckets[i].name);
-    return lh_buf_steal(&b);
-}
-
 /* The secret of a bucket: "<bucket>.<name>" first, then the shared one. */
 static const char *secret(const lh_secrets *sec, const char *bucket, const char *name)
 {
@@ -421,9 +412,12 @@ static int open_backend(const lh_config *cfg, const bucket_settings *b, const lh
                             "bucket '%s': storage_backend '%s' is unknown "
                             "(known: local, s3)",
                             b->name, b->backend);
-    /* Each bucket caches into its own folder, so equal keys of two buckets never mix. */
+    /* Each bucket caches into its own folder, so equal keys of two buckets never mix: the
+     * bucket worked on uses "objects" of the cache (lh_config_for_bucket gives each bucket its
+     * own cache_dir), its rescue bucket "objects/<name>" inside it. */
+    const char *working = cfg->bucket && *cfg->bucket ? cfg->bucket : "primary";
     char *leaf =
-        strcmp(b->name, "primary") == 0 ? lh_strdup("objects") : lh_sprintf("objects/%s", b->name);
+        strcmp(b->name, working) == 0 ? lh_strdup("objects") : lh_sprintf("objects/%s", b->name);
     char *cache = lh_path_join(cfg->cache_dir ? cfg->cache_dir : cfg->data_dir, leaf);
     free(leaf);
     lh_s3_options o = {
@@ -443,6 +437,7 @@ static int open_backend(const lh_config *cfg, const bucket_settings *b, const lh
         .lease_ttl_ms = cfg->s3_lease_ttl_ms,
         .cache_dir = cache,
         .cache_max_bytes = cfg->cache_max_bytes,
+        .cache_grace_ms = cfg->cache_grace_ms > 0 ? cfg->cache_grace_ms : -1,
         .no_check_at_open = no_check,
     };
     int rc = lh_storage_open_s3(&o, out, err);
@@ -456,7 +451,7 @@ int lh_storage_open_config(const lh_config *cfg, lh_storage **out, lh_error *err
 {
     *out = NULL;
     const char *name = cfg->bucket && *cfg->bucket ? cfg->bucket : "primary";
-    char *names = known_names(cfg);
+    char *names = lh_config_bucket_names(cfg);
     bucket_settings b, rb;
     lh_secrets *sec = NULL;
     lh_storage *st = NULL, *rescue = NULL;

@@ -554,7 +554,7 @@ int lh_storage_open_local(const char *dir, lh_storage **out, lh_error *err)
 {
     *out = NULL;
     int rc = lh_mkdir_p(dir, err);
-    if (rc != LH_OK) return lh_error_prefix(err, "local storage");
+    if (rc != LH_OK) return lh_error_wrap(err, rc, "local storage");
     char *real = realpath(dir, NULL);
     if (!real) return lh_error_set(err, LH_EIO, "local storage: %s: %s", dir, strerror(errno));
     local *l = lh_calloc(1, sizeof *l);

@@ -549,7 +549,7 @@ int lh_vector_index_publish(lh_storage *s, const lh_identity *who, const lh_vect
     char gen[GEN_MAX] = "";
     int rc;
     if (!lh_name_valid(name, err)) {
-        rc = lh_error_prefix(err, "index name '%s'", name);
+        rc = lh_error_wrap(err, LH_EINVAL, "index name '%s'", name);
         goto out;
     }
     /* Claim, write every object of the generation, then publish it: nothing is visible to
@@ -602,7 +602,7 @@ int lh_vector_index_create(lh_catalog *cat, const lh_identity *who, const lh_vec
                 .progress_ctx = sp->progress_ctx};
     int rc;
     if (!lh_name_valid(name, err)) {
-        rc = lh_error_prefix(err, "index name '%s'", name);
+        rc = lh_error_wrap(err, LH_EINVAL, "index name '%s'", name);
         goto out;
     }
     if ((rc = lh_catalog_get(cat, who, sp->dataset, 0, &m, err))) goto out;
@@ -692,7 +692,7 @@ int lh_vector_index_list(lh_storage *s, char ***names, size_t *count, lh_error *
 static int read_pointer(lh_storage *s, const char *index, int64_t *n, char gen[GEN_MAX],
                         json_t **rec, lh_error *err)
 {
-    if (!lh_name_valid(index, err)) return lh_error_prefix(err, "index name");
+    if (!lh_name_valid(index, err)) return lh_error_wrap(err, LH_EINVAL, "index name");
     if (*n == 0) {
         int64_t max_gen;
         int rc = scan_index(s, index, &max_gen, n, err);
@@ -975,7 +975,7 @@ int lh_vector_registry_get(lh_vector_registry *r, const char *name, lh_vector_in
                            lh_error *err)
 {
     *out = NULL;
-    if (!lh_name_valid(name, err)) return lh_error_prefix(err, "index name");
+    if (!lh_name_valid(name, err)) return lh_error_wrap(err, LH_EINVAL, "index name");
     int64_t have = 0;
     pthread_mutex_lock(&r->mu);
     reg_entry *e = reg_find(r, name);

@@ -393,7 +393,7 @@ static char *index_key(const char *index, const char *generation)
 int lh_hnsw_store(const lh_hnsw *h, lh_storage *s, const char *index, const char *generation,
                   const char *tmp_dir, lh_error *err)
 {
-    if (!lh_name_valid(index, err)) return lh_error_prefix(err, "index name");
+    if (!lh_name_valid(index, err)) return lh_error_wrap(err, LH_EINVAL, "index name");
     char *key = index_key(index, generation);
     char uuid[37];
     lh_uuid(uuid);
@@ -417,7 +417,7 @@ int lh_hnsw_fetch(lh_storage *s, const char *index, const char *generation, cons
                   lh_hnsw **out, lh_error *err)
 {
     *out = NULL;
-    if (!lh_name_valid(index, err)) return lh_error_prefix(err, "index name");
+    if (!lh_name_valid(index, err)) return lh_error_wrap(err, LH_EINVAL, "index name");
     char *key = index_key(index, generation);
     char *dir = NULL, *path = NULL;
     char buf[4096];

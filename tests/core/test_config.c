@@ -251,6 +251,54 @@ static void test_parse_size(void **state)
     }
 }
 
+static void test_config_for_bucket_gives_each_bucket_its_folders(void **state)
+{
+    write_cfg("data_dir: /srv/lake\n"
+              "cache_grace_ms: 0\n"
+              "buckets:\n"
+              "  side:\n"
+              "    storage_backend: local\n"
+              "    data_dir: /srv/side\n"
+              "  remote:\n"
+              "    storage_backend: s3\n"
+              "    s3_endpoint: http://127.0.0.1:9000\n"
+              "    s3_bucket: lake\n");
+    lh_config cfg, b;
+    lh_error err = {0};
+    assert_int_equal(lh_config_load(&cfg, cfg_path, &err), LH_OK);
+    assert_int_equal(cfg.cache_grace_ms, 0);
+    char *names = lh_config_bucket_names(&cfg);
+    assert_string_equal(names, "primary, side, remote");
+    free(names);
+
+    assert_int_equal(lh_config_for_bucket(&cfg, NULL, &b, &err), LH_OK);
+    assert_string_equal(b.bucket, "primary");
+    assert_string_equal(b.data_dir, "/srv/lake");
+    assert_string_equal(b.cache_dir, "/srv/lake/.cache");
+    assert_int_equal(b.nbuckets, 2);
+    assert_ptr_not_equal(b.buckets, cfg.buckets); /* a deep copy */
+    assert_string_equal(b.buckets[1].s3_endpoint, "http://127.0.0.1:9000");
+    lh_config_free(&b);
+
+    assert_int_equal(lh_config_for_bucket(&cfg, "side", &b, &err), LH_OK);
+    assert_string_equal(b.bucket, "side");
+    assert_string_equal(b.data_dir, "/srv/side");
+    assert_string_equal(b.cache_dir, "/srv/lake/.cache/buckets/side");
+    assert_string_equal(b.ingest_dir, cfg.ingest_dir); /* uploads still come from one place */
+    lh_config_free(&b);
+
+    assert_int_equal(lh_config_for_bucket(&cfg, "remote", &b, &err), LH_OK);
+    assert_string_equal(b.cache_dir, "/srv/lake/.cache/buckets/remote");
+    assert_string_equal(b.data_dir, "/srv/lake/.cache/buckets/remote/lake");
+    lh_config_free(&b);
+
+    memset(&b, 0, sizeof b);
+    assert_int_equal(lh_config_for_bucket(&cfg, "nope", &b, &err), LH_EINVAL);
+    assert_string_equal(err.msg, "unknown bucket 'nope' (known: primary, side, remote)");
+    assert_null(b.data_dir); /* untouched */
+    lh_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +313,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_empty_file_and_null_ingest_dir, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_config_set_data_dir_rederives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_for_bucket_gives_each_bucket_its_folders, setup,
+                                        teardown),
         cmocka_unit_test(test_parse_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,20 @@ static void test_error_prefix_keeps_code(void **state)
     assert_int_equal(err.code, LH_EINVAL);
 }
 
+static void test_error_wrap_returns_the_failure_without_err(void **state)
+{
+    /* The bug it replaces: `return lh_error_prefix(NULL, ...)` returned LH_OK on failure. */
+    assert_int_equal(lh_error_wrap(NULL, LH_EIO, "local storage"), LH_EIO);
+    lh_error err = {0};
+    assert_int_equal(lh_error_wrap(&err, LH_EINVAL, "dataset"), LH_EINVAL);
+    assert_int_equal(err.code, LH_EINVAL); /* a code-less err gets the code */
+    assert_string_equal(err.msg, "dataset");
+    lh_error_set(&err, LH_ENOENT, "no such folder");
+    assert_int_equal(lh_error_wrap(&err, LH_EIO, "local storage"), LH_EIO);
+    assert_int_equal(err.code, LH_ENOENT); /* an err that has a code keeps it */
+    assert_string_equal(err.msg, "local storage: no such folder");
+}
+
 static void test_error_prefix_truncates_long_messages(void **state)
 {
     lh_error err;
@@ -95,6 +109,7 @@ int main(void)
         cmocka_unit_test(test_error_set_may_reference_own_message),
         cmocka_unit_test(test_error_prefix_keeps_code),
         cmocka_unit_test(test_error_prefix_truncates_long_messages),
+        cmocka_unit_test(test_error_wrap_returns_the_failure_without_err),
         cmocka_unit_test(test_error_clear_resets),
         cmocka_unit_test(test_error_names_and_statuses),
         cmocka_unit_test(test_identity_default),

@@ -67,6 +67,18 @@ static void test_local_path_is_the_object_file(void **state)
     assert_null(lh_storage_local_path(st, "../etc/passwd", buf, sizeof buf));
 }
 
+static void test_local_open_fails_without_err(void **state)
+{
+    (void)state;
+    /* A folder that cannot be created (below a regular file) fails even with no err to fill. */
+    lh_storage *st = (lh_storage *)1;
+    assert_int_not_equal(lh_storage_open_local("/dev/null/lake", &st, NULL), LH_OK);
+    assert_null(st);
+    lh_error err = {0};
+    assert_int_not_equal(lh_storage_open_local("/dev/null/lake", &st, &err), LH_OK);
+    assert_non_null(strstr(err.msg, "local storage"));
+}
+
 static void test_key_check_accepts_valid(void **state)
 {
     const char *ok[] = {"a",
@@ -413,6 +425,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_local_path_is_the_object_file),
+        cmocka_unit_test(test_local_open_fails_without_err),
         cmocka_unit_test(test_key_check_accepts_valid),
         cmocka_unit_test(test_key_check_rejects_bad),
         T(test_local_operations_validate_keys),
