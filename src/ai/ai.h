@@ -14,6 +14,8 @@
 #define LH_AI_H
 
 #include "core/core.h"
+#include "query/query.h"
+#include "vector/vector.h"
 
 /* ------------------------------------------------------------ embedders */
 
@@ -233,5 +235,116 @@ int lh_ai_generate(lh_ai_generator *g, const lh_ai_message *msgs, size_t n,
                    const lh_ai_gen_opts *opts, char **out_text, lh_error *err);
 /* Frees a generator. Accepts NULL. */
 void lh_ai_generator_free(lh_ai_generator *g);
+
+/* --------------------------------------------------------- text indexes */
+
+/*
+ * A text index over a dataset column: each non-blank value is chunked, each chunk embedded,
+ * and the generation vectors/<index>/<gen>/ (lh_vector_index_claim/commit) holds
+ *   chunks.parquet  the embedding store: doc_id = row position, chunk_id = graph row,
+ *                   chunk_text, vector (lh_vector_store_write), model in its metadata
+ *   chunks.jsonl    one [row, char_start, char_end] per chunk: where it is in its value
+ *   hnsw.bin        the graph over the chunk vectors (cosine)
+ *   lexical.sqlite  the FTS5 index of the chunk texts (derived: rebuilt from chunks.parquet
+ *                   when missing)
+ *   index.json      "kind": "text", chunking, embedder, dataset_rows, reuse figures
+ */
+
+/* What lh_ai_text_index_build indexes. Borrowed strings. */
+typedef struct lh_ai_text_spec {
+    const char *dataset;    /* indexed at its current version */
+    const char *column;     /* any column; values are cast to text, NULLs skipped */
+    const char *name;       /* NULL: "<dataset>_<column>_text" (lower-cased, [a-z0-9_]) */
+    lh_ai_chunk_opts chunk; /* size 0: 1000 characters, 150 overlap */
+    const char *tmp_dir;    /* local scratch; NULL = /tmp */
+    void (*progress)(void *ctx, double fraction); /* whole build, 0..1; may be NULL */
+    void *progress_ctx;
+    const volatile int *cancel; /* set non-zero to stop: LH_ECANCELED, nothing published */
+} lh_ai_text_spec;
+
+/* What a build did (for progress reports and benchmarks). */
+typedef struct lh_ai_text_build_stats {
+    int64_t rows;     /* rows with text */
+    int64_t chunks;   /* chunks indexed */
+    int64_t embedded; /* chunks embedded now */
+    int64_t reused;   /* chunks whose vector came from the previous generation (same text) */
+    double seconds;
+} lh_ai_text_build_stats;
+
+/* Chunks, embeds (with e; vectors of unchanged chunk texts are taken from the index's current
+ * generation when it used the same model and chunking) and indexes spec->column of the
+ * dataset's current version, then publishes a new generation. *out and *stats may be NULL.
+ * LH_ENOENT for an unknown dataset or column, LH_EINVAL for bad options or a column with no
+ * text, LH_ECANCELED when canceled; embedder errors as lh_ai_embed. Nothing is published
+ * on error. */
+int lh_ai_text_index_build(lh_catalog *cat, lh_query *q, lh_ai_embedder *e, const lh_identity *who,
+                           const lh_ai_text_spec *spec, lh_vector_index_meta *out,
+                           lh_ai_text_build_stats *stats, lh_error *err);
+
+/* A loaded text index generation: graph, chunk map and texts, lexical index. Shared by
+ * reference; searches on it need no lock. */
+typedef struct lh_ai_text_index lh_ai_text_index;
+
+/* Text indexes shared by a server's threads, following lh_vector_registry's generations.
+ * Thread-safe. */
+typedef struct lh_ai_text_registry lh_ai_text_registry;
+/* Creates a registry over the vector registry vr and store s (both borrowed); never NULL. */
+lh_ai_text_registry *lh_ai_text_registry_new(lh_vector_registry *vr, lh_storage *s,
+                                             const char *cache_dir);
+/* Frees the registry and drops its references. Accepts NULL. */
+void lh_ai_text_registry_free(lh_ai_text_registry *r);
+/* The current generation of a text index, loading it if needed; caller releases.
+ * LH_ENOENT if no such index, LH_EINVAL if index is a vector index that is not a text one. */
+int lh_ai_text_registry_get(lh_ai_text_registry *r, const char *index, lh_ai_text_index **out,
+                            lh_error *err);
+/* The name of the newest text index over dataset (any column), or LH_ENOENT. Caller frees. */
+int lh_ai_text_index_for_dataset(lh_storage *s, const char *dataset, char **out, lh_error *err);
+/* Drops a reference. Accepts NULL. */
+void lh_ai_text_index_release(lh_ai_text_index *t);
+/* The generation's metadata (borrowed). */
+const lh_vector_index_meta *lh_ai_text_index_meta(const lh_ai_text_index *t);
+
+/* How a search ranks. */
+typedef enum lh_ai_search_mode {
+    LH_AI_SEARCH_HYBRID = 0, /* reciprocal rank fusion of the two below */
+    LH_AI_SEARCH_VECTOR = 1, /* embedding similarity (HNSW) */
+    LH_AI_SEARCH_LEXICAL = 2 /* BM25 */
+} lh_ai_search_mode;
+
+/* Parses "hybrid" / "vector" / "lexical" (LH_EINVAL naming the choices otherwise). */
+int lh_ai_search_mode_parse(const char *s, lh_ai_search_mode *out, lh_error *err);
+/* "hybrid", "vector" or "lexical". */
+const char *lh_ai_search_mode_name(lh_ai_search_mode m);
+
+/* Limits of a search request. */
+#define LH_AI_SEARCH_QUERY_MAX 4096
+#define LH_AI_SEARCH_K_MAX 100
+
+/* One search. Borrowed strings. */
+typedef struct lh_ai_search_opts {
+    const char *query; /* user text: 1..LH_AI_SEARCH_QUERY_MAX bytes of UTF-8 */
+    lh_ai_search_mode mode;
+    int k;                /* 1..LH_AI_SEARCH_K_MAX; 0 = 10 */
+    const char *filter;   /* SQL predicate over the dataset's rows, or NULL */
+    double vector_weight; /* hybrid weights; both 0 = 1 and 1 */
+    double lexical_weight;
+    int rrf_k;         /* RRF constant; 0 = 60 */
+    int ef_search;     /* 0 = the index's */
+    bool include_rows; /* fetch each hit's row (all columns but the indexed one) */
+} lh_ai_search_opts;
+
+/* Searches a text index and returns the response body as JSON (caller json_decref()s):
+ * {index, generation, dataset, mode, k, hits:[{rank, score, row, chunk:{id, text, char_start,
+ * char_end}, scores:{vector, lexical, vector_rank, lexical_rank}, highlight, fields?}],
+ * filter_matches?, elapsed_ms}. The filter is evaluated by q in the sandbox into an
+ * allow-set used inside the vector search and on the lexical candidates. LH_EINVAL for an
+ * empty query or query without words, bad k, weights, or filter; LH_ETOOBIG for a long query;
+ * LH_EDENIED for a filter the sandbox refuses; LH_EINVAL if e is not the index's model. */
+int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const lh_identity *who,
+                      const lh_ai_search_opts *o, json_t **out, lh_error *err);
+
+/* Marks the words of query found in text with <mark>...</mark> (case-insensitive, whole words
+ * of 3+ letters, or sharing a 5-letter stem); returns a new string (caller frees). */
+char *lh_ai_highlight(const char *query, const char *text, size_t len);
 
 #endif

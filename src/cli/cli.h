@@ -43,5 +43,6 @@ int cmd_ingest(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 
 #endif
