@@ -347,4 +347,37 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
  * of 3+ letters, or sharing a 5-letter stem); returns a new string (caller frees). */
 char *lh_ai_highlight(const char *query, const char *text, size_t len);
 
+/* ------------------------------------------------------------ RAG, NL->SQL */
+
+/* One retrieval-augmented answer. Borrowed strings. */
+typedef struct lh_ai_rag_opts {
+    const char *question;  /* as a search query (same limits) */
+    int k;                 /* sources, 1..20; 0 = 5 */
+    const char *filter;    /* SQL predicate over the dataset's rows, or NULL */
+    double min_similarity; /* below this best vector similarity the context is deemed not to
+                              support an answer; 0 = 0.5; < 0 = never */
+    lh_ai_generator *gen;  /* NULL: no language model (passages and sentences only) */
+    const lh_ai_gen_opts *gen_opts; /* may be NULL */
+} lh_ai_rag_opts;
+
+/* Answers a question from a text index: hybrid retrieval, numbered sources, then either the
+ * generator's answer citing [n] or (no generator) the sentences of the sources that best answer
+ * it, highlighted, with a plain statement that no language model is configured. When the
+ * sources do not support an answer it says so and does not call the generator. *out (caller
+ * json_decref()s): {question, answer, supported, generator, message, citations:[n],
+ * sentences:[{source, text}], sources:[{n, row, chunk, text, highlight, score, scores}],
+ * retrieval_ms, elapsed_ms}. Errors as lh_ai_text_search and lh_ai_generate. */
+int lh_ai_rag(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const lh_identity *who,
+              const lh_ai_rag_opts *o, json_t **out, lh_error *err);
+
+/* NL->SQL: asks gen for one read-only query answering question over the datasets (all of them,
+ * or only `dataset` if not NULL), with their columns and three sample rows each in the prompt;
+ * the SQL is checked (lh_query_check, then EXPLAIN) and, if refused, asked for again once with
+ * the error. *out: {question, sql, attempts:[{sql, error?}], result:{columns, rows, row_count,
+ * truncated}, generator, elapsed_ms}. LH_EUNAVAIL when gen is NULL (no language model
+ * configured), LH_EINVAL for an empty question or when both attempts fail (err carries the last
+ * error; *out still describes the attempts), generator errors as lh_ai_generate. */
+int lh_ai_ask_sql(lh_catalog *cat, lh_query *q, lh_ai_generator *gen, const lh_identity *who,
+                  const char *question, const char *dataset, json_t **out, lh_error *err);
+
 #endif

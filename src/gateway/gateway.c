@@ -526,6 +526,7 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     pthread_cond_init(&g->cv, NULL);
     pthread_mutex_init(&g->ingest_mu, NULL);
     g->vectors = lh_vector_registry_new(g->deps.storage, cache);
+    gw_ai_init(g, cache);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -561,6 +562,7 @@ fail:
         pthread_mutex_destroy(&g->mu);
         pthread_cond_destroy(&g->cv);
         pthread_mutex_destroy(&g->ingest_mu);
+        gw_ai_free(g);
         lh_vector_registry_free(g->vectors);
         free(g->upload_dir);
         free(g);
@@ -586,6 +588,7 @@ void lh_gateway_stop(lh_gateway *g)
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->ingest_mu);
+    gw_ai_free(g);
     lh_vector_registry_free(g->vectors);
     free(g->upload_dir);
     free(g);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gateway/gateway.h"
+#include "ai/ai.h"
 #include "vector/vector.h"
 
 #define GW_MAX_PARAMS 4
@@ -115,6 +116,11 @@ struct lh_gateway {
     int nstreams;                /* live query producer threads */
     pthread_mutex_t ingest_mu;   /* serializes ingests: one writer per bucket */
     lh_vector_registry *vectors; /* loaded vector indexes (thread-safe itself) */
+    lh_ai_text_registry *texts;  /* loaded text indexes (thread-safe itself) */
+    pthread_mutex_t ai_mu;       /* guards the three fields below (opened on first use) */
+    lh_ai_embedder *embedder;
+    lh_ai_generator *generator; /* NULL: none configured */
+    bool generator_open;
 };
 
 /* Per-request state, created when the request line arrives, freed when MHD completes it. */
@@ -175,6 +181,14 @@ void gw_handle_ingest_upload(gw_req *r);
 void gw_handle_ingest_file(gw_req *r);
 void gw_handle_vector_search(gw_req *r);
 void gw_handle_vector_indexes(gw_req *r);
+void gw_handle_search(gw_req *r);
+void gw_handle_rag(gw_req *r);
+void gw_handle_ask(gw_req *r);
+
+/* Sets up and frees the AI state of a gateway (ai_routes.c): text registry, embedder,
+ * generator. */
+void gw_ai_init(lh_gateway *g, const char *cache_dir);
+void gw_ai_free(lh_gateway *g);
 
 /* Streaming (sql.c): bytes handed to the client so far, and the reference drop. */
 uint64_t gw_stream_sent(gw_stream *s);

@@ -16,6 +16,9 @@ const gw_route gw_routes[] = {
     {"POST", "/ingest/file", GW_BODY_JSON, gw_handle_ingest_file},
     {"POST", "/vectors/search", GW_BODY_JSON, gw_handle_vector_search},
     {"GET", "/vectors/indexes", GW_BODY_NONE, gw_handle_vector_indexes},
+    {"POST", "/search", GW_BODY_JSON, gw_handle_search},
+    {"POST", "/rag", GW_BODY_JSON, gw_handle_rag},
+    {"POST", "/ask", GW_BODY_JSON, gw_handle_ask},
 };
 const size_t gw_nroutes = sizeof gw_routes / sizeof gw_routes[0];
 

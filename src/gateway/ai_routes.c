@@ -1,0 +1,261 @@
+/* POST /search, POST /rag, POST /ask: text search, retrieval-augmented answers and NL->SQL.
+ *
+ * The embedder and the generator named by the configuration are opened on first use and
+ * shared by every request (both are safe to call from several threads); text indexes come
+ * from the gateway's text registry, which follows the vector registry's generations. */
+#include "gateway/gateway_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gw_ai_init(lh_gateway *g, const char *cache_dir)
+{
+    pthread_mutex_init(&g->ai_mu, NULL);
+    g->texts = lh_ai_text_registry_new(g->vectors, g->deps.storage, cache_dir);
+}
+
+void gw_ai_free(lh_gateway *g)
+{
+    lh_ai_text_registry_free(g->texts);
+    lh_ai_embedder_free(g->embedder);
+    lh_ai_generator_free(g->generator);
+    pthread_mutex_destroy(&g->ai_mu);
+}
+
+/* The shared embedder, opened on first use. */
+static int embedder(lh_gateway *g, lh_ai_embedder **out, lh_error *err)
+{
+    pthread_mutex_lock(&g->ai_mu);
+    int rc = g->embedder ? LH_OK : lh_ai_embedder_open(g->deps.cfg, &g->embedder, err);
+    *out = g->embedder;
+    pthread_mutex_unlock(&g->ai_mu);
+    return rc;
+}
+
+/* The shared generator (NULL when none is configured), opened on first use. */
+static int generator(lh_gateway *g, lh_ai_generator **out, lh_error *err)
+{
+    pthread_mutex_lock(&g->ai_mu);
+    int rc = LH_OK;
+    if (!g->generator_open) {
+        rc = lh_ai_generator_open(g->deps.cfg, &g->generator, err);
+        g->generator_open = rc == LH_OK;
+    }
+    *out = g->generator;
+    pthread_mutex_unlock(&g->ai_mu);
+    return rc;
+}
+
+static bool bad_field(gw_req *r, const char *field, const char *msg)
+{
+    gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "field", field));
+    return false;
+}
+
+/* Refuses fields not in the NULL-terminated list. */
+static bool known_fields(gw_req *r, const char *const *fields, const char *expected)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(r->json, key, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; fields[i] && !ok; i++)
+            ok = strcmp(key, fields[i]) == 0;
+        if (!ok) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "unknown field '%.80s' (expected %s)", key, expected);
+            return bad_field(r, key, msg);
+        }
+    }
+    return true;
+}
+
+/* An optional string field (NULL if absent or null); false after answering 400. */
+static bool str_field(gw_req *r, const char *field, bool required, const char **out)
+{
+    json_t *j = json_object_get(r->json, field);
+    *out = NULL;
+    if (!j || json_is_null(j)) {
+        if (!required) return true;
+        char msg[120];
+        snprintf(msg, sizeof msg, "field '%s' is required and must be a string", field);
+        return bad_field(r, field, msg);
+    }
+    *out = json_string_value(j);
+    if (!*out || strlen(*out) != json_string_length(j)) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "field '%s' must be a string without NUL characters", field);
+        return bad_field(r, field, msg);
+    }
+    return true;
+}
+
+static bool num_field(gw_req *r, const char *field, double lo, double hi, bool integer, double *out)
+{
+    json_t *j = json_object_get(r->json, field);
+    if (!j || json_is_null(j)) return true;
+    double v = json_number_value(j);
+    if (!json_is_number(j) || (integer && !json_is_integer(j)) || !isfinite(v) || v < lo ||
+        v > hi) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "field '%s' must be %s in %g..%g", field,
+                 integer ? "an integer" : "a number", lo, hi);
+        return bad_field(r, field, msg);
+    }
+    *out = v;
+    return true;
+}
+
+/* The text index a request names (index, or the newest text index of dataset). */
+static bool text_index(gw_req *r, lh_ai_text_index **out)
+{
+    const char *index, *dataset;
+    *out = NULL;
+    if (!str_field(r, "index", false, &index) || !str_field(r, "dataset", false, &dataset))
+        return false;
+    if (!index == !dataset)
+        return bad_field(r, "index", "give one of 'index' (a text index) or 'dataset'");
+    lh_error err = {0};
+    char *name = NULL;
+    if (dataset && lh_ai_text_index_for_dataset(r->g->deps.storage, dataset, &name, &err)) {
+        gw_send_error(r, 0, err.code, err.msg, json_pack("{s:s}", "dataset", dataset));
+        return false;
+    }
+    int rc = lh_ai_text_registry_get(r->g->texts, index ? index : name, out, &err);
+    if (rc)
+        gw_send_error(r, rc == LH_EINVAL ? 400 : 0, rc, err.msg,
+                      json_pack("{s:s}", "index", index ? index : name));
+    free(name);
+    return rc == LH_OK;
+}
+
+static void send_ai_error(gw_req *r, const lh_error *err)
+{
+    int status = 0;
+    if (err->code == LH_EINVAL) status = 400;
+    const char *field = strstr(err->msg, "filter") ? "filter" : NULL;
+    gw_send_error(r, status, err->code, err->msg,
+                  field ? json_pack("{s:s}", "field", field) : NULL);
+}
+
+static const char *const search_fields[] = {"query", "index",     "dataset",       "k",
+                                            "mode",  "filter",    "vector_weight", "lexical_weight",
+                                            "rrf_k", "ef_search", "include_rows",  NULL};
+
+void gw_handle_search(gw_req *r)
+{
+    if (!known_fields(r, search_fields,
+                      "query, index or dataset, k, mode, filter, vector_weight, "
+                      "lexical_weight, rrf_k, ef_search, include_rows"))
+        return;
+    lh_ai_search_opts o = {0};
+    const char *mode = NULL;
+    double k = 10, rrf = 0, ef = 0;
+    if (!str_field(r, "query", true, &o.query) || !str_field(r, "mode", false, &mode) ||
+        !str_field(r, "filter", false, &o.filter) ||
+        !num_field(r, "k", 1, LH_AI_SEARCH_K_MAX, true, &k) ||
+        !num_field(r, "vector_weight", 0, 100, false, &o.vector_weight) ||
+        !num_field(r, "lexical_weight", 0, 100, false, &o.lexical_weight) ||
+        !num_field(r, "rrf_k", 1, 10000, true, &rrf) ||
+        !num_field(r, "ef_search", 1, 4096, true, &ef))
+        return;
+    json_t *ir = json_object_get(r->json, "include_rows");
+    if (ir && !json_is_boolean(ir)) {
+        bad_field(r, "include_rows", "field 'include_rows' must be true or false");
+        return;
+    }
+    o.include_rows = json_is_true(ir);
+    o.k = (int)k;
+    o.rrf_k = (int)rrf;
+    o.ef_search = (int)ef;
+    lh_error err = {0};
+    if (mode && lh_ai_search_mode_parse(mode, &o.mode, &err)) {
+        bad_field(r, "mode", err.msg);
+        return;
+    }
+    lh_ai_text_index *t = NULL;
+    lh_ai_embedder *e = NULL;
+    json_t *out = NULL;
+    if (!text_index(r, &t)) return;
+    if (o.mode != LH_AI_SEARCH_LEXICAL && embedder(r->g, &e, &err)) {
+        gw_send_lh_error(r, &err);
+        goto done;
+    }
+    if (o.filter) {
+        lh_error serr = {0};
+        if (lh_query_sync(r->g->deps.query, &serr) != LH_OK)
+            lh_log(LH_LOG_WARN, "search_filter_sync_failed", "msg", serr.msg, (const char *)NULL);
+    }
+    if (lh_ai_text_search(t, e, r->g->deps.query, &r->who, &o, &out, &err)) {
+        send_ai_error(r, &err);
+        goto done;
+    }
+    gw_send_json(r, 200, out);
+done:
+    lh_ai_text_index_release(t);
+}
+
+static const char *const rag_fields[] = {"question", "index",          "dataset", "k",
+                                         "filter",   "min_similarity", NULL};
+
+void gw_handle_rag(gw_req *r)
+{
+    if (!known_fields(r, rag_fields, "question, index or dataset, k, filter, min_similarity"))
+        return;
+    lh_ai_rag_opts o = {0};
+    double k = 5, min = 0;
+    if (!str_field(r, "question", true, &o.question) || !str_field(r, "filter", false, &o.filter) ||
+        !num_field(r, "k", 1, 20, true, &k) || !num_field(r, "min_similarity", -1, 1, false, &min))
+        return;
+    o.k = (int)k;
+    o.min_similarity = min;
+    lh_ai_text_index *t = NULL;
+    lh_ai_embedder *e = NULL;
+    json_t *out = NULL;
+    lh_error err = {0};
+    if (!text_index(r, &t)) return;
+    if (embedder(r->g, &e, &err) || generator(r->g, &o.gen, &err)) {
+        gw_send_lh_error(r, &err);
+        goto done;
+    }
+    if (lh_ai_rag(t, e, r->g->deps.query, &r->who, &o, &out, &err)) {
+        send_ai_error(r, &err);
+        goto done;
+    }
+    gw_send_json(r, 200, out);
+done:
+    lh_ai_text_index_release(t);
+}
+
+static const char *const ask_fields[] = {"question", "dataset", NULL};
+
+void gw_handle_ask(gw_req *r)
+{
+    if (!known_fields(r, ask_fields, "question, dataset")) return;
+    const char *question, *dataset;
+    if (!str_field(r, "question", true, &question) || !str_field(r, "dataset", false, &dataset))
+        return;
+    lh_error err = {0};
+    lh_ai_generator *gen = NULL;
+    json_t *out = NULL;
+    if (generator(r->g, &gen, &err)) {
+        gw_send_lh_error(r, &err);
+        return;
+    }
+    lh_error serr = {0};
+    if (lh_query_sync(r->g->deps.query, &serr) != LH_OK)
+        lh_log(LH_LOG_WARN, "ask_sync_failed", "msg", serr.msg, (const char *)NULL);
+    int rc = lh_ai_ask_sql(r->g->deps.catalog, r->g->deps.query, gen, &r->who, question, dataset,
+                           &out, &err);
+    if (rc) {
+        json_t *detail =
+            out ? json_pack("{s:O}", "attempts", json_object_get(out, "attempts")) : NULL;
+        gw_send_error(r, out ? 422 : rc == LH_EINVAL ? 400 : 0, rc, err.msg, detail);
+        json_decref(out);
+        return;
+    }
+    gw_send_json(r, 200, out);
+}
