@@ -44,5 +44,6 @@ int cmd_sql(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
 
 #endif

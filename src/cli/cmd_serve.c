@@ -45,8 +45,8 @@ int cmd_serve(int argc, char **argv)
     int status = 1;
     if (lh_query_open(env.cat, &env.cfg, &q, &err) || lh_ingest_open(env.cat, &env.cfg, &ing, &err))
         goto out;
-    lh_gateway_deps deps = {.cfg = &env.cfg, .storage = env.st, .catalog = env.cat, .query = q,
-                            .ingest = ing};
+    lh_gateway_deps deps = {
+        .cfg = &env.cfg, .storage = env.st, .catalog = env.cat, .query = q, .ingest = ing};
     if (lh_gateway_start(&deps, &gw, &err)) goto out;
 
     struct sigaction sa;
@@ -63,7 +63,8 @@ int cmd_serve(int argc, char **argv)
     printf("listening on http://%s:%d\n", host, lh_gateway_port(gw));
     fflush(stdout);
     lh_log(LH_LOG_INFO, "serve.started", "listen", env.cfg.listen, "data", env.cfg.data_dir, NULL);
-    while (!stop_requested) pause();
+    while (!stop_requested)
+        pause();
     lh_log(LH_LOG_INFO, "serve.stopping", NULL);
     status = 0;
 out:

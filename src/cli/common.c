@@ -26,7 +26,8 @@ int cli_take_common(int argc, char **argv, const char **config_path, char **flag
             continue;
         }
         for (size_t f = 0; f < sizeof(common_flags) / sizeof(common_flags[0]); f++) {
-            if (strlen(common_flags[f].flag) == nlen && strncmp(a, common_flags[f].flag, nlen) == 0) {
+            if (strlen(common_flags[f].flag) == nlen &&
+                strncmp(a, common_flags[f].flag, nlen) == 0) {
                 val = a[nlen] ? a + nlen + 1 : (i + 1 < argc ? argv[++i] : NULL);
                 if (!val) goto missing;
                 flags[(*nflags)++] = (char *)common_flags[f].key;
@@ -95,7 +96,8 @@ void cli_progress_update(void *ctx, double fraction)
     p->last_pct = pct;
     char bar[31];
     int fill = pct * 30 / 100;
-    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
     bar[30] = 0;
     double s = (double)(lh_now_ns() - p->started_ns) / 1e9;
     fprintf(stderr, "\r%-24.24s [%s] %3d%%  %5.1fs", p->label, bar, pct, s);
