@@ -260,6 +260,10 @@ typedef struct lh_ai_text_spec {
     void (*progress)(void *ctx, double fraction); /* whole build, 0..1; may be NULL */
     void *progress_ctx;
     const volatile int *cancel; /* set non-zero to stop: LH_ECANCELED, nothing published */
+    const char *checkpoint;     /* key prefix (ending in '/') where embedded chunks are saved
+                                   every checkpoint_every chunks and read back by the next
+                                   build with the same prefix (resuming); NULL = none */
+    size_t checkpoint_every;    /* 0 = 10000 */
 } lh_ai_text_spec;
 
 /* What a build did (for progress reports and benchmarks). */
@@ -379,5 +383,44 @@ int lh_ai_rag(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const lh_iden
  * error; *out still describes the attempts), generator errors as lh_ai_generate. */
 int lh_ai_ask_sql(lh_catalog *cat, lh_query *q, lh_ai_generator *gen, const lh_identity *who,
                   const char *question, const char *dataset, json_t **out, lh_error *err);
+
+/* ---------------------------------------------------------- embed jobs */
+
+/*
+ * Background text-index builds ("embed jobs"): one worker thread runs them in order. A job's
+ * record lives in the lake at _jobs/<id>.json (state queued | running | done | failed |
+ * canceled, progress, chunks, throughput, error), written when it starts, about every second
+ * while it runs, and when it ends; its embedded chunks are checkpointed under _jobs/<id>/ so
+ * that a job interrupted by a crash or a shutdown is resumed, embedding only what it had not
+ * saved, when jobs are next started over the same lake. The checkpoints are deleted when the
+ * job ends.
+ */
+typedef struct lh_ai_jobs lh_ai_jobs;
+
+/* Starts the worker over cat and q (borrowed; must outlive the runner). Jobs open the
+ * embedder cfg names (borrowed) on first use. Unfinished jobs found in the lake are queued
+ * again. Never NULL. */
+lh_ai_jobs *lh_ai_jobs_start(lh_catalog *cat, lh_query *q, const lh_config *cfg);
+/* Stops the worker: a running job is interrupted and left to be resumed. Accepts NULL. */
+void lh_ai_jobs_stop(lh_ai_jobs *j);
+/* Queues a build of spec (copied; progress, cancel and checkpoint are the runner's) and
+ * returns its record (caller json_decref()s). LH_EINVAL for a missing dataset or column
+ * name, LH_ENOENT for an unknown dataset. */
+int lh_ai_jobs_submit(lh_ai_jobs *j, const lh_identity *who, const lh_ai_text_spec *spec,
+                      json_t **out, lh_error *err);
+/* Queues a rebuild of every text index over dataset (after an ingest or an append: only new
+ * or changed chunks get embedded); *out gets the array of job records (empty if the dataset
+ * has no text index). */
+int lh_ai_jobs_embed_dataset(lh_ai_jobs *j, const lh_identity *who, const char *dataset,
+                             json_t **out, lh_error *err);
+/* A job's record (caller json_decref()s); LH_ENOENT if there is no such job. */
+int lh_ai_jobs_get(lh_ai_jobs *j, const char *id, json_t **out, lh_error *err);
+/* The records of the runner's jobs, newest first (caller json_decref()s). */
+json_t *lh_ai_jobs_list(lh_ai_jobs *j);
+/* Cancels a queued or running job (its record says canceled; nothing is published). LH_ENOENT
+ * if there is no such job, LH_ECONFLICT if it already ended. */
+int lh_ai_jobs_cancel(lh_ai_jobs *j, const char *id, json_t **out, lh_error *err);
+/* Waits until the job ends (or timeout_ms passes: LH_ETIMEOUT); for tests and the CLI. */
+int lh_ai_jobs_wait(lh_ai_jobs *j, const char *id, int timeout_ms, lh_error *err);
 
 #endif

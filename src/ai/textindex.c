@@ -60,12 +60,15 @@ static char *default_text_name(const char *dataset, const char *column)
     return s;
 }
 
-/* Open-addressed map from a chunk text's hash to its vector in the previous generation. */
+/* Open-addressed map from a chunk text's hash to a vector already made for that text by the
+ * same model and chunking: in the index's current generation, or in the checkpoints of an
+ * interrupted build. */
 typedef struct reuse_map {
     uint64_t *keys; /* 0 = empty */
-    int64_t *rows;
-    size_t cap;
-    lh_vector_store_data prev;
+    int64_t *refs;  /* (store << 40) | row */
+    size_t cap, used;
+    lh_vector_store_data *stores;
+    size_t nstores;
 } reuse_map;
 
 static uint64_t text_key(const char *t)
@@ -74,41 +77,81 @@ static uint64_t text_key(const char *t)
     return h ? h : 1;
 }
 
+static void reuse_insert(reuse_map *m, uint64_t k, int64_t ref)
+{
+    if ((m->used + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 1024;
+        uint64_t *nk = lh_calloc(ncap, sizeof *nk);
+        int64_t *nr = lh_calloc(ncap, sizeof *nr);
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->keys[i]) continue;
+            size_t j = m->keys[i] & (ncap - 1);
+            while (nk[j])
+                j = (j + 1) & (ncap - 1);
+            nk[j] = m->keys[i];
+            nr[j] = m->refs[i];
+        }
+        free(m->keys);
+        free(m->refs);
+        m->keys = nk;
+        m->refs = nr;
+        m->cap = ncap;
+    }
+    size_t j = k & (m->cap - 1);
+    while (m->keys[j] && m->keys[j] != k)
+        j = (j + 1) & (m->cap - 1);
+    if (!m->keys[j]) m->used++;
+    m->keys[j] = k;
+    m->refs[j] = ref;
+}
+
+/* Adds the store file at key (fetched to tmp) if its model and dimension match. */
+static void reuse_add(lh_storage *s, const char *key, const char *model, size_t dim,
+                      const char *tmp, reuse_map *m)
+{
+    lh_error e = {0};
+    char *path =
+        lh_sprintf("%s/reuse-%d-%p-%zu.parquet", tmp, (int)getpid(), (void *)m, m->nstores);
+    lh_vector_store_data d = {0};
+    if (!lh_storage_get_file(s, key, path, &e) && !lh_vector_store_read(path, true, &d, &e) &&
+        d.dim == dim && d.model && strcmp(d.model, model) == 0) {
+        size_t si = m->nstores++;
+        m->stores = lh_realloc(m->stores, m->nstores * sizeof *m->stores);
+        m->stores[si] = d;
+        for (size_t i = 0; i < d.n; i++)
+            if (d.chunk_texts[i])
+                reuse_insert(m, text_key(d.chunk_texts[i]), ((int64_t)si << 40) | (int64_t)i);
+    } else {
+        lh_vector_store_data_free(&d);
+    }
+    unlink(path);
+    free(path);
+}
+
 /* Loads the current generation's store when it was made by the same model with the same
- * chunking; otherwise leaves the map empty (everything gets embedded). */
-static void reuse_load(lh_storage *s, const char *name, const char *model, const json_t *chunking,
-                       const char *tmp, reuse_map *m)
+ * chunking, and every checkpoint under the spec's prefix. */
+static void reuse_load(lh_storage *s, const char *name, const char *model, size_t dim,
+                       const json_t *chunking, const lh_ai_text_spec *sp, const char *tmp,
+                       reuse_map *m)
 {
     memset(m, 0, sizeof *m);
     lh_vector_index_meta cur;
     lh_error e = {0};
-    if (lh_vector_index_current(s, name, &cur, &e)) return;
-    const char *kind = json_string_value(json_object_get(cur.json, "kind"));
-    bool same = kind && strcmp(kind, "text") == 0 && cur.model && strcmp(cur.model, model) == 0 &&
-                json_equal(json_object_get(cur.json, "chunking"), (json_t *)chunking);
-    char *key = lh_sprintf("vectors/%s/%s/chunks.parquet", name, cur.generation);
-    char *path = lh_sprintf("%s/reuse-%d-%p.parquet", tmp, (int)getpid(), (void *)m);
-    lh_vector_index_meta_free(&cur);
-    if (same && !lh_storage_get_file(s, key, path, &e) &&
-        !lh_vector_store_read(path, true, &m->prev, &e)) {
-        m->cap = 16;
-        while (m->cap < m->prev.n * 2)
-            m->cap *= 2;
-        m->keys = lh_calloc(m->cap, sizeof *m->keys);
-        m->rows = lh_calloc(m->cap, sizeof *m->rows);
-        for (size_t i = 0; i < m->prev.n; i++) {
-            if (!m->prev.chunk_texts[i]) continue;
-            uint64_t k = text_key(m->prev.chunk_texts[i]);
-            size_t j = k & (m->cap - 1);
-            while (m->keys[j] && m->keys[j] != k)
-                j = (j + 1) & (m->cap - 1);
-            m->keys[j] = k;
-            m->rows[j] = (int64_t)i;
+    if (!lh_vector_index_current(s, name, &cur, &e)) {
+        const char *kind = json_string_value(json_object_get(cur.json, "kind"));
+        if (kind && strcmp(kind, "text") == 0 &&
+            json_equal(json_object_get(cur.json, "chunking"), (json_t *)chunking)) {
+            char *key = lh_sprintf("vectors/%s/%s/chunks.parquet", name, cur.generation);
+            reuse_add(s, key, model, dim, tmp, m);
+            free(key);
         }
+        lh_vector_index_meta_free(&cur);
     }
-    unlink(path);
-    free(path);
-    free(key);
+    lh_object_list l = {0};
+    if (sp->checkpoint && !lh_storage_list_all(s, sp->checkpoint, &l, &e))
+        for (size_t i = 0; i < l.count; i++)
+            reuse_add(s, l.items[i].key, model, dim, tmp, m);
+    lh_storage_list_free(&l);
 }
 
 /* The previous vector for this text, or NULL. The text is compared, not only its hash. */
@@ -118,8 +161,9 @@ static const float *reuse_find(const reuse_map *m, const char *text)
     uint64_t k = text_key(text);
     for (size_t j = k & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1)) {
         if (m->keys[j] != k) continue;
-        int64_t r = m->rows[j];
-        if (strcmp(m->prev.chunk_texts[r], text) == 0) return m->prev.vectors + r * m->prev.dim;
+        const lh_vector_store_data *d = &m->stores[m->refs[j] >> 40];
+        int64_t r = m->refs[j] & (((int64_t)1 << 40) - 1);
+        if (strcmp(d->chunk_texts[r], text) == 0) return d->vectors + r * d->dim;
         return NULL;
     }
     return NULL;
@@ -128,8 +172,48 @@ static const float *reuse_find(const reuse_map *m, const char *text)
 static void reuse_free(reuse_map *m)
 {
     free(m->keys);
-    free(m->rows);
-    lh_vector_store_data_free(&m->prev);
+    free(m->refs);
+    for (size_t i = 0; i < m->nstores; i++)
+        lh_vector_store_data_free(&m->stores[i]);
+    free(m->stores);
+}
+
+/* Saves the chunks idx[0..n) (just embedded) as a checkpoint part under the spec's prefix. */
+static int checkpoint_save(lh_storage *s, const lh_ai_text_spec *sp, lh_ai_embedder *e,
+                           const collect *c, const float *vecs, size_t dim, const size_t *idx,
+                           size_t n, int part, const char *tmp, lh_error *err)
+{
+    char **doc_ids = lh_calloc(n, sizeof *doc_ids);
+    int64_t *chunk_ids = lh_calloc(n, sizeof *chunk_ids);
+    const char **texts = lh_calloc(n, sizeof *texts);
+    float *v = lh_malloc(n * dim * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        doc_ids[i] = lh_sprintf("%" PRId64, c->recs[idx[i]].row);
+        chunk_ids[i] = (int64_t)idx[i];
+        texts[i] = c->texts[idx[i]];
+        memcpy(v + i * dim, vecs + idx[i] * dim, dim * sizeof(float));
+    }
+    lh_vector_rows vr = {.n = n,
+                         .dim = dim,
+                         .doc_ids = (const char *const *)doc_ids,
+                         .chunk_ids = chunk_ids,
+                         .chunk_texts = texts,
+                         .vectors = v};
+    char *path = lh_sprintf("%s/ckpt-%d-%d.parquet", tmp, (int)getpid(), part);
+    char *key = lh_sprintf("%spart-%06d-%d.parquet", sp->checkpoint, part, (int)getpid());
+    int rc =
+        lh_vector_store_write(path, lh_ai_embedder_name(e), lh_ai_embedder_version(e), &vr, err);
+    if (!rc) rc = lh_storage_put_file(s, key, path, err);
+    unlink(path);
+    free(path);
+    free(key);
+    for (size_t i = 0; i < n; i++)
+        free(doc_ids[i]);
+    free(doc_ids);
+    free(chunk_ids);
+    free(texts);
+    free(v);
+    return rc;
 }
 
 static void progress(const lh_ai_text_spec *sp, double f)
@@ -220,15 +304,17 @@ int lh_ai_text_index_build(lh_catalog *cat, lh_query *q, lh_ai_embedder *e, cons
                          (json_int_t)copts.overlap, "unit",
                          copts.unit == LH_AI_CHUNK_TOKENS ? "tokens" : "chars");
     const char *model = lh_ai_embedder_name(e);
-    reuse_load(s, name, model, chunking, tmp, &reuse);
     size_t dim = lh_ai_embedder_dims(e);
-    if (reuse.cap && reuse.prev.dim != dim) reuse_free(&reuse), memset(&reuse, 0, sizeof reuse);
+    reuse_load(s, name, model, dim, chunking, sp, tmp, &reuse);
     vecs = lh_malloc(c.n * dim * sizeof(float));
     /* Embed the chunks with no reusable vector, in batches. */
     size_t *todo = lh_malloc(EMBED_BATCH * sizeof *todo);
     const char **btexts = lh_malloc(EMBED_BATCH * sizeof *btexts);
     float *bout = lh_malloc(EMBED_BATCH * dim * sizeof(float));
     int64_t embedded = 0, reused = 0;
+    size_t every = sp->checkpoint_every ? sp->checkpoint_every : 10000;
+    size_t *fresh = sp->checkpoint ? lh_malloc(c.n * sizeof *fresh) : NULL, nfresh = 0, saved = 0;
+    int part = 0;
     for (size_t i = 0; i < c.n && !rc;) {
         size_t nb = 0;
         for (; i < c.n && nb < EMBED_BATCH; i++) {
@@ -246,9 +332,16 @@ int lh_ai_text_index_build(lh_catalog *cat, lh_query *q, lh_ai_embedder *e, cons
             break;
         }
         if (nb && !(rc = lh_ai_embed(e, btexts, NULL, nb, bout, err))) {
-            for (size_t j = 0; j < nb; j++)
+            for (size_t j = 0; j < nb; j++) {
                 memcpy(vecs + todo[j] * dim, bout + j * dim, dim * sizeof(float));
+                if (fresh) fresh[nfresh++] = todo[j];
+            }
             embedded += (int64_t)nb;
+            if (fresh && (nfresh - saved >= every || i == c.n) && nfresh > saved) {
+                rc = checkpoint_save(s, sp, e, &c, vecs, dim, fresh + saved, nfresh - saved, part++,
+                                     tmp, err);
+                saved = nfresh;
+            }
         }
         if (rc) lh_error_prefix(err, "row %" PRId64, c.recs[todo[0]].row);
         progress(sp, 0.05 + 0.6 * (double)i / (double)c.n);
@@ -256,6 +349,7 @@ int lh_ai_text_index_build(lh_catalog *cat, lh_query *q, lh_ai_embedder *e, cons
     free(todo);
     free(btexts);
     free(bout);
+    free(fresh);
     if (rc) goto out;
     lh_hnsw_params hp;
     lh_hnsw_params_default(&hp);

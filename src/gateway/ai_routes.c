@@ -14,10 +14,12 @@ void gw_ai_init(lh_gateway *g, const char *cache_dir)
 {
     pthread_mutex_init(&g->ai_mu, NULL);
     g->texts = lh_ai_text_registry_new(g->vectors, g->deps.storage, cache_dir);
+    g->jobs = lh_ai_jobs_start(g->deps.catalog, g->deps.query, g->deps.cfg);
 }
 
 void gw_ai_free(lh_gateway *g)
 {
+    lh_ai_jobs_stop(g->jobs);
     lh_ai_text_registry_free(g->texts);
     lh_ai_embedder_free(g->embedder);
     lh_ai_generator_free(g->generator);
@@ -258,4 +260,97 @@ void gw_handle_ask(gw_req *r)
         return;
     }
     gw_send_json(r, 200, out);
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+static const char *const job_fields[] = {"dataset", "column",     "name", "chunk_size",
+                                         "overlap", "chunk_unit", NULL};
+
+void gw_handle_jobs_submit(gw_req *r)
+{
+    if (!known_fields(r, job_fields, "dataset, column, name, chunk_size, overlap, chunk_unit"))
+        return;
+    lh_ai_text_spec sp = {0};
+    const char *unit = NULL;
+    double size = 0, overlap = -1;
+    if (!str_field(r, "dataset", true, &sp.dataset) || !str_field(r, "column", true, &sp.column) ||
+        !str_field(r, "name", false, &sp.name) || !str_field(r, "chunk_unit", false, &unit) ||
+        !num_field(r, "chunk_size", 8, 100000, true, &size) ||
+        !num_field(r, "overlap", 0, 50000, true, &overlap))
+        return;
+    if (unit && strcmp(unit, "chars") != 0 && strcmp(unit, "tokens") != 0) {
+        bad_field(r, "chunk_unit", "field 'chunk_unit' must be chars or tokens");
+        return;
+    }
+    if (size || overlap >= 0 || unit) {
+        sp.chunk.size = size ? (size_t)size : 1000;
+        sp.chunk.overlap = overlap >= 0 ? (size_t)overlap : sp.chunk.size * 15 / 100;
+        sp.chunk.unit =
+            unit && strcmp(unit, "tokens") == 0 ? LH_AI_CHUNK_TOKENS : LH_AI_CHUNK_CHARS;
+    }
+    json_t *out = NULL;
+    lh_error err = {0};
+    if (lh_ai_jobs_submit(r->g->jobs, &r->who, &sp, &out, &err)) {
+        gw_send_lh_error(r, &err);
+        return;
+    }
+    gw_send_json(r, 202, out);
+}
+
+void gw_handle_jobs_list(gw_req *r)
+{
+    gw_send_json(r, 200, json_pack("{s:o}", "jobs", lh_ai_jobs_list(r->g->jobs)));
+}
+
+void gw_handle_job_get(gw_req *r)
+{
+    json_t *out = NULL;
+    lh_error err = {0};
+    if (lh_ai_jobs_get(r->g->jobs, r->params[0], &out, &err)) {
+        gw_send_lh_error(r, &err);
+        return;
+    }
+    gw_send_json(r, 200, out);
+}
+
+void gw_handle_job_cancel(gw_req *r)
+{
+    json_t *out = NULL;
+    lh_error err = {0};
+    if (lh_ai_jobs_cancel(r->g->jobs, r->params[0], &out, &err)) {
+        gw_send_error(r, 0, err.code, err.msg, out ? json_pack("{s:o}", "job", out) : NULL);
+        return;
+    }
+    gw_send_json(r, 202, out);
+}
+
+void gw_ai_after_ingest(gw_req *r, const char *dataset, const char *embed, bool noop, json_t *body)
+{
+    json_t *jobs = NULL;
+    lh_error err = {0};
+    if (!noop && lh_ai_jobs_embed_dataset(r->g->jobs, &r->who, dataset, &jobs, &err))
+        json_object_set_new(body, "embed_error", json_string(err.msg));
+    if (!jobs) jobs = json_array();
+    if (embed && *embed) {
+        lh_ai_text_spec sp = {.dataset = dataset, .column = embed};
+        json_t *rec = NULL;
+        lh_error_clear(&err);
+        if (lh_ai_jobs_submit(r->g->jobs, &r->who, &sp, &rec, &err)) {
+            json_object_set_new(body, "embed_error", json_string(err.msg));
+        } else {
+            /* The column's index may already be in the list (coalesced with its job). */
+            bool seen = false;
+            size_t i;
+            json_t *x;
+            json_array_foreach(jobs, i, x) seen =
+                seen || json_equal(json_object_get(x, "id"), json_object_get(rec, "id"));
+            if (!seen) json_array_append(jobs, rec);
+            json_decref(rec);
+        }
+    }
+    if (json_array_size(jobs))
+        json_object_set_new(body, "jobs", jobs);
+    else
+        json_decref(jobs);
 }

@@ -121,6 +121,7 @@ struct lh_gateway {
     lh_ai_embedder *embedder;
     lh_ai_generator *generator; /* NULL: none configured */
     bool generator_open;
+    lh_ai_jobs *jobs; /* background embed jobs (thread-safe itself) */
 };
 
 /* Per-request state, created when the request line arrives, freed when MHD completes it. */
@@ -184,6 +185,13 @@ void gw_handle_vector_indexes(gw_req *r);
 void gw_handle_search(gw_req *r);
 void gw_handle_rag(gw_req *r);
 void gw_handle_ask(gw_req *r);
+void gw_handle_jobs_submit(gw_req *r);
+void gw_handle_jobs_list(gw_req *r);
+void gw_handle_job_get(gw_req *r);
+void gw_handle_job_cancel(gw_req *r);
+/* After an ingest into dataset: queues embed jobs for its text indexes (unless noop) and for
+ * the column `embed` names (may be NULL), and adds "jobs" (and "embed_error") to body. */
+void gw_ai_after_ingest(gw_req *r, const char *dataset, const char *embed, bool noop, json_t *body);
 
 /* Sets up and frees the AI state of a gateway (ai_routes.c): text registry, embedder,
  * generator. */
