@@ -418,7 +418,7 @@ int lh_ai_jobs_get(lh_ai_jobs *j, const char *id, json_t **out, lh_error *err);
 /* The records of the runner's jobs, newest first (caller json_decref()s). */
 json_t *lh_ai_jobs_list(lh_ai_jobs *j);
 /* Cancels a queued or running job (its record says canceled; nothing is published). LH_ENOENT
- * if there is no such job, LH_ECONFLICT if it already ended. */
+ * if there is no such job, LH_ECONFLICT if it already ended or another process runs it. */
 int lh_ai_jobs_cancel(lh_ai_jobs *j, const char *id, json_t **out, lh_error *err);
 /* Waits until the job ends (or timeout_ms passes: LH_ETIMEOUT); for tests and the CLI. */
 int lh_ai_jobs_wait(lh_ai_jobs *j, const char *id, int timeout_ms, lh_error *err);

@@ -446,7 +446,12 @@ int lh_ai_jobs_cancel(lh_ai_jobs *r, const char *id, json_t **out, lh_error *err
     job *jb = find(r, id);
     int rc = LH_OK;
     if (!jb) {
-        rc = lh_error_set(err, LH_ENOENT, "no job '%s' in this server", id);
+        pthread_mutex_unlock(&r->mu);
+        /* A job of an earlier process: it ended, or another runner owns it. */
+        if ((rc = lh_ai_jobs_get(r, id, out, err))) return rc;
+        const char *state = json_string_value(json_object_get(*out, "state"));
+        return lh_error_set(err, LH_ECONFLICT, "job '%s' is %s and not run by this server", id,
+                            state ? state : "unknown");
     } else if (ended(jb)) {
         rc = lh_error_set(err, LH_ECONFLICT, "job '%s' already ended (%s)", id, jb->state);
     } else if (strcmp(jb->state, "queued") == 0) {

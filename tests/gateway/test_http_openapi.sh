@@ -3,6 +3,10 @@
 # Requests are built from the document's own examples.
 . "$(dirname "$0")/lib.sh"
 DOC="$LH_SOURCE_DIR/src/gateway/openapi.json"
+# A finished job left by an earlier process, for the /jobs/{id} examples.
+mkdir -p "$T/lake/_jobs"
+printf '{"id":"%s","kind":"text_index","dataset":"people","column":"name","index":"people_name_text","state":"done","progress":1,"counts":{"rows":2,"chunks":2,"embedded":2,"reused":0}}\n' \
+    00000000-0000-4000-8000-000000000000 >"$T/lake/_jobs/00000000-0000-4000-8000-000000000000.json"
 # A stand-in model server, so that /ask's example has a generator to answer it.
 node "$LH_SOURCE_DIR/tests/ai/standin.js" >"$T/standin.out" 2>&1 &
 STANDIN=$!
