@@ -325,7 +325,7 @@ int lh_vector_index_publish(lh_storage *s, const lh_identity *who, const lh_vect
                             const lh_manifest *m, const lh_hnsw *h, const char *const *ids,
                             lh_vector_index_meta *out, lh_error *err);
 /* Room for a generation name ("g00000001"). */
-#define LH_VECTOR_GEN_MAX 16
+#define LH_VECTOR_GEN_MAX 32
 /* Claims the next generation of index for a build that writes its own objects under
  * vectors/<index>/<gen>/ (gen receives the name); nothing is visible until
  * lh_vector_index_commit. LH_EINVAL for a bad name, LH_ECONFLICT after many lost races. */
