@@ -14,11 +14,14 @@ for line in open(qfile, encoding="utf-8"):
 print(f"{len(qs)} questions")
 print("| mode | recall@10 | MRR@10 | hit@1 | p50 ms (server) |")
 print("|---|---:|---:|---:|---:|")
-for mode in ["lexical", "vector", "hybrid"]:
+configs = [("lexical", {}), ("vector", {}), ("hybrid", {}),
+           ("hybrid", {"vector_weight": 0.5}), ("hybrid", {"vector_weight": 0.3}),
+           ("hybrid", {"vector_weight": 0.5, "rrf_k": 10})]
+for mode, extra in configs:
     rec, mrr, hit1, ms = [], [], [], []
     for q, rel in qs:
         conn.request("POST", "/search", json.dumps({"query": q, "index": index, "k": 100, "mode": mode,
-                                                    "include_rows": True}),
+                                                    "include_rows": True, **extra}),
                      {"Content-Type": "application/json"})
         r = conn.getresponse()
         d = json.loads(r.read())
@@ -35,5 +38,6 @@ for mode in ["lexical", "vector", "hybrid"]:
         mrr.append(1 / rank if rank else 0)
         hit1.append(1 if rank == 1 else 0)
         ms.append(d["elapsed_ms"])
-    print(f"| {mode} | {statistics.mean(rec):.3f} | {statistics.mean(mrr):.3f} | "
+    label = mode + (" " + ", ".join(f"{k} {v}" for k, v in extra.items()) if extra else "")
+    print(f"| {label} | {statistics.mean(rec):.3f} | {statistics.mean(mrr):.3f} | "
           f"{statistics.mean(hit1):.3f} | {statistics.median(ms):.2f} |")

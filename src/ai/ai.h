@@ -328,13 +328,13 @@ const char *lh_ai_search_mode_name(lh_ai_search_mode m);
 typedef struct lh_ai_search_opts {
     const char *query; /* user text: 1..LH_AI_SEARCH_QUERY_MAX bytes of UTF-8 */
     lh_ai_search_mode mode;
-    int k;                /* 1..LH_AI_SEARCH_K_MAX; 0 = 10 */
-    const char *filter;   /* SQL predicate over the dataset's rows, or NULL */
-    double vector_weight; /* hybrid weights; both 0 = 1 and 1 */
-    double lexical_weight;
-    int rrf_k;         /* RRF constant; 0 = 60 */
-    int ef_search;     /* 0 = the index's */
-    bool include_rows; /* fetch each hit's row (all columns but the indexed one) */
+    int k;                 /* 1..LH_AI_SEARCH_K_MAX; 0 = 10 */
+    const char *filter;    /* SQL predicate over the dataset's rows, or NULL */
+    double vector_weight;  /* hybrid weight of the vector ranking; 0 = 0.5 (bench/retrieval) */
+    double lexical_weight; /* of the BM25 ranking; 0 = 1 */
+    int rrf_k;             /* RRF constant; 0 = 60 */
+    int ef_search;         /* 0 = the index's */
+    bool include_rows;     /* fetch each hit's row (all columns but the indexed one) */
 } lh_ai_search_opts;
 
 /* Searches a text index and returns the response body as JSON (caller json_decref()s):

@@ -171,7 +171,8 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
     size_t nchunks = ai_text_count(t);
     int k = o->k ? o->k : 10;
     double wv = o->vector_weight, wl = o->lexical_weight;
-    if (wv == 0 && wl == 0) wv = wl = 1;
+    if (wv == 0) wv = 0.5;
+    if (wl == 0) wl = 1;
     int rrf_k = o->rrf_k ? o->rrf_k : 60;
     bool want_v = o->mode != LH_AI_SEARCH_LEXICAL, want_l = o->mode != LH_AI_SEARCH_VECTOR;
     int ncand =
