@@ -14,6 +14,8 @@
 #define LH_AI_H
 
 #include "core/core.h"
+#include "query/query.h"
+#include "vector/vector.h"
 
 /* ------------------------------------------------------------ embedders */
 
@@ -233,5 +235,192 @@ int lh_ai_generate(lh_ai_generator *g, const lh_ai_message *msgs, size_t n,
                    const lh_ai_gen_opts *opts, char **out_text, lh_error *err);
 /* Frees a generator. Accepts NULL. */
 void lh_ai_generator_free(lh_ai_generator *g);
+
+/* --------------------------------------------------------- text indexes */
+
+/*
+ * A text index over a dataset column: each non-blank value is chunked, each chunk embedded,
+ * and the generation vectors/<index>/<gen>/ (lh_vector_index_claim/commit) holds
+ *   chunks.parquet  the embedding store: doc_id = row position, chunk_id = graph row,
+ *                   chunk_text, vector (lh_vector_store_write), model in its metadata
+ *   chunks.jsonl    one [row, char_start, char_end] per chunk: where it is in its value
+ *   hnsw.bin        the graph over the chunk vectors (cosine)
+ *   lexical.sqlite  the FTS5 index of the chunk texts (derived: rebuilt from chunks.parquet
+ *                   when missing)
+ *   index.json      "kind": "text", chunking, embedder, dataset_rows, reuse figures
+ */
+
+/* What lh_ai_text_index_build indexes. Borrowed strings. */
+typedef struct lh_ai_text_spec {
+    const char *dataset;    /* indexed at its current version */
+    const char *column;     /* any column; values are cast to text, NULLs skipped */
+    const char *name;       /* NULL: "<dataset>_<column>_text" (lower-cased, [a-z0-9_]) */
+    lh_ai_chunk_opts chunk; /* size 0: 1000 characters, 150 overlap */
+    const char *tmp_dir;    /* local scratch; NULL = /tmp */
+    void (*progress)(void *ctx, double fraction); /* whole build, 0..1; may be NULL */
+    void *progress_ctx;
+    const volatile int *cancel; /* set non-zero to stop: LH_ECANCELED, nothing published */
+    const char *checkpoint;     /* key prefix (ending in '/') where embedded chunks are saved
+                                   every checkpoint_every chunks and read back by the next
+                                   build with the same prefix (resuming); NULL = none */
+    size_t checkpoint_every;    /* 0 = 10000 */
+} lh_ai_text_spec;
+
+/* What a build did (for progress reports and benchmarks). */
+typedef struct lh_ai_text_build_stats {
+    int64_t rows;     /* rows with text */
+    int64_t chunks;   /* chunks indexed */
+    int64_t embedded; /* chunks embedded now */
+    int64_t reused;   /* chunks whose vector came from the previous generation (same text) */
+    double seconds;
+} lh_ai_text_build_stats;
+
+/* Chunks, embeds (with e; vectors of unchanged chunk texts are taken from the index's current
+ * generation when it used the same model and chunking) and indexes spec->column of the
+ * dataset's current version, then publishes a new generation. *out and *stats may be NULL.
+ * LH_ENOENT for an unknown dataset or column, LH_EINVAL for bad options or a column with no
+ * text, LH_ECANCELED when canceled; embedder errors as lh_ai_embed. Nothing is published
+ * on error. */
+int lh_ai_text_index_build(lh_catalog *cat, lh_query *q, lh_ai_embedder *e, const lh_identity *who,
+                           const lh_ai_text_spec *spec, lh_vector_index_meta *out,
+                           lh_ai_text_build_stats *stats, lh_error *err);
+
+/* A loaded text index generation: graph, chunk map and texts, lexical index. Shared by
+ * reference; searches on it need no lock. */
+typedef struct lh_ai_text_index lh_ai_text_index;
+
+/* Text indexes shared by a server's threads, following lh_vector_registry's generations.
+ * Thread-safe. */
+typedef struct lh_ai_text_registry lh_ai_text_registry;
+/* Creates a registry over the vector registry vr and store s (both borrowed); never NULL. */
+lh_ai_text_registry *lh_ai_text_registry_new(lh_vector_registry *vr, lh_storage *s,
+                                             const char *cache_dir);
+/* Frees the registry and drops its references. Accepts NULL. */
+void lh_ai_text_registry_free(lh_ai_text_registry *r);
+/* The current generation of a text index, loading it if needed; caller releases.
+ * LH_ENOENT if no such index, LH_EINVAL if index is a vector index that is not a text one. */
+int lh_ai_text_registry_get(lh_ai_text_registry *r, const char *index, lh_ai_text_index **out,
+                            lh_error *err);
+/* The name of the newest text index over dataset (any column), or LH_ENOENT. Caller frees. */
+int lh_ai_text_index_for_dataset(lh_storage *s, const char *dataset, char **out, lh_error *err);
+/* Drops a reference. Accepts NULL. */
+void lh_ai_text_index_release(lh_ai_text_index *t);
+/* The generation's metadata (borrowed). */
+const lh_vector_index_meta *lh_ai_text_index_meta(const lh_ai_text_index *t);
+
+/* How a search ranks. */
+typedef enum lh_ai_search_mode {
+    LH_AI_SEARCH_HYBRID = 0, /* reciprocal rank fusion of the two below */
+    LH_AI_SEARCH_VECTOR = 1, /* embedding similarity (HNSW) */
+    LH_AI_SEARCH_LEXICAL = 2 /* BM25 */
+} lh_ai_search_mode;
+
+/* Parses "hybrid" / "vector" / "lexical" (LH_EINVAL naming the choices otherwise). */
+int lh_ai_search_mode_parse(const char *s, lh_ai_search_mode *out, lh_error *err);
+/* "hybrid", "vector" or "lexical". */
+const char *lh_ai_search_mode_name(lh_ai_search_mode m);
+
+/* Limits of a search request. */
+#define LH_AI_SEARCH_QUERY_MAX 4096
+#define LH_AI_SEARCH_K_MAX 100
+
+/* One search. Borrowed strings. */
+typedef struct lh_ai_search_opts {
+    const char *query; /* user text: 1..LH_AI_SEARCH_QUERY_MAX bytes of UTF-8 */
+    lh_ai_search_mode mode;
+    int k;                 /* 1..LH_AI_SEARCH_K_MAX; 0 = 10 */
+    const char *filter;    /* SQL predicate over the dataset's rows, or NULL */
+    double vector_weight;  /* hybrid weight of the vector ranking; 0 = 0.5 (bench/retrieval) */
+    double lexical_weight; /* of the BM25 ranking; 0 = 1 */
+    int rrf_k;             /* RRF constant; 0 = 60 */
+    int ef_search;         /* 0 = the index's */
+    bool include_rows;     /* fetch each hit's row (all columns but the indexed one) */
+} lh_ai_search_opts;
+
+/* Searches a text index and returns the response body as JSON (caller json_decref()s):
+ * {index, generation, dataset, mode, k, hits:[{rank, score, row, chunk:{id, text, char_start,
+ * char_end}, scores:{vector, lexical, vector_rank, lexical_rank}, highlight, fields?}],
+ * filter_matches?, elapsed_ms}. The filter is evaluated by q in the sandbox into an
+ * allow-set used inside the vector search and on the lexical candidates. LH_EINVAL for an
+ * empty query or query without words, bad k, weights, or filter; LH_ETOOBIG for a long query;
+ * LH_EDENIED for a filter the sandbox refuses; LH_EINVAL if e is not the index's model. */
+int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const lh_identity *who,
+                      const lh_ai_search_opts *o, json_t **out, lh_error *err);
+
+/* Marks the words of query found in text with <mark>...</mark> (case-insensitive, whole words
+ * of 3+ letters, or sharing a 5-letter stem); returns a new string (caller frees). */
+char *lh_ai_highlight(const char *query, const char *text, size_t len);
+
+/* ------------------------------------------------------------ RAG, NL->SQL */
+
+/* One retrieval-augmented answer. Borrowed strings. */
+typedef struct lh_ai_rag_opts {
+    const char *question;  /* as a search query (same limits) */
+    int k;                 /* sources, 1..20; 0 = 5 */
+    const char *filter;    /* SQL predicate over the dataset's rows, or NULL */
+    double min_similarity; /* below this best vector similarity the context is deemed not to
+                              support an answer; 0 = 0.5; < 0 = never */
+    lh_ai_generator *gen;  /* NULL: no language model (passages and sentences only) */
+    const lh_ai_gen_opts *gen_opts; /* may be NULL */
+} lh_ai_rag_opts;
+
+/* Answers a question from a text index: hybrid retrieval, numbered sources, then either the
+ * generator's answer citing [n] or (no generator) the sentences of the sources that best answer
+ * it, highlighted, with a plain statement that no language model is configured. When the
+ * sources do not support an answer it says so and does not call the generator. *out (caller
+ * json_decref()s): {question, answer, supported, generator, message, citations:[n],
+ * sentences:[{source, text}], sources:[{n, row, chunk, text, highlight, score, scores}],
+ * retrieval_ms, elapsed_ms}. Errors as lh_ai_text_search and lh_ai_generate. */
+int lh_ai_rag(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const lh_identity *who,
+              const lh_ai_rag_opts *o, json_t **out, lh_error *err);
+
+/* NL->SQL: asks gen for one read-only query answering question over the datasets (all of them,
+ * or only `dataset` if not NULL), with their columns and three sample rows each in the prompt;
+ * the SQL is checked (lh_query_check, then EXPLAIN) and, if refused, asked for again once with
+ * the error. *out: {question, sql, attempts:[{sql, error?}], result:{columns, rows, row_count,
+ * truncated}, generator, elapsed_ms}. LH_EUNAVAIL when gen is NULL (no language model
+ * configured), LH_EINVAL for an empty question or when both attempts fail (err carries the last
+ * error; *out still describes the attempts), generator errors as lh_ai_generate. */
+int lh_ai_ask_sql(lh_catalog *cat, lh_query *q, lh_ai_generator *gen, const lh_identity *who,
+                  const char *question, const char *dataset, json_t **out, lh_error *err);
+
+/* ---------------------------------------------------------- embed jobs */
+
+/*
+ * Background text-index builds ("embed jobs"): one worker thread runs them in order. A job's
+ * record lives in the lake at _jobs/<id>.json (state queued | running | done | failed |
+ * canceled, progress, chunks, throughput, error), written when it starts, about every second
+ * while it runs, and when it ends; its embedded chunks are checkpointed under _jobs/<id>/ so
+ * that a job interrupted by a crash or a shutdown is resumed, embedding only what it had not
+ * saved, when jobs are next started over the same lake. The checkpoints are deleted when the
+ * job ends.
+ */
+typedef struct lh_ai_jobs lh_ai_jobs;
+
+/* Starts the worker over cat and q (borrowed; must outlive the runner). Jobs open the
+ * embedder cfg names (borrowed) on first use. Unfinished jobs found in the lake are queued
+ * again. Never NULL. */
+lh_ai_jobs *lh_ai_jobs_start(lh_catalog *cat, lh_query *q, const lh_config *cfg);
+/* Stops the worker: a running job is interrupted and left to be resumed. Accepts NULL. */
+void lh_ai_jobs_stop(lh_ai_jobs *j);
+/* Queues a build of spec (copied; progress, cancel and checkpoint are the runner's) and
+ * returns its record (caller json_decref()s). LH_EINVAL for a missing dataset or column
+ * name, LH_ENOENT for an unknown dataset. */
+int lh_ai_jobs_submit(lh_ai_jobs *j, const lh_identity *who, const lh_ai_text_spec *spec,
+                      json_t **out, lh_error *err);
+/* Queues a rebuild of every text index over dataset (after an ingest or an append: only new
+ * or changed chunks get embedded); *out gets the array of job records (empty if the dataset
+ * has no text index). */
+int lh_ai_jobs_embed_dataset(lh_ai_jobs *j, const lh_identity *who, const char *dataset,
+                             json_t **out, lh_error *err);
+/* A job's record (caller json_decref()s); LH_ENOENT if there is no such job. */
+int lh_ai_jobs_get(lh_ai_jobs *j, const char *id, json_t **out, lh_error *err);
+/* The records of the runner's jobs, newest first (caller json_decref()s). */
+json_t *lh_ai_jobs_list(lh_ai_jobs *j);
+/* Cancels a queued or running job (its record says canceled; nothing is published). LH_ENOENT
+ * if there is no such job, LH_ECONFLICT if it already ended or another process runs it. */
+int lh_ai_jobs_cancel(lh_ai_jobs *j, const char *id, json_t **out, lh_error *err);
+/* Waits until the job ends (or timeout_ms passes: LH_ETIMEOUT); for tests and the CLI. */
+int lh_ai_jobs_wait(lh_ai_jobs *j, const char *id, int timeout_ms, lh_error *err);
 
 #endif

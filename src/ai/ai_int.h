@@ -132,4 +132,18 @@ static inline uint64_t glove_slot(const char *w, size_t len, uint32_t n_slots)
     return lh_hash64(w, len, GLOVE_HASH_SEED) & (n_slots - 1);
 }
 
+/* ------------------------------------------------------- text index parts */
+
+/* Number of chunks of a loaded text index. */
+size_t ai_text_count(const lh_ai_text_index *t);
+/* The dataset row position of a chunk, and (each may be NULL) its offsets and text (borrowed). */
+int64_t ai_text_row(const lh_ai_text_index *t, size_t chunk, size_t *char_start, size_t *char_end,
+                    const char **text);
+/* Rows of the dataset version the index was built on. */
+int64_t ai_text_dataset_rows(const lh_ai_text_index *t);
+/* The vector side (borrowed). */
+lh_vector_index *ai_text_vectors(const lh_ai_text_index *t);
+/* The lexical side (borrowed). */
+lh_ai_lexical *ai_text_lexical(const lh_ai_text_index *t);
+
 #endif

@@ -252,24 +252,41 @@ int lh_ai_lexical_rebuild_from_store(lh_ai_lexical *x, const char *parquet_path,
     return rc;
 }
 
-/* Collects query words as quoted FTS5 strings ("word", quotes doubled) joined by OR. */
+/* Words too common to help a ranking: left out of the query when it has other words (every
+ * chunk matching "the" would be scored otherwise). */
+static const char *const stopwords[] = {
+    "a",    "an",    "and",  "are",  "as",    "at",  "be",   "by",      "can",  "could", "do",
+    "does", "for",   "from", "has",  "have",  "how", "i",    "in",      "is",   "it",    "its",
+    "me",   "my",    "of",   "on",   "or",    "our", "so",   "that",    "the",  "their", "them",
+    "then", "there", "they", "this", "to",    "was", "we",   "what",    "when", "where", "which",
+    "who",  "why",   "will", "with", "would", "you", "your", "someone", NULL};
+
+/* Collects query words as quoted FTS5 strings ("word", quotes doubled) joined by OR: all of
+ * them in `all`, the ones that are not stopwords in `q`. */
 typedef struct qbuild {
-    lh_buf q;
-    size_t terms;
+    lh_buf q, all;
+    size_t terms, content;
 } qbuild;
+
+static void put_term(lh_buf *b, size_t n, const char *tok, size_t len)
+{
+    if (n) lh_buf_puts(b, " OR ");
+    lh_buf_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        if (tok[i] == '"') lh_buf_putc(b, '"');
+        lh_buf_putc(b, tok[i]);
+    }
+    lh_buf_putc(b, '"');
+}
 
 static void add_term(const char *tok, size_t len, void *arg)
 {
     qbuild *b = arg;
     if (b->terms >= QUERY_TERMS_MAX) return;
-    if (b->terms) lh_buf_puts(&b->q, " OR ");
-    lh_buf_putc(&b->q, '"');
-    for (size_t i = 0; i < len; i++) {
-        if (tok[i] == '"') lh_buf_putc(&b->q, '"');
-        lh_buf_putc(&b->q, tok[i]);
-    }
-    lh_buf_putc(&b->q, '"');
-    b->terms++;
+    put_term(&b->all, b->terms++, tok, len);
+    for (size_t i = 0; stopwords[i]; i++)
+        if (strlen(stopwords[i]) == len && memcmp(stopwords[i], tok, len) == 0) return;
+    put_term(&b->q, b->content++, tok, len);
 }
 
 int lh_ai_lexical_search(lh_ai_lexical *x, const char *query, size_t k, lh_ai_lexical_hit **out,
@@ -291,42 +308,61 @@ int lh_ai_lexical_search(lh_ai_lexical *x, const char *query, size_t k, lh_ai_le
     ai_words(query, len, add_term, &b);
     if (b.terms == 0) {
         lh_buf_free(&b.q);
+        lh_buf_free(&b.all);
         return lh_error_set(err, LH_EINVAL, "lexical search: query has no words");
     }
-    sqlite3_stmt *st = NULL;
+    const lh_buf *terms = b.content ? &b.q : &b.all;
+    sqlite3_stmt *st = NULL, *sn = NULL;
     int rc = LH_OK;
+    lh_ai_lexical_hit *hits = NULL;
+    size_t n = 0;
+    /* Rank first, then make snippets for the k best only: SQLite would otherwise compute a
+     * snippet for every matching chunk before sorting. */
     if (sqlite3_prepare_v2(x->db,
-                           "SELECT c.doc_id, c.chunk_id, -bm25(lh_fts),"
+                           "SELECT rowid, -bm25(lh_fts) FROM lh_fts WHERE lh_fts MATCH ?"
+                           " ORDER BY bm25(lh_fts) LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(x->db,
+                           "SELECT c.doc_id, c.chunk_id,"
                            " snippet(lh_fts, 0, '<mark>', '</mark>', '…', 32)"
                            " FROM lh_fts JOIN lh_chunks c ON c.id = lh_fts.rowid"
-                           " WHERE lh_fts MATCH ? ORDER BY bm25(lh_fts) LIMIT ?",
-                           -1, &st, NULL) != SQLITE_OK) {
+                           " WHERE lh_fts MATCH ? AND lh_fts.rowid = ?",
+                           -1, &sn, NULL) != SQLITE_OK) {
         rc = db_error(x, LH_EIO, "prepare search", err);
         goto done;
     }
-    sqlite3_bind_text(st, 1, b.q.data, (int)b.q.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, terms->data, (int)terms->len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)k);
-    lh_ai_lexical_hit *hits = lh_calloc(k, sizeof *hits);
-    size_t n = 0;
+    sqlite3_bind_text(sn, 1, terms->data, (int)terms->len, SQLITE_STATIC);
+    hits = lh_calloc(k, sizeof *hits);
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW && n < k) {
-        hits[n].doc_id = lh_strdup((const char *)sqlite3_column_text(st, 0));
-        hits[n].chunk_id = sqlite3_column_int64(st, 1);
-        hits[n].score = sqlite3_column_double(st, 2);
-        const unsigned char *h = sqlite3_column_text(st, 3);
+        sqlite3_reset(sn);
+        sqlite3_bind_int64(sn, 2, sqlite3_column_int64(st, 0));
+        if (sqlite3_step(sn) != SQLITE_ROW) {
+            s = SQLITE_CORRUPT;
+            break;
+        }
+        hits[n].doc_id = lh_strdup((const char *)sqlite3_column_text(sn, 0));
+        hits[n].chunk_id = sqlite3_column_int64(sn, 1);
+        hits[n].score = sqlite3_column_double(st, 1);
+        const unsigned char *h = sqlite3_column_text(sn, 2);
         hits[n].highlight = lh_strdup(h ? (const char *)h : "");
         n++;
     }
     if (s != SQLITE_ROW && s != SQLITE_DONE) {
         rc = db_error(x, LH_EIO, "search", err);
-        lh_ai_lexical_hits_free(hits, n);
         goto done;
     }
     *out = hits;
     *n_out = n;
+    hits = NULL;
 done:
+    lh_ai_lexical_hits_free(hits, n);
     sqlite3_finalize(st);
+    sqlite3_finalize(sn);
     lh_buf_free(&b.q);
+    lh_buf_free(&b.all);
     return rc;
 }
 

@@ -43,10 +43,18 @@ void cli_progress_start(cli_progress *p, const char *label);
 void cli_progress_update(void *ctx, double fraction);
 void cli_progress_done(cli_progress *p, const char *summary);
 
+/* After an ingest into dataset: rebuilds its text indexes (when changed, or when their column
+ * is listed) and builds one for each listed column that has none, in the foreground with a
+ * progress bar. Prints errors; returns non-zero on failure. */
+int cli_embed_after_ingest(cli_env *env, const char *dataset, const char *const *columns,
+                           size_t ncolumns, bool changed);
+
 int cmd_serve(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
 
 #endif

@@ -30,10 +30,13 @@ static char *dataset_from_path(const char *path)
 static const char *ingest_help =
     "usage: lakehouse ingest FILE... [--dataset NAME] [--format csv|ndjson|auto]\n"
     "                        [--type COLUMN=TYPE]... [--rejects] [--reason TEXT]\n"
+    "                        [--embed COLUMN]...\n"
     "Ingests each file into the dataset (default: named after the file), creating it or\n"
     "appending to it. The same bytes ingested twice are a reported no-op. With --rejects,\n"
     "rows that do not parse go to NAME_rejects and the rest is committed; without it, any\n"
-    "bad row stops the ingest and nothing is committed.\n";
+    "bad row stops the ingest and nothing is committed. --embed makes (or refreshes) a text\n"
+    "index over the column; text indexes over the dataset follow its new rows (only new or\n"
+    "changed chunks are embedded).\n";
 
 int cmd_ingest(int argc, char **argv)
 {
@@ -45,6 +48,8 @@ int cmd_ingest(int argc, char **argv)
     const char *types[65] = {0};
     int ntypes = 0;
     bool rejects = false;
+    const char *embed[8];
+    size_t nembed = 0;
     const char *files[256];
     int nfiles = 0;
     for (int i = 1; i < argc; i++) {
@@ -62,6 +67,8 @@ int cmd_ingest(int argc, char **argv)
             reason = argv[++i];
         } else if (strcmp(a, "--rejects") == 0) {
             rejects = true;
+        } else if (strcmp(a, "--embed") == 0 && i + 1 < argc && nembed < 8) {
+            embed[nembed++] = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "lakehouse ingest: unknown option '%s'\n%s", a, ingest_help);
             return 2;
@@ -125,6 +132,7 @@ int cmd_ingest(int argc, char **argv)
             if (r.rejected)
                 printf("  %" PRId64 " rejected rows in dataset %s_rejects\n", r.rejected,
                        r.dataset);
+            if (cli_embed_after_ingest(&env, r.dataset, embed, nembed, !r.noop)) status = 1;
         }
         free(ds);
     }

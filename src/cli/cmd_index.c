@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ai/ai.h"
 #include "cli/cli.h"
 #include "query/query.h"
 #include "vector/vector.h"
@@ -20,12 +21,17 @@ static const char *index_help =
     "                       [--ef-search N] [--filter \"SQL predicate\"] [--format table|json]\n"
     "                       [--no-rows]\n"
     "       lakehouse index eval INDEX [--queries N] [-k N] [--ef-search N] [--threads N]\n"
+    "       lakehouse index text DATASET --column COL [--name INDEX] [--embedder "
+    "glove|ollama|openai]\n"
+    "                       [--chunk-size N] [--overlap N] [--chunk-unit chars|tokens]\n"
     "       lakehouse index list\n"
     "       lakehouse index show INDEX\n"
     "build: an HNSW index over a column of number arrays of the dataset's current version,\n"
     "published as a new generation (default name DATASET_COL). search: the k nearest rows,\n"
     "optionally only among rows where the predicate holds. eval: recall@k against exact\n"
-    "search, latency and QPS on queries between pairs of indexed rows.\n";
+    "search, latency and QPS on queries between pairs of indexed rows. text: chunk, embed and\n"
+    "index a text column for `lakehouse search` (vector + BM25; default name DATASET_COL_text;\n"
+    "unchanged chunks reuse the vectors of the current generation).\n";
 
 /* Parses an integer flag value in [lo, hi]; prints the error and returns false otherwise. */
 static bool int_arg(const char *flag, const char *s, long lo, long hi, int *out)
@@ -44,7 +50,8 @@ static bool int_arg(const char *flag, const char *s, long lo, long hi, int *out)
 typedef struct opts {
     const char *target;
     const char *column, *name, *metric, *quantize, *id_column, *model;
-    const char *vector, *like_row, *filter, *format;
+    const char *vector, *like_row, *filter, *format, *embedder, *chunk_unit;
+    int chunk_size, overlap;
     int m, ef_construction, ef_search, k, queries, threads;
     bool no_rows;
 } opts;
@@ -93,6 +100,14 @@ static int parse(int argc, char **argv, opts *o)
             o->filter = v;
         else if (strcmp(a, "--format") == 0)
             o->format = v;
+        else if (strcmp(a, "--embedder") == 0)
+            o->embedder = v;
+        else if (strcmp(a, "--chunk-unit") == 0)
+            o->chunk_unit = v;
+        else if (strcmp(a, "--chunk-size") == 0)
+            ok = int_arg(a, v, 8, 100000, &o->chunk_size);
+        else if (strcmp(a, "--overlap") == 0)
+            ok = int_arg(a, v, 0, 50000, &o->overlap);
         else if (strcmp(a, "--m") == 0)
             ok = int_arg(a, v, 2, 256, &o->m);
         else if (strcmp(a, "--ef-construction") == 0)
@@ -344,6 +359,62 @@ static int do_eval(cli_env *env, const opts *o)
     return status;
 }
 
+static int do_text(cli_env *env, const opts *o)
+{
+    lh_error err = {0};
+    if (!o->target || !o->column) {
+        fprintf(stderr, "lakehouse index text: a DATASET and --column are required\n%s",
+                index_help);
+        return 2;
+    }
+    lh_ai_text_spec sp = {
+        .dataset = o->target, .column = o->column, .name = o->name, .tmp_dir = env->cfg.cache_dir};
+    if (o->chunk_size || o->overlap >= 0 || o->chunk_unit) {
+        sp.chunk.size = o->chunk_size ? (size_t)o->chunk_size : 1000;
+        sp.chunk.overlap = o->overlap >= 0 ? (size_t)o->overlap : sp.chunk.size * 15 / 100;
+        if (o->chunk_unit && strcmp(o->chunk_unit, "tokens") == 0)
+            sp.chunk.unit = LH_AI_CHUNK_TOKENS;
+        else if (o->chunk_unit && strcmp(o->chunk_unit, "chars") != 0) {
+            fprintf(stderr, "lakehouse index text: --chunk-unit takes chars or tokens, not '%s'\n",
+                    o->chunk_unit);
+            return 2;
+        }
+    }
+    if (o->embedder && lh_config_set(&env->cfg, "embedder", o->embedder, &err)) {
+        cli_fail("index text", &err);
+        return 2;
+    }
+    lh_ai_embedder *e = NULL;
+    lh_query *q = NULL;
+    int status = 1;
+    if (lh_ai_embedder_open(&env->cfg, &e, &err)) goto fail;
+    if (lh_query_open(env->cat, &env->cfg, &q, &err)) goto fail;
+    cli_progress prog;
+    char label[160];
+    snprintf(label, sizeof label, "text index %s.%s", o->target, o->column);
+    cli_progress_start(&prog, label);
+    sp.progress = cli_progress_update;
+    sp.progress_ctx = &prog;
+    lh_vector_index_meta m;
+    lh_ai_text_build_stats st;
+    int rc = lh_ai_text_index_build(env->cat, q, e, &lh_identity_default, &sp, &m, &st, &err);
+    cli_progress_done(&prog, NULL);
+    if (rc) goto fail;
+    printf("text index %s generation %s: %" PRId64 " chunks from %" PRId64
+           " rows of %s version %" PRId64 " column %s (%s, %zu dimensions); embedded %" PRId64
+           ", reused %" PRId64 ", in %.2fs (%.0f chunks/s)\n",
+           m.index, m.generation, st.chunks, st.rows, m.dataset, m.dataset_version, m.column,
+           m.model ? m.model : "?", m.dim, st.embedded, st.reused, st.seconds,
+           st.seconds > 0 ? (double)st.chunks / st.seconds : 0.0);
+    lh_vector_index_meta_free(&m);
+    status = 0;
+fail:
+    if (status) cli_fail("index text", &err);
+    lh_query_close(q);
+    lh_ai_embedder_free(e);
+    return status;
+}
+
 static int do_list(cli_env *env)
 {
     lh_error err = {0};
@@ -402,7 +473,7 @@ int cmd_index(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
-    static const char *subs[] = {"build", "search", "eval", "list", "show", NULL};
+    static const char *subs[] = {"build", "search", "eval", "list", "show", "text", NULL};
     bool known = false;
     for (int i = 0; subs[i]; i++)
         known = known || strcmp(sub, subs[i]) == 0;
@@ -410,7 +481,7 @@ int cmd_index(int argc, char **argv)
         fprintf(stderr, "lakehouse index: unknown subcommand '%s'\n%s", sub, index_help);
         return 2;
     }
-    opts o = {0};
+    opts o = {.overlap = -1};
     int rc = parse(argc, argv, &o);
     if (rc) return rc;
     cli_env env;
@@ -423,6 +494,8 @@ int cmd_index(int argc, char **argv)
         rc = do_eval(&env, &o);
     else if (strcmp(sub, "list") == 0)
         rc = do_list(&env);
+    else if (strcmp(sub, "text") == 0)
+        rc = do_text(&env, &o);
     else
         rc = do_show(&env, &o);
     cli_env_close(&env);

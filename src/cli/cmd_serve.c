@@ -73,7 +73,8 @@ int cmd_serve(int argc, char **argv)
     printf("listening on http://%s:%d\n", host, lh_gateway_port(gw));
     fflush(stdout);
     lh_log(LH_LOG_INFO, "serve.started", "listen", env.cfg.listen, "data", env.cfg.data_dir, NULL);
-    while (!stop_requested) pause();
+    while (!stop_requested)
+        pause();
     lh_log(LH_LOG_INFO, "serve.stopping", NULL);
     status = 0;
 out:

@@ -113,7 +113,8 @@ void cli_progress_update(void *ctx, double fraction)
     p->last_pct = pct;
     char bar[31];
     int fill = pct * 30 / 100;
-    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
     bar[30] = 0;
     double s = (double)(lh_now_ns() - p->started_ns) / 1e9;
     fprintf(stderr, "\r%-24.24s [%s] %3d%%  %5.1fs", p->label, bar, pct, s);

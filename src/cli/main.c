@@ -16,6 +16,8 @@ static const struct {
     {"sql", cmd_sql, "run a read-only SQL query over the datasets"},
     {"catalog", cmd_catalog, "list datasets, show one, or resync it from its Parquet files"},
     {"index", cmd_index, "build, search, evaluate and list vector indexes over dataset columns"},
+    {"search", cmd_search, "search a text index by meaning, by words, or both (hybrid)"},
+    {"ask", cmd_ask, "answer a question: NL->SQL, or --rag from a text index with sources"},
     {"demo-data", lh_cmd_demo_data, "generate the staffing sample as CSV files"},
 };
 

@@ -528,6 +528,7 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     gw_envs_init(g);
+    gw_ai_init(g, cache);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -562,6 +563,7 @@ fail:
     if (g) {
         pthread_mutex_destroy(&g->mu);
         pthread_cond_destroy(&g->cv);
+        gw_ai_free(g);
         gw_envs_close(g);
         free(g->upload_dir);
         free(g->ui_dir);
@@ -587,6 +589,7 @@ void lh_gateway_stop(lh_gateway *g)
     pthread_mutex_unlock(&g->mu);
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
+    gw_ai_free(g);
     gw_envs_close(g);
     free(g->upload_dir);
     free(g->ui_dir);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gateway/gateway.h"
+#include "ai/ai.h"
 #include "vector/vector.h"
 
 #define GW_MAX_PARAMS 4
@@ -137,15 +138,21 @@ struct lh_gateway {
     struct MHD_Daemon *daemon;
     int port;
     uint64_t started_ns;
-    char *upload_dir;          /* <cache_dir>/uploads */
-    pthread_mutex_t mu;        /* guards nstreams */
-    pthread_cond_t cv;         /* signalled when nstreams drops */
-    int nstreams;              /* live query producer threads */
-    char *ui_dir;              /* the built web UI served at / (cfg->ui_dir or the default) */
-    const lh_config *base_cfg; /* every bucket's configuration derives from it */
-    gw_env served;             /* the served bucket (deps) */
-    pthread_mutex_t envs_mu;   /* guards others (and serializes opening one) */
-    gw_env *others;            /* other buckets opened so far */
+    char *upload_dir;           /* <cache_dir>/uploads */
+    pthread_mutex_t mu;         /* guards nstreams */
+    pthread_cond_t cv;          /* signalled when nstreams drops */
+    int nstreams;               /* live query producer threads */
+    char *ui_dir;               /* the built web UI served at / (cfg->ui_dir or the default) */
+    const lh_config *base_cfg;  /* every bucket's configuration derives from it */
+    gw_env served;              /* the served bucket (deps) */
+    pthread_mutex_t envs_mu;    /* guards others (and serializes opening one) */
+    gw_env *others;             /* other buckets opened so far */
+    lh_ai_text_registry *texts; /* loaded text indexes (thread-safe itself) */
+    pthread_mutex_t ai_mu;      /* guards the three fields below (opened on first use) */
+    lh_ai_embedder *embedder;
+    lh_ai_generator *generator; /* NULL: none configured */
+    bool generator_open;
+    lh_ai_jobs *jobs; /* background embed jobs (thread-safe itself) */
 };
 
 /* Per-request state, created when the request line arrives, freed when MHD completes it. */
@@ -225,6 +232,21 @@ bool gw_env_resolve(gw_req *r);
 void gw_envs_init(lh_gateway *g);
 /* Closes every bucket the gateway opened and the served bucket's own parts. */
 void gw_envs_close(lh_gateway *g);
+void gw_handle_search(gw_req *r);
+void gw_handle_rag(gw_req *r);
+void gw_handle_ask(gw_req *r);
+void gw_handle_jobs_submit(gw_req *r);
+void gw_handle_jobs_list(gw_req *r);
+void gw_handle_job_get(gw_req *r);
+void gw_handle_job_cancel(gw_req *r);
+/* After an ingest into dataset: queues embed jobs for its text indexes (unless noop) and for
+ * the column `embed` names (may be NULL), and adds "jobs" (and "embed_error") to body. */
+void gw_ai_after_ingest(gw_req *r, const char *dataset, const char *embed, bool noop, json_t *body);
+
+/* Sets up and frees the AI state of a gateway (ai_routes.c): text registry, embedder,
+ * generator. */
+void gw_ai_init(lh_gateway *g, const char *cache_dir);
+void gw_ai_free(lh_gateway *g);
 
 /* Streaming (sql.c): bytes handed to the client so far, and the reference drop. */
 uint64_t gw_stream_sent(gw_stream *s);

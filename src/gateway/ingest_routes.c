@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *upload_param(gw_req *r, const char *key);
+
 /* Commits path for the request and answers: 201 created/appended, 200 no-op, else the error. */
 static void run_ingest(gw_req *r, const char *path, const lh_ingest_opts *opts)
 {
@@ -48,6 +50,9 @@ static void run_ingest(gw_req *r, const char *path, const lh_ingest_opts *opts)
         res.dataset[0] ? res.dataset : opts->dataset, "version", (json_int_t)res.version, "rows",
         (json_int_t)res.rows, "rejected", (json_int_t)res.rejected, "noop", res.noop, "created",
         res.created, "sha256", res.sha256, "bytes", (json_int_t)res.bytes, "seconds", res.seconds);
+    const char *embed =
+        r->json ? json_string_value(json_object_get(r->json, "embed")) : upload_param(r, "embed");
+    gw_ai_after_ingest(r, res.dataset[0] ? res.dataset : opts->dataset, embed, res.noop, body);
     gw_send_json(r, res.noop ? 200 : 201, body);
 }
 
@@ -84,8 +89,8 @@ static const char *upload_param(gw_req *r, const char *key)
     return v ? v : gw_kv_get(r->args, r->nargs, key);
 }
 
-static const char *const upload_keys[] = {"dataset", "format", "types",
-                                          "rejects", "name",   "reason"};
+static const char *const upload_keys[] = {"dataset", "format", "types", "rejects",
+                                          "name",    "reason", "embed"};
 
 static bool known_key(const char *key)
 {
@@ -104,7 +109,7 @@ void gw_handle_ingest_upload(gw_req *r)
             char msg[200];
             snprintf(msg, sizeof msg,
                      "unknown query parameter '%.80s' (expected dataset, format, types, "
-                     "rejects, name, reason)",
+                     "rejects, name, reason, embed)",
                      r->args[i].key);
             gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "parameter", r->args[i].key));
             return;
@@ -118,7 +123,7 @@ void gw_handle_ingest_upload(gw_req *r)
             char msg[200];
             snprintf(msg, sizeof msg,
                      "unknown form field '%.80s' (expected file, dataset, format, types, "
-                     "rejects, name, reason)",
+                     "rejects, name, reason, embed)",
                      key);
             gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "field", key));
             return;
@@ -206,11 +211,12 @@ void gw_handle_ingest_file(gw_req *r)
     json_object_foreach(r->json, key, v)
     {
         if (strcmp(key, "path") && strcmp(key, "dataset") && strcmp(key, "format") &&
-            strcmp(key, "types") && strcmp(key, "rejects") && strcmp(key, "reason")) {
+            strcmp(key, "types") && strcmp(key, "rejects") && strcmp(key, "reason") &&
+            strcmp(key, "embed")) {
             char msg[200];
             snprintf(msg, sizeof msg,
                      "unknown field '%.80s' (expected path, dataset, format, types, rejects, "
-                     "reason)",
+                     "reason, embed)",
                      key);
             gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "field", key));
             return;

@@ -20,6 +20,13 @@ const gw_route gw_routes[] = {
     {"GET", "/", GW_BODY_NONE, gw_handle_ui_index},
     {"GET", "/assets/{file}", GW_BODY_NONE, gw_handle_ui_asset},
     {"GET", "/storage/errors", GW_BODY_NONE, gw_handle_storage_errors},
+    {"POST", "/search", GW_BODY_JSON, gw_handle_search},
+    {"POST", "/rag", GW_BODY_JSON, gw_handle_rag},
+    {"POST", "/ask", GW_BODY_JSON, gw_handle_ask},
+    {"POST", "/jobs", GW_BODY_JSON, gw_handle_jobs_submit},
+    {"GET", "/jobs", GW_BODY_NONE, gw_handle_jobs_list},
+    {"GET", "/jobs/{id}", GW_BODY_NONE, gw_handle_job_get},
+    {"POST", "/jobs/{id}/cancel", GW_BODY_NONE, gw_handle_job_cancel},
 };
 const size_t gw_nroutes = sizeof gw_routes / sizeof gw_routes[0];
 

@@ -106,4 +106,13 @@ int lh_query_rows_json(lh_query *q, const lh_identity *who, const lh_query_rowse
                        const int64_t *positions, size_t n, const char *exclude, json_t **out,
                        lh_error *err);
 
+/* Calls fn(ctx, position, text, len) for every row of rs whose column is not NULL, in position
+ * order, with the value cast to text (borrowed for the call). A non-zero return from fn stops
+ * the scan with that code. LH_EINVAL for an unknown column (DuckDB's message). */
+int lh_query_rows_text(lh_query *q, const lh_identity *who, const lh_query_rowset *rs,
+                       const char *column,
+                       int (*fn)(void *ctx, int64_t pos, const char *text, size_t len,
+                                 lh_error *err),
+                       void *ctx, lh_error *err);
+
 #endif

@@ -262,3 +262,57 @@ done:
     lh_buf_free(&sql);
     return rc;
 }
+
+typedef struct text_ctx {
+    const lh_query_rowset *rs;
+    int (*fn)(void *ctx, int64_t pos, const char *text, size_t len, lh_error *err);
+    void *ctx;
+} text_ctx;
+
+static int text_chunk(void *ctx, duckdb_data_chunk chunk, lh_error *err)
+{
+    text_ctx *t = ctx;
+    idx_t n = duckdb_data_chunk_get_size(chunk);
+    duckdb_vector pv = duckdb_data_chunk_get_vector(chunk, 0);
+    duckdb_vector tv = duckdb_data_chunk_get_vector(chunk, 1);
+    const int64_t *pos = duckdb_vector_get_data(pv);
+    duckdb_string_t *strs = duckdb_vector_get_data(tv);
+    uint64_t *valid = duckdb_vector_get_validity(tv);
+    for (idx_t i = 0; i < n; i++) {
+        if (pos[i] < 0 || pos[i] >= t->rs->nrows)
+            return lh_error_set(err, LH_ECORRUPT,
+                                "dataset '%s' version %" PRId64
+                                ": a row position falls outside 0..%" PRId64,
+                                t->rs->dataset, t->rs->version, t->rs->nrows - 1);
+        if (!duckdb_validity_row_is_valid(valid, i)) continue;
+        uint32_t len;
+        const char *p = lh_duckdb_string(&strs[i], &len);
+        int rc = t->fn(t->ctx, pos[i], p, len, err);
+        if (rc) return rc;
+    }
+    return LH_OK;
+}
+
+int lh_query_rows_text(lh_query *q, const lh_identity *who, const lh_query_rowset *rs,
+                       const char *column,
+                       int (*fn)(void *ctx, int64_t pos, const char *text, size_t len,
+                                 lh_error *err),
+                       void *ctx, lh_error *err)
+{
+    (void)who; /* profile scoping slots in here */
+    lh_buf src = {0}, pos = {0}, sql = {0};
+    int rc = LH_OK;
+    if (rs->nrows <= 0) goto done;
+    if ((rc = rowset_source(q, rs, &src, &pos, err))) goto done;
+    lh_buf_printf(&sql, "SELECT %s AS __lh_row, CAST(", pos.data);
+    lh_sql_ident(&sql, column);
+    lh_buf_printf(&sql, " AS VARCHAR) FROM %s ORDER BY 1", src.data);
+    text_ctx t = {.rs = rs, .fn = fn, .ctx = ctx};
+    rc = qry_scan(q, sql.data, text_chunk, &t, err);
+    if (rc) lh_error_prefix(err, "column '%s' of dataset '%s'", column, rs->dataset);
+done:
+    lh_buf_free(&src);
+    lh_buf_free(&pos);
+    lh_buf_free(&sql);
+    return rc;
+}

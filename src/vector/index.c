@@ -585,6 +585,40 @@ out:
     return rc;
 }
 
+int lh_vector_index_claim(lh_storage *s, const lh_identity *who, const char *index,
+                          char gen[LH_VECTOR_GEN_MAX], lh_error *err)
+{
+    char g[GEN_MAX] = "";
+    if (!lh_name_valid(index, err)) return lh_error_prefix(err, "index name '%s'", index);
+    int rc = claim_generation(s, index, who, g, err);
+    if (!rc) snprintf(gen, LH_VECTOR_GEN_MAX, "%s", g);
+    return rc;
+}
+
+int lh_vector_index_commit(lh_storage *s, const lh_identity *who, const lh_vector_index_spec *sp,
+                           const lh_manifest *m, const char *gen, const lh_hnsw *h,
+                           const json_t *extra, lh_vector_index_meta *out, lh_error *err)
+{
+    if (out) memset(out, 0, sizeof *out);
+    if (!sp->name || !gen_valid(gen))
+        return lh_error_set(err, LH_EINVAL,
+                            "index commit: a name and a claimed generation "
+                            "are required");
+    const char *model =
+        sp->model ? sp->model : json_string_value(json_object_get(m->metadata, "model"));
+    char g[GEN_MAX];
+    snprintf(g, sizeof g, "%s", gen);
+    json_t *meta = meta_json(sp, sp->name, g, m, model, h, who);
+    if (extra) json_object_update(meta, (json_t *)extra);
+    char *mkey = lh_sprintf("vectors/%s/%s/index.json", sp->name, g);
+    int rc = put_json(s, mkey, meta, true, err);
+    free(mkey);
+    if (!rc) rc = publish(s, sp->name, g, who, err);
+    if (!rc && out) rc = meta_from_json(meta, sp->name, out, err);
+    json_decref(meta);
+    return rc;
+}
+
 int lh_vector_index_create(lh_catalog *cat, const lh_identity *who, const lh_vector_index_spec *sp,
                            lh_vector_index_meta *out, lh_error *err)
 {

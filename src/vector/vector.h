@@ -324,6 +324,19 @@ int lh_vector_index_create(lh_catalog *cat, const lh_identity *who,
 int lh_vector_index_publish(lh_storage *s, const lh_identity *who, const lh_vector_index_spec *spec,
                             const lh_manifest *m, const lh_hnsw *h, const char *const *ids,
                             lh_vector_index_meta *out, lh_error *err);
+/* Room for a generation name ("g00000001"). */
+#define LH_VECTOR_GEN_MAX 32
+/* Claims the next generation of index for a build that writes its own objects under
+ * vectors/<index>/<gen>/ (gen receives the name); nothing is visible until
+ * lh_vector_index_commit. LH_EINVAL for a bad name, LH_ECONFLICT after many lost races. */
+int lh_vector_index_claim(lh_storage *s, const lh_identity *who, const char *index,
+                          char gen[LH_VECTOR_GEN_MAX], lh_error *err);
+/* Writes index.json for a claimed generation (graph h already stored there; its rows need not
+ * be dataset rows, e.g. text chunks) with the fields of extra (may be NULL) added, then
+ * publishes it. sp->name is required. *out (may be NULL) gets the metadata. */
+int lh_vector_index_commit(lh_storage *s, const lh_identity *who, const lh_vector_index_spec *sp,
+                           const lh_manifest *m, const char *gen, const lh_hnsw *h,
+                           const json_t *extra, lh_vector_index_meta *out, lh_error *err);
 /* Names of the published indexes, sorted; free with lh_catalog_names_free. */
 int lh_vector_index_list(lh_storage *s, char ***names, size_t *count, lh_error *err);
 /* The current generation's metadata; LH_ENOENT if no such index. Free out's contents. */

@@ -13,6 +13,13 @@
 //   chat-slow                  streams 200 pieces, 50 ms apart
 //   chat-die                   streams two pieces, then the connection drops
 //   chat-error                 streams one piece, then an error in the stream
+//   rag                        answers from the numbered sources of the prompt: "According to
+//                              [1], <first sentence of source 1> [1]"
+//   sql                        answers ```sql SELECT count(*) AS n FROM <first table of the
+//                              schema>```
+//   sql-retry                  first a query naming a column that does not exist; when the
+//                              conversation carries the error, the query of `sql`
+//   sql-hostile                always SELECT * FROM read_text('/etc/passwd')
 // Any other model is "not found" exactly as the real servers say it. Listens on 127.0.0.1 on
 // a free port and prints "listening <port>". GET /_stats lists the requests seen.
 // STANDIN_API_KEY set: the OpenAI routes require "Authorization: Bearer <key>".
@@ -22,7 +29,7 @@ const crypto = require('crypto');
 
 const EMBED = ['embed8', 'nomic-embed-text', 'wrongdim', 'slow', 'diemid', 'garbage', 'short', 'pair'];
 const waiting = [];
-const CHAT = ['chat', 'chat-slow', 'chat-die', 'chat-error'];
+const CHAT = ['chat', 'chat-slow', 'chat-die', 'chat-error', 'rag', 'sql', 'sql-retry', 'sql-hostile'];
 const KNOWN = EMBED.concat(CHAT);
 const apiKey = process.env.STANDIN_API_KEY || '';
 const seen = [];
@@ -98,7 +105,19 @@ function checkMessages(m) {
 function pieces(model, messages) {
   const last = messages.filter((m) => m.role === 'user').pop();
   if (model === 'chat-slow') return Array.from({length: 200}, (_, i) => `w${i} `);
-  const text = 'You said: ' + (last ? last.content : '');
+  let text = 'You said: ' + (last ? last.content : '');
+  const all = messages.map((m) => m.content).join('\n');
+  const table = (all.match(/Table ([A-Za-z_][A-Za-z0-9_]*)\(/) || [])[1] || 'missing';
+  if (model === 'rag') {
+    const src = (all.match(/^\[1\] (.*)$/m) || [])[1];
+    text = src ? `According to [1], ${src.split(/(?<=[.!?])\s/)[0]} [1]` : 'I cannot tell.';
+  } else if (model === 'sql' || (model === 'sql-retry' && /failed/.test(last ? last.content : ''))) {
+    text = 'Here is the query:\n```sql\nSELECT count(*) AS n FROM ' + table + '\n```';
+  } else if (model === 'sql-retry') {
+    text = '```sql\nSELECT no_such_column FROM ' + table + '\n```';
+  } else if (model === 'sql-hostile') {
+    text = "```sql\nSELECT * FROM read_text('/etc/passwd')\n```";
+  }
   const out = [];
   const chars = Array.from(text);
   for (let i = 0; i < chars.length; i += 3) out.push(chars.slice(i, i + 3).join(''));

@@ -3,7 +3,17 @@
 # Requests are built from the document's own examples.
 . "$(dirname "$0")/lib.sh"
 DOC="$LH_SOURCE_DIR/src/gateway/openapi.json"
-start_server
+# A finished job left by an earlier process, for the /jobs/{id} examples.
+mkdir -p "$T/lake/_jobs"
+printf '{"id":"%s","kind":"text_index","dataset":"people","column":"name","index":"people_name_text","state":"done","progress":1,"counts":{"rows":2,"chunks":2,"embedded":2,"reused":0}}\n' \
+    00000000-0000-4000-8000-000000000000 >"$T/lake/_jobs/00000000-0000-4000-8000-000000000000.json"
+# A stand-in model server, so that /ask's example has a generator to answer it.
+node "$LH_SOURCE_DIR/tests/ai/standin.js" >"$T/standin.out" 2>&1 &
+STANDIN=$!
+trap 'kill $STANDIN 2>/dev/null; cleanup' EXIT
+for _ in $(seq 1 50); do grep -q listening "$T/standin.out" && break; sleep 0.1; done
+start_server LAKEHOUSE_GENERATOR=ollama LAKEHOUSE_GENERATOR_MODEL=sql \
+    LAKEHOUSE_GENERATOR_URL="http://127.0.0.1:$(awk '/listening/ {print $2}' "$T/standin.out")"
 
 # Data the examples refer to.
 printf 'id,name\n1,ada\n2,grace\n' >"$T/people.csv"
@@ -15,6 +25,7 @@ printf '{"id":1,"vector":[0.1,0.2,0.3]}\n{"id":2,"vector":[0.3,0.2,0.1]}\n' >"$T
 req POST '/ingest?dataset=docs&format=ndjson&name=docs.ndjson' --data-binary @"$T/docs.ndjson"
 expect_status 201
 "$LH_BIN" index build docs --column vector --data "$T/lake" >/dev/null || fail "index build"
+"$LH_BIN" index text people --column name --data "$T/lake" >/dev/null || fail "index text"
 
 DEREF='def deref($doc): if type == "object" and has("$ref")
     then (.["$ref"] | ltrimstr("#/") | split("/")) as $p | $doc | getpath($p) | deref($doc)

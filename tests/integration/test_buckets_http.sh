@@ -59,6 +59,11 @@ req GET /catalog/datasets -H 'X-Lakehouse-Bucket: side'
 expect_jq '[.datasets[].name] == ["items"]' "side: items only"
 req GET /catalog/datasets/orders -H 'X-Lakehouse-Bucket: remote'
 expect_status 200
+# Text search and embed jobs belong to the served bucket: another bucket is refused plainly,
+# never answered from the served bucket's indexes.
+req POST /search -H 'X-Lakehouse-Bucket: side' --data-binary '{"query":"anything","dataset":"items"}'
+expect_status 400
+expect_contains "bucket this server serves"
 req GET /catalog/datasets/orders
 expect_status 404
 req GET /health -H 'X-Lakehouse-Bucket: remote'
