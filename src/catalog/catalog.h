@@ -20,22 +20,24 @@ typedef struct lh_catalog lh_catalog;
 /* One column of a dataset's schema. Strings owned by the manifest. */
 typedef struct lh_column {
     char *name;
-    char *type; /* DuckDB type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, VARCHAR[] ... */
+    char *type; /* DuckDB type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, VARCHAR[]
+                   ... */
     bool nullable;
 } lh_column;
 
 /* One immutable Parquet data file of a dataset version. */
 typedef struct lh_data_file {
-    char *key;             /* object key, e.g. data/candidates/<uuid>.parquet */
-    int64_t size;          /* bytes */
+    char *key;    /* object key, e.g. data/candidates/<uuid>.parquet */
+    int64_t size; /* bytes */
     int64_t rows;
     int64_t added_version; /* version that added it */
+    bool delta;            /* an upsert/delete delta (data/<dataset>/_delta/): merged on read */
 } lh_data_file;
 
 /* One ingested source, kept so that re-ingesting the same bytes is a no-op. */
 typedef struct lh_source {
     char sha256[LH_SHA256_HEX];
-    char *name;    /* file name as given by the user (no directories) */
+    char *name; /* file name as given by the user (no directories) */
     int64_t bytes;
     int64_t rows;
     int64_t at_us;
@@ -45,9 +47,9 @@ typedef struct lh_source {
 /* A dataset version. All memory owned by the struct; free with lh_manifest_free. */
 typedef struct lh_manifest {
     char *dataset;
-    int64_t version; /* 1, 2, ... */
-    int64_t created_us; /* when version 1 was committed */
-    int64_t updated_us; /* when this version was committed */
+    int64_t version;        /* 1, 2, ... */
+    int64_t created_us;     /* when version 1 was committed */
+    int64_t updated_us;     /* when this version was committed */
     int64_t schema_version; /* bumps when columns change */
     lh_column *columns;
     size_t ncolumns;
@@ -55,13 +57,22 @@ typedef struct lh_manifest {
     size_t nfiles;
     lh_source *sources;
     size_t nsources;
-    int64_t rows;  /* sum of file rows */
-    int64_t bytes; /* sum of file sizes */
-    char *op;      /* what made this version: "ingest", "append", "resync", ... */
-    char *actor;   /* identity actor that committed it */
-    char *profile; /* identity profile that committed it */
+    int64_t rows;     /* sum of file rows */
+    int64_t bytes;    /* sum of file sizes */
+    char *op;         /* what made this version: "ingest", "append", "resync", ... */
+    char *actor;      /* identity actor that committed it */
+    char *profile;    /* identity profile that committed it */
     json_t *metadata; /* free-form object: owner, description, tags, ... (never NULL) */
+    char **key;       /* primary key columns (none: no key; upserts need one) */
+    size_t nkey;
+    char **journal; /* object keys of this dataset's journal batches, oldest first */
+    size_t njournal;
 } lh_manifest;
+
+/* Columns every delta file carries after the dataset's own: the commit version that wrote
+ * the row (later wins) and whether the row deletes its key. */
+#define LH_DELTA_SEQ "__lh_seq"
+#define LH_DELTA_DELETED "__lh_deleted"
 
 /* Opens the catalog over a store (borrowed; must outlive the catalog). */
 int lh_catalog_open(lh_storage *st, lh_catalog **out, lh_error *err);
@@ -121,6 +132,20 @@ void lh_manifest_add_column(lh_manifest *m, const char *name, const char *type, 
 /* Appends a data file (copies the key) and updates rows/bytes totals. Its added_version is
  * provisional until lh_catalog_commit stamps it. */
 void lh_manifest_add_file(lh_manifest *m, const char *key, int64_t size, int64_t rows);
+/* Appends a delta file (an upsert/delete batch); like lh_manifest_add_file otherwise. */
+void lh_manifest_add_delta(lh_manifest *m, const char *key, int64_t size, int64_t rows);
+/* Replaces the primary key with cols[0..n) (copies; n = 0 removes it). */
+void lh_manifest_set_key(lh_manifest *m, const char *const *cols, size_t n);
+/* Appends a journal batch object key (copies). */
+void lh_manifest_add_journal(lh_manifest *m, const char *key);
+/* The column named name, or NULL. */
+const lh_column *lh_manifest_column(const lh_manifest *m, const char *name);
+/* Number of delta files in m. */
+size_t lh_manifest_ndeltas(const lh_manifest *m);
+/* Appends to out a SELECT returning the dataset's rows at m: base files plus deltas merged
+ * on read (latest row per key wins, deleted keys dropped) in one DuckDB plan. Files are read
+ * in place (the store must have local paths: LH_EUNSUPPORTED otherwise). */
+int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_error *err);
 /* Appends a source record (copies strings). */
 void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
                             int64_t rows);

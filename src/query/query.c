@@ -16,6 +16,8 @@
 typedef struct view {
     char *name;
     int64_t version;
+    char **journal; /* the dataset's journal batch keys at that version */
+    size_t njournal;
 } view;
 
 /* A query the watchdog may interrupt. Lives on the running thread's stack. */
@@ -140,11 +142,21 @@ static view *view_find(lh_query *q, const char *name)
     return NULL;
 }
 
+static void view_journal_free(view *v)
+{
+    for (size_t i = 0; i < v->njournal; i++)
+        free(v->journal[i]);
+    free(v->journal);
+    v->journal = NULL;
+    v->njournal = 0;
+}
+
 static void view_remove(lh_query *q, const char *name)
 {
     view *v = view_find(q, name);
     if (!v) return;
     free(v->name);
+    view_journal_free(v);
     *v = q->views[--q->nviews];
 }
 
@@ -155,30 +167,8 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     int rc = LH_OK;
     lh_buf_puts(&sql, "CREATE OR REPLACE VIEW ");
     lh_sql_ident(&sql, m->dataset);
-    if (m->nfiles == 0) {
-        /* A dataset without files: an empty relation with its columns. */
-        lh_buf_puts(&sql, " AS SELECT ");
-        for (size_t i = 0; i < m->ncolumns; i++) {
-            lh_buf_printf(&sql, "%sNULL::%s AS ", i ? ", " : "", m->columns[i].type);
-            lh_sql_ident(&sql, m->columns[i].name);
-        }
-        if (m->ncolumns == 0) lh_buf_puts(&sql, "NULL AS empty");
-        lh_buf_puts(&sql, " WHERE false");
-    } else {
-        lh_buf_puts(&sql, " AS SELECT * FROM read_parquet([");
-        for (size_t i = 0; i < m->nfiles; i++) {
-            char path[PATH_MAX];
-            if (!lh_storage_local_path(q->st, m->files[i].key, path, sizeof(path))) {
-                rc = lh_error_set(err, LH_EUNSUPPORTED,
-                                  "dataset '%s': file %s has no local copy for the query engine",
-                                  m->dataset, m->files[i].key);
-                goto done;
-            }
-            if (i) lh_buf_puts(&sql, ", ");
-            lh_sql_quote(&sql, path);
-        }
-        lh_buf_puts(&sql, "])");
-    }
+    lh_buf_puts(&sql, " AS ");
+    if ((rc = lh_manifest_scan_sql(q->st, m, &sql, err))) goto done;
     rc = lh_duckdb_exec(q->admin, sql.data, "create view", err);
     if (rc) {
         lh_error_prefix(err, "dataset '%s'", m->dataset);
@@ -189,8 +179,14 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
         q->views = lh_realloc(q->views, (q->nviews + 1) * sizeof(*q->views));
         v = &q->views[q->nviews++];
         v->name = lh_strdup(m->dataset);
+        v->journal = NULL;
+        v->njournal = 0;
     }
     v->version = m->version;
+    view_journal_free(v);
+    v->journal = lh_calloc(m->njournal + 1, sizeof *v->journal);
+    for (size_t i = 0; i < m->njournal; i++)
+        v->journal[v->njournal++] = lh_strdup(m->journal[i]);
 done:
     lh_buf_free(&sql);
     return rc;
@@ -217,10 +213,40 @@ static int refresh_locked(lh_query *q, const char *dataset, lh_error *err)
     return rc;
 }
 
+/* The journal view: every dataset's journal batches. Caller holds views_mu. A dataset
+ * named "journal" keeps its name; the journal view is then not installed. */
+static int journal_install(lh_query *q, lh_error *err)
+{
+    if (view_find(q, LH_JOURNAL_VIEW)) return LH_OK;
+    lh_buf sql = {0};
+    int rc = LH_OK;
+    size_t n = 0;
+    lh_buf_puts(&sql, "CREATE OR REPLACE VIEW " LH_JOURNAL_VIEW " AS ");
+    for (size_t i = 0; i < q->nviews; i++) {
+        for (size_t j = 0; j < q->views[i].njournal; j++) {
+            char path[PATH_MAX];
+            if (!lh_storage_local_path(q->st, q->views[i].journal[j], path, sizeof path)) continue;
+            lh_buf_puts(&sql, n++ ? ", " : "SELECT * FROM read_parquet([");
+            lh_sql_quote(&sql, path);
+        }
+    }
+    if (n)
+        lh_buf_puts(&sql, "], union_by_name=true)");
+    else
+        lh_buf_puts(&sql, "SELECT NULL::TIMESTAMP AS ts, NULL AS dataset, NULL AS entity, NULL AS "
+                          "key, NULL AS field, NULL AS old_value, NULL AS new_value, NULL AS op, "
+                          "NULL::BIGINT AS version, NULL AS actor, NULL AS profile, NULL AS "
+                          "workspace_id, NULL AS source, NULL AS reason WHERE false");
+    rc = lh_duckdb_exec(q->admin, sql.data, "create journal view", err);
+    lh_buf_free(&sql);
+    return rc;
+}
+
 int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err)
 {
     pthread_mutex_lock(&q->views_mu);
     int rc = refresh_locked(q, dataset, err);
+    if (!rc) rc = journal_install(q, err);
     pthread_mutex_unlock(&q->views_mu);
     return rc;
 }
@@ -251,6 +277,9 @@ static int sync_locked(lh_query *q, lh_error *err)
     }
     lh_catalog_names_free(names, n);
     q->last_sync_ns = lh_now_ns();
+    lh_error e = {0};
+    if (journal_install(q, &e))
+        lh_log(LH_LOG_WARN, "query.journal_view_failed", "error", e.msg, NULL);
     return LH_OK;
 }
 
@@ -273,7 +302,10 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
     int64_t mem_mb = cfg->query_memory_mb > 0 ? cfg->query_memory_mb : 1024;
     char *tmp = lh_path_join(q->cache_dir, "duckdb_tmp");
     char *data = lh_path_join(q->data_dir, "data");
-    if ((rc = lh_mkdir_p(tmp, err)) || (rc = lh_mkdir_p(data, err))) goto done;
+    char *journal = lh_path_join(q->data_dir, "_journal");
+    if ((rc = lh_mkdir_p(tmp, err)) || (rc = lh_mkdir_p(data, err)) ||
+        (rc = lh_mkdir_p(journal, err)))
+        goto done;
     /* Order matters: everything is configured first, then file access is narrowed to the
      * lake's data files and the cache, then the configuration is locked for good. */
     lh_buf_printf(&sql, "SET threads=%d; SET memory_limit='%" PRId64 "MB'; ", threads, mem_mb);
@@ -284,12 +316,15 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
                       "SET enable_progress_bar=false; SET allowed_directories=[");
     lh_sql_quote(&sql, data);
     lh_buf_puts(&sql, ", ");
+    lh_sql_quote(&sql, journal);
+    lh_buf_puts(&sql, ", ");
     lh_sql_quote(&sql, tmp);
     lh_buf_puts(&sql, "]; SET enable_external_access=false; SET lock_configuration=true;");
     rc = lh_duckdb_exec(q->admin, sql.data, "query engine sandbox", err);
 done:
     free(tmp);
     free(data);
+    free(journal);
     lh_buf_free(&sql);
     return rc;
 }
@@ -365,7 +400,10 @@ void lh_query_close(lh_query *q)
     free(q->free_conns);
     if (q->admin) duckdb_disconnect(&q->admin);
     if (q->db) duckdb_close(&q->db);
-    for (size_t i = 0; i < q->nviews; i++) free(q->views[i].name);
+    for (size_t i = 0; i < q->nviews; i++) {
+        free(q->views[i].name);
+        view_journal_free(&q->views[i]);
+    }
     free(q->views);
     free(q->data_dir);
     free(q->cache_dir);
@@ -766,4 +804,25 @@ int lh_query_json(lh_query *q, const lh_identity *who, const char *sql, int64_t 
     }
     *out_json = lh_buf_steal(&b);
     return LH_OK;
+}
+
+int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, const char *key,
+                     const lh_query_opts *opts, lh_query_sink sink, void *sink_ctx,
+                     lh_query_stats *stats, lh_error *err)
+{
+    if (!lh_name_valid(dataset, err)) return lh_error_prefix(err, "journal: dataset");
+    lh_query_sync(q, NULL);
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, "SELECT ts, entity, key, field, old_value, new_value, op, version, actor, "
+                      "profile, workspace_id, source, reason FROM " LH_JOURNAL_VIEW
+                      " WHERE dataset = ");
+    lh_sql_quote(&sql, dataset);
+    if (key) {
+        lh_buf_puts(&sql, " AND key = ");
+        lh_sql_quote(&sql, key);
+    }
+    lh_buf_puts(&sql, " ORDER BY version, ts, field");
+    int rc = lh_query_run(q, who, sql.data, opts, sink, sink_ctx, stats, err);
+    lh_buf_free(&sql);
+    return rc;
 }

@@ -60,6 +60,16 @@ int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_
 int lh_query_json(lh_query *q, const lh_identity *who, const char *sql, int64_t row_limit,
                   char **out_json, lh_error *err);
 
+/* The SQL view of every dataset's mutation journal (one row per changed field). */
+#define LH_JOURNAL_VIEW "journal"
+
+/* Streams the journal events of one record (dataset + key text, composite keys as
+ * comma-separated values; key NULL: every event of the dataset) oldest first, as
+ * lh_query_run does. LH_EINVAL on a bad dataset name. */
+int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, const char *key,
+                     const lh_query_opts *opts, lh_query_sink sink, void *sink_ctx,
+                     lh_query_stats *stats, lh_error *err);
+
 /* Checks that sql is one statement of a read-only kind, without running it. */
 int lh_query_check(lh_query *q, const char *sql, lh_error *err);
 
