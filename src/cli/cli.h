@@ -26,6 +26,9 @@ int cli_take_common(int argc, char **argv, const char **config_path, char **flag
 /* Prints an error as "lakehouse <cmd>: <message>" on stderr. */
 void cli_fail(const char *cmd, const lh_error *err);
 
+/* Prints a JSON query result ({columns, rows, ...}) as an aligned text table on stdout. */
+void cli_print_table(const char *json);
+
 /* Progress bar on stderr when it is a terminal; silent otherwise. */
 typedef struct cli_progress {
     const char *label;
@@ -42,5 +45,9 @@ int cmd_serve(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
+int cmd_upsert(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_journal(int argc, char **argv);
 
 #endif

@@ -32,10 +32,13 @@ static char *dataset_from_path(const char *path)
 static const char *ingest_help =
     "usage: lakehouse ingest FILE... [--dataset NAME] [--format csv|ndjson|auto]\n"
     "                        [--type COLUMN=TYPE]... [--rejects] [--reason TEXT]\n"
+    "                        [--key COLUMN[,COLUMN]]\n"
     "Ingests each file into the dataset (default: named after the file), creating it or\n"
     "appending to it. The same bytes ingested twice are a reported no-op. With --rejects,\n"
     "rows that do not parse go to NAME_rejects and the rest is committed; without it, any\n"
-    "bad row stops the ingest and nothing is committed.\n";
+    "bad row stops the ingest and nothing is committed. --key declares the primary key of a\n"
+    "new dataset (refused if the file has duplicate keys); appending to a dataset with a key\n"
+    "is an upsert.\n";
 
 int cmd_ingest(int argc, char **argv)
 {
@@ -43,7 +46,7 @@ int cmd_ingest(int argc, char **argv)
     char *flags[MAX_FLAGS];
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
-    const char *dataset = NULL, *format = "auto", *reason = NULL;
+    const char *dataset = NULL, *format = "auto", *reason = NULL, *key = NULL;
     const char *types[65] = {0};
     int ntypes = 0;
     bool rejects = false;
@@ -62,6 +65,8 @@ int cmd_ingest(int argc, char **argv)
             types[ntypes++] = argv[++i];
         } else if (strcmp(a, "--reason") == 0 && i + 1 < argc) {
             reason = argv[++i];
+        } else if (strcmp(a, "--key") == 0 && i + 1 < argc) {
+            key = argv[++i];
         } else if (strcmp(a, "--rejects") == 0) {
             rejects = true;
         } else if (a[0] == '-' && a[1]) {
@@ -97,7 +102,7 @@ int cmd_ingest(int argc, char **argv)
         snprintf(label, sizeof(label), "%s", files[f]);
         cli_progress_start(&prog, label);
         lh_ingest_opts o = {.dataset = ds, .format = fmt, .types = types, .rejects = rejects,
-                            .reason = reason, .progress = cli_progress_update,
+                            .reason = reason, .key = key, .progress = cli_progress_update,
                             .progress_ctx = &prog};
         lh_ingest_result r;
         lh_error e = {0};
@@ -136,8 +141,7 @@ static int stdout_sink(void *ctx, const char *data, size_t n)
     return fwrite(data, 1, n, stdout) == n ? 0 : -1;
 }
 
-/* Prints a JSON result as an aligned text table. */
-static void print_table(const char *json)
+void cli_print_table(const char *json)
 {
     json_error_t je;
     json_t *root = json_loads(json, 0, &je);
@@ -254,7 +258,7 @@ int cmd_sql(int argc, char **argv)
     if (table) {
         char *json = NULL;
         if (lh_query_json(q, &lh_identity_default, sql, limit, &json, &err) == LH_OK) {
-            print_table(json);
+            cli_print_table(json);
             status = 0;
         }
         free(json);

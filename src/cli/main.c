@@ -15,6 +15,10 @@ static const struct {
     {"ingest", cmd_ingest, "ingest CSV or NDJSON files into a dataset"},
     {"sql", cmd_sql, "run a read-only SQL query over the datasets"},
     {"catalog", cmd_catalog, "list datasets, show one, or resync it from its Parquet files"},
+    {"upsert", cmd_upsert, "insert or update rows by primary key (a small delta, no rewrite)"},
+    {"delete", cmd_delete, "delete rows by primary key"},
+    {"key", cmd_key, "declare a dataset's primary key"},
+    {"journal", cmd_journal, "the history of a record: every change, who, when and why"},
     {"demo-data", lh_cmd_demo_data, "generate the staffing sample as CSV files"},
 };
 

@@ -18,16 +18,17 @@ typedef struct lh_ingest lh_ingest;
 typedef enum { LH_FORMAT_AUTO = 0, LH_FORMAT_CSV, LH_FORMAT_NDJSON } lh_ingest_format;
 
 typedef struct lh_ingest_opts {
-    const char *dataset;       /* target dataset (created if missing) */
-    lh_ingest_format format;   /* AUTO: from source_name's extension, then content */
-    const char *source_name;   /* name shown in errors and kept in the catalog (no dirs) */
-    const char *const *types;  /* NULL-terminated "column=TYPE" overrides, or NULL */
-    bool rejects;              /* bad rows go to <dataset>_rejects; the rest is committed */
-    const char *reason;        /* free text kept with the commit, or NULL */
+    const char *dataset;      /* target dataset (created if missing) */
+    lh_ingest_format format;  /* AUTO: from source_name's extension, then content */
+    const char *source_name;  /* name shown in errors and kept in the catalog (no dirs) */
+    const char *const *types; /* NULL-terminated "column=TYPE" overrides, or NULL */
+    bool rejects;             /* bad rows go to <dataset>_rejects; the rest is committed */
+    const char *reason;       /* free text kept with the commit, or NULL */
+    const char *key;          /* "col[,col]": primary key of a new dataset, or NULL */
     /* Progress: called from the ingesting thread with a fraction in [0,1]. May be NULL. */
     void (*progress)(void *ctx, double fraction);
     void *progress_ctx;
-    volatile int *cancel;      /* set non-zero to cancel, or NULL */
+    volatile int *cancel; /* set non-zero to cancel, or NULL */
 } lh_ingest_opts;
 
 typedef struct lh_ingest_result {
@@ -52,7 +53,48 @@ void lh_ingest_close(lh_ingest *ing);
 int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
                    const lh_ingest_opts *opts, lh_ingest_result *result, lh_error *err);
 
-/* Parses "csv"/"ndjson"/"json"/"jsonl"/"auto"; LH_EINVAL otherwise. */
+/* Upserts and deletes by primary key: one atomic catalog commit adding one small delta
+ * Parquet file (base files are never rewritten) and one write-once journal batch. */
+typedef struct lh_upsert_opts {
+    const char *dataset;     /* must exist and have a primary key */
+    lh_ingest_format format; /* of the rows file; AUTO: from source_name's extension/content */
+    const char *source_name; /* name shown in errors (no dirs) */
+    const char *source;      /* journal source: "cli", "api", "tool", ... (NULL: "api") */
+    const char *reason;      /* free text kept in the journal and the commit, or NULL */
+    bool delete_rows;        /* the rows name keys to delete (other known columns ignored) */
+} lh_upsert_opts;
+
+typedef struct lh_upsert_result {
+    int64_t version;    /* committed version (the current one when nothing changed) */
+    int64_t rows_in;    /* rows in the input */
+    int64_t inserted;   /* new keys */
+    int64_t updated;    /* existing keys with a changed value */
+    int64_t unchanged;  /* existing keys whose given values were already there */
+    int64_t deleted;    /* keys deleted */
+    int64_t absent;     /* keys asked to be deleted that did not exist (not an error) */
+    int64_t duplicates; /* input rows superseded by a later row with the same key (last wins) */
+    char duplicate_keys[256]; /* some of those keys, comma separated */
+    char absent_keys[256];    /* some absent keys, comma separated */
+    int64_t events;           /* journal events written */
+    bool noop;                /* nothing changed; nothing committed */
+    double seconds;
+} lh_upsert_result;
+
+/* Inserts or updates (o->delete_rows: deletes) the rows of a CSV/NDJSON file by the
+ * dataset's primary key. Columns absent from the file keep their values on updated rows
+ * (NULL on inserted ones). Rows missing a key value, values of the wrong type and unknown
+ * columns are refused with the row and column (LH_EINVAL); nothing changes then. result may
+ * be NULL. */
+int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
+                     const lh_upsert_opts *o, lh_upsert_result *result, lh_error *err);
+
+/* Declares "col[,col]" the primary key of an existing dataset (a new version, journaled).
+ * Refused (LH_EINVAL, naming the duplicate key values) if the data has duplicate or NULL
+ * keys. *version (may be NULL) receives the committed version. */
+int lh_ingest_set_key(lh_ingest *ing, const lh_identity *who, const char *dataset, const char *key,
+                      const char *reason, int64_t *version, lh_error *err);
+
+/* Parses "csv"/"json"/"jsonl"/"auto"; LH_EINVAL otherwise. */
 int lh_ingest_format_parse(const char *s, lh_ingest_format *out, lh_error *err);
 
 #endif

@@ -1,0 +1,333 @@
+/* Mutation subcommands: upsert, delete, key (primary key), journal (history of a record). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/duckdb_capi.h"
+#include "ingest/ingest.h"
+#include "query/query.h"
+
+#define MAX_FLAGS 16
+#define MAX_KEYS 4096
+
+static const char *upsert_help =
+    "usage: lakehouse upsert DATASET FILE [--format csv|ndjson|auto] [--reason TEXT]\n"
+    "Inserts or updates the rows of FILE by the dataset's primary key, as one new version\n"
+    "that adds a small delta file (base files are never rewritten). Columns absent from\n"
+    "FILE keep their values. Duplicate keys in FILE: the last row wins (reported).\n";
+
+static const char *delete_help =
+    "usage: lakehouse delete DATASET (--key VALUE[,VALUE]... | FILE) [--reason TEXT]\n"
+    "Deletes rows by primary key as one new version. --key may repeat; a composite key is\n"
+    "given as comma-separated values in key column order. FILE (CSV/NDJSON) holds the key\n"
+    "columns. Keys that do not exist are reported, not an error.\n";
+
+static const char *key_help =
+    "usage: lakehouse key DATASET COLUMN[,COLUMN] [--reason TEXT]\n"
+    "Declares the dataset's primary key (a new version). Refused, naming the offending key\n"
+    "values, if the data has duplicate or missing keys.\n";
+
+static void print_upsert(const char *dataset, const lh_upsert_result *r, bool del)
+{
+    if (r->noop)
+        printf("%s: nothing changed; stays at version %" PRId64 "\n", dataset, r->version);
+    else if (del)
+        printf("%s: %" PRId64 " deleted → version %" PRId64 " (%" PRId64 " journal events, "
+               "%.1f ms)\n",
+               dataset, r->deleted, r->version, r->events, r->seconds * 1e3);
+    else
+        printf("%s: %" PRId64 " inserted, %" PRId64 " updated, %" PRId64 " unchanged → version "
+               "%" PRId64 " (%" PRId64 " journal events, %.1f ms)\n",
+               dataset, r->inserted, r->updated, r->unchanged, r->version, r->events,
+               r->seconds * 1e3);
+    if (r->duplicates)
+        printf("  %" PRId64 " input rows had a key seen again later (last wins): %s\n",
+               r->duplicates, r->duplicate_keys);
+    if (r->absent) printf("  %" PRId64 " keys did not exist: %s\n", r->absent, r->absent_keys);
+}
+
+/* Writes the --key values as a CSV file with the key columns as header; caller unlinks. */
+static int keys_file(cli_env *env, const char *dataset, const char **keys, int nkeys,
+                     char **out_path, lh_error *err)
+{
+    lh_manifest *m = NULL;
+    int rc = lh_catalog_get(env->cat, &lh_identity_default, dataset, 0, &m, err);
+    if (rc) return rc;
+    if (!m->nkey) {
+        rc = lh_error_set(err, LH_EINVAL, "dataset '%s' has no primary key", dataset);
+        lh_manifest_free(m);
+        return rc;
+    }
+    char *path =
+        lh_sprintf("%s/lh-delete-%d-%" PRId64 ".csv", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+                   (int)getpid(), lh_wall_us());
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        rc = lh_error_set(err, LH_EIO, "%s: cannot create", path);
+        goto done;
+    }
+    lh_buf b = {0};
+    for (size_t i = 0; i < m->nkey; i++) {
+        if (i) lh_buf_putc(&b, ',');
+        lh_buf_printf(&b, "\"%s\"", m->key[i]);
+    }
+    lh_buf_putc(&b, '\n');
+    for (int k = 0; k < nkeys; k++) {
+        const char *p = keys[k];
+        for (size_t i = 0; i < m->nkey; i++) {
+            const char *e = i + 1 < m->nkey ? strchr(p, ',') : NULL;
+            if (i + 1 < m->nkey && !e) {
+                rc = lh_error_set(err, LH_EINVAL,
+                                  "--key '%s': dataset '%s' has a %zu-column key; give the "
+                                  "values comma-separated",
+                                  keys[k], dataset, m->nkey);
+                break;
+            }
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            lh_buf_puts(&b, i ? ",\"" : "\"");
+            for (size_t j = 0; j < n; j++) {
+                if (p[j] == '"') lh_buf_putc(&b, '"');
+                lh_buf_putc(&b, p[j]);
+            }
+            lh_buf_putc(&b, '"');
+            p = e ? e + 1 : p + n;
+        }
+        lh_buf_putc(&b, '\n');
+        if (rc) break;
+    }
+    if (!rc && fwrite(b.data, 1, b.len, f) != b.len)
+        rc = lh_error_set(err, LH_EIO, "%s: write failed", path);
+    fclose(f);
+    lh_buf_free(&b);
+done:
+    lh_manifest_free(m);
+    if (rc) {
+        unlink(path);
+        free(path);
+    } else {
+        *out_path = path;
+    }
+    return rc;
+}
+
+/* upsert and delete share everything but the flag. */
+static int mutate(int argc, char **argv, bool del)
+{
+    const char *cmd = del ? "delete" : "upsert";
+    const char *help = del ? delete_help : upsert_help;
+    const char *config_path = NULL;
+    char *flags[MAX_FLAGS];
+    int nflags;
+    if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
+    const char *dataset = NULL, *file = NULL, *format = "auto", *reason = NULL;
+    const char **keys = lh_calloc(argc + 1, sizeof *keys);
+    int nkeys = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help, stdout);
+            free(keys);
+            return 0;
+        } else if (strcmp(a, "--format") == 0 && i + 1 < argc) {
+            format = argv[++i];
+        } else if (strcmp(a, "--reason") == 0 && i + 1 < argc) {
+            reason = argv[++i];
+        } else if (del && strcmp(a, "--key") == 0 && i + 1 < argc && nkeys < MAX_KEYS) {
+            keys[nkeys++] = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "lakehouse %s: unknown option '%s'\n%s", cmd, a, help);
+            free(keys);
+            return 2;
+        } else if (!dataset) {
+            dataset = a;
+        } else if (!file) {
+            file = a;
+        } else {
+            fprintf(stderr, "lakehouse %s: unexpected argument '%s'\n%s", cmd, a, help);
+            free(keys);
+            return 2;
+        }
+    }
+    if (!dataset || (!file && !nkeys) || (file && nkeys)) {
+        fputs(help, stderr);
+        free(keys);
+        return 2;
+    }
+    lh_error err = {0};
+    lh_upsert_opts o = {.dataset = dataset,
+                        .source = "cli",
+                        .reason = reason,
+                        .delete_rows = del,
+                        .source_name = file};
+    if (lh_ingest_format_parse(format, &o.format, &err)) {
+        cli_fail(cmd, &err);
+        free(keys);
+        return 2;
+    }
+    cli_env env;
+    if (cli_env_open(&env, config_path, flags, nflags)) {
+        free(keys);
+        return 1;
+    }
+    lh_ingest *ing = NULL;
+    char *tmp = NULL;
+    int status = 1;
+    if (nkeys) {
+        if (keys_file(&env, dataset, keys, nkeys, &tmp, &err)) goto out;
+        o.source_name = "--key";
+        o.format = LH_FORMAT_CSV;
+    }
+    if (lh_ingest_open(env.cat, &env.cfg, &ing, &err)) goto out;
+    lh_upsert_result r;
+    if (lh_ingest_upsert(ing, &lh_identity_default, tmp ? tmp : file, &o, &r, &err)) goto out;
+    print_upsert(dataset, &r, del);
+    status = 0;
+out:
+    if (status) cli_fail(cmd, &err);
+    if (tmp) unlink(tmp);
+    free(tmp);
+    free(keys);
+    lh_ingest_close(ing);
+    cli_env_close(&env);
+    return status;
+}
+
+int cmd_upsert(int argc, char **argv)
+{
+    return mutate(argc, argv, false);
+}
+
+int cmd_delete(int argc, char **argv)
+{
+    return mutate(argc, argv, true);
+}
+
+int cmd_key(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    char *flags[MAX_FLAGS];
+    int nflags;
+    if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
+    const char *dataset = NULL, *cols = NULL, *reason = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(key_help, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+            reason = argv[++i];
+        } else if (!dataset) {
+            dataset = argv[i];
+        } else if (!cols) {
+            cols = argv[i];
+        } else {
+            fputs(key_help, stderr);
+            return 2;
+        }
+    }
+    if (!dataset || !cols) {
+        fputs(key_help, stderr);
+        return 2;
+    }
+    cli_env env;
+    if (cli_env_open(&env, config_path, flags, nflags)) return 1;
+    lh_error err = {0};
+    lh_ingest *ing = NULL;
+    int64_t v = 0;
+    int status = 1;
+    if (!lh_ingest_open(env.cat, &env.cfg, &ing, &err) &&
+        !lh_ingest_set_key(ing, &lh_identity_default, dataset, cols, reason, &v, &err)) {
+        printf("%s: primary key (%s) → version %" PRId64 "\n", dataset, cols, v);
+        status = 0;
+    }
+    if (status) cli_fail("key", &err);
+    lh_ingest_close(ing);
+    cli_env_close(&env);
+    return status;
+}
+
+static const char *journal_help =
+    "usage: lakehouse journal DATASET [--key VALUE[,VALUE]] [--format table|json|ndjson|csv]\n"
+    "Shows the journal of one record (or, without --key, of the whole dataset), oldest\n"
+    "first: field, old value, new value, version, actor, time, source and reason. The same\n"
+    "events are the SQL view 'journal'.\n";
+
+static int buf_write(void *ctx, const char *data, size_t n)
+{
+    lh_buf_append(ctx, data, n);
+    return 0;
+}
+
+static int stdout_write(void *ctx, const char *data, size_t n)
+{
+    (void)ctx;
+    return fwrite(data, 1, n, stdout) == n ? 0 : -1;
+}
+
+int cmd_journal(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    char *flags[MAX_FLAGS];
+    int nflags;
+    if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
+    const char *dataset = NULL, *key = NULL, *format = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(journal_help, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+            key = argv[++i];
+        } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+            format = argv[++i];
+        } else if (!dataset && argv[i][0] != '-') {
+            dataset = argv[i];
+        } else {
+            fprintf(stderr, "lakehouse journal: unexpected argument '%s'\n%s", argv[i],
+                    journal_help);
+            return 2;
+        }
+    }
+    if (!dataset) {
+        fputs(journal_help, stderr);
+        return 2;
+    }
+    bool table = format ? strcmp(format, "table") == 0 : isatty(STDOUT_FILENO);
+    lh_query_opts o = {.format = LH_QUERY_JSON, .row_limit = INT64_MAX};
+    if (format && strcmp(format, "ndjson") == 0)
+        o.format = LH_QUERY_NDJSON;
+    else if (format && strcmp(format, "csv") == 0)
+        o.format = LH_QUERY_CSV;
+    else if (format && strcmp(format, "json") != 0 && strcmp(format, "table") != 0) {
+        fprintf(stderr, "lakehouse journal: unknown format '%s' (table, json, ndjson, csv)\n",
+                format);
+        return 2;
+    }
+    cli_env env;
+    if (cli_env_open(&env, config_path, flags, nflags)) return 1;
+    lh_query *q = NULL;
+    lh_error err = {0};
+    lh_buf out = {0};
+    int status = 1;
+    if (lh_query_open(env.cat, &env.cfg, &q, &err)) goto out;
+    if (table) {
+        if (lh_query_journal(q, &lh_identity_default, dataset, key, &o, buf_write, &out, NULL,
+                             &err))
+            goto out;
+        lh_buf_putc(&out, 0);
+        cli_print_table(out.data);
+    } else {
+        if (lh_query_journal(q, &lh_identity_default, dataset, key, &o, stdout_write, NULL, NULL,
+                             &err))
+            goto out;
+        if (o.format == LH_QUERY_JSON) putchar('\n');
+    }
+    status = 0;
+out:
+    if (status) cli_fail("journal", &err);
+    lh_buf_free(&out);
+    lh_query_close(q);
+    cli_env_close(&env);
+    return status;
+}
