@@ -78,8 +78,8 @@ static const char *upload_param(gw_req *r, const char *key)
     return v ? v : gw_kv_get(r->args, r->nargs, key);
 }
 
-static const char *const upload_keys[] = {"dataset", "format", "types",
-                                          "rejects", "name",   "reason"};
+static const char *const upload_keys[] = {"dataset", "format", "types", "rejects",
+                                          "name",    "reason", "key"};
 
 static bool known_key(const char *key)
 {
@@ -98,7 +98,7 @@ void gw_handle_ingest_upload(gw_req *r)
             char msg[200];
             snprintf(msg, sizeof msg,
                      "unknown query parameter '%.80s' (expected dataset, format, types, "
-                     "rejects, name, reason)",
+                     "rejects, name, reason, key)",
                      r->args[i].key);
             gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "parameter", r->args[i].key));
             return;
@@ -112,7 +112,7 @@ void gw_handle_ingest_upload(gw_req *r)
             char msg[200];
             snprintf(msg, sizeof msg,
                      "unknown form field '%.80s' (expected file, dataset, format, types, "
-                     "rejects, name, reason)",
+                     "rejects, name, reason, key)",
                      key);
             gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "field", key));
             return;
@@ -139,6 +139,7 @@ void gw_handle_ingest_upload(gw_req *r)
         goto done;
     }
     opts.reason = upload_param(r, "reason");
+    opts.key = upload_param(r, "key");
     const char *name = upload_param(r, "name");
     if (!name || !*name) name = r->file_name;
     if (name && *base_name(name))

@@ -14,6 +14,11 @@ const gw_route gw_routes[] = {
     {"POST", "/sql", GW_BODY_JSON, gw_handle_sql},
     {"POST", "/ingest", GW_BODY_UPLOAD, gw_handle_ingest_upload},
     {"POST", "/ingest/file", GW_BODY_JSON, gw_handle_ingest_file},
+    {"POST", "/datasets/{name}/upsert", GW_BODY_UPLOAD, gw_handle_upsert},
+    {"POST", "/datasets/{name}/delete", GW_BODY_UPLOAD, gw_handle_delete},
+    {"POST", "/datasets/{name}/key", GW_BODY_JSON, gw_handle_set_key},
+    {"GET", "/journal/{dataset}", GW_BODY_NONE, gw_handle_journal},
+    {"GET", "/journal/{dataset}/{key}", GW_BODY_NONE, gw_handle_journal},
 };
 const size_t gw_nroutes = sizeof gw_routes / sizeof gw_routes[0];
 

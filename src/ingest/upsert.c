@@ -370,27 +370,86 @@ static lh_ingest_format guess_format(const char *name, const char *path)
     return ch == '{' ? LH_FORMAT_NDJSON : LH_FORMAT_CSV;
 }
 
-/* Loads the input into temp table lh_raw (all columns as read) with __lh_row = 1, 2, ... */
+/* Appends s as a JSON pointer ("/a~1b" for key "a/b") in SQL quotes. */
+static void json_pointer(lh_buf *b, const char *s)
+{
+    lh_buf esc = {0};
+    lh_buf_putc(&esc, '/');
+    for (const char *p = s; *p; p++) {
+        if (*p == '~')
+            lh_buf_puts(&esc, "~0");
+        else if (*p == '/')
+            lh_buf_puts(&esc, "~1");
+        else
+            lh_buf_putc(&esc, *p);
+    }
+    lh_sql_quote(b, esc.data);
+    lh_buf_free(&esc);
+}
+
+/* NDJSON: each line must be an object; lh_raw gets one JSON column per key seen in any row,
+ * SQL NULL where a row lacks the key (so "absent" and "null" stay different). */
+static int load_ndjson(duckdb_connection c, const char *path, const char *name, lh_error *err)
+{
+    lh_buf sql = {0};
+    lh_error e = {0};
+    duckdb_result res;
+    int rc;
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_load AS SELECT json AS j FROM "
+                      "read_json_objects(");
+    lh_sql_quote(&sql, path);
+    lh_buf_puts(&sql, ", format='newline_delimited')");
+    if (lh_duckdb_exec(c, sql.data, "read", &e)) {
+        rc = ing_reader_error(name, e.msg, err);
+        goto done;
+    }
+    int64_t bad = 0;
+    if ((rc = scalar_i64(c,
+                         "SELECT coalesce(min(rowid) + 1, 0) FROM lh_load WHERE "
+                         "json_type(j) <> 'OBJECT'",
+                         &bad, err)))
+        goto done;
+    if (bad) {
+        rc = lh_error_set(err, LH_EINVAL, "%s: row %" PRId64 ": not a JSON object", name, bad);
+        goto done;
+    }
+    if ((rc = ing_query(c, "SELECT DISTINCT unnest(json_keys(j)) AS k FROM lh_load ORDER BY k",
+                        &res, err)))
+        goto done;
+    lh_buf_reset(&sql);
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_raw AS SELECT rowid + 1 AS __lh_row");
+    for (idx_t i = 0; i < duckdb_row_count(&res); i++) {
+        char *k = duckdb_value_varchar(&res, 0, i);
+        lh_buf_puts(&sql, ", json_extract(j, ");
+        json_pointer(&sql, k ? k : "");
+        lh_buf_puts(&sql, ") AS ");
+        lh_sql_ident(&sql, k ? k : "");
+        duckdb_free(k);
+    }
+    duckdb_destroy_result(&res);
+    lh_buf_puts(&sql, " FROM lh_load ORDER BY rowid; DROP TABLE lh_load");
+    rc = lh_duckdb_exec(c, sql.data, "number rows", err);
+done:
+    lh_buf_free(&sql);
+    return rc;
+}
+
+/* Loads the input into temp table lh_raw with __lh_row = 1, 2, ... in file order. CSV
+ * columns are VARCHAR; NDJSON columns are JSON (see load_ndjson). */
 static int load_input(duckdb_connection c, const char *path, const char *name, lh_ingest_format fmt,
                       lh_error *err)
 {
+    if (fmt == LH_FORMAT_NDJSON) return load_ndjson(c, path, name, err);
     lh_buf sql = {0};
-    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_load AS SELECT * FROM ");
-    if (fmt == LH_FORMAT_NDJSON) {
-        lh_buf_puts(&sql, "read_json(");
-        lh_sql_quote(&sql, path);
-        lh_buf_puts(&sql, ", format='newline_delimited', sample_size=-1)");
-    } else {
-        char delim;
-        int nf;
-        ing_detect_dialect(path, &delim, &nf);
-        lh_buf_puts(&sql, "read_csv(");
-        lh_sql_quote(&sql, path);
-        lh_buf_printf(&sql,
-                      ", header=true, all_varchar=true, delim='%s', quote='\"', "
-                      "escape='\"', strict_mode=true)",
-                      delim == '\t' ? "\\t" : (char[]){delim, 0});
-    }
+    char delim;
+    int nf;
+    ing_detect_dialect(path, &delim, &nf);
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_load AS SELECT * FROM read_csv(");
+    lh_sql_quote(&sql, path);
+    lh_buf_printf(&sql,
+                  ", header=true, all_varchar=true, delim='%s', quote='\"', "
+                  "escape='\"', strict_mode=true)",
+                  delim == '\t' ? "\\t" : (char[]){delim, 0});
     lh_error e = {0};
     int rc = lh_duckdb_exec(c, sql.data, "read", &e);
     lh_buf_free(&sql);
@@ -408,11 +467,41 @@ typedef struct upsert_run {
     const lh_manifest *cur;
     const lh_upsert_opts *o;
     const char *name;
+    bool json;   /* lh_raw holds JSON values (NDJSON input) */
     bool *given; /* per dataset column: present in the input */
     lh_upsert_result *r;
 } upsert_run;
 
-/* Checks the input's columns and values; builds lh_batch (typed, last row per key wins). */
+/* The input value of column i as read (VARCHAR text, or JSON for nested types). */
+static void src_expr(const upsert_run *u, size_t i, lh_buf *b)
+{
+    const lh_column *col = &u->cur->columns[i];
+    bool nested = strchr(col->type, '[') || strncmp(col->type, "STRUCT", 6) == 0 ||
+                  strncmp(col->type, "MAP", 3) == 0;
+    if (!u->json || nested) {
+        lh_sql_ident(b, col->name);
+        return;
+    }
+    lh_buf_puts(b, "json_extract_string(");
+    lh_sql_ident(b, col->name);
+    lh_buf_puts(b, ", '$')");
+}
+
+/* TRY_CAST(<input value of column i> AS <its type>). */
+static void typed_expr(const upsert_run *u, size_t i, lh_buf *b)
+{
+    lh_buf_puts(b, "TRY_CAST(");
+    src_expr(u, i, b);
+    lh_buf_printf(b, " AS %s)", u->cur->columns[i].type);
+}
+
+static size_t column_index(const lh_manifest *m, const char *name)
+{
+    return (size_t)(lh_manifest_column(m, name) - m->columns);
+}
+
+/* Checks the input's columns and values; builds lh_batch: typed values, a presence flag per
+ * given column (__lh_p<i>: NDJSON rows may leave a field out), the last row per key. */
 static int check_and_batch(upsert_run *u, lh_error *err)
 {
     const lh_manifest *m = u->cur;
@@ -430,16 +519,15 @@ static int check_and_batch(upsert_run *u, lh_error *err)
     }
     if (bad.len) {
         rc = lh_error_set(err, LH_EINVAL,
-                          "%s: unknown columns %s (dataset '%s' has no such "
-                          "columns)",
-                          u->name, bad.data, m->dataset);
+                          "%s: unknown columns %s (dataset '%s' has no such columns)", u->name,
+                          bad.data, m->dataset);
         goto done;
     }
     for (size_t k = 0; k < m->nkey; k++)
         if (!ing_schema_type(&in, m->key[k])) {
             rc = lh_error_set(err, LH_EINVAL,
-                              "%s: key column '%s' is missing; every row needs "
-                              "the primary key of dataset '%s'",
+                              "%s: key column '%s' is missing; every row needs the primary key of "
+                              "dataset '%s'",
                               u->name, m->key[k], m->dataset);
             goto done;
         }
@@ -454,12 +542,12 @@ static int check_and_batch(upsert_run *u, lh_error *err)
         const lh_column *col = &m->columns[i];
         lh_buf_reset(&sql);
         lh_buf_puts(&sql, "SELECT __lh_row, CAST(");
-        lh_sql_ident(&sql, col->name);
+        src_expr(u, i, &sql);
         lh_buf_puts(&sql, " AS VARCHAR) FROM lh_raw WHERE ");
-        lh_sql_ident(&sql, col->name);
-        lh_buf_puts(&sql, " IS NOT NULL AND TRY_CAST(");
-        lh_sql_ident(&sql, col->name);
-        lh_buf_printf(&sql, " AS %s) IS NULL ORDER BY __lh_row LIMIT 1", col->type);
+        src_expr(u, i, &sql);
+        lh_buf_puts(&sql, " IS NOT NULL AND ");
+        typed_expr(u, i, &sql);
+        lh_buf_puts(&sql, " IS NULL ORDER BY __lh_row LIMIT 1");
         duckdb_result res;
         if ((rc = ing_query(u->c, sql.data, &res, err))) goto done;
         if (duckdb_row_count(&res)) {
@@ -473,10 +561,10 @@ static int check_and_batch(upsert_run *u, lh_error *err)
         if (rc) goto done;
     }
     lh_buf_reset(&sql);
-    lh_buf_puts(&sql, "SELECT min(__lh_row) FROM lh_raw WHERE ");
+    lh_buf_puts(&sql, "SELECT coalesce(min(__lh_row), 0) FROM lh_raw WHERE ");
     for (size_t k = 0; k < m->nkey; k++) {
         lh_buf_puts(&sql, k ? " OR " : "");
-        lh_sql_ident(&sql, m->key[k]);
+        src_expr(u, column_index(m, m->key[k]), &sql);
         lh_buf_puts(&sql, " IS NULL");
     }
     int64_t row = 0;
@@ -488,22 +576,25 @@ static int check_and_batch(upsert_run *u, lh_error *err)
                           u->name, row, bad.data);
         goto done;
     }
-    /* Typed batch, the last row of each key wins. */
+    /* Typed batch, the last row of each key wins (as a whole row). */
     lh_buf_reset(&sql);
-    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_batch AS SELECT __lh_row");
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_batch AS SELECT * FROM (SELECT __lh_row");
     for (size_t i = 0; i < m->ncolumns; i++) {
         if (!u->given[i]) continue;
-        lh_buf_puts(&sql, ", TRY_CAST(");
+        lh_buf_puts(&sql, ", ");
+        typed_expr(u, i, &sql);
+        lh_buf_puts(&sql, " AS ");
         lh_sql_ident(&sql, m->columns[i].name);
-        lh_buf_printf(&sql, " AS %s) AS ", m->columns[i].type);
-        lh_sql_ident(&sql, m->columns[i].name);
+        if (u->json) {
+            lh_buf_puts(&sql, ", ");
+            lh_sql_ident(&sql, m->columns[i].name);
+            lh_buf_printf(&sql, " IS NOT NULL AS __lh_p%zu", i);
+        } else {
+            lh_buf_printf(&sql, ", true AS __lh_p%zu", i);
+        }
     }
-    lh_buf_puts(&sql, " FROM lh_raw QUALIFY row_number() OVER (PARTITION BY ");
-    for (size_t k = 0; k < m->nkey; k++) {
-        lh_buf_puts(&sql, k ? ", TRY_CAST(" : "TRY_CAST(");
-        lh_sql_ident(&sql, m->key[k]);
-        lh_buf_printf(&sql, " AS %s)", lh_manifest_column(m, m->key[k])->type);
-    }
+    lh_buf_puts(&sql, " FROM lh_raw) QUALIFY row_number() OVER (PARTITION BY ");
+    key_list(&sql, m->key, m->nkey);
     lh_buf_puts(&sql, " ORDER BY __lh_row DESC) = 1");
     if ((rc = lh_duckdb_exec(u->c, sql.data, "batch", err))) goto done;
     int64_t nbatch = 0;
@@ -511,11 +602,19 @@ static int check_and_batch(upsert_run *u, lh_error *err)
     u->r->duplicates = u->r->rows_in - nbatch;
     if (u->r->duplicates) {
         lh_buf_reset(&sql);
-        lh_buf_puts(&sql, "SELECT string_agg(k, ', ') FROM (SELECT ");
+        lh_buf_puts(&sql, "SELECT string_agg(k, ', ') FROM (SELECT k FROM (SELECT ");
         key_text(&sql, m->key, m->nkey, NULL);
-        lh_buf_puts(&sql, " AS k FROM lh_batch GROUP BY ALL HAVING count(*) > 0 AND k IN (SELECT ");
-        key_text(&sql, m->key, m->nkey, NULL);
-        lh_buf_puts(&sql, " FROM lh_raw GROUP BY ALL HAVING count(*) > 1) ORDER BY k LIMIT 5)");
+        lh_buf_puts(&sql, " AS k, min(__lh_row) AS first FROM (SELECT __lh_row");
+        for (size_t k = 0; k < m->nkey; k++) {
+            size_t i = column_index(m, m->key[k]);
+            lh_buf_puts(&sql, ", ");
+            typed_expr(u, i, &sql);
+            lh_buf_puts(&sql, " AS ");
+            lh_sql_ident(&sql, m->key[k]);
+        }
+        lh_buf_puts(&sql, " FROM lh_raw) GROUP BY ");
+        key_list(&sql, m->key, m->nkey);
+        lh_buf_puts(&sql, " HAVING count(*) > 1) ORDER BY first LIMIT 5)");
         scalar_str(u->c, sql.data, u->r->duplicate_keys, sizeof u->r->duplicate_keys);
     }
 done:
@@ -546,10 +645,11 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
     lh_buf_puts(&changed, " IS NULL");
     for (size_t i = 0; i < m->ncolumns; i++) {
         if (!u->given[i]) continue;
-        lh_buf_puts(&changed, " OR __n.");
+        lh_buf_printf(&changed, " OR (__n.__lh_p%zu AND __n.", i);
         lh_sql_ident(&changed, m->columns[i].name);
         lh_buf_puts(&changed, " IS DISTINCT FROM __o.");
         lh_sql_ident(&changed, m->columns[i].name);
+        lh_buf_putc(&changed, ')');
     }
 
     lh_buf_reset(&sql);
@@ -560,11 +660,17 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
         for (size_t k = 0; k < m->nkey; k++)
             is_key = is_key || strcmp(m->key[k], c) == 0;
         if (i) lh_buf_puts(&sql, ", ");
-        if (del && !is_key)
+        if (del && !is_key) {
             lh_buf_printf(&sql, "NULL::%s", m->columns[i].type);
-        else {
-            lh_buf_puts(&sql, u->given[i] ? "__n." : "__o.");
+        } else if (del || !u->given[i]) {
+            lh_buf_puts(&sql, del ? "__n." : "__o.");
             lh_sql_ident(&sql, c);
+        } else {
+            lh_buf_printf(&sql, "CASE WHEN __n.__lh_p%zu THEN __n.", i);
+            lh_sql_ident(&sql, c);
+            lh_buf_puts(&sql, " ELSE __o.");
+            lh_sql_ident(&sql, c);
+            lh_buf_puts(&sql, " END");
         }
         lh_buf_puts(&sql, " AS ");
         lh_sql_ident(&sql, c);
@@ -636,12 +742,13 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
             lh_buf_puts(events, " IS NULL THEN 'insert' ELSE 'update' END AS op FROM lh_batch "
                                 "AS __n LEFT JOIN lh_old AS __o ON ");
             key_join(events, m->key, m->nkey, "__n", "__o");
-            lh_buf_puts(events, " WHERE __o.");
+            lh_buf_printf(events, " WHERE __n.__lh_p%zu AND (__o.", i);
             lh_sql_ident(events, k0);
             lh_buf_puts(events, " IS NULL OR __n.");
             lh_sql_ident(events, c);
             lh_buf_puts(events, " IS DISTINCT FROM __o.");
             lh_sql_ident(events, c);
+            lh_buf_putc(events, ')');
         }
     }
     lh_buf_free(&changed);
@@ -671,8 +778,15 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
     }
     given = lh_calloc(cur->ncolumns + 1, sizeof *given);
     nullable = lh_calloc(cur->ncolumns + 1, sizeof *nullable);
-    upsert_run u = {.ing = ing, .c = c, .cur = cur, .o = o, .name = name, .given = given, .r = r};
     lh_ingest_format fmt = o->format ? o->format : guess_format(name, path);
+    upsert_run u = {.ing = ing,
+                    .c = c,
+                    .cur = cur,
+                    .o = o,
+                    .name = name,
+                    .given = given,
+                    .r = r,
+                    .json = fmt == LH_FORMAT_NDJSON};
     if ((rc = load_input(c, path, name, fmt, err))) goto done;
     if ((rc = check_and_batch(&u, err))) goto done;
     int64_t version = cur->version + 1;
