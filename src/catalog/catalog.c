@@ -771,6 +771,42 @@ int lh_catalog_versions(lh_catalog *c, const lh_identity *who, const char *datas
     return rc;
 }
 
+int lh_catalog_version_at(lh_catalog *c, const lh_identity *who, const char *dataset,
+                          int64_t as_of_us, int64_t *version, lh_error *err)
+{
+    int64_t *v = NULL;
+    size_t n = 0;
+    *version = 0;
+    int rc = lh_catalog_versions(c, who, dataset, &v, &n, err);
+    if (rc) return rc;
+    /* Commit times grow with the version number (each commit follows its predecessor). */
+    size_t lo = 0, hi = n; /* versions[0..lo) are at or before as_of */
+    int64_t first_us = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        lh_manifest *m = NULL;
+        if ((rc = load_version(c, dataset, v[mid], &m, NULL, err))) goto done;
+        if (mid == 0) first_us = m->updated_us;
+        /* To the millisecond: times are shown (and given back) with ms precision. */
+        if (m->updated_us / 1000 <= as_of_us / 1000)
+            lo = mid + 1;
+        else
+            hi = mid;
+        lh_manifest_free(m);
+    }
+    if (lo == 0) {
+        char t[40];
+        lh_time_format(first_us, t, sizeof t);
+        rc = lh_error_set(err, LH_ENOENT, "dataset '%s' did not exist yet at that time (created %s)",
+                          dataset, t);
+        goto done;
+    }
+    *version = v[lo - 1];
+done:
+    free(v);
+    return rc;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

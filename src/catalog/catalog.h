@@ -94,6 +94,12 @@ int lh_catalog_get(lh_catalog *c, const lh_identity *who, const char *dataset, i
 int lh_catalog_versions(lh_catalog *c, const lh_identity *who, const char *dataset,
                         int64_t **versions, size_t *count, lh_error *err);
 
+/* The latest version of dataset committed at or before as_of_us (µs since epoch, compared to
+ * the millisecond), by binary search over the committed versions. LH_ENOENT (err says when
+ * the dataset was created) if it did not exist yet then. */
+int lh_catalog_version_at(lh_catalog *c, const lh_identity *who, const char *dataset,
+                          int64_t as_of_us, int64_t *version, lh_error *err);
+
 /* Commits next as version next->version, which must be (latest version + 1), or 1 for a new
  * dataset. Sets updated_us, created_us, schema_version, actor and profile, stamps files and
  * sources new in this version with its number, and recomputes rows/bytes from the files.

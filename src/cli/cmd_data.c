@@ -189,10 +189,11 @@ void cli_print_table(const char *json)
 
 static const char *sql_help =
     "usage: lakehouse sql \"SELECT ...\" [--format table|json|ndjson|csv] [--limit N]\n"
-    "                     [--timeout-ms N]\n"
+    "                     [--timeout-ms N] [--as-of TIME]\n"
     "Runs one read-only statement over the datasets (each dataset is a view of the same\n"
     "name). Default format: table on a terminal, json otherwise. '-' reads the SQL from\n"
-    "standard input.\n";
+    "standard input. --as-of 2026-11-24T08:00:00Z reads every dataset as it was then;\n"
+    "\"name@v12\" (quoted) reads version 12 of a dataset.\n";
 
 int cmd_sql(int argc, char **argv)
 {
@@ -200,8 +201,8 @@ int cmd_sql(int argc, char **argv)
     char *flags[MAX_FLAGS];
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
-    const char *sql = NULL, *format = NULL;
-    int64_t limit = 0;
+    const char *sql = NULL, *format = NULL, *as_of = NULL;
+    int64_t limit = 0, as_of_us = 0;
     int timeout = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -213,6 +214,8 @@ int cmd_sql(int argc, char **argv)
             limit = strtoll(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
             timeout = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--as-of") == 0 && i + 1 < argc) {
+            as_of = argv[++i];
         } else if (!sql) {
             sql = argv[i];
         } else {
@@ -222,6 +225,11 @@ int cmd_sql(int argc, char **argv)
     }
     if (!sql) {
         fputs(sql_help, stderr);
+        return 2;
+    }
+    if (as_of && lh_time_parse(as_of, &as_of_us) != LH_OK) {
+        fprintf(stderr, "lakehouse sql: --as-of '%s': expected a time like 2026-11-24T08:00:00Z\n",
+                as_of);
         return 2;
     }
     char *stdin_sql = NULL;
@@ -255,6 +263,13 @@ int cmd_sql(int argc, char **argv)
         cli_fail("sql", &err);
         goto out;
     }
+    char *resolved = NULL;
+    if (lh_query_resolve(q, &lh_identity_default, sql, as_of_us, &resolved, &err)) {
+        cli_fail("sql", &err);
+        goto out;
+    }
+    free(stdin_sql);
+    sql = stdin_sql = resolved;
     if (table) {
         char *json = NULL;
         if (lh_query_json(q, &lh_identity_default, sql, limit, &json, &err) == LH_OK) {

@@ -19,6 +19,7 @@ static const struct {
     {"delete", cmd_delete, "delete rows by primary key"},
     {"key", cmd_key, "declare a dataset's primary key"},
     {"journal", cmd_journal, "the history of a record: every change, who, when and why"},
+    {"replay", cmd_replay, "materialize a dataset as of a time or version as a new dataset"},
     {"demo-data", lh_cmd_demo_data, "generate the staffing sample as CSV files"},
 };
 

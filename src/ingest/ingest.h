@@ -94,6 +94,14 @@ int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
 int lh_ingest_set_key(lh_ingest *ing, const lh_identity *who, const char *dataset, const char *key,
                       const char *reason, int64_t *version, lh_error *err);
 
+/* Materializes dataset as it was at version (merge-on-read applied) as a new dataset target
+ * (one base file; same columns and key; op "replay"). LH_EEXIST if target exists, LH_ENOENT
+ * if the version does not. *version and *rows (may be NULL) receive the new dataset's
+ * version (1) and row count. */
+int lh_ingest_replay(lh_ingest *ing, const lh_identity *who, const char *dataset,
+                     int64_t version, const char *target, const char *reason, int64_t *rows,
+                     lh_error *err);
+
 /* Parses "csv"/"json"/"jsonl"/"auto"; LH_EINVAL otherwise. */
 int lh_ingest_format_parse(const char *s, lh_ingest_format *out, lh_error *err);
 

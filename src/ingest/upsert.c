@@ -898,3 +898,112 @@ done:
     if (result) *result = r;
     return rc;
 }
+
+/* --------------------------------------------------------------- replay */
+
+typedef struct replay_commit {
+    const lh_manifest *src;
+    const char *target, *key, *journal, *reason;
+    int64_t size, rows;
+} replay_commit;
+
+static int replay_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **next, lh_error *err)
+{
+    replay_commit *x = vctx;
+    *next = NULL;
+    if (cur) return lh_error_set(err, LH_EEXIST, "dataset '%s' already exists", x->target);
+    lh_manifest *m = lh_manifest_new(x->target);
+    for (size_t i = 0; i < x->src->ncolumns; i++)
+        lh_manifest_add_column(m, x->src->columns[i].name, x->src->columns[i].type,
+                               x->src->columns[i].nullable);
+    lh_manifest_set_key(m, (const char *const *)x->src->key, x->src->nkey);
+    lh_manifest_add_file(m, x->key, x->size, x->rows);
+    lh_manifest_add_journal(m, x->journal);
+    free(m->op);
+    m->op = lh_strdup("replay");
+    json_object_set_new(m->metadata, "replayed_from",
+                        json_pack("{s:s, s:I}", "dataset", x->src->dataset, "version",
+                                  (json_int_t)x->src->version));
+    if (x->reason) json_object_set_new(m->metadata, "last_reason", json_string(x->reason));
+    *next = m;
+    return LH_OK;
+}
+
+int lh_ingest_replay(lh_ingest *ing, const lh_identity *who, const char *dataset, int64_t version,
+                     const char *target, const char *reason, int64_t *rows, lh_error *err)
+{
+    lh_manifest *src = NULL;
+    duckdb_connection c = NULL;
+    char *tmp = NULL, *key = NULL, *jkey = NULL;
+    lh_buf sql = {0};
+    bool uploaded = false;
+    int rc;
+    if (!lh_name_valid(target, err)) return lh_error_prefix(err, "replay target");
+    if (version <= 0) return lh_error_set(err, LH_EINVAL, "replay: version must be 1 or more");
+    lh_manifest *exists = NULL;
+    if (lh_catalog_get(ing->cat, who, target, 0, &exists, NULL) == LH_OK) {
+        lh_manifest_free(exists);
+        return lh_error_set(err, LH_EEXIST,
+                            "replay: dataset '%s' already exists; pick another name", target);
+    }
+    if ((rc = lh_catalog_get(ing->cat, who, dataset, version, &src, err))) goto done;
+    if (duckdb_connect(ing->db, &c) != DuckDBSuccess) {
+        rc = lh_error_set(err, LH_EINTERNAL, "ingest: cannot connect to DuckDB");
+        goto done;
+    }
+    char uuid[37];
+    lh_uuid(uuid);
+    tmp = lh_sprintf("%s/replay-%s.parquet", ing->tmp_dir, uuid);
+    key = lh_sprintf("data/%s/%s.parquet", target, uuid);
+    lh_buf_puts(&sql, "COPY (");
+    if ((rc = lh_manifest_scan_sql(ing->st, src, &sql, err))) goto done;
+    lh_buf_puts(&sql, ") TO ");
+    lh_sql_quote(&sql, tmp);
+    lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)");
+    duckdb_result res;
+    if ((rc = ing_query(c, sql.data, &res, err))) goto done;
+    int64_t n = duckdb_value_int64(&res, 0, 0);
+    duckdb_destroy_result(&res);
+    struct stat sb;
+    if (stat(tmp, &sb) != 0) {
+        rc = lh_error_set(err, LH_EIO, "%s: replayed file vanished", tmp);
+        goto done;
+    }
+    if ((rc = lh_storage_put_file(ing->st, key, tmp, err))) goto done;
+    uploaded = true;
+    lh_buf_reset(&sql);
+    lh_buf_printf(&sql,
+                  "SELECT '' AS key, 'rows' AS field, NULL::VARCHAR AS old_value, "
+                  "'%" PRId64 " rows replayed from ' || ",
+                  n);
+    char from[200];
+    snprintf(from, sizeof from, "%s@v%" PRId64, dataset, version);
+    lh_sql_quote(&sql, from);
+    lh_buf_puts(&sql, " AS new_value, 'replay' AS op");
+    int64_t nev = 0;
+    if ((rc = ing_journal_write(ing, c, who, target, 1, sql.data, "api", reason, &nev, &jkey, err)))
+        goto done;
+    replay_commit x = {.src = src,
+                       .target = target,
+                       .key = key,
+                       .journal = jkey,
+                       .reason = reason,
+                       .size = sb.st_size,
+                       .rows = n};
+    if ((rc = lh_catalog_update(ing->cat, who, target, replay_commit_fn, &x, NULL, err))) goto done;
+    uploaded = false;
+    if (rows) *rows = n;
+done:
+    if (uploaded) {
+        lh_storage_delete(ing->st, key, NULL);
+        if (jkey) lh_storage_delete(ing->st, jkey, NULL);
+    }
+    if (tmp) unlink(tmp);
+    if (c) duckdb_disconnect(&c);
+    lh_manifest_free(src);
+    lh_buf_free(&sql);
+    free(tmp);
+    free(key);
+    free(jkey);
+    return rc;
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "query/query_int.h"
@@ -824,5 +825,154 @@ int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, c
     lh_buf_puts(&sql, " ORDER BY version, ts, field");
     int rc = lh_query_run(q, who, sql.data, opts, sink, sink_ctx, stats, err);
     lh_buf_free(&sql);
+    return rc;
+}
+
+/* ---------------------------------------------------------- time travel */
+
+/* Creates view "<dataset>@v<version>" unless it exists. Versions are immutable, so a view
+ * once made never needs refreshing. */
+static int version_view(lh_query *q, const lh_identity *who, const char *dataset, int64_t version,
+                        lh_error *err)
+{
+    lh_manifest *m = NULL;
+    int rc = lh_catalog_get(q->cat, who, dataset, version, &m, err);
+    if (rc) return rc;
+    char name[160];
+    snprintf(name, sizeof name, "%s@v%" PRId64, dataset, version);
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, "CREATE VIEW IF NOT EXISTS ");
+    lh_sql_ident(&sql, name);
+    lh_buf_puts(&sql, " AS ");
+    if (!(rc = lh_manifest_scan_sql(q->st, m, &sql, err))) {
+        pthread_mutex_lock(&q->views_mu);
+        rc = lh_duckdb_exec(q->admin, sql.data, "create version view", err);
+        pthread_mutex_unlock(&q->views_mu);
+    }
+    lh_buf_free(&sql);
+    lh_manifest_free(m);
+    return rc;
+}
+
+/* Installs the version views that sql names as quoted identifiers "name@vN". */
+static int named_version_views(lh_query *q, const lh_identity *who, const char *sql, lh_error *err)
+{
+    for (const char *p = sql; *p; p++) {
+        if (*p == '\'') { /* skip string literals ('' is a quote inside) */
+            for (p++; *p; p++) {
+                if (*p != '\'') continue;
+                if (p[1] != '\'') break;
+                p++;
+            }
+            if (!*p) break;
+            continue;
+        }
+        if (*p != '"') continue;
+        const char *e = strchr(p + 1, '"');
+        if (!e) break;
+        const char *at = memchr(p + 1, '@', (size_t)(e - p - 1));
+        if (at && at[1] == 'v' && at + 2 < e && (size_t)(at - p - 1) < 129) {
+            char ds[130];
+            snprintf(ds, sizeof ds, "%.*s", (int)(at - p - 1), p + 1);
+            const char *d = at + 2;
+            while (d < e && isdigit((unsigned char)*d)) d++;
+            if (d == e && lh_name_valid(ds, NULL)) {
+                int64_t v = strtoll(at + 2, NULL, 10);
+                int rc = version_view(q, who, ds, v, err);
+                if (rc) return rc;
+            }
+        }
+        p = e;
+    }
+    return LH_OK;
+}
+
+/* Skips white space and comments. */
+static const char *skip_blank(const char *p)
+{
+    for (;;) {
+        while (isspace((unsigned char)*p)) p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n') p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            p = e ? e + 2 : p + strlen(p);
+        } else {
+            return p;
+        }
+    }
+}
+
+static bool starts_word(const char *p, const char *w)
+{
+    size_t n = strlen(w);
+    return strncasecmp(p, w, n) == 0 && !isalnum((unsigned char)p[n]) && p[n] != '_';
+}
+
+int lh_query_resolve(lh_query *q, const lh_identity *who, const char *sql, int64_t as_of_us,
+                     char **out, lh_error *err)
+{
+    *out = NULL;
+    int rc = named_version_views(q, who, sql, err);
+    if (rc) return rc;
+    if (as_of_us <= 0) {
+        *out = lh_strdup(sql);
+        return LH_OK;
+    }
+    const char *p = skip_blank(sql);
+    bool with = starts_word(p, "WITH");
+    if (!with && !starts_word(p, "SELECT") && !starts_word(p, "FROM") && !starts_word(p, "VALUES") &&
+        *p != '(')
+        return lh_error_set(err, LH_EUNSUPPORTED,
+                            "as_of: only queries (SELECT, WITH, FROM, VALUES) can be run as of "
+                            "a time");
+    char **names = NULL;
+    size_t n = 0;
+    if ((rc = lh_catalog_list(q->cat, who, &names, &n, err))) return rc;
+    lh_buf b = {0};
+    lh_buf_puts(&b, "WITH ");
+    if (with) {
+        p = skip_blank(p + 4);
+        if (starts_word(p, "RECURSIVE")) {
+            lh_buf_puts(&b, "RECURSIVE ");
+            p = skip_blank(p + 9);
+        }
+    }
+    size_t nctes = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = 0;
+        lh_error e = {0};
+        int vrc = lh_catalog_version_at(q->cat, who, names[i], as_of_us, &v, &e);
+        if (vrc && vrc != LH_ENOENT) {
+            rc = lh_error_set(err, vrc, "as_of: %s", e.msg);
+            goto done;
+        }
+        if (nctes++) lh_buf_puts(&b, ", ");
+        lh_sql_ident(&b, names[i]);
+        if (vrc == LH_ENOENT) {
+            /* Not created yet at that time: its columns, no rows. */
+            lh_buf_puts(&b, " AS (SELECT * FROM main.");
+            lh_sql_ident(&b, names[i]);
+            lh_buf_puts(&b, " WHERE false)");
+            continue;
+        }
+        if ((rc = version_view(q, who, names[i], v, err))) goto done;
+        char vname[160];
+        snprintf(vname, sizeof vname, "%s@v%" PRId64, names[i], v);
+        lh_buf_puts(&b, " AS (SELECT * FROM main.");
+        lh_sql_ident(&b, vname);
+        lh_buf_putc(&b, ')');
+    }
+    if (nctes == 0) {
+        lh_buf_free(&b);
+        *out = lh_strdup(sql);
+        goto done;
+    }
+    lh_buf_puts(&b, with ? ", " : " ");
+    lh_buf_puts(&b, with ? p : sql);
+    *out = lh_buf_steal(&b);
+done:
+    lh_buf_free(&b);
+    lh_catalog_names_free(names, n);
     return rc;
 }

@@ -70,6 +70,15 @@ int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, c
                      const lh_query_opts *opts, lh_query_sink sink, void *sink_ctx,
                      lh_query_stats *stats, lh_error *err);
 
+/* Time travel. Makes every "<dataset>@v<N>" named in sql readable (a view of that version,
+ * created on first use) and, if as_of_us > 0, rewrites sql so that each dataset name reads
+ * the version that was current at that moment (a WITH clause over the version views;
+ * datasets that did not exist yet read as empty). *out is the SQL to run (caller frees).
+ * LH_ENOENT for an unknown dataset version; LH_EUNSUPPORTED for as_of on a statement that
+ * is not a query (SELECT, WITH, FROM, VALUES). */
+int lh_query_resolve(lh_query *q, const lh_identity *who, const char *sql, int64_t as_of_us,
+                     char **out, lh_error *err);
+
 /* Checks that sql is one statement of a read-only kind, without running it. */
 int lh_query_check(lh_query *q, const char *sql, lh_error *err);
 

@@ -73,6 +73,17 @@ expect_jq '[.events[] | .[6]] | unique == ["delete"]' "journal of people/1"
 expect_jq '[.events[] | select(.[3] == "name") | .[4]] == ["ada"]' "old value kept on delete"
 expect_eq "$(sql "SELECT count(*) FROM journal WHERE entity = 'people/4'" | jq -r '.rows[0][0]')" "3" "journal as SQL"
 
+# Time travel: a version view by name, and /sql as of the moment version 1 was committed.
+expect_eq "$(sql 'SELECT count(*) FROM "people@v1"' | jq -r '.rows[0][0]')" "3" "people@v1"
+t1=$(curl -s "$URL/catalog/datasets/people?version=1" | jq -r .updated_at)
+curl -s "$URL/sql" --data-binary "$(jq -n --arg t "$t1" '{sql: "SELECT string_agg(name, $$,$$ ORDER BY id) FROM people", as_of: $t}')" >"$T/body"
+expect_jq '.rows[0][0] == "ada,grace,linus"' "people as of version 1"
+req POST /sql --data-binary '{"sql":"SELECT 1","as_of":"yesterday"}'
+expect_status 400
+expect_contains "as_of"
+req POST /sql --data-binary '{"sql":"SELECT * FROM \"people@v99\""}'
+expect_status 404
+
 # A key declared later, refused on duplicates.
 printf 'a,b\nx,1\ny,1\n' >"$T/later.csv"
 req POST '/ingest?dataset=later' --data-binary @"$T/later.csv"
