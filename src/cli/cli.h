@@ -50,5 +50,6 @@ int cmd_delete(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
 
 #endif

@@ -398,3 +398,75 @@ out:
     cli_env_close(&env);
     return status;
 }
+
+static const char *compact_help =
+    "usage: lakehouse compact DATASET [--reason TEXT] [--gc] [--retention-hours N]\n"
+    "Merges the dataset's base and delta files into one new base file, as a new version;\n"
+    "earlier versions keep their files. --gc then deletes files that no version inside the\n"
+    "retention window (retention_hours, default 168) needs.\n";
+
+int cmd_compact(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    char *flags[MAX_FLAGS];
+    int nflags;
+    if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
+    const char *dataset = NULL, *reason = NULL;
+    bool gc = false;
+    int64_t retention_h = -1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(compact_help, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+            reason = argv[++i];
+        } else if (strcmp(argv[i], "--gc") == 0) {
+            gc = true;
+        } else if (strcmp(argv[i], "--retention-hours") == 0 && i + 1 < argc) {
+            char *end;
+            retention_h = strtoll(argv[++i], &end, 10);
+            if (*end || retention_h < 0) {
+                fprintf(stderr, "lakehouse compact: --retention-hours needs a whole number >= 0\n");
+                return 2;
+            }
+        } else if (!dataset && argv[i][0] != '-') {
+            dataset = argv[i];
+        } else {
+            fprintf(stderr, "lakehouse compact: unexpected argument '%s'\n%s", argv[i],
+                    compact_help);
+            return 2;
+        }
+    }
+    if (!dataset) {
+        fputs(compact_help, stderr);
+        return 2;
+    }
+    cli_env env;
+    if (cli_env_open(&env, config_path, flags, nflags)) return 1;
+    lh_error err = {0};
+    lh_ingest *ing = NULL;
+    int status = 1;
+    lh_compact_result r;
+    if (lh_ingest_open(env.cat, &env.cfg, &ing, &err)) goto out;
+    if (lh_ingest_compact(ing, &lh_identity_default, dataset, reason, &r, &err)) goto out;
+    if (r.noop)
+        printf("%s: nothing to compact (version %" PRId64 ")\n", dataset, r.version);
+    else
+        printf("%s: %" PRId64 " files (%" PRId64 " deltas) → 1 file, %" PRId64
+               " rows, version %" PRId64 " (%.2fs)\n",
+               dataset, r.files_before, r.deltas_before, r.rows, r.version, r.seconds);
+    if (gc) {
+        int64_t hours = retention_h >= 0 ? retention_h : env.cfg.retention_hours;
+        int64_t n = 0;
+        if (lh_ingest_gc(ing, &lh_identity_default, dataset, hours * 3600 * 1000000LL, &n, &err))
+            goto out;
+        printf("%s: %" PRId64 " files outside the %" PRId64 " h retention deleted\n", dataset, n,
+               hours);
+    }
+    status = 0;
+out:
+    if (status) cli_fail("compact", &err);
+    lh_ingest_close(ing);
+    cli_env_close(&env);
+    return status;
+}

@@ -20,6 +20,7 @@ static const struct {
     {"key", cmd_key, "declare a dataset's primary key"},
     {"journal", cmd_journal, "the history of a record: every change, who, when and why"},
     {"replay", cmd_replay, "materialize a dataset as of a time or version as a new dataset"},
+    {"compact", cmd_compact, "merge a dataset's delta files into new base files"},
     {"demo-data", lh_cmd_demo_data, "generate the staffing sample as CSV files"},
 };
 

@@ -35,12 +35,18 @@ static const key_def keys[] = {
     {"query_timeout_ms", "LAKEHOUSE_QUERY_TIMEOUT_MS", T_INT, OFF(query_timeout_ms), 1, INT_MAX},
     {"query_row_limit", "LAKEHOUSE_QUERY_ROW_LIMIT", T_INT64, OFF(query_row_limit), 1, INT64_MAX},
     {"query_threads", "LAKEHOUSE_QUERY_THREADS", T_INT, OFF(query_threads), 1, 1024},
+    {"retention_hours", "LAKEHOUSE_RETENTION_HOURS", T_INT, OFF(retention_hours), 0, INT_MAX},
+    {"compact_delta_files", "LAKEHOUSE_COMPACT_DELTA_FILES", T_INT, OFF(compact_delta_files), 0,
+     INT_MAX},
+    {"cache_memory_mb", "LAKEHOUSE_CACHE_MEMORY_MB", T_INT64, OFF(cache_memory_mb), 0,
+     INT64_MAX / (1024 * 1024)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char known_keys[] = "data_dir, listen, ingest_dir, cache_dir, log_level, log_json, "
                                  "max_body_bytes, max_json_bytes, threads, query_memory_mb, "
-                                 "query_timeout_ms, query_row_limit, query_threads";
+                                 "query_timeout_ms, query_row_limit, query_threads, "
+                                 "retention_hours, compact_delta_files, cache_memory_mb";
 
 static const key_def *find_key(const char *key)
 {
@@ -99,6 +105,9 @@ static void set_defaults(lh_config *cfg)
     cfg->query_timeout_ms = 30000;
     cfg->query_row_limit = 10000;
     cfg->query_threads = cores;
+    cfg->retention_hours = 168;
+    cfg->compact_delta_files = 64;
+    cfg->cache_memory_mb = 0;
     derive_dirs(cfg);
 }
 

@@ -30,6 +30,7 @@ int lh_ingest_open(lh_catalog *cat, const lh_config *cfg, lh_ingest **out, lh_er
     ing->st = lh_catalog_storage(cat);
     const char *cache = cfg->cache_dir ? cfg->cache_dir : cfg->data_dir;
     ing->tmp_dir = lh_path_join(cache, "ingest_tmp");
+    ing->compact_delta_files = cfg->compact_delta_files;
     char *spill = lh_path_join(cache, "ingest_spill");
     duckdb_config dc = NULL;
     char *open_err = NULL;

@@ -77,6 +77,7 @@ typedef struct lh_upsert_result {
     char absent_keys[256];    /* some absent keys, comma separated */
     int64_t events;           /* journal events written */
     bool noop;                /* nothing changed; nothing committed */
+    int64_t compacted;        /* the version an automatic compaction committed, or 0 */
     double seconds;
 } lh_upsert_result;
 
@@ -101,6 +102,29 @@ int lh_ingest_set_key(lh_ingest *ing, const lh_identity *who, const char *datase
 int lh_ingest_replay(lh_ingest *ing, const lh_identity *who, const char *dataset,
                      int64_t version, const char *target, const char *reason, int64_t *rows,
                      lh_error *err);
+
+typedef struct lh_compact_result {
+    int64_t from_version; /* the version compacted */
+    int64_t version;      /* the new version (from_version when noop) */
+    int64_t files_before; /* base + delta files before */
+    int64_t deltas_before;
+    int64_t rows; /* rows in the new base file */
+    bool noop;    /* nothing to compact (no deltas, at most one base file) */
+    double seconds;
+} lh_compact_result;
+
+/* Merges a dataset's base and delta files into one new base file, committed as a new version
+ * (op "compact", journaled). Earlier versions keep their files, so readers of them and time
+ * travel are unaffected; lh_ingest_gc removes files later. result may be NULL. */
+int lh_ingest_compact(lh_ingest *ing, const lh_identity *who, const char *dataset,
+                      const char *reason, lh_compact_result *result, lh_error *err);
+
+/* Deletes data/<dataset>/ files that no version committed within retention_us (nor the latest
+ * version) references and that are older than retention_us (so uncommitted uploads in flight
+ * are left alone). Journal batches are never deleted. *deleted (may be NULL) receives the
+ * count. Versions older than the retention may then fail to read. */
+int lh_ingest_gc(lh_ingest *ing, const lh_identity *who, const char *dataset,
+                 int64_t retention_us, int64_t *deleted, lh_error *err);
 
 /* Parses "csv"/"json"/"jsonl"/"auto"; LH_EINVAL otherwise. */
 int lh_ingest_format_parse(const char *s, lh_ingest_format *out, lh_error *err);

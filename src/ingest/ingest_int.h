@@ -10,6 +10,7 @@ struct lh_ingest {
     lh_storage *st;
     duckdb_database db; /* runs only SQL we generate; never user SQL */
     char *tmp_dir;
+    int compact_delta_files; /* automatic compaction threshold (0: never) */
 };
 
 typedef struct coldef {
@@ -45,7 +46,8 @@ int ing_key_parse(const char *spec, const lh_manifest *m, char ***out, size_t *n
 int ing_key_check_unique(duckdb_connection c, const char *dataset, const char *rel,
                          char *const *key, size_t nkey, lh_error *err);
 /* Writes events (a SELECT with key, field, old_value, new_value, op) as one write-once
- * journal batch for dataset version; *out_key receives its object key (caller frees). */
+ * journal batch for dataset version; source NULL means "cli" for the CLI's identity, else
+ * "api". *out_key receives its object key (caller frees). */
 int ing_journal_write(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
                       const char *dataset, int64_t version, const char *events_sql,
                       const char *source, const char *reason, int64_t *nevents, char **out_key,

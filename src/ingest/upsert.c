@@ -219,7 +219,10 @@ int ing_journal_write(lh_ingest *ing, duckdb_connection c, const lh_identity *wh
     /* No workspaces yet: the profile is the workspace. */
     lh_sql_quote(&sql, who && who->profile ? who->profile : "");
     lh_buf_puts(&sql, " AS workspace_id, ");
-    lh_sql_quote(&sql, source ? source : "api");
+    /* Without a caller-given source, the channel: the CLI's identity says "cli". */
+    lh_sql_quote(&sql, source                                                ? source
+                       : who && who->actor && strcmp(who->actor, "cli") == 0 ? "cli"
+                                                                             : "api");
     lh_buf_puts(&sql, " AS source, ");
     if (reason)
         lh_sql_quote(&sql, reason);
@@ -269,7 +272,10 @@ static int key_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **next,
     if (k->journal) lh_manifest_add_journal(m, k->journal);
     free(m->op);
     m->op = lh_strdup("set_key");
-    if (k->reason) json_object_set_new(m->metadata, "last_reason", json_string(k->reason));
+    if (k->reason)
+        json_object_set_new(m->metadata, "last_reason", json_string(k->reason));
+    else
+        json_object_del(m->metadata, "last_reason"); /* a reason belongs to one commit */
     *next = m;
     return LH_OK;
 }
@@ -306,7 +312,7 @@ int lh_ingest_set_key(lh_ingest *ing, const lh_identity *who, const char *datase
     lh_sql_quote(&sql, newk.data);
     lh_buf_puts(&sql, " AS new_value, 'set_key' AS op");
     int64_t nev = 0;
-    if ((rc = ing_journal_write(ing, c, who, dataset, cur->version + 1, sql.data, "api", reason,
+    if ((rc = ing_journal_write(ing, c, who, dataset, cur->version + 1, sql.data, NULL, reason,
                                 &nev, &jkey, err)))
         goto done;
     key_commit kc = {
@@ -350,7 +356,10 @@ static int upsert_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **ne
         m->columns[i].nullable = m->columns[i].nullable || u->nullable[i];
     free(m->op);
     m->op = lh_strdup(u->op);
-    if (u->reason) json_object_set_new(m->metadata, "last_reason", json_string(u->reason));
+    if (u->reason)
+        json_object_set_new(m->metadata, "last_reason", json_string(u->reason));
+    else
+        json_object_del(m->metadata, "last_reason"); /* a reason belongs to one commit */
     *next = m;
     return LH_OK;
 }
@@ -828,8 +837,8 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
     }
     if ((rc = lh_storage_put_file(ing->st, dkey, tmp, err))) goto done;
     uploaded = true;
-    if ((rc = ing_journal_write(ing, c, who, o->dataset, version, events.data,
-                                o->source ? o->source : "api", o->reason, &r->events, &jkey, err)))
+    if ((rc = ing_journal_write(ing, c, who, o->dataset, version, events.data, o->source, o->reason,
+                                &r->events, &jkey, err)))
         goto done;
     upsert_commit uc = {.base_version = cur->version,
                         .delta = dkey,
@@ -892,6 +901,23 @@ int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
             break;
         }
     }
+    if (rc == LH_OK && !r.noop && ing->compact_delta_files > 0) {
+        /* The policy: the upsert that leaves too many delta files pays for merging them.
+         * Its own commit stands whatever happens here. */
+        lh_manifest *m = NULL;
+        if (lh_catalog_get(ing->cat, who, o->dataset, 0, &m, NULL) == LH_OK &&
+            lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files) {
+            lh_compact_result cr;
+            lh_error ce = {0};
+            if (lh_ingest_compact(ing, who, o->dataset, "automatic: delta files over threshold",
+                                  &cr, &ce) == LH_OK)
+                r.compacted = cr.noop ? 0 : cr.version;
+            else
+                lh_log(LH_LOG_WARN, "ingest.auto_compact_failed", "dataset", o->dataset, "error",
+                       ce.msg, NULL);
+        }
+        lh_manifest_free(m);
+    }
 done:
     if (c) duckdb_disconnect(&c);
     r.seconds = (double)(lh_now_ns() - t0) / 1e9;
@@ -924,7 +950,10 @@ static int replay_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **ne
     json_object_set_new(m->metadata, "replayed_from",
                         json_pack("{s:s, s:I}", "dataset", x->src->dataset, "version",
                                   (json_int_t)x->src->version));
-    if (x->reason) json_object_set_new(m->metadata, "last_reason", json_string(x->reason));
+    if (x->reason)
+        json_object_set_new(m->metadata, "last_reason", json_string(x->reason));
+    else
+        json_object_del(m->metadata, "last_reason"); /* a reason belongs to one commit */
     *next = m;
     return LH_OK;
 }
@@ -981,7 +1010,7 @@ int lh_ingest_replay(lh_ingest *ing, const lh_identity *who, const char *dataset
     lh_sql_quote(&sql, from);
     lh_buf_puts(&sql, " AS new_value, 'replay' AS op");
     int64_t nev = 0;
-    if ((rc = ing_journal_write(ing, c, who, target, 1, sql.data, "api", reason, &nev, &jkey, err)))
+    if ((rc = ing_journal_write(ing, c, who, target, 1, sql.data, NULL, reason, &nev, &jkey, err)))
         goto done;
     replay_commit x = {.src = src,
                        .target = target,

@@ -468,6 +468,87 @@ static void test_time_travel_returns_exact_earlier_rows(void **state)
                      LH_ENOENT);
 }
 
+static void test_compaction_keeps_rows_and_old_versions(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,v\n1,a\n2,b\n3,c\n", &err), 0);
+    lh_upsert_result r;
+    assert_int_equal(upsert(f, "c", "u1.csv", "id,v\n1,x\n4,d\n", false, &r, &err), 0);
+    assert_int_equal(upsert(f, "c", "u2.csv", "id\n2\n", true, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    static const char *all = "SELECT string_agg(id || v, ',' ORDER BY id) FROM c";
+    char *before = scalar(f, all);
+    lh_compact_result cr;
+    assert_int_equal(lh_ingest_compact(f->ing, &lh_identity_default, "c", "tidy", &cr, &err), 0);
+    assert_false(cr.noop);
+    assert_int_equal(cr.from_version, 3);
+    assert_int_equal(cr.version, 4);
+    assert_int_equal(cr.deltas_before, 2);
+    assert_int_equal(cr.rows, 3);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(m->nfiles, 1);
+    assert_int_equal(lh_manifest_ndeltas(m), 0);
+    assert_string_equal(m->op, "compact");
+    lh_manifest_free(m);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *after = scalar(f, all);
+    assert_string_equal(after, before);
+    assert_string_equal(after, "1x,3c,4d");
+    free(after);
+    free(before);
+    /* Readers of the old versions are unaffected. */
+    char *v2 = scalar_at(f, "SELECT string_agg(id || v, ',' ORDER BY id) FROM \"c@v2\"", 0);
+    assert_string_equal(v2, "1x,2b,3c,4d");
+    free(v2);
+    /* Nothing left to do: a no-op, no version. */
+    assert_int_equal(lh_ingest_compact(f->ing, &lh_identity_default, "c", NULL, &cr, &err), 0);
+    assert_true(cr.noop);
+    assert_int_equal(cr.version, 4);
+    /* gc with a long retention deletes nothing; with none, the files only old versions used. */
+    int64_t deleted = -1;
+    assert_int_equal(
+        lh_ingest_gc(f->ing, &lh_identity_default, "c", 3600LL * 1000000, &deleted, &err), 0);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(lh_ingest_gc(f->ing, &lh_identity_default, "c", 0, &deleted, &err), 0);
+    assert_int_equal(deleted, 3);
+    after = scalar(f, all);
+    assert_string_equal(after, "1x,3c,4d");
+    free(after);
+    /* The journal has the compaction. */
+    char *j = scalar(f, "SELECT op || ' ' || reason FROM journal WHERE dataset = 'c' AND "
+                        "version = 4");
+    assert_string_equal(j, "compact tidy");
+    free(j);
+}
+
+static void test_upsert_compacts_past_the_delta_threshold(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_ingest_close(f->ing);
+    f->cfg.compact_delta_files = 3;
+    assert_int_equal(lh_ingest_open(f->cat, &f->cfg, &f->ing, &err), 0);
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,v\n1,0\n", &err), 0);
+    lh_upsert_result r;
+    char data[64];
+    for (int i = 1; i <= 3; i++) {
+        snprintf(data, sizeof data, "id,v\n1,%d\n", i);
+        assert_int_equal(upsert(f, "c", "u.csv", data, false, &r, &err), 0);
+        assert_int_equal(r.compacted, i == 3 ? 5 : 0);
+    }
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(m->version, 5);
+    assert_int_equal(lh_manifest_ndeltas(m), 0);
+    lh_manifest_free(m);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *v = scalar(f, "SELECT v FROM c WHERE id = 1");
+    assert_string_equal(v, "3");
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +560,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_primary_key_refused_on_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_records_old_and_new_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_travel_returns_exact_earlier_rows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_keeps_rows_and_old_versions, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_compacts_past_the_delta_threshold, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
