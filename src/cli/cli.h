@@ -51,5 +51,6 @@ int cmd_key(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

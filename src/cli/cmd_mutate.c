@@ -470,3 +470,53 @@ out:
     cli_env_close(&env);
     return status;
 }
+
+static const char *cache_help =
+    "usage: lakehouse cache pin|unpin DATASET\n"
+    "       lakehouse cache list\n"
+    "pin: a running server keeps the dataset in memory at its latest version (the pin is\n"
+    "kept in the lake, so it outlives restarts); unpin: it may be evicted again. list: the\n"
+    "pinned datasets. GET /cache on the server shows sizes, hits and misses.\n";
+
+int cmd_cache(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    char *flags[MAX_FLAGS];
+    int nflags;
+    if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(cache_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    bool list = strcmp(sub, "list") == 0;
+    if ((!list && (argc != 3 || (strcmp(sub, "pin") && strcmp(sub, "unpin")))) ||
+        (list && argc != 2)) {
+        fputs(cache_help, stderr);
+        return 2;
+    }
+    cli_env env;
+    if (cli_env_open(&env, config_path, flags, nflags)) return 1;
+    lh_error err = {0};
+    int status = 1;
+    if (list) {
+        lh_object_list l;
+        if (lh_storage_list_all(env.st, "_cache/pins/", &l, &err)) goto out;
+        for (size_t i = 0; i < l.count; i++)
+            printf("%s\n", l.items[i].key + strlen("_cache/pins/"));
+        lh_storage_list_free(&l);
+        status = 0;
+        goto out;
+    }
+    lh_manifest *m = NULL;
+    bool pin = strcmp(sub, "pin") == 0;
+    if (pin && lh_catalog_get(env.cat, &lh_identity_default, argv[2], 0, &m, &err)) goto out;
+    lh_manifest_free(m);
+    if (lh_query_cache_mark(env.st, argv[2], pin, &err)) goto out;
+    printf("%s: %s\n", argv[2], pin ? "pinned" : "unpinned");
+    status = 0;
+out:
+    if (status) cli_fail("cache", &err);
+    cli_env_close(&env);
+    return status;
+}

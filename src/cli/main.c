@@ -21,6 +21,7 @@ static const struct {
     {"journal", cmd_journal, "the history of a record: every change, who, when and why"},
     {"replay", cmd_replay, "materialize a dataset as of a time or version as a new dataset"},
     {"compact", cmd_compact, "merge a dataset's delta files into new base files"},
+    {"cache", cmd_cache, "pin or unpin a dataset in a server's memory"},
     {"demo-data", lh_cmd_demo_data, "generate the staffing sample as CSV files"},
 };
 

@@ -175,6 +175,9 @@ void gw_handle_upsert(gw_req *r);
 void gw_handle_delete(gw_req *r);
 void gw_handle_set_key(gw_req *r);
 void gw_handle_journal(gw_req *r);
+void gw_handle_cache(gw_req *r);
+void gw_handle_cache_pin(gw_req *r);
+void gw_handle_cache_unpin(gw_req *r);
 
 /* Streaming (sql.c): bytes handed to the client so far, and the reference drop. */
 uint64_t gw_stream_sent(gw_stream *s);

@@ -317,3 +317,52 @@ void gw_handle_journal(gw_req *r)
     }
     lh_buf_free(&out);
 }
+
+void gw_handle_cache(gw_req *r)
+{
+    if (r->nargs) {
+        gw_send_error(r, 400, LH_EINVAL, "GET /cache takes no query parameters",
+                      json_pack("{s:s}", "parameter", r->args[0].key));
+        return;
+    }
+    gw_send_json(r, 200, lh_query_cache_stats(r->g->deps.query));
+}
+
+static void cache_pin(gw_req *r, bool pin)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->json, k, v)
+    {
+        if (strcmp(k, "dataset")) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown field '%.80s' (expected dataset)", k);
+            gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "field", k));
+            return;
+        }
+    }
+    const char *dataset = json_string_value(json_object_get(r->json, "dataset"));
+    if (!dataset) {
+        gw_send_error(r, 400, LH_EINVAL, "field 'dataset' is required and must be a string",
+                      json_pack("{s:s}", "field", "dataset"));
+        return;
+    }
+    lh_error err = {0};
+    int rc = pin ? lh_query_cache_pin(r->g->deps.query, &r->who, dataset, &err)
+                 : lh_query_cache_unpin(r->g->deps.query, &r->who, dataset, &err);
+    if (rc) {
+        gw_send_error(r, 0, rc, err.msg, json_pack("{s:s}", "dataset", dataset));
+        return;
+    }
+    gw_send_json(r, 200, lh_query_cache_stats(r->g->deps.query));
+}
+
+void gw_handle_cache_pin(gw_req *r)
+{
+    cache_pin(r, true);
+}
+
+void gw_handle_cache_unpin(gw_req *r)
+{
+    cache_pin(r, false);
+}

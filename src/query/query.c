@@ -17,6 +17,7 @@
 typedef struct view {
     char *name;
     int64_t version;
+    int64_t bytes;  /* Parquet bytes at that version (hot cache admission) */
     char **journal; /* the dataset's journal batch keys at that version */
     size_t njournal;
 } view;
@@ -43,6 +44,8 @@ struct lh_query {
     view *views;
     size_t nviews;
     uint64_t last_sync_ns;
+    lh_hot *hot; /* guarded by views_mu */
+    bool hot_on; /* set once by lh_query_cache_enable */
 
     pthread_mutex_t pool_mu; /* guards free_conns, nfree, cap */
     duckdb_connection *free_conns;
@@ -169,7 +172,9 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     lh_buf_puts(&sql, "CREATE OR REPLACE VIEW ");
     lh_sql_ident(&sql, m->dataset);
     lh_buf_puts(&sql, " AS ");
-    if ((rc = lh_manifest_scan_sql(q->st, m, &sql, err))) goto done;
+    if (!lh_hot_source(q->hot, m->dataset, m->version, &sql) &&
+        (rc = lh_manifest_scan_sql(q->st, m, &sql, err)))
+        goto done;
     rc = lh_duckdb_exec(q->admin, sql.data, "create view", err);
     if (rc) {
         lh_error_prefix(err, "dataset '%s'", m->dataset);
@@ -184,6 +189,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
         v->njournal = 0;
     }
     v->version = m->version;
+    v->bytes = m->bytes;
     view_journal_free(v);
     v->journal = lh_calloc(m->njournal + 1, sizeof *v->journal);
     for (size_t i = 0; i < m->njournal; i++)
@@ -205,11 +211,16 @@ static int refresh_locked(lh_query *q, const char *dataset, lh_error *err)
         rc = lh_duckdb_exec(q->admin, sql.data, "drop view", err);
         lh_buf_free(&sql);
         view_remove(q, dataset);
+        lh_hot_forget(q->hot, q->admin, dataset);
         return rc;
     }
     if (rc) return rc;
     view *v = view_find(q, dataset);
-    if (!v || v->version != m->version) rc = view_install(q, m, err);
+    if (!v || v->version != m->version) {
+        /* The cached table follows the version before the view does: never stale. */
+        lh_hot_invalidate(q->hot, q->admin, m);
+        rc = view_install(q, m, err);
+    }
     lh_manifest_free(m);
     return rc;
 }
@@ -252,6 +263,33 @@ int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err)
     return rc;
 }
 
+#define PINS_PREFIX "_cache/pins/"
+
+/* Loads pinned datasets whose marker appeared, unpins those whose marker went away. */
+static void pins_sync_locked(lh_query *q)
+{
+    lh_object_list l;
+    if (lh_storage_list_all(q->st, PINS_PREFIX, &l, NULL) != LH_OK) return;
+    for (size_t i = 0; i < l.count; i++) {
+        const char *ds = l.items[i].key + strlen(PINS_PREFIX);
+        if (lh_hot_pinned(q->hot, ds) || !lh_name_valid(ds, NULL)) continue;
+        lh_manifest *m = NULL;
+        lh_error e = {0};
+        if (lh_catalog_get(q->cat, &lh_identity_default, ds, 0, &m, &e) ||
+            lh_hot_load(q->hot, q->admin, m, true, &e) || view_install(q, m, &e))
+            lh_log(LH_LOG_WARN, "cache.pin_failed", "dataset", ds, "error", e.msg, NULL);
+        lh_manifest_free(m);
+    }
+    for (size_t v = 0; v < q->nviews; v++) {
+        if (!lh_hot_pinned(q->hot, q->views[v].name)) continue;
+        bool marked = false;
+        for (size_t i = 0; i < l.count && !marked; i++)
+            marked = strcmp(l.items[i].key + strlen(PINS_PREFIX), q->views[v].name) == 0;
+        if (!marked) lh_hot_unpin(q->hot, q->views[v].name);
+    }
+    lh_storage_list_free(&l);
+}
+
 static int sync_locked(lh_query *q, lh_error *err)
 {
     char **names = NULL;
@@ -277,6 +315,7 @@ static int sync_locked(lh_query *q, lh_error *err)
             lh_log(LH_LOG_WARN, "query.view_failed", "dataset", names[j], "error", e.msg, NULL);
     }
     lh_catalog_names_free(names, n);
+    if (q->hot_on) pins_sync_locked(q);
     q->last_sync_ns = lh_now_ns();
     lh_error e = {0};
     if (journal_install(q, &e))
@@ -347,6 +386,10 @@ int lh_query_open(lh_catalog *cat, const lh_config *cfg, lh_query **out, lh_erro
     q->cat = cat;
     q->st = lh_catalog_storage(cat);
     q->row_limit = cfg->query_row_limit > 0 ? cfg->query_row_limit : 10000;
+    q->hot = lh_hot_new(q->st, cfg->cache_memory_mb > 0
+                                   ? cfg->cache_memory_mb << 20
+                                   : ((cfg->query_memory_mb > 0 ? cfg->query_memory_mb : 1024)
+                                      << 20) / 10);
     q->timeout_ms = cfg->query_timeout_ms > 0 ? cfg->query_timeout_ms : 30000;
     pthread_mutex_init(&q->views_mu, NULL);
     pthread_mutex_init(&q->pool_mu, NULL);
@@ -406,6 +449,7 @@ void lh_query_close(lh_query *q)
         view_journal_free(&q->views[i]);
     }
     free(q->views);
+    lh_hot_free(q->hot);
     free(q->data_dir);
     free(q->cache_dir);
     pthread_mutex_destroy(&q->views_mu);
@@ -828,6 +872,8 @@ int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, c
     return rc;
 }
 
+static void cache_touch(lh_query *q, const char *sql);
+
 /* ---------------------------------------------------------- time travel */
 
 /* Creates view "<dataset>@v<version>" unless it exists. Versions are immutable, so a view
@@ -913,6 +959,7 @@ int lh_query_resolve(lh_query *q, const lh_identity *who, const char *sql, int64
                      char **out, lh_error *err)
 {
     *out = NULL;
+    cache_touch(q, sql);
     int rc = named_version_views(q, who, sql, err);
     if (rc) return rc;
     if (as_of_us <= 0) {
@@ -975,4 +1022,103 @@ done:
     lh_buf_free(&b);
     lh_catalog_names_free(names, n);
     return rc;
+}
+
+/* ------------------------------------------------------------ hot cache */
+
+void lh_query_cache_enable(lh_query *q)
+{
+    pthread_mutex_lock(&q->views_mu);
+    q->hot_on = true;
+    pins_sync_locked(q);
+    pthread_mutex_unlock(&q->views_mu);
+}
+
+int lh_query_cache_mark(lh_storage *st, const char *dataset, bool pin, lh_error *err)
+{
+    if (!lh_name_valid(dataset, err)) return lh_error_prefix(err, "cache: dataset");
+    char *key = lh_sprintf(PINS_PREFIX "%s", dataset);
+    int rc = pin ? lh_storage_put(st, key, "{}\n", 3, err) : lh_storage_delete(st, key, err);
+    free(key);
+    return rc;
+}
+
+int lh_query_cache_pin(lh_query *q, const lh_identity *who, const char *dataset, lh_error *err)
+{
+    lh_manifest *m = NULL;
+    int rc = lh_catalog_get(q->cat, who, dataset, 0, &m, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&q->views_mu);
+    if (!(rc = lh_hot_load(q->hot, q->admin, m, true, err))) rc = view_install(q, m, err);
+    pthread_mutex_unlock(&q->views_mu);
+    if (!rc) rc = lh_query_cache_mark(q->st, dataset, true, err);
+    lh_manifest_free(m);
+    return rc;
+}
+
+int lh_query_cache_unpin(lh_query *q, const lh_identity *who, const char *dataset, lh_error *err)
+{
+    (void)who;
+    if (!lh_name_valid(dataset, err)) return lh_error_prefix(err, "cache: dataset");
+    pthread_mutex_lock(&q->views_mu);
+    lh_hot_unpin(q->hot, dataset);
+    pthread_mutex_unlock(&q->views_mu);
+    return lh_query_cache_mark(q->st, dataset, false, err);
+}
+
+json_t *lh_query_cache_stats(lh_query *q)
+{
+    pthread_mutex_lock(&q->views_mu);
+    json_t *j = lh_hot_stats(q->hot);
+    json_object_set_new(j, "enabled", json_boolean(q->hot_on));
+    pthread_mutex_unlock(&q->views_mu);
+    return j;
+}
+
+/* Counts a query's use of each dataset it names (identifiers matching a view) and admits
+ * the ones asked for often enough. Runs before the query, so an admitted dataset serves it. */
+static void cache_touch(lh_query *q, const char *sql)
+{
+    if (!q->hot_on) return;
+    pthread_mutex_lock(&q->views_mu);
+    for (const char *p = sql; *p;) {
+        if (*p == '\'') {
+            for (p++; *p; p++) {
+                if (*p != '\'') continue;
+                if (p[1] != '\'') break;
+                p++;
+            }
+            if (*p) p++;
+            continue;
+        }
+        const char *s = p, *e;
+        if (*p == '"') {
+            s = p + 1;
+            e = strchr(s, '"');
+            if (!e) break;
+            p = e + 1;
+        } else if (isalpha((unsigned char)*p) || *p == '_') {
+            while (isalnum((unsigned char)*p) || *p == '_') p++;
+            e = p;
+        } else {
+            p++;
+            continue;
+        }
+        char name[130];
+        if ((size_t)(e - s) >= sizeof name) continue;
+        for (size_t i = 0; i < (size_t)(e - s); i++)
+            name[i] = (char)tolower((unsigned char)s[i]);
+        name[e - s] = 0;
+        view *v = view_find(q, name);
+        if (!v || !lh_hot_touch(q->hot, name, v->version, v->bytes)) continue;
+        lh_manifest *m = NULL;
+        lh_error err = {0};
+        if (lh_catalog_get(q->cat, &lh_identity_default, name, v->version, &m, &err) ||
+            lh_hot_load(q->hot, q->admin, m, false, &err) || view_install(q, m, &err))
+            lh_log(LH_LOG_INFO, "cache.admit_failed", "dataset", name, "error", err.msg, NULL);
+        else
+            lh_log(LH_LOG_INFO, "cache.admit", "dataset", name, NULL);
+        lh_manifest_free(m);
+    }
+    pthread_mutex_unlock(&q->views_mu);
 }

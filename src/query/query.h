@@ -79,6 +79,23 @@ int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, c
 int lh_query_resolve(lh_query *q, const lh_identity *who, const char *sql, int64_t as_of_us,
                      char **out, lh_error *err);
 
+/* Hot cache. Off until enabled (the server enables it; one-shot CLI runs do not): then
+ * pinned datasets (markers under _cache/pins/, so pins outlive restarts and the CLI can set
+ * them) are held in memory at their latest version, and datasets queried often are admitted
+ * under the cache_memory_mb budget, least recently used first out. */
+void lh_query_cache_enable(lh_query *q);
+/* Pins the dataset in memory at its latest version and records the pin in the lake.
+ * LH_ETOOBIG if it does not fit beside the other pinned datasets; LH_ENOENT if unknown. */
+int lh_query_cache_pin(lh_query *q, const lh_identity *who, const char *dataset, lh_error *err);
+/* Removes the pin (the dataset stays in memory until evicted). */
+int lh_query_cache_unpin(lh_query *q, const lh_identity *who, const char *dataset,
+                         lh_error *err);
+/* Writes (pin) or removes the pin marker of a dataset without loading anything: what a
+ * server picks up on its next sync. */
+int lh_query_cache_mark(lh_storage *st, const char *dataset, bool pin, lh_error *err);
+/* The cache's budget, use and entries as a JSON object (caller decrefs). */
+json_t *lh_query_cache_stats(lh_query *q);
+
 /* Checks that sql is one statement of a read-only kind, without running it. */
 int lh_query_check(lh_query *q, const char *sql, lh_error *err);
 

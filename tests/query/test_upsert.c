@@ -549,6 +549,56 @@ static void test_upsert_compacts_past_the_delta_threshold(void **state)
     free(v);
 }
 
+static void test_cache_refuses_pin_past_budget_and_never_serves_stale_rows(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_query_close(f->q);
+    f->cfg.cache_memory_mb = 2;
+    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
+    lh_query_cache_enable(f->q);
+    /* ~200K distinct strings: far more than 2 MB in memory. */
+    lh_buf big = {0};
+    lh_buf_puts(&big, "id,s\n");
+    for (int i = 0; i < 200000; i++)
+        lh_buf_printf(&big, "%d,row-%d-padding-padding-padding-padding\n", i, i);
+    assert_int_equal(ingest_keyed(f, "big", "id", big.data, &err), 0);
+    lh_buf_free(&big);
+    assert_int_equal(ingest_keyed(f, "small", "id", "id,v\n1,a\n", &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "big", &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "small", &err), 0);
+    lh_error e = {0};
+    assert_int_equal(lh_query_cache_pin(f->q, &lh_identity_default, "big", &e), LH_ETOOBIG);
+    assert_non_null(strstr(e.msg, "cache budget is 2 MB"));
+    assert_int_equal(lh_query_cache_pin(f->q, &lh_identity_default, "small", &err), 0);
+    json_t *st = lh_query_cache_stats(f->q);
+    size_t i;
+    json_t *entry;
+    int cached = 0;
+    json_array_foreach(json_object_get(st, "entries"), i, entry)
+    {
+        const char *ds = json_string_value(json_object_get(entry, "dataset"));
+        if (json_is_true(json_object_get(entry, "cached"))) {
+            assert_string_equal(ds, "small");
+            cached++;
+        }
+    }
+    assert_int_equal(cached, 1);
+    json_decref(st);
+    /* Every commit is visible at once through the pinned table. */
+    for (int k = 0; k < 5; k++) {
+        char data[64], want[16];
+        snprintf(data, sizeof data, "id,v\n1,v%d\n", k);
+        snprintf(want, sizeof want, "v%d", k);
+        lh_upsert_result r;
+        assert_int_equal(upsert(f, "small", "u.csv", data, false, &r, &err), 0);
+        assert_int_equal(lh_query_refresh(f->q, "small", &err), 0);
+        char *v = scalar(f, "SELECT v FROM small WHERE id = 1");
+        assert_string_equal(v, want);
+        free(v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,6 +615,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_upsert_compacts_past_the_delta_threshold, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_cache_refuses_pin_past_budget_and_never_serves_stale_rows, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
