@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 DEMO_DATA ?= lake
 DEMO_SCALE ?= 1
 
-.PHONY: all bootstrap build build-asan test test-fast test-asan demo bench bench-sql bench-vector format clean
+.PHONY: all bootstrap build build-asan test test-fast test-asan demo bench bench-sql bench-vector bench-upsert format clean
 
 all: build
 
@@ -39,7 +39,7 @@ test-asan: build-asan
 demo: build
 	scripts/demo $(BUILD) $(DEMO_DATA) $(DEMO_SCALE)
 
-bench: bench-sql bench-vector
+bench: bench-sql bench-vector bench-upsert
 
 bench-sql: build
 	cmake -S . -B $(BUILD) -DLH_BENCH=ON && cmake --build $(BUILD)
@@ -48,6 +48,10 @@ bench-sql: build
 bench-vector: build
 	cmake -S . -B $(BUILD) -DLH_BENCH=ON && cmake --build $(BUILD)
 	bench/vector/run $(BUILD)
+
+bench-upsert: build
+	cmake -S . -B $(BUILD) -DLH_BENCH=ON && cmake --build $(BUILD)
+	bench/upsert/run $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c')

@@ -67,11 +67,19 @@ static int compact_once(lh_ingest *ing, duckdb_connection c, const lh_identity *
     lh_uuid(uuid);
     tmp = lh_sprintf("%s/compact-%s.parquet", ing->tmp_dir, uuid);
     key = lh_sprintf("data/%s/%s.parquet", dataset, uuid);
-    lh_buf_puts(&sql, "COPY (");
+    /* Sorted by the key in small row groups: a lookup by key reads one row group (min/max
+     * statistics rule out the others). */
+    lh_buf_puts(&sql, "COPY (SELECT * FROM (");
     if ((rc = lh_manifest_scan_sql(ing->st, cur, &sql, err))) goto done;
+    lh_buf_puts(&sql, ")");
+    for (size_t k = 0; k < cur->nkey; k++) {
+        lh_buf_puts(&sql, k ? ", " : " ORDER BY ");
+        lh_sql_ident(&sql, cur->key[k]);
+    }
     lh_buf_puts(&sql, ") TO ");
     lh_sql_quote(&sql, tmp);
-    lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)");
+    lh_buf_printf(&sql, " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d)",
+                  cur->nkey ? 8192 : 122880);
     duckdb_result res;
     if ((rc = ing_query(c, sql.data, &res, err))) {
         lh_error_prefix(err, "dataset '%s': compacting", dataset);

@@ -633,6 +633,40 @@ done:
     return rc;
 }
 
+#define PREFILTER_MAX_KEYS 1024
+
+/* For a small batch, appends " WHERE k IN (literals)" per key column: the semi-join alone is
+ * not pushed into the Parquet scan, a constant IN list is (row groups whose min/max exclude
+ * every key are skipped, and only matching rows' other columns are read). */
+static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
+{
+    const lh_manifest *m = u->cur;
+    int64_t n = 0;
+    int rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &n, err);
+    if (rc || n > PREFILTER_MAX_KEYS) return rc;
+    lh_buf q = {0};
+    for (size_t k = 0; k < m->nkey; k++) {
+        const char *type = lh_manifest_column(m, m->key[k])->type;
+        lh_buf_reset(&q);
+        /* Each value as CAST('text' AS type), quotes doubled. */
+        lh_buf_puts(&q, "SELECT string_agg(DISTINCT 'CAST(''' || replace(CAST(");
+        lh_sql_ident(&q, m->key[k]);
+        lh_buf_printf(&q, " AS VARCHAR), '''', '''''') || ''' AS %s)', ', ') FROM lh_batch", type);
+        duckdb_result res;
+        if ((rc = ing_query(u->c, q.data, &res, err))) break;
+        char *list = duckdb_value_varchar(&res, 0, 0);
+        duckdb_destroy_result(&res);
+        if (list && *list) {
+            lh_buf_puts(sql, k ? " AND __c." : " WHERE __c.");
+            lh_sql_ident(sql, m->key[k]);
+            lh_buf_printf(sql, " IN (%s)", list);
+        }
+        duckdb_free(list);
+    }
+    lh_buf_free(&q);
+    return rc;
+}
+
 /* Builds lh_old (current rows of the batch's keys), lh_delta and the events SQL. */
 static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err)
 {
@@ -645,6 +679,7 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
     if (rc) goto done;
     lh_buf_puts(&sql, ") AS __c SEMI JOIN lh_batch AS __n ON ");
     key_join(&sql, m->key, m->nkey, "__c", "__n");
+    if ((rc = key_prefilter(u, &sql, err))) goto done;
     if ((rc = lh_duckdb_exec(u->c, sql.data, "current rows", err))) goto done;
 
     /* What changes: an upsert row is new, or differs in a given non-key column. */

@@ -144,8 +144,23 @@ int lh_hot_load(lh_hot *h, duckdb_connection admin, const lh_manifest *m, bool p
     table_name(&sql, m->dataset);
     lh_buf_puts(&sql, " AS ");
     if ((rc = lh_manifest_scan_sql(h->st, m, &sql, err))) goto done;
+    if (m->nkey) {
+        /* An index on the primary key: a lookup by key is an index probe, not a scan. */
+        lh_buf_printf(&sql, "; CREATE UNIQUE INDEX \"%s_pk\" ON ", m->dataset);
+        table_name(&sql, m->dataset);
+        lh_buf_puts(&sql, " (");
+        for (size_t k = 0; k < m->nkey; k++) {
+            if (k) lh_buf_puts(&sql, ", ");
+            lh_sql_ident(&sql, m->key[k]);
+        }
+        lh_buf_putc(&sql, ')');
+    }
     if ((rc = lh_duckdb_exec(admin, sql.data, "load into the cache", err))) {
         lh_error_prefix(err, "cache: dataset '%s'", m->dataset);
+        lh_buf_reset(&sql);
+        lh_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+        table_name(&sql, m->dataset);
+        lh_duckdb_exec(admin, sql.data, "drop cached table", NULL);
         goto done;
     }
     int64_t grown = duckdb_mem(admin) - before;
