@@ -14,6 +14,8 @@
 
 #include "ingest/ingest_int.h"
 
+#define KEY_ROW_GROUP "8192" /* rows per group in files sorted by a primary key */
+
 typedef struct compact_commit {
     int64_t base_version;
     const char *key, *journal, *reason;
@@ -78,8 +80,8 @@ static int compact_once(lh_ingest *ing, duckdb_connection c, const lh_identity *
     }
     lh_buf_puts(&sql, ") TO ");
     lh_sql_quote(&sql, tmp);
-    lh_buf_printf(&sql, " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d)",
-                  cur->nkey ? 8192 : 122880);
+    lh_buf_printf(&sql, " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %s)",
+                  cur->nkey ? KEY_ROW_GROUP : "122880");
     duckdb_result res;
     if ((rc = ing_query(c, sql.data, &res, err))) {
         lh_error_prefix(err, "dataset '%s': compacting", dataset);
@@ -151,6 +153,30 @@ done:
     if (c) duckdb_disconnect(&c);
     r.seconds = (double)(lh_now_ns() - t0) / 1e9;
     if (result) *result = r;
+    return rc;
+}
+
+int ing_sort_by_key(duckdb_connection c, const char *path, char *const *key, size_t nkey,
+                    lh_error *err)
+{
+    lh_buf sql = {0};
+    char *sorted = lh_sprintf("%s.sorted", path);
+    lh_buf_puts(&sql, "COPY (SELECT * FROM read_parquet(");
+    lh_sql_quote(&sql, path);
+    lh_buf_puts(&sql, ") ORDER BY ");
+    for (size_t k = 0; k < nkey; k++) {
+        if (k) lh_buf_puts(&sql, ", ");
+        lh_sql_ident(&sql, key[k]);
+    }
+    lh_buf_puts(&sql, ") TO ");
+    lh_sql_quote(&sql, sorted);
+    lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " KEY_ROW_GROUP ")");
+    int rc = lh_duckdb_exec(c, sql.data, "sort by key", err);
+    if (!rc && rename(sorted, path) != 0)
+        rc = lh_error_set(err, LH_EIO, "%s: cannot replace with its sorted copy", path);
+    if (rc) unlink(sorted);
+    free(sorted);
+    lh_buf_free(&sql);
     return rc;
 }
 

@@ -933,6 +933,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         rc = ing_key_check_unique(c, o->dataset, rd, pkey, npkey, err);
         free(rd);
         if (rc) goto done;
+        if ((rc = ing_sort_by_key(c, tmp, pkey, npkey, err))) goto done;
     }
     {
         /* One dataset-level event; the rows themselves are in the committed file. */
