@@ -14,7 +14,7 @@
 
 #include "ingest/ingest_int.h"
 
-#define KEY_ROW_GROUP "8192" /* rows per group in files sorted by a primary key */
+#define KEY_ROW_GROUP "2048" /* rows per group in files sorted by a primary key */
 
 typedef struct compact_commit {
     int64_t base_version;

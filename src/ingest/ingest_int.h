@@ -45,7 +45,7 @@ int ing_key_parse(const char *spec, const lh_manifest *m, char ***out, size_t *n
  * duplicate or NULL values of the key columns. */
 int ing_key_check_unique(duckdb_connection c, const char *dataset, const char *rel,
                          char *const *key, size_t nkey, lh_error *err);
-/* Rewrites the Parquet file at path sorted by the key columns in 8K-row groups (a lookup by
+/* Rewrites the Parquet file at path sorted by the key columns in 2048-row groups (a lookup by
  * key then reads one row group). */
 int ing_sort_by_key(duckdb_connection c, const char *path, char *const *key, size_t nkey,
                     lh_error *err);
