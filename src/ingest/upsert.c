@@ -635,23 +635,47 @@ done:
 
 #define PREFILTER_MAX_KEYS 1024
 
-/* For a small batch, appends " WHERE k IN (literals)" per key column: the semi-join alone is
- * not pushed into the Parquet scan, a constant IN list is (row groups whose min/max exclude
- * every key are skipped, and only matching rows' other columns are read). */
+/* Appends " WHERE k IN (literals)" per key column so that reading the current rows of the
+ * batch's keys touches few rows: the semi-join alone is not pushed into the Parquet scan (it
+ * reads every column of every row), a constant IN list is (row groups whose min/max exclude
+ * every key are skipped; other columns are read for matching rows only). A large batch
+ * first finds which of its keys exist, reading the key columns only: a pure append then
+ * reads nothing more. */
 static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
 {
     const lh_manifest *m = u->cur;
+    const char *src = "lh_batch";
     int64_t n = 0;
-    int rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &n, err);
-    if (rc || n > PREFILTER_MAX_KEYS) return rc;
     lh_buf q = {0};
+    int rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &n, err);
+    if (rc) goto done;
+    if (n > PREFILTER_MAX_KEYS) {
+        lh_buf_puts(&q, "CREATE OR REPLACE TEMP TABLE lh_hit AS SELECT ");
+        for (size_t k = 0; k < m->nkey; k++) {
+            lh_buf_puts(&q, k ? ", __c." : "__c.");
+            lh_sql_ident(&q, m->key[k]);
+        }
+        lh_buf_puts(&q, " FROM (");
+        if ((rc = lh_manifest_scan_sql(u->ing->st, m, &q, err))) goto done;
+        lh_buf_puts(&q, ") AS __c SEMI JOIN lh_batch AS __n ON ");
+        key_join(&q, m->key, m->nkey, "__c", "__n");
+        if ((rc = lh_duckdb_exec(u->c, q.data, "existing keys", err)) ||
+            (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_hit", &n, err)))
+            goto done;
+        if (n == 0) {
+            lh_buf_puts(sql, " WHERE false");
+            goto done;
+        }
+        if (n > PREFILTER_MAX_KEYS) goto done;
+        src = "lh_hit";
+    }
     for (size_t k = 0; k < m->nkey; k++) {
         const char *type = lh_manifest_column(m, m->key[k])->type;
         lh_buf_reset(&q);
         /* Each value as CAST('text' AS type), quotes doubled. */
         lh_buf_puts(&q, "SELECT string_agg(DISTINCT 'CAST(''' || replace(CAST(");
         lh_sql_ident(&q, m->key[k]);
-        lh_buf_printf(&q, " AS VARCHAR), '''', '''''') || ''' AS %s)', ', ') FROM lh_batch", type);
+        lh_buf_printf(&q, " AS VARCHAR), '''', '''''') || ''' AS %s)', ', ') FROM %s", type, src);
         duckdb_result res;
         if ((rc = ing_query(u->c, q.data, &res, err))) break;
         char *list = duckdb_value_varchar(&res, 0, 0);
@@ -663,6 +687,7 @@ static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
         }
         duckdb_free(list);
     }
+done:
     lh_buf_free(&q);
     return rc;
 }
@@ -761,39 +786,46 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
         u->r->unchanged = nold - u->r->updated;
     }
 
-    /* Journal events: one per changed field (inserts: every given field; deletes: every
-     * field of the deleted row, with its old value). */
-    for (size_t i = 0; i < m->ncolumns; i++) {
-        const char *c = m->columns[i].name;
+    /* Journal events: an inserted or deleted row is one event (field "*", the row as a JSON
+     * object in new_value or old_value); an update is one event per changed field. */
+    lh_buf_puts(events, "SELECT ");
+    key_text(events, m->key, m->nkey, del ? "__o" : "__n");
+    lh_buf_puts(events, " AS key, '*' AS field, ");
+    lh_buf_puts(events, del ? "CAST(to_json({" : "NULL::VARCHAR AS old_value, CAST(to_json({");
+    for (size_t i = 0, n = 0; i < m->ncolumns; i++) {
         if (!del && !u->given[i]) continue;
-        if (events->len) lh_buf_puts(events, " UNION ALL ");
-        lh_buf_puts(events, "SELECT ");
-        key_text(events, m->key, m->nkey, del ? "__o" : "__n");
+        if (n++) lh_buf_puts(events, ", ");
+        lh_sql_quote(events, m->columns[i].name);
+        lh_buf_puts(events, del ? ": __o." : ": __n.");
+        lh_sql_ident(events, m->columns[i].name);
+    }
+    if (del) {
+        lh_buf_puts(events, "}) AS VARCHAR) AS old_value, NULL::VARCHAR AS new_value, 'delete' AS "
+                            "op FROM lh_old AS __o SEMI JOIN lh_batch AS __n ON ");
+        key_join(events, m->key, m->nkey, "__o", "__n");
+    } else {
+        lh_buf_puts(events, "}) AS VARCHAR) AS new_value, 'insert' AS op FROM lh_batch AS __n "
+                            "ANTI JOIN lh_old AS __o ON ");
+        key_join(events, m->key, m->nkey, "__n", "__o");
+    }
+    for (size_t i = 0; !del && i < m->ncolumns; i++) {
+        const char *c = m->columns[i].name;
+        if (!u->given[i]) continue;
+        lh_buf_puts(events, " UNION ALL SELECT ");
+        key_text(events, m->key, m->nkey, "__n");
         lh_buf_puts(events, " AS key, ");
         lh_sql_quote(events, c);
         lh_buf_puts(events, " AS field, CAST(__o.");
         lh_sql_ident(events, c);
-        lh_buf_puts(events, " AS VARCHAR) AS old_value, ");
-        if (del) {
-            lh_buf_puts(events, "NULL::VARCHAR AS new_value, 'delete' AS op FROM lh_old AS __o "
-                                "SEMI JOIN lh_batch AS __n ON ");
-            key_join(events, m->key, m->nkey, "__o", "__n");
-        } else {
-            lh_buf_puts(events, "CAST(__n.");
-            lh_sql_ident(events, c);
-            lh_buf_puts(events, " AS VARCHAR) AS new_value, CASE WHEN __o.");
-            lh_sql_ident(events, k0);
-            lh_buf_puts(events, " IS NULL THEN 'insert' ELSE 'update' END AS op FROM lh_batch "
-                                "AS __n LEFT JOIN lh_old AS __o ON ");
-            key_join(events, m->key, m->nkey, "__n", "__o");
-            lh_buf_printf(events, " WHERE __n.__lh_p%zu AND (__o.", i);
-            lh_sql_ident(events, k0);
-            lh_buf_puts(events, " IS NULL OR __n.");
-            lh_sql_ident(events, c);
-            lh_buf_puts(events, " IS DISTINCT FROM __o.");
-            lh_sql_ident(events, c);
-            lh_buf_putc(events, ')');
-        }
+        lh_buf_puts(events, " AS VARCHAR) AS old_value, CAST(__n.");
+        lh_sql_ident(events, c);
+        lh_buf_puts(events, " AS VARCHAR) AS new_value, 'update' AS op FROM lh_batch AS __n JOIN "
+                            "lh_old AS __o ON ");
+        key_join(events, m->key, m->nkey, "__n", "__o");
+        lh_buf_printf(events, " WHERE __n.__lh_p%zu AND __n.", i);
+        lh_sql_ident(events, c);
+        lh_buf_puts(events, " IS DISTINCT FROM __o.");
+        lh_sql_ident(events, c);
     }
     lh_buf_free(&changed);
 done:

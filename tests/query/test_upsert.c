@@ -206,6 +206,47 @@ static void test_merge_on_read_matches_rewrite_oracle(void **state)
     }
 }
 
+static void test_large_batch_upsert_and_pure_append(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_buf a = {0}, b = {0}, c = {0};
+    lh_buf_puts(&a, "id,v\n");
+    lh_buf_puts(&b, "id,v\n");
+    lh_buf_puts(&c, "id,v\n");
+    for (int i = 0; i < 3000; i++)
+        lh_buf_printf(&a, "%d,%d\n", i, i);
+    for (int i = 2000; i < 4500; i++) /* 1000 updates, 1500 inserts: past the IN-list size */
+        lh_buf_printf(&b, "%d,%d\n", i, -i);
+    for (int i = 5000; i < 7500; i++) /* a pure append */
+        lh_buf_printf(&c, "%d,%d\n", i, -i);
+    assert_int_equal(ingest_keyed(f, "t", "id", a.data, &err), 0);
+    lh_upsert_result r;
+    assert_int_equal(upsert(f, "t", "b.csv", b.data, false, &r, &err), 0);
+    assert_int_equal(r.updated, 1000);
+    assert_int_equal(r.inserted, 1500);
+    assert_int_equal(upsert(f, "t", "c.csv", c.data, false, &r, &err), 0);
+    assert_int_equal(r.inserted, 2500);
+    assert_int_equal(r.updated, 0);
+    assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
+    char *v = scalar(f, "SELECT count(*) || ' ' || sum(v) FROM t");
+    /* 0..1999 keep v = id; 2000..4499 and 5000..7499 have v = -id. */
+    int64_t sum = 0;
+    for (int i = 0; i < 2000; i++)
+        sum += i;
+    for (int i = 2000; i < 4500; i++)
+        sum -= i;
+    for (int i = 5000; i < 7500; i++)
+        sum -= i;
+    char want[64];
+    snprintf(want, sizeof want, "7000 %" PRId64, sum);
+    assert_string_equal(v, want);
+    free(v);
+    lh_buf_free(&a);
+    lh_buf_free(&b);
+    lh_buf_free(&c);
+}
+
 static void test_upsert_never_rewrites_base_files(void **state)
 {
     fx *f = *state;
@@ -363,19 +404,26 @@ static void test_journal_records_old_and_new_values(void **state)
     assert_int_equal(upsert(f, "c", "u.csv", "id,phone\nC1,555\n", false, &r, &err), 0);
     assert_int_equal(r.events, 1);
     assert_int_equal(upsert(f, "c", "x.csv", "id\nC1\n", true, &r, &err), 0);
-    assert_int_equal(r.events, 3);
+    assert_int_equal(r.events, 1);
+    assert_int_equal(
+        upsert(f, "c", "n.ndjson", "{\"id\":\"C9\",\"city\":\"Lima\"}\n", false, &r, &err), 0);
+    assert_int_equal(r.events, 1);
     assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
     char *v = scalar(f, "SELECT old_value || '>' || new_value || ' ' || op || ' v' || version || "
                         "' ' || source || ' ' || reason FROM journal WHERE entity = 'c/C1' AND "
                         "op = 'update'");
     assert_string_equal(v, "111>555 update v2 test fix");
     free(v);
+    /* A deleted row is one event holding the whole old row; an insert, the new one. */
     v = scalar(f, "SELECT old_value FROM journal WHERE entity = 'c/C1' AND op = 'delete' AND "
-                  "field = 'phone'");
-    assert_string_equal(v, "555");
+                  "field = '*'");
+    assert_string_equal(v, "{\"id\":\"C1\",\"phone\":555,\"city\":\"Oslo\"}");
+    free(v);
+    v = scalar(f, "SELECT new_value FROM journal WHERE entity = 'c/C9' AND op = 'insert'");
+    assert_string_equal(v, "{\"id\":\"C9\",\"city\":\"Lima\"}");
     free(v);
     v = scalar(f, "SELECT count(*) FROM journal WHERE dataset = 'c'");
-    assert_string_equal(v, "5"); /* ingest, update, 3 delete fields */
+    assert_string_equal(v, "4"); /* ingest, update, delete, insert */
     free(v);
 }
 
@@ -604,6 +652,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_merge_on_read_matches_rewrite_oracle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_never_rewrites_base_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_batch_upsert_and_pure_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_bad_input_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_upsert_duplicates_last_wins_and_absent_deletes_reported, setup, teardown),
