@@ -463,10 +463,11 @@ static int load_input(duckdb_connection c, const char *path, const char *name, l
     int rc = lh_duckdb_exec(c, sql.data, "read", &e);
     lh_buf_free(&sql);
     if (rc) return ing_reader_error(name, e.msg, err);
-    /* A table's rowid follows insertion order, which DuckDB keeps as the file's order. */
+    /* A table's rowid follows insertion order, which DuckDB keeps as the file's order; a
+     * view numbers the rows without copying them. */
     return lh_duckdb_exec(c,
-                          "CREATE OR REPLACE TEMP TABLE lh_raw AS SELECT rowid + 1 AS __lh_row, "
-                          "* FROM lh_load ORDER BY rowid; DROP TABLE lh_load",
+                          "CREATE OR REPLACE TEMP VIEW lh_raw AS SELECT rowid + 1 AS __lh_row, * "
+                          "FROM lh_load",
                           "number rows", err);
 }
 
