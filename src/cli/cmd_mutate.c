@@ -400,10 +400,11 @@ out:
 }
 
 static const char *compact_help =
-    "usage: lakehouse compact DATASET [--reason TEXT] [--gc] [--retention-hours N]\n"
+    "usage: lakehouse compact DATASET [--reason TEXT] [--journal] [--gc] [--retention-hours N]\n"
     "Merges the dataset's base and delta files into one new base file, as a new version;\n"
-    "earlier versions keep their files. --gc then deletes files that no version inside the\n"
-    "retention window (retention_hours, default 168) needs.\n";
+    "earlier versions keep their files. --journal also rolls the journal batches of past\n"
+    "months into one file per month. --gc then deletes files (and replaced journal batches)\n"
+    "that no version inside the retention window (retention_hours, default 168) needs.\n";
 
 int cmd_compact(int argc, char **argv)
 {
@@ -412,7 +413,7 @@ int cmd_compact(int argc, char **argv)
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
     const char *dataset = NULL, *reason = NULL;
-    bool gc = false;
+    bool gc = false, journal = false;
     int64_t retention_h = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -422,6 +423,8 @@ int cmd_compact(int argc, char **argv)
             reason = argv[++i];
         } else if (strcmp(argv[i], "--gc") == 0) {
             gc = true;
+        } else if (strcmp(argv[i], "--journal") == 0) {
+            journal = true;
         } else if (strcmp(argv[i], "--retention-hours") == 0 && i + 1 < argc) {
             char *end;
             retention_h = strtoll(argv[++i], &end, 10);
@@ -455,6 +458,14 @@ int cmd_compact(int argc, char **argv)
         printf("%s: %" PRId64 " files (%" PRId64 " deltas) → 1 file, %" PRId64
                " rows, version %" PRId64 " (%.2fs)\n",
                dataset, r.files_before, r.deltas_before, r.rows, r.version, r.seconds);
+    if (journal) {
+        int64_t rolled = 0;
+        if (lh_ingest_journal_rollup(ing, &lh_identity_default, dataset, lh_wall_us(), &rolled,
+                                     &err))
+            goto out;
+        printf("%s: %" PRId64 " journal batches of past months rolled into monthly files\n",
+               dataset, rolled);
+    }
     if (gc) {
         int64_t hours = retention_h >= 0 ? retention_h : env.cfg.retention_hours;
         int64_t n = 0;

@@ -185,6 +185,29 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether a journal object key ("_journal/<month>/batch_<us>_<dataset>_v<N>_<id8>.parquet" or
+ * "_journal/<month>/month_<dataset>_<id8>.parquet") belongs to dataset. */
+static bool journal_of(const char *key, const char *dataset)
+{
+    const char *base = strrchr(key, '/');
+    base = base ? base + 1 : key;
+    size_t dl = strlen(dataset);
+    if (strncmp(base, "month_", 6) == 0)
+        return strncmp(base + 6, dataset, dl) == 0 && strlen(base + 6 + dl) == 17 &&
+               base[6 + dl] == '_';
+    if (strncmp(base, "batch_", 6) != 0) return false;
+    const char *p = base + 6;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p++ != '_' || strncmp(p, dataset, dl) != 0 || p[dl] != '_' || p[dl + 1] != 'v')
+        return false;
+    p += dl + 2;
+    if (!(*p >= '0' && *p <= '9')) return false;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return strlen(p) == 17 && *p == '_'; /* "_<8 hex>.parquet" */
+}
+
 int lh_ingest_gc(lh_ingest *ing, const lh_identity *who, const char *dataset, int64_t retention_us,
                  int64_t *deleted, lh_error *err)
 {
@@ -203,9 +226,11 @@ int lh_ingest_gc(lh_ingest *ing, const lh_identity *who, const char *dataset, in
     for (size_t i = nv; i-- > 0;) {
         lh_manifest *m = NULL;
         if ((rc = lh_catalog_get(ing->cat, who, dataset, versions[i], &m, err))) goto done;
-        keep = lh_realloc(keep, (nkeep + m->nfiles + 1) * sizeof *keep);
+        keep = lh_realloc(keep, (nkeep + m->nfiles + m->njournal + 1) * sizeof *keep);
         for (size_t f = 0; f < m->nfiles; f++)
             keep[nkeep++] = lh_strdup(m->files[f].key);
+        for (size_t f = 0; f < m->njournal; f++)
+            keep[nkeep++] = lh_strdup(m->journal[f]);
         bool before_window = m->updated_us < cutoff;
         lh_manifest_free(m);
         if (before_window) break;
@@ -219,6 +244,16 @@ int lh_ingest_gc(lh_ingest *ing, const lh_identity *who, const char *dataset, in
         if (l.items[i].mtime_us >= cutoff) continue; /* maybe an upload about to be committed */
         if (lh_storage_delete(ing->st, k, NULL) == LH_OK) ndel++;
     }
+    /* Journal objects of this dataset no kept version lists: batches a roll-up replaced, or
+     * left by a crash before their commit. */
+    lh_storage_list_free(&l);
+    if ((rc = lh_storage_list_all(ing->st, "_journal/", &l, err))) goto done;
+    for (size_t i = 0; i < l.count; i++) {
+        const char *k = l.items[i].key;
+        if (!journal_of(k, dataset) || bsearch(&k, keep, nkeep, sizeof *keep, cmp_str)) continue;
+        if (l.items[i].mtime_us >= cutoff) continue;
+        if (lh_storage_delete(ing->st, k, NULL) == LH_OK) ndel++;
+    }
 done:
     if (deleted) *deleted = ndel;
     lh_storage_list_free(&l);
@@ -227,5 +262,135 @@ done:
     free(keep);
     free(versions);
     free(prefix);
+    return rc;
+}
+
+/* ------------------------------------------------------- journal roll-up */
+
+typedef struct roll_commit {
+    int64_t base_version;
+    char **journal; /* the new journal list */
+    size_t njournal;
+} roll_commit;
+
+static int roll_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **next, lh_error *err)
+{
+    roll_commit *x = vctx;
+    *next = NULL;
+    if (!cur || cur->version != x->base_version)
+        return lh_error_set(err, LH_ECONFLICT, "dataset changed while its journal was rolled up");
+    lh_manifest *m = lh_manifest_clone(cur);
+    for (size_t i = 0; i < m->njournal; i++)
+        free(m->journal[i]);
+    m->njournal = 0;
+    for (size_t i = 0; i < x->njournal; i++)
+        lh_manifest_add_journal(m, x->journal[i]);
+    free(m->op);
+    m->op = lh_strdup("journal_rollup");
+    json_object_del(m->metadata, "last_reason");
+    *next = m;
+    return LH_OK;
+}
+
+/* "_journal/2026-11/batch_..." → "2026-11" in month (8 bytes); false for other keys. */
+static bool key_month(const char *key, char month[8])
+{
+    static const char prefix[] = "_journal/";
+    if (strncmp(key, prefix, sizeof prefix - 1) != 0) return false;
+    const char *p = key + sizeof prefix - 1;
+    if (strlen(p) < 8 || p[4] != '-' || p[7] != '/') return false;
+    memcpy(month, p, 7);
+    month[7] = 0;
+    return true;
+}
+
+int lh_ingest_journal_rollup(lh_ingest *ing, const lh_identity *who, const char *dataset,
+                             int64_t before_us, int64_t *rolled, lh_error *err)
+{
+    lh_manifest *cur = NULL;
+    duckdb_connection c = NULL;
+    roll_commit x = {0};
+    char **made = NULL;
+    size_t nmade = 0;
+    int64_t nrolled = 0;
+    lh_buf sql = {0};
+    int rc = lh_catalog_get(ing->cat, who, dataset, 0, &cur, err);
+    if (rc) return rc;
+    char limit[40], cut[8];
+    lh_time_format(before_us, limit, sizeof limit); /* "2026-11-24T..." */
+    snprintf(cut, sizeof cut, "%.7s", limit);
+    x.base_version = cur->version;
+    x.journal = lh_calloc(cur->njournal + 1, sizeof *x.journal);
+    bool *done = lh_calloc(cur->njournal + 1, sizeof *done);
+    if (duckdb_connect(ing->db, &c) != DuckDBSuccess) {
+        rc = lh_error_set(err, LH_EINTERNAL, "ingest: cannot connect to DuckDB");
+        goto out;
+    }
+    /* Months before the cut with two or more batches become one file each; the list keeps
+     * its order (a month's file takes the place of its first batch). */
+    for (size_t i = 0; i < cur->njournal; i++) {
+        char month[8], other[8];
+        if (done[i]) continue;
+        done[i] = true;
+        size_t n = 1;
+        bool old = key_month(cur->journal[i], month) && strcmp(month, cut) < 0;
+        for (size_t j = i + 1; old && j < cur->njournal; j++)
+            if (!done[j] && key_month(cur->journal[j], other) && strcmp(other, month) == 0) n++;
+        if (!old || n < 2) {
+            x.journal[x.njournal++] = lh_strdup(cur->journal[i]);
+            continue;
+        }
+        char uuid[37];
+        lh_uuid(uuid);
+        char *tmp = lh_sprintf("%s/journal-month-%s.parquet", ing->tmp_dir, uuid);
+        char *key = lh_sprintf("_journal/%s/month_%s_%.8s.parquet", month, dataset, uuid);
+        lh_buf_reset(&sql);
+        lh_buf_puts(&sql, "COPY (SELECT * FROM read_parquet([");
+        for (size_t j = i, k = 0; j < cur->njournal; j++) {
+            if (j != i &&
+                (done[j] || !key_month(cur->journal[j], other) || strcmp(other, month) != 0))
+                continue;
+            done[j] = true;
+            char path[4096];
+            if (!lh_storage_local_path(ing->st, cur->journal[j], path, sizeof path)) {
+                rc = lh_error_set(err, LH_EUNSUPPORTED, "journal batch %s has no local copy",
+                                  cur->journal[j]);
+                break;
+            }
+            if (k++) lh_buf_puts(&sql, ", ");
+            lh_sql_quote(&sql, path);
+        }
+        lh_buf_puts(&sql, "], union_by_name=true) ORDER BY version, ts, key, field) TO ");
+        lh_sql_quote(&sql, tmp);
+        lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
+        if (!rc) rc = lh_duckdb_exec(c, sql.data, "journal roll-up", err);
+        if (!rc) rc = lh_storage_put_file(ing->st, key, tmp, err);
+        unlink(tmp);
+        free(tmp);
+        if (rc) {
+            free(key);
+            goto out;
+        }
+        made = lh_realloc(made, (nmade + 1) * sizeof *made);
+        made[nmade++] = lh_strdup(key);
+        x.journal[x.njournal++] = key;
+        nrolled += (int64_t)n;
+    }
+    if (nmade) rc = lh_catalog_update(ing->cat, who, dataset, roll_commit_fn, &x, NULL, err);
+out:
+    if (rc)
+        for (size_t i = 0; i < nmade; i++)
+            lh_storage_delete(ing->st, made[i], NULL);
+    if (rolled) *rolled = rc ? 0 : nrolled;
+    if (c) duckdb_disconnect(&c);
+    for (size_t i = 0; i < x.njournal; i++)
+        free(x.journal[i]);
+    free(x.journal);
+    for (size_t i = 0; i < nmade; i++)
+        free(made[i]);
+    free(made);
+    free(done);
+    lh_buf_free(&sql);
+    lh_manifest_free(cur);
     return rc;
 }

@@ -119,12 +119,21 @@ typedef struct lh_compact_result {
 int lh_ingest_compact(lh_ingest *ing, const lh_identity *who, const char *dataset,
                       const char *reason, lh_compact_result *result, lh_error *err);
 
-/* Deletes data/<dataset>/ files that no version committed within retention_us (nor the latest
- * version) references and that are older than retention_us (so uncommitted uploads in flight
- * are left alone). Journal batches are never deleted. *deleted (may be NULL) receives the
- * count. Versions older than the retention may then fail to read. */
+/* Deletes data/<dataset>/ files and the dataset's journal objects that no version committed
+ * within retention_us (nor the latest version) references and that are older than
+ * retention_us (so uncommitted uploads in flight are left alone): files old versions used,
+ * journal batches a roll-up replaced, objects of commits that never happened. *deleted (may
+ * be NULL) receives the count. Versions older than the retention may then fail to read. */
 int lh_ingest_gc(lh_ingest *ing, const lh_identity *who, const char *dataset,
                  int64_t retention_us, int64_t *deleted, lh_error *err);
+
+/* Rolls the dataset's journal batches of each month before the month of before_us (two or
+ * more per month) into one Parquet file per month, committed as a new version (op
+ * "journal_rollup") whose journal list names the monthly files; the batches themselves are
+ * left for gc. *rolled (may be NULL) receives the number of batches replaced (0: nothing to
+ * do, no version). The journal's content is unchanged. */
+int lh_ingest_journal_rollup(lh_ingest *ing, const lh_identity *who, const char *dataset,
+                             int64_t before_us, int64_t *rolled, lh_error *err);
 
 /* Parses "csv"/"json"/"jsonl"/"auto"; LH_EINVAL otherwise. */
 int lh_ingest_format_parse(const char *s, lh_ingest_format *out, lh_error *err);

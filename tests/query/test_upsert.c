@@ -571,6 +571,59 @@ static void test_compaction_keeps_rows_and_old_versions(void **state)
     free(j);
 }
 
+static void test_journal_rollup_keeps_every_event(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,v\n1,a\n", &err), 0);
+    lh_upsert_result r;
+    char data[64];
+    for (int i = 0; i < 4; i++) {
+        snprintf(data, sizeof data, "id,v\n1,x%d\n%d,new\n", i, 10 + i);
+        assert_int_equal(upsert(f, "c", "u.csv", data, false, &r, &err), 0);
+    }
+    /* An orphan batch, as a crash between writing it and committing would leave. */
+    char orphan[128];
+    snprintf(orphan, sizeof orphan, "_journal/2020-01/batch_1_c_v99_deadbeef.parquet");
+    assert_int_equal(lh_storage_put(f->st, orphan, "x", 1, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    static const char *digest = "SELECT count(*) || ':' || sum(hash(entity, field, old_value, "
+                                "new_value, version)) FROM journal WHERE dataset = 'c'";
+    char *before = scalar(f, digest);
+    int64_t rolled = 0;
+    /* This month's batches count as past when the cut is next month. */
+    int64_t next_month = lh_wall_us() + 40LL * 24 * 3600 * 1000000;
+    assert_int_equal(
+        lh_ingest_journal_rollup(f->ing, &lh_identity_default, "c", lh_wall_us(), &rolled, &err),
+        0);
+    assert_int_equal(rolled, 0);
+    assert_int_equal(
+        lh_ingest_journal_rollup(f->ing, &lh_identity_default, "c", next_month, &rolled, &err), 0);
+    assert_int_equal(rolled, 5);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(m->njournal, 1);
+    assert_non_null(strstr(m->journal[0], "/month_c_"));
+    lh_manifest_free(m);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *after = scalar(f, digest);
+    assert_string_equal(after, before);
+    free(after);
+    /* gc removes the replaced batches and the orphan; the journal reads the same. */
+    int64_t deleted = 0;
+    assert_int_equal(lh_ingest_gc(f->ing, &lh_identity_default, "c", 0, &deleted, &err), 0);
+    lh_object_info info;
+    assert_int_equal(lh_storage_head(f->st, orphan, &info, NULL), LH_ENOENT);
+    lh_object_list l;
+    assert_int_equal(lh_storage_list_all(f->st, "_journal/", &l, &err), 0);
+    assert_int_equal(l.count, 1);
+    lh_storage_list_free(&l);
+    after = scalar(f, digest);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+}
+
 static void test_upsert_compacts_past_the_delta_threshold(void **state)
 {
     fx *f = *state;
@@ -664,6 +717,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_upsert_compacts_past_the_delta_threshold, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_journal_rollup_keeps_every_event, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_cache_refuses_pin_past_budget_and_never_serves_stale_rows, setup, teardown),
     };
