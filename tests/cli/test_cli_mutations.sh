@@ -64,9 +64,13 @@ check "replayed rows" "C1;C2;C3" "$(val "SELECT string_agg(id, ';' ORDER BY id) 
 out=$(lh replay cand --version 1 --to cand_then 2>&1) && fail "replay over an existing dataset"
 contains "replay refuses an existing name" "already exists" "$out"
 
+# Resync from the footers keeps the dataset's columns (delta bookkeeping columns are not).
+lh catalog resync cand >/dev/null || fail "resync"
+check "columns after resync" '["id","name","phone"]' "$(lh catalog show cand | jq -c '[.columns[].name]')"
+
 # Compaction and gc.
 out=$(lh compact cand --gc --retention-hours 0 2>&1)
-contains "compaction" "3 files (2 deltas) → 1 file, 3 rows, version 4" "$out"
+contains "compaction" "3 files (2 deltas) → 1 file, 3 rows, version 5" "$out"
 contains "gc" "3 files outside the 0 h retention deleted" "$out"
 check "rows after compaction" "C2:998;C3:333;C4:444" "$(val "SELECT string_agg(id || ':' || phone, ';' ORDER BY id) FROM cand")"
 out=$(lh compact cand 2>&1)
