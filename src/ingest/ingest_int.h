@@ -38,8 +38,8 @@ int ing_describe(duckdb_connection c, const char *rel, schema *out, lh_error *er
 int ing_reader_error(const char *name, const char *msg, lh_error *err);
 /* The CSV separator and field count read from the header line of path. */
 void ing_detect_dialect(const char *path, char *delim, int *nfields);
-/* Parses "a,b" into key columns that must all exist in m (caller frees with
- * lh_strv_free-style loop: each then the array). LH_EINVAL naming the unknown column. */
+/* Parses "a,b" into key columns that must all exist in m (m NULL: not checked); the caller
+ * frees each string and the array. LH_EINVAL naming an unknown, empty or repeated column. */
 int ing_key_parse(const char *spec, const lh_manifest *m, char ***out, size_t *n, lh_error *err);
 /* Refuses (LH_EINVAL, naming up to five offending key values and their counts) if rel has
  * duplicate or NULL values of the key columns. */

@@ -4,8 +4,9 @@
  * them (known columns, key present, values of the dataset's types), keeps the last row of
  * each key, looks up the current rows of those keys through the same merge-on-read SQL the
  * query engine uses, and writes two new objects: a delta Parquet file with the resulting
- * whole rows (tagged with the commit version and a deleted flag) and a journal batch with
- * one event per changed field. Both are referenced by one catalog commit, so a reader sees
+ * whole rows (tagged with the commit version and a deleted flag) and a journal batch (one
+ * event per changed field of an updated row, one per inserted or deleted row, holding the
+ * row). Both are referenced by one catalog commit, so a reader sees
  * neither or both, and an event is durable before the mutation is acknowledged. A lost
  * commit race redoes the whole computation, because old values and the delta's sequence
  * number depend on the version it builds on. */
