@@ -444,6 +444,70 @@ done:
     return rc;
 }
 
+/* The header's field names (RFC 4180 quoting), appended to out as DuckDB's columns={...}
+ * struct with every column VARCHAR. False (out untouched) if the header is unusual (empty,
+ * duplicate or over-long names, a quoted line break): the caller then lets DuckDB sniff. */
+static bool csv_columns(const char *path, char delim, lh_buf *out)
+{
+    char line[8192];
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    size_t start = (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) ? 3 : 0; /* BOM */
+    lh_buf cols = {0}, name = {0};
+    char **seen = NULL;
+    size_t nseen = 0;
+    bool ok = true, inq = false, done = false;
+    for (size_t i = start; ok && !done; i++) {
+        char ch = line[i];
+        if (i >= n) {
+            ok = false; /* no line end in the first 8 KiB */
+        } else if (inq) {
+            if (ch == '"' && line[i + 1] == '"') {
+                lh_buf_putc(&name, '"');
+                i++;
+            } else if (ch == '"') {
+                inq = false;
+            } else if (ch == '\n' || ch == '\r') {
+                ok = false;
+            } else {
+                lh_buf_putc(&name, ch);
+            }
+        } else if (ch == '"' && name.len == 0) {
+            inq = true;
+        } else if (ch == delim || ch == '\n' || ch == '\r') {
+            lh_buf_putc(&name, 0);
+            ok = name.len > 1 && name.len < 256;
+            for (size_t k = 0; ok && k < nseen; k++)
+                ok = strcmp(seen[k], name.data) != 0;
+            if (ok) {
+                seen = lh_realloc(seen, (nseen + 1) * sizeof *seen);
+                seen[nseen++] = lh_strdup(name.data);
+                lh_buf_puts(&cols, cols.len ? ", " : "{");
+                lh_sql_quote(&cols, name.data);
+                lh_buf_puts(&cols, ": 'VARCHAR'");
+            }
+            lh_buf_reset(&name);
+            done = ch != delim;
+        } else {
+            lh_buf_putc(&name, ch);
+        }
+    }
+    if (ok && cols.len) {
+        lh_buf_puts(out, ", columns=");
+        lh_buf_append(out, cols.data, cols.len);
+        lh_buf_putc(out, '}');
+    }
+    for (size_t k = 0; k < nseen; k++)
+        free(seen[k]);
+    free(seen);
+    lh_buf_free(&cols);
+    lh_buf_free(&name);
+    return ok && nseen > 0;
+}
+
 /* Loads the input into temp table lh_raw with __lh_row = 1, 2, ... in file order. CSV
  * columns are VARCHAR; NDJSON columns are JSON (see load_ndjson). */
 static int load_input(duckdb_connection c, const char *path, const char *name, lh_ingest_format fmt,
@@ -458,8 +522,12 @@ static int load_input(duckdb_connection c, const char *path, const char *name, l
     lh_sql_quote(&sql, path);
     lh_buf_printf(&sql,
                   ", header=true, all_varchar=true, delim='%s', quote='\"', "
-                  "escape='\"', strict_mode=true)",
+                  "escape='\"', strict_mode=true",
                   delim == '\t' ? "\\t" : (char[]){delim, 0});
+    /* Everything is text and the dialect is known: with the columns named from the header,
+     * DuckDB need not sniff (most of the time of a small upsert otherwise). */
+    if (csv_columns(path, delim, &sql)) lh_buf_puts(&sql, ", auto_detect=false");
+    lh_buf_putc(&sql, ')');
     lh_error e = {0};
     int rc = lh_duckdb_exec(c, sql.data, "read", &e);
     lh_buf_free(&sql);
