@@ -797,8 +797,8 @@ int lh_catalog_version_at(lh_catalog *c, const lh_identity *who, const char *dat
     if (lo == 0) {
         char t[40];
         lh_time_format(first_us, t, sizeof t);
-        rc = lh_error_set(err, LH_ENOENT, "dataset '%s' did not exist yet at that time (created %s)",
-                          dataset, t);
+        rc = lh_error_set(err, LH_ENOENT,
+                          "dataset '%s' did not exist yet at that time (created %s)", dataset, t);
         goto done;
     }
     *version = v[lo - 1];

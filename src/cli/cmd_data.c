@@ -101,8 +101,13 @@ int cmd_ingest(int argc, char **argv)
         char label[160];
         snprintf(label, sizeof(label), "%s", files[f]);
         cli_progress_start(&prog, label);
-        lh_ingest_opts o = {.dataset = ds, .format = fmt, .types = types, .rejects = rejects,
-                            .reason = reason, .key = key, .progress = cli_progress_update,
+        lh_ingest_opts o = {.dataset = ds,
+                            .format = fmt,
+                            .types = types,
+                            .rejects = rejects,
+                            .reason = reason,
+                            .key = key,
+                            .progress = cli_progress_update,
                             .progress_ctx = &prog};
         lh_ingest_result r;
         lh_error e = {0};

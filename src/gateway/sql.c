@@ -239,8 +239,7 @@ static bool sql_request(gw_req *r, const char **sql, lh_query_opts *opts, int64_
             strcmp(key, "timeout_ms") && strcmp(key, "as_of")) {
             char msg[200];
             snprintf(msg, sizeof msg,
-                     "unknown field '%.80s' (expected sql, format, limit, timeout_ms, as_of)",
-                     key);
+                     "unknown field '%.80s' (expected sql, format, limit, timeout_ms, as_of)", key);
             gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "field", key));
             return false;
         }

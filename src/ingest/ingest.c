@@ -17,7 +17,6 @@
 
 #define MAX_TYPE_RETRIES 64
 
-
 /* ------------------------------------------------------------ open/close */
 
 int lh_ingest_open(lh_catalog *cat, const lh_config *cfg, lh_ingest **out, lh_error *err)
@@ -161,8 +160,6 @@ out:
 }
 
 /* -------------------------------------------------------------- helpers */
-
-
 
 void ing_schema_free(schema *s)
 {
@@ -771,8 +768,11 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     }
     if (cur && cur->nkey) {
         /* Appending to a dataset with a primary key is an upsert: same path, same checks. */
-        lh_upsert_opts uo = {.dataset = o->dataset, .format = o->format, .source_name = name,
-                             .source = "file", .reason = o->reason};
+        lh_upsert_opts uo = {.dataset = o->dataset,
+                             .format = o->format,
+                             .source_name = name,
+                             .source = "file",
+                             .reason = o->reason};
         lh_upsert_result ur;
         rc = lh_ingest_upsert(ing, who, path, &uo, &ur, err);
         if (rc) goto done;
@@ -938,14 +938,15 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     {
         /* One dataset-level event; the rows themselves are in the committed file. */
         lh_buf ev = {0};
-        lh_buf_printf(&ev, "SELECT '' AS key, 'rows' AS field, NULL::VARCHAR AS old_value, "
-                           "'%" PRId64 " rows from ' || ",
+        lh_buf_printf(&ev,
+                      "SELECT '' AS key, 'rows' AS field, NULL::VARCHAR AS old_value, "
+                      "'%" PRId64 " rows from ' || ",
                       r.rows);
         lh_sql_quote(&ev, name);
         lh_buf_printf(&ev, " AS new_value, '%s' AS op", cur ? "append" : "ingest");
         int64_t nev = 0;
-        rc = ing_journal_write(ing, c, who, o->dataset, cur ? cur->version + 1 : 1, ev.data,
-                               "file", o->reason, &nev, &jkey, err);
+        rc = ing_journal_write(ing, c, who, o->dataset, cur ? cur->version + 1 : 1, ev.data, "file",
+                               o->reason, &nev, &jkey, err);
         lh_buf_free(&ev);
         if (rc) goto done;
     }
@@ -963,10 +964,18 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             goto done;
         }
     }
-    commit_ctx cc = {.dataset = o->dataset, .cols = &cols, .key = key, .size = sb.st_size,
-                     .rows = r.rows, .sha = r.sha256, .source_name = name,
-                     .source_bytes = r.bytes, .reason = o->reason, .pkey = pkey,
-                     .npkey = npkey, .journal = jkey};
+    commit_ctx cc = {.dataset = o->dataset,
+                     .cols = &cols,
+                     .key = key,
+                     .size = sb.st_size,
+                     .rows = r.rows,
+                     .sha = r.sha256,
+                     .source_name = name,
+                     .source_bytes = r.bytes,
+                     .reason = o->reason,
+                     .pkey = pkey,
+                     .npkey = npkey,
+                     .journal = jkey};
     rc = lh_catalog_update(ing->cat, who, o->dataset, commit_fn, &cc, &r.version, err);
     if (rc == LH_EEXIST && cc.noop) {
         /* Another writer ingested the same bytes first. */

@@ -99,9 +99,8 @@ int lh_ingest_set_key(lh_ingest *ing, const lh_identity *who, const char *datase
  * (one base file; same columns and key; op "replay"). LH_EEXIST if target exists, LH_ENOENT
  * if the version does not. *version and *rows (may be NULL) receive the new dataset's
  * version (1) and row count. */
-int lh_ingest_replay(lh_ingest *ing, const lh_identity *who, const char *dataset,
-                     int64_t version, const char *target, const char *reason, int64_t *rows,
-                     lh_error *err);
+int lh_ingest_replay(lh_ingest *ing, const lh_identity *who, const char *dataset, int64_t version,
+                     const char *target, const char *reason, int64_t *rows, lh_error *err);
 
 typedef struct lh_compact_result {
     int64_t from_version; /* the version compacted */
@@ -124,8 +123,8 @@ int lh_ingest_compact(lh_ingest *ing, const lh_identity *who, const char *datase
  * retention_us (so uncommitted uploads in flight are left alone): files old versions used,
  * journal batches a roll-up replaced, objects of commits that never happened. *deleted (may
  * be NULL) receives the count. Versions older than the retention may then fail to read. */
-int lh_ingest_gc(lh_ingest *ing, const lh_identity *who, const char *dataset,
-                 int64_t retention_us, int64_t *deleted, lh_error *err);
+int lh_ingest_gc(lh_ingest *ing, const lh_identity *who, const char *dataset, int64_t retention_us,
+                 int64_t *deleted, lh_error *err);
 
 /* Rolls the dataset's journal batches of each month before the month of before_us (two or
  * more per month) into one Parquet file per month, committed as a new version (op

@@ -386,10 +386,9 @@ int lh_query_open(lh_catalog *cat, const lh_config *cfg, lh_query **out, lh_erro
     q->cat = cat;
     q->st = lh_catalog_storage(cat);
     q->row_limit = cfg->query_row_limit > 0 ? cfg->query_row_limit : 10000;
-    q->hot = lh_hot_new(q->st, cfg->cache_memory_mb > 0
-                                   ? cfg->cache_memory_mb << 20
-                                   : ((cfg->query_memory_mb > 0 ? cfg->query_memory_mb : 1024)
-                                      << 20) / 10);
+    int64_t query_mb = cfg->query_memory_mb > 0 ? cfg->query_memory_mb : 1024;
+    int64_t cache_mb = cfg->cache_memory_mb > 0 ? cfg->cache_memory_mb : query_mb / 10;
+    q->hot = lh_hot_new(q->st, cache_mb << 20);
     q->timeout_ms = cfg->query_timeout_ms > 0 ? cfg->query_timeout_ms : 30000;
     pthread_mutex_init(&q->views_mu, NULL);
     pthread_mutex_init(&q->pool_mu, NULL);
@@ -858,9 +857,9 @@ int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, c
     if (!lh_name_valid(dataset, err)) return lh_error_prefix(err, "journal: dataset");
     lh_query_sync(q, NULL);
     lh_buf sql = {0};
-    lh_buf_puts(&sql, "SELECT ts, entity, key, field, old_value, new_value, op, version, actor, "
-                      "profile, workspace_id, source, reason FROM " LH_JOURNAL_VIEW
-                      " WHERE dataset = ");
+    lh_buf_puts(&sql,
+                "SELECT ts, entity, key, field, old_value, new_value, op, version, actor, "
+                "profile, workspace_id, source, reason FROM " LH_JOURNAL_VIEW " WHERE dataset = ");
     lh_sql_quote(&sql, dataset);
     if (key) {
         lh_buf_puts(&sql, " AND key = ");
@@ -921,7 +920,8 @@ static int named_version_views(lh_query *q, const lh_identity *who, const char *
             char ds[130];
             snprintf(ds, sizeof ds, "%.*s", (int)(at - p - 1), p + 1);
             const char *d = at + 2;
-            while (d < e && isdigit((unsigned char)*d)) d++;
+            while (d < e && isdigit((unsigned char)*d))
+                d++;
             if (d == e && lh_name_valid(ds, NULL)) {
                 int64_t v = strtoll(at + 2, NULL, 10);
                 int rc = version_view(q, who, ds, v, err);
@@ -937,9 +937,11 @@ static int named_version_views(lh_query *q, const lh_identity *who, const char *
 static const char *skip_blank(const char *p)
 {
     for (;;) {
-        while (isspace((unsigned char)*p)) p++;
+        while (isspace((unsigned char)*p))
+            p++;
         if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n') p++;
+            while (*p && *p != '\n')
+                p++;
         } else if (p[0] == '/' && p[1] == '*') {
             const char *e = strstr(p + 2, "*/");
             p = e ? e + 2 : p + strlen(p);
@@ -968,8 +970,8 @@ int lh_query_resolve(lh_query *q, const lh_identity *who, const char *sql, int64
     }
     const char *p = skip_blank(sql);
     bool with = starts_word(p, "WITH");
-    if (!with && !starts_word(p, "SELECT") && !starts_word(p, "FROM") && !starts_word(p, "VALUES") &&
-        *p != '(')
+    if (!with && !starts_word(p, "SELECT") && !starts_word(p, "FROM") &&
+        !starts_word(p, "VALUES") && *p != '(')
         return lh_error_set(err, LH_EUNSUPPORTED,
                             "as_of: only queries (SELECT, WITH, FROM, VALUES) can be run as of "
                             "a time");
@@ -1098,7 +1100,8 @@ static void cache_touch(lh_query *q, const char *sql)
             if (!e) break;
             p = e + 1;
         } else if (isalpha((unsigned char)*p) || *p == '_') {
-            while (isalnum((unsigned char)*p) || *p == '_') p++;
+            while (isalnum((unsigned char)*p) || *p == '_')
+                p++;
             e = p;
         } else {
             p++;

@@ -88,8 +88,7 @@ void lh_query_cache_enable(lh_query *q);
  * LH_ETOOBIG if it does not fit beside the other pinned datasets; LH_ENOENT if unknown. */
 int lh_query_cache_pin(lh_query *q, const lh_identity *who, const char *dataset, lh_error *err);
 /* Removes the pin (the dataset stays in memory until evicted). */
-int lh_query_cache_unpin(lh_query *q, const lh_identity *who, const char *dataset,
-                         lh_error *err);
+int lh_query_cache_unpin(lh_query *q, const lh_identity *who, const char *dataset, lh_error *err);
 /* Writes (pin) or removes the pin marker of a dataset without loading anything: what a
  * server picks up on its next sync. */
 int lh_query_cache_mark(lh_storage *st, const char *dataset, bool pin, lh_error *err);

@@ -36,8 +36,7 @@ void lh_hot_free(lh_hot *h);
 bool lh_hot_source(lh_hot *h, const char *dataset, int64_t version, lh_buf *out);
 /* Loads m into memory (pin: never evicted), evicting LRU tables to fit; LH_ETOOBIG if it
  * cannot fit beside the pinned ones (nothing loaded then). */
-int lh_hot_load(lh_hot *h, duckdb_connection admin, const lh_manifest *m, bool pin,
-                lh_error *err);
+int lh_hot_load(lh_hot *h, duckdb_connection admin, const lh_manifest *m, bool pin, lh_error *err);
 /* m is the dataset's new latest version: reloads a pinned table, drops any other. */
 void lh_hot_invalidate(lh_hot *h, duckdb_connection admin, const lh_manifest *m);
 /* The dataset is gone: drops its table and statistics. */
