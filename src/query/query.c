@@ -922,7 +922,11 @@ static int named_version_views(lh_query *q, const lh_identity *who, const char *
             const char *d = at + 2;
             while (d < e && isdigit((unsigned char)*d))
                 d++;
-            if (d == e && lh_name_valid(ds, NULL)) {
+            lh_manifest *latest = NULL;
+            /* Not a dataset: an ordinary quoted name, left to DuckDB. */
+            if (d == e && lh_name_valid(ds, NULL) &&
+                lh_catalog_get(q->cat, who, ds, 0, &latest, NULL) == LH_OK) {
+                lh_manifest_free(latest);
                 int64_t v = strtoll(at + 2, NULL, 10);
                 int rc = version_view(q, who, ds, v, err);
                 if (rc) return rc;

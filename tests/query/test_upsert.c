@@ -489,6 +489,10 @@ static void test_time_travel_returns_exact_earlier_rows(void **state)
         LH_ENOENT);
     assert_int_equal(lh_query_resolve(f->q, &lh_identity_default, "DESCRIBE c", 5, &resolved, &err),
                      LH_EUNSUPPORTED);
+    /* A quoted name that only looks like a version of a dataset that does not exist. */
+    got = scalar_at(f, "SELECT 1 AS \"x@v1\"", 0);
+    assert_string_equal(got, "1");
+    free(got);
     /* The current view is untouched by all this. */
     got = scalar(f, all);
     assert_string_equal(got, want[3]);
