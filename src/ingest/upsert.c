@@ -24,6 +24,7 @@
 
 #define UPSERT_ATTEMPTS 5
 #define SAMPLE_KEYS 5
+#define AUTO_COMPACT_MIN_ROWS 10000
 
 /* ------------------------------------------------------------- helpers */
 
@@ -1039,15 +1040,21 @@ int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
         }
     }
     if (rc == LH_OK && !r.noop && ing->compact_delta_files > 0) {
-        /* The policy: the upsert that leaves too many delta files pays for merging them.
-         * Its own commit stands whatever happens here. */
+        /* The policy: the upsert that leaves too many delta files, or more than
+         * AUTO_COMPACT_MIN_ROWS delta rows making over a quarter of the base rows, pays for
+         * merging them (reads of every delta's key column grow with both). Its own commit
+         * stands whatever happens here. */
         lh_manifest *m = NULL;
-        if (lh_catalog_get(ing->cat, who, o->dataset, 0, &m, NULL) == LH_OK &&
-            lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files) {
+        int64_t delta_rows = 0;
+        if (lh_catalog_get(ing->cat, who, o->dataset, 0, &m, NULL) == LH_OK)
+            for (size_t i = 0; i < m->nfiles; i++)
+                delta_rows += m->files[i].delta ? m->files[i].rows : 0;
+        if (m && (lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files ||
+                  (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > m->rows - delta_rows))) {
             lh_compact_result cr;
             lh_error ce = {0};
-            if (lh_ingest_compact(ing, who, o->dataset, "automatic: delta files over threshold",
-                                  &cr, &ce) == LH_OK)
+            if (lh_ingest_compact(ing, who, o->dataset, "automatic: deltas over threshold", &cr,
+                                  &ce) == LH_OK)
                 r.compacted = cr.noop ? 0 : cr.version;
             else
                 lh_log(LH_LOG_WARN, "ingest.auto_compact_failed", "dataset", o->dataset, "error",
