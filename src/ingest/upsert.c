@@ -616,30 +616,50 @@ static int check_and_batch(upsert_run *u, lh_error *err)
         rc = lh_error_set(err, LH_EINVAL, "%s: no rows", u->name);
         goto done;
     }
-    /* Values that do not convert to the column's type, first offending row per column. */
+    /* Values that do not convert to their column's type: one scan finds the first offending
+     * row of every column (text columns cannot fail), the earliest is reported. */
+    lh_buf_reset(&sql);
+    size_t nchecked = 0;
+    size_t *checked = lh_calloc(m->ncolumns + 1, sizeof *checked);
     for (size_t i = 0; i < m->ncolumns; i++) {
-        if (!u->given[i]) continue;
-        const lh_column *col = &m->columns[i];
-        lh_buf_reset(&sql);
-        lh_buf_puts(&sql, "SELECT __lh_row, CAST(");
-        src_expr(u, i, &sql);
-        lh_buf_puts(&sql, " AS VARCHAR) FROM lh_raw WHERE ");
+        if (!u->given[i] || strcmp(m->columns[i].type, "VARCHAR") == 0) continue;
+        lh_buf_puts(&sql, nchecked ? ", " : "SELECT ");
+        lh_buf_puts(&sql, "min(__lh_row) FILTER (WHERE ");
         src_expr(u, i, &sql);
         lh_buf_puts(&sql, " IS NOT NULL AND ");
         typed_expr(u, i, &sql);
-        lh_buf_puts(&sql, " IS NULL ORDER BY __lh_row LIMIT 1");
+        lh_buf_puts(&sql, " IS NULL)");
+        checked[nchecked++] = i;
+    }
+    if (nchecked) {
+        lh_buf_puts(&sql, " FROM lh_raw");
         duckdb_result res;
-        if ((rc = ing_query(u->c, sql.data, &res, err))) goto done;
-        if (duckdb_row_count(&res)) {
-            char *v = duckdb_value_varchar(&res, 1, 0);
-            rc = lh_error_set(
-                err, LH_EINVAL, "%s: row %" PRId64 ": column '%s': \"%.80s\" is not a valid %s",
-                u->name, duckdb_value_int64(&res, 0, 0), col->name, v ? v : "", col->type);
-            duckdb_free(v);
+        if ((rc = ing_query(u->c, sql.data, &res, err))) {
+            free(checked);
+            goto done;
+        }
+        int64_t first = 0;
+        size_t bad = 0;
+        for (size_t j = 0; j < nchecked; j++) {
+            if (duckdb_value_is_null(&res, j, 0)) continue;
+            int64_t row = duckdb_value_int64(&res, j, 0);
+            if (!first || row < first) first = row, bad = checked[j];
         }
         duckdb_destroy_result(&res);
-        if (rc) goto done;
+        if (first) {
+            lh_buf_reset(&sql);
+            lh_buf_puts(&sql, "SELECT CAST(");
+            src_expr(u, bad, &sql);
+            lh_buf_printf(&sql, " AS VARCHAR) FROM lh_raw WHERE __lh_row = %" PRId64, first);
+            char v[100];
+            scalar_str(u->c, sql.data, v, sizeof v);
+            rc = lh_error_set(err, LH_EINVAL,
+                              "%s: row %" PRId64 ": column '%s': \"%.80s\" is not a valid %s",
+                              u->name, first, m->columns[bad].name, v, m->columns[bad].type);
+        }
     }
+    free(checked);
+    if (rc) goto done;
     lh_buf_reset(&sql);
     lh_buf_puts(&sql, "SELECT coalesce(min(__lh_row), 0) FROM lh_raw WHERE ");
     for (size_t k = 0; k < m->nkey; k++) {
