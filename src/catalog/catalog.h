@@ -118,6 +118,24 @@ typedef int (*lh_catalog_update_fn)(void *ctx, const lh_manifest *cur, lh_manife
 int lh_catalog_update(lh_catalog *c, const lh_identity *who, const char *dataset,
                       lh_catalog_update_fn fn, void *ctx, int64_t *committed, lh_error *err);
 
+/* What lh_catalog_gc found and did. */
+typedef struct lh_gc_report {
+    int64_t scanned;       /* data objects looked at */
+    int64_t referenced;    /* of those, referenced by some committed version */
+    int64_t removed;       /* unreferenced and old enough: deleted (dry run: would be) */
+    int64_t removed_bytes; /* their size */
+    int64_t young;         /* unreferenced but younger than the grace period: kept */
+} lh_gc_report;
+
+/* Deletes data objects (data/<dataset>/...) that no committed version of their dataset
+ * references and that are older than grace_s seconds — files left by writers killed between
+ * upload and commit. Every version is kept readable: references are taken from all of them.
+ * The grace period protects writes in flight (their file is uploaded just before the
+ * commit). dataset NULL = every dataset. dry_run only reports. Fails on listing/read errors
+ * (nothing deleted after the first failure). */
+int lh_catalog_gc(lh_catalog *c, const lh_identity *who, const char *dataset, int64_t grace_s,
+                  bool dry_run, lh_gc_report *out, lh_error *err);
+
 /* Rebuilds the dataset's schema, file sizes and row counts from the Parquet footers of its
  * current files and commits them as a new version (op "resync"). */
 int lh_catalog_resync(lh_catalog *c, const lh_identity *who, const char *dataset,

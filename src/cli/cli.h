@@ -45,6 +45,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
+int cmd_index(int argc, char **argv);
 int cmd_upsert(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_key(int argc, char **argv);

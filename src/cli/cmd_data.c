@@ -131,7 +131,8 @@ int cmd_ingest(int argc, char **argv)
             cli_progress_done(&prog, NULL);
             printf("%s\n", line);
             if (r.rejected)
-                printf("  %" PRId64 " rejected rows in dataset %s_rejects\n", r.rejected, r.dataset);
+                printf("  %" PRId64 " rejected rows in dataset %s_rejects\n", r.rejected,
+                       r.dataset);
         }
         free(ds);
     }
@@ -177,7 +178,8 @@ void cli_print_table(const char *json)
         if (r == 0) {
             for (size_t c = 0; c < nc; c++) {
                 printf("%s", c ? "-+-" : "");
-                for (size_t k = 0; k < w[c]; k++) putchar('-');
+                for (size_t k = 0; k < w[c]; k++)
+                    putchar('-');
             }
             printf("\n");
         }
@@ -186,7 +188,8 @@ void cli_print_table(const char *json)
     printf("(%zu row%s%s, %.1f ms)\n", nr, nr == 1 ? "" : "s",
            json_is_true(trunc) ? ", truncated" : "",
            json_real_value(json_object_get(root, "elapsed_ms")));
-    for (size_t i = 0; i < (nr + 1) * nc; i++) free(cells[i]);
+    for (size_t i = 0; i < (nr + 1) * nc; i++)
+        free(cells[i]);
     free(cells);
     free(w);
     json_decref(root);
@@ -242,7 +245,8 @@ int cmd_sql(int argc, char **argv)
         lh_buf b = {0};
         char chunk[4096];
         size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) lh_buf_append(&b, chunk, n);
+        while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+            lh_buf_append(&b, chunk, n);
         sql = stdin_sql = lh_buf_steal(&b);
     }
     bool table = format ? strcmp(format, "table") == 0 : isatty(STDOUT_FILENO);
@@ -299,8 +303,11 @@ static const char *catalog_help =
     "usage: lakehouse catalog list\n"
     "       lakehouse catalog show NAME [--version N]\n"
     "       lakehouse catalog resync NAME\n"
+    "       lakehouse catalog gc [NAME] [--grace SECONDS] [--dry-run]\n"
     "list: every dataset with its version, rows and size. show: the manifest as JSON.\n"
-    "resync: rebuild schema and row counts from the Parquet footers as a new version.\n";
+    "resync: rebuild schema and row counts from the Parquet footers as a new version.\n"
+    "gc: delete data files no committed version references (left by writers that were\n"
+    "    killed before their commit) once older than --grace (default 3600 s).\n";
 
 int cmd_catalog(int argc, char **argv)
 {
@@ -313,11 +320,29 @@ int cmd_catalog(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
-    const char *name = argc > 2 ? argv[2] : NULL;
-    int64_t version = 0;
-    for (int i = 3; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--version") == 0) version = strtoll(argv[++i], NULL, 10);
-    if (strcmp(sub, "list") != 0 && !name) {
+    const char *name = argc > 2 && argv[2][0] != '-' ? argv[2] : NULL;
+    int64_t version = 0, grace = 3600;
+    bool dry_run = false;
+    for (int i = name ? 3 : 2; i < argc; i++) {
+        if (strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
+            version = strtoll(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+            char *end;
+            grace = strtoll(argv[++i], &end, 10);
+            if (*end || grace < 0) {
+                fprintf(stderr, "lakehouse catalog: --grace wants whole seconds >= 0, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry_run = true;
+        } else {
+            fprintf(stderr, "lakehouse catalog: unexpected argument '%s'\n%s", argv[i],
+                    catalog_help);
+            return 2;
+        }
+    }
+    if (strcmp(sub, "list") != 0 && strcmp(sub, "gc") != 0 && !name) {
         fputs(catalog_help, stderr);
         return 2;
     }
@@ -365,6 +390,17 @@ int cmd_catalog(int argc, char **argv)
             status = 1;
         else
             printf("%s: resynced from its Parquet footers as version %" PRId64 "\n", name, v);
+    } else if (strcmp(sub, "gc") == 0) {
+        lh_gc_report g;
+        if (lh_catalog_gc(env.cat, who, name, grace, dry_run, &g, &err)) {
+            status = 1;
+        } else {
+            printf("gc: %" PRId64 " data files, %" PRId64 " referenced, %" PRId64
+                   " unreferenced %s (%" PRId64 " bytes), %" PRId64
+                   " unreferenced but younger than %" PRId64 " s kept\n",
+                   g.scanned, g.referenced, g.removed, dry_run ? "would be removed" : "removed",
+                   g.removed_bytes, g.young, grace);
+        }
     } else {
         fprintf(stderr, "lakehouse catalog: unknown subcommand '%s'\n%s", sub, catalog_help);
         status = 2;

@@ -39,6 +39,10 @@ int cmd_serve(int argc, char **argv)
     cli_env env;
     if (cli_env_open(&env, config_path, flags, nflags)) return 1;
     lh_error err = {0};
+    /* Storage failures go to GET /storage/errors and _errors/bucket_errors/ of the lake. */
+    if (lh_storage_errors_attach(env.st, &err))
+        lh_log(LH_LOG_WARN, "storage_errors_attach_failed", "msg", err.msg, NULL);
+    lh_error_clear(&err);
     lh_query *q = NULL;
     lh_ingest *ing = NULL;
     lh_gateway *gw = NULL;
@@ -72,6 +76,7 @@ out:
     lh_gateway_stop(gw);
     lh_ingest_close(ing);
     lh_query_close(q);
+    lh_storage_errors_detach();
     cli_env_close(&env);
     return status;
 }

@@ -8,7 +8,7 @@
 static const struct {
     const char *flag;
     const char *key;
-} common_flags[] = {{"--data", "data_dir"}, {"--listen", "listen"}};
+} common_flags[] = {{"--data", "data_dir"}, {"--listen", "listen"}, {"--bucket", "bucket"}};
 
 int cli_take_common(int argc, char **argv, const char **config_path, char **flags, int *nflags)
 {
@@ -54,7 +54,7 @@ int cli_env_open(cli_env *env, const char *config_path, char **flags, int nflags
     lh_log_level lvl = LH_LOG_INFO;
     lh_log_level_parse(env->cfg.log_level, &lvl);
     lh_log_setup(lvl, env->cfg.log_json);
-    if (lh_storage_open_local(env->cfg.data_dir, &env->st, &err)) goto fail;
+    if (lh_storage_open_config(&env->cfg, &env->st, &err)) goto fail;
     if (lh_catalog_open(env->st, &env->cat, &err)) goto fail;
     return 0;
 fail:

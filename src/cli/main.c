@@ -15,6 +15,7 @@ static const struct {
     {"ingest", cmd_ingest, "ingest CSV or NDJSON files into a dataset"},
     {"sql", cmd_sql, "run a read-only SQL query over the datasets"},
     {"catalog", cmd_catalog, "list datasets, show one, or resync it from its Parquet files"},
+    {"index", cmd_index, "build, search, evaluate and list vector indexes over dataset columns"},
     {"upsert", cmd_upsert, "insert or update rows by primary key (a small delta, no rewrite)"},
     {"delete", cmd_delete, "delete rows by primary key"},
     {"key", cmd_key, "declare a dataset's primary key"},

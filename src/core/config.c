@@ -1,4 +1,5 @@
 /* Configuration: defaults < YAML file (a flat mapping) < LAKEHOUSE_* environment. */
+#include "core/config_int.h"
 #include "core/core.h"
 
 #include <errno.h>
@@ -9,7 +10,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-typedef enum { T_STR, T_PATH_OPT, T_BOOL, T_SIZE, T_INT, T_INT64, T_LEVEL } key_type;
+typedef enum { T_STR, T_PATH_OPT, T_BOOL, T_SIZE, T_INT, T_INT64, T_LEVEL, T_STR_OPT } key_type;
 
 typedef struct {
     const char *key;
@@ -35,6 +36,34 @@ static const key_def keys[] = {
     {"query_timeout_ms", "LAKEHOUSE_QUERY_TIMEOUT_MS", T_INT, OFF(query_timeout_ms), 1, INT_MAX},
     {"query_row_limit", "LAKEHOUSE_QUERY_ROW_LIMIT", T_INT64, OFF(query_row_limit), 1, INT64_MAX},
     {"query_threads", "LAKEHOUSE_QUERY_THREADS", T_INT, OFF(query_threads), 1, 1024},
+    {"glove_path", "LAKEHOUSE_GLOVE_PATH", T_STR, OFF(glove_path), 0, 0},
+    {"embedder", "LAKEHOUSE_EMBEDDER", T_STR, OFF(embedder), 0, 0},
+    {"embedder_url", "LAKEHOUSE_EMBEDDER_URL", T_STR, OFF(embedder_url), 0, 0},
+    {"embedder_model", "LAKEHOUSE_EMBEDDER_MODEL", T_STR, OFF(embedder_model), 0, 0},
+    {"generator", "LAKEHOUSE_GENERATOR", T_STR, OFF(generator), 0, 0},
+    {"generator_url", "LAKEHOUSE_GENERATOR_URL", T_STR, OFF(generator_url), 0, 0},
+    {"generator_model", "LAKEHOUSE_GENERATOR_MODEL", T_STR, OFF(generator_model), 0, 0},
+    {"ai_api_key", "LAKEHOUSE_AI_API_KEY", T_STR, OFF(ai_api_key), 0, 0},
+    {"ai_timeout_ms", "LAKEHOUSE_AI_TIMEOUT_MS", T_INT, OFF(ai_timeout_ms), 1, INT_MAX},
+    {"ui_dir", "LAKEHOUSE_UI_DIR", T_STR, OFF(ui_dir), 0, 0},
+    {"storage_backend", "LAKEHOUSE_STORAGE", T_STR, OFF(storage_backend), 0, 0},
+    {"s3_endpoint", "LAKEHOUSE_S3_ENDPOINT", T_STR_OPT, OFF(s3_endpoint), 0, 0},
+    {"s3_region", "LAKEHOUSE_S3_REGION", T_STR, OFF(s3_region), 0, 0},
+    {"s3_bucket", "LAKEHOUSE_S3_BUCKET", T_STR_OPT, OFF(s3_bucket), 0, 0},
+    {"s3_prefix", "LAKEHOUSE_S3_PREFIX", T_STR_OPT, OFF(s3_prefix), 0, 0},
+    {"s3_path_style", "LAKEHOUSE_S3_PATH_STYLE", T_BOOL, OFF(s3_path_style), 0, 0},
+    {"s3_multipart_threshold", "LAKEHOUSE_S3_MULTIPART_THRESHOLD", T_SIZE,
+     OFF(s3_multipart_threshold), 1, INT64_MAX},
+    {"s3_part_size", "LAKEHOUSE_S3_PART_SIZE", T_SIZE, OFF(s3_part_size), (int64_t)5 << 20,
+     INT64_MAX},
+    {"s3_retry_max_ms", "LAKEHOUSE_S3_RETRY_MAX_MS", T_INT, OFF(s3_retry_max_ms), 1, INT_MAX},
+    {"s3_timeout_ms", "LAKEHOUSE_S3_TIMEOUT_MS", T_INT, OFF(s3_timeout_ms), 1, INT_MAX},
+    {"s3_conditional_put", "LAKEHOUSE_S3_CONDITIONAL_PUT", T_STR, OFF(s3_conditional_put), 0, 0},
+    {"s3_lease_ttl_ms", "LAKEHOUSE_S3_LEASE_TTL_MS", T_INT, OFF(s3_lease_ttl_ms), 300, INT_MAX},
+    {"cache_max_bytes", "LAKEHOUSE_CACHE_MAX", T_SIZE, OFF(cache_max_bytes), 1, INT64_MAX},
+    {"secrets_file", "LAKEHOUSE_SECRETS_FILE", T_STR_OPT, OFF(secrets_file), 0, 0},
+    {"bucket", "LAKEHOUSE_BUCKET", T_STR, OFF(bucket), 0, 0},
+    {"rescue_bucket", "LAKEHOUSE_RESCUE_BUCKET", T_STR_OPT, OFF(rescue_bucket), 0, 0},
     {"retention_hours", "LAKEHOUSE_RETENTION_HOURS", T_INT, OFF(retention_hours), 0, INT_MAX},
     {"compact_delta_files", "LAKEHOUSE_COMPACT_DELTA_FILES", T_INT, OFF(compact_delta_files), 0,
      INT_MAX},
@@ -45,8 +74,15 @@ static const key_def keys[] = {
 
 static const char known_keys[] = "data_dir, listen, ingest_dir, cache_dir, log_level, log_json, "
                                  "max_body_bytes, max_json_bytes, threads, query_memory_mb, "
-                                 "query_timeout_ms, query_row_limit, query_threads, "
-                                 "retention_hours, compact_delta_files, cache_memory_mb";
+                                 "query_timeout_ms, query_row_limit, query_threads, glove_path, "
+                                 "embedder, embedder_url, embedder_model, generator, "
+                                 "generator_url, generator_model, ai_api_key, ai_timeout_ms, "
+                                 "ui_dir, storage_backend, s3_endpoint, s3_region, s3_bucket, "
+                                 "s3_prefix, s3_path_style, s3_multipart_threshold, s3_part_size, "
+                                 "s3_retry_max_ms, s3_timeout_ms, s3_conditional_put, "
+                                 "s3_lease_ttl_ms, cache_max_bytes, secrets_file, bucket, "
+                                 "rescue_bucket, buckets, retention_hours, compact_delta_files, "
+                                 "cache_memory_mb";
 
 static const key_def *find_key(const char *key)
 {
@@ -105,6 +141,20 @@ static void set_defaults(lh_config *cfg)
     cfg->query_timeout_ms = 30000;
     cfg->query_row_limit = 10000;
     cfg->query_threads = cores;
+    cfg->embedder = lh_strdup("glove");
+    cfg->generator = lh_strdup("none");
+    cfg->ai_timeout_ms = 60000;
+    cfg->storage_backend = lh_strdup("local");
+    cfg->s3_region = lh_strdup("us-east-1");
+    cfg->s3_path_style = true;
+    cfg->s3_multipart_threshold = (int64_t)64 << 20;
+    cfg->s3_part_size = (int64_t)16 << 20;
+    cfg->s3_retry_max_ms = 20000;
+    cfg->s3_timeout_ms = 30000;
+    cfg->s3_conditional_put = lh_strdup("auto");
+    cfg->s3_lease_ttl_ms = 30000;
+    cfg->cache_max_bytes = (int64_t)10 << 30;
+    cfg->bucket = lh_strdup("primary");
     cfg->retention_hours = 168;
     cfg->compact_delta_files = 64;
     cfg->cache_memory_mb = 0;
@@ -164,6 +214,10 @@ int lh_config_set(lh_config *cfg, const char *key, const char *value, lh_error *
         else
             *(char **)field = lh_strdup(value);
         cfg->ingest_dir_set = true;
+        return LH_OK;
+    case T_STR_OPT:
+        free(*(char **)field);
+        *(char **)field = *value ? lh_strdup(value) : NULL;
         return LH_OK;
     case T_LEVEL: {
         lh_log_level lv;
@@ -289,6 +343,17 @@ static int load_file(lh_config *cfg, const char *path, lh_error *err)
             }
             key = lh_strdup((const char *)ev.data.scalar.value);
             key_line = line;
+            if (strcmp(key, "buckets") == 0) { /* the one nested section */
+                if (cfg->buckets)
+                    rc = lh_error_set(err, LH_EINVAL, "%s:%zu: key 'buckets' is given twice", path,
+                                      line);
+                else
+                    rc = config_parse_buckets(&parser, cfg, path, err);
+                if (rc != LH_OK) goto fail;
+                free(key);
+                key = NULL;
+                break;
+            }
             const key_def *k = find_key(key);
             if (!k) {
                 rc = lh_error_set(err, LH_EINVAL, "%s:%zu: unknown key '%s' (known: %s)", path,
@@ -312,7 +377,7 @@ static int load_file(lh_config *cfg, const char *path, lh_error *err)
             const key_def *kd = find_key(key);
             const char *value = (const char *)ev.data.scalar.value;
             if (yaml_is_null(&ev)) {
-                if (kd->type != T_PATH_OPT) {
+                if (kd->type != T_PATH_OPT && kd->type != T_STR_OPT) {
                     rc = lh_error_set(err, LH_EINVAL, "%s:%zu: key '%s': missing value", path,
                                       key_line, key);
                     goto fail;
@@ -389,7 +454,28 @@ void lh_config_free(lh_config *cfg)
     free(cfg->ingest_dir);
     free(cfg->cache_dir);
     free(cfg->log_level);
+    free(cfg->glove_path);
+    free(cfg->embedder);
+    free(cfg->embedder_url);
+    free(cfg->embedder_model);
+    free(cfg->generator);
+    free(cfg->generator_url);
+    free(cfg->generator_model);
+    free(cfg->ai_api_key);
+    free(cfg->ui_dir);
     cfg->data_dir = cfg->listen = cfg->ingest_dir = cfg->cache_dir = cfg->log_level = NULL;
+    cfg->glove_path = cfg->embedder = cfg->embedder_url = cfg->embedder_model = NULL;
+    cfg->generator = cfg->generator_url = cfg->generator_model = cfg->ai_api_key = NULL;
+    cfg->ui_dir = NULL;
+    char **more[] = {
+        &cfg->storage_backend,    &cfg->s3_endpoint, &cfg->s3_region,    &cfg->s3_bucket,
+        &cfg->s3_conditional_put, &cfg->s3_prefix,   &cfg->secrets_file, &cfg->bucket,
+        &cfg->rescue_bucket};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        free(*more[i]);
+        *more[i] = NULL;
+    }
+    config_free_buckets(cfg);
 }
 
 int lh_parse_size(const char *s, int64_t *out)

@@ -188,6 +188,17 @@ typedef struct lh_config {
     int query_timeout_ms;      /* LAKEHOUSE_QUERY_TIMEOUT_MS; default 30000 */
     int64_t query_row_limit;   /* max rows in a JSON result; LAKEHOUSE_QUERY_ROW_LIMIT; 10000 */
     int query_threads;         /* DuckDB threads; LAKEHOUSE_QUERY_THREADS; default = cores */
+    char *glove_path;      /* GloVe table; LAKEHOUSE_GLOVE_PATH; NULL = next to the program */
+    char *embedder;        /* "glove" | "ollama" | "openai"; LAKEHOUSE_EMBEDDER; "glove" */
+    char *embedder_url;    /* server base URL; NULL = the provider's local default */
+    char *embedder_model;  /* model name; NULL = the provider's default */
+    char *generator;       /* "none" | "ollama" | "openai"; LAKEHOUSE_GENERATOR; "none" */
+    char *generator_url;   /* server base URL; NULL = the provider's local default */
+    char *generator_model; /* model name (required for a generator) */
+    char *ai_api_key;      /* bearer token for OpenAI-compatible servers; LAKEHOUSE_AI_API_KEY */
+    int ai_timeout_ms;     /* per model-server request; LAKEHOUSE_AI_TIMEOUT_MS; default 60000 */
+    char *ui_dir;          /* built web UI served at /; LAKEHOUSE_UI_DIR; NULL (default) =
+                              the folder "web" next to the running executable */
     int retention_hours;       /* files no longer current are kept this long (time travel);
                                   LAKEHOUSE_RETENTION_HOURS; default 168 */
     int compact_delta_files;   /* an upsert leaving this many delta files compacts the dataset;
@@ -198,7 +209,42 @@ typedef struct lh_config {
      * whenever it changes (lh_config_set of "data_dir" re-derives them). */
     bool ingest_dir_set;
     bool cache_dir_set;
+    /* Object storage (README "Configuration"); credentials come from lh_secrets, not here. */
+    char *storage_backend;          /* "local" or "s3"; LAKEHOUSE_STORAGE; default "local" */
+    char *s3_endpoint;              /* LAKEHOUSE_S3_ENDPOINT; "http://127.0.0.1:9000" */
+    char *s3_region;                /* LAKEHOUSE_S3_REGION; default "us-east-1" */
+    char *s3_bucket;                /* LAKEHOUSE_S3_BUCKET */
+    char *s3_prefix;                /* LAKEHOUSE_S3_PREFIX; key prefix in the bucket; NULL none */
+    bool s3_path_style;             /* LAKEHOUSE_S3_PATH_STYLE; default true */
+    int64_t s3_multipart_threshold; /* LAKEHOUSE_S3_MULTIPART_THRESHOLD; default 64 MiB */
+    int64_t s3_part_size;           /* LAKEHOUSE_S3_PART_SIZE; default 16 MiB */
+    int s3_retry_max_ms;            /* LAKEHOUSE_S3_RETRY_MAX_MS; default 20000 */
+    int s3_timeout_ms;              /* LAKEHOUSE_S3_TIMEOUT_MS; default 30000 */
+    char *s3_conditional_put;       /* LAKEHOUSE_S3_CONDITIONAL_PUT; auto|on|off; default auto */
+    int s3_lease_ttl_ms;            /* LAKEHOUSE_S3_LEASE_TTL_MS; default 30000 */
+    int64_t cache_max_bytes;        /* LAKEHOUSE_CACHE_MAX; object cache bound; default 10 GiB */
+    char *secrets_file;             /* LAKEHOUSE_SECRETS_FILE; NULL: environment only */
+    /* Bucket registry: the top-level storage settings are the bucket "primary"; `buckets:`
+     * (YAML only) adds named ones. `bucket` picks the one this process works on. */
+    char *bucket;                   /* LAKEHOUSE_BUCKET; default "primary" */
+    char *rescue_bucket;            /* LAKEHOUSE_RESCUE_BUCKET; primary's rescue; NULL none */
+    struct lh_bucket_def *buckets;  /* named buckets besides primary, in file order */
+    size_t nbuckets;
 } lh_config;
+
+/* One named bucket of the `buckets:` mapping. Unset strings are NULL (the S3 tuning keys,
+ * region and path style default to the top-level settings). */
+typedef struct lh_bucket_def {
+    char *name;            /* [a-z0-9_-], 1-63 chars; not "primary" */
+    char *backend;         /* "local" or "s3" (key storage_backend) */
+    char *data_dir;        /* local: the folder */
+    char *s3_endpoint;     /* s3 */
+    char *s3_region;
+    char *s3_bucket;
+    char *s3_prefix;
+    int s3_path_style;     /* -1 unset, 0, 1 */
+    char *rescue_bucket;   /* reads that fail here are served by this bucket */
+} lh_bucket_def;
 
 /* Fills cfg with defaults, then the YAML file at path (if non-NULL; a missing file given
  * explicitly is an error), then environment overrides. On error cfg is left with defaults
@@ -211,6 +257,24 @@ int lh_config_load(lh_config *cfg, const char *path, lh_error *err);
 int lh_config_set(lh_config *cfg, const char *key, const char *value, lh_error *err);
 /* Releases the strings owned by cfg. Accepts NULL. */
 void lh_config_free(lh_config *cfg);
+
+/* ------------------------------------------------------------- secrets */
+
+/* Credentials, kept apart from lh_config so that nothing printing or serving the
+ * configuration can leak them. Opaque. */
+typedef struct lh_secrets lh_secrets;
+
+/* Loads secrets from the YAML file at path (NULL or "": none) — a flat mapping with the names
+ * s3_access_key_id, s3_secret_access_key, s3_session_token, each also as "BUCKET.NAME" for a
+ * named bucket — then from the environment
+ * (LAKEHOUSE_S3_ACCESS_KEY_ID, ...), which wins. The file must be a regular file owned by the
+ * running user with mode 0600 (no group/other bits): otherwise LH_EDENIED saying why. No
+ * error message ever contains a value. Caller frees with lh_secrets_free. */
+int lh_secrets_load(const char *path, lh_secrets **out, lh_error *err);
+/* The value of a secret by name, or NULL if unset; borrowed from s. */
+const char *lh_secrets_get(const lh_secrets *s, const char *name);
+/* Overwrites the values with zeros and frees them. Accepts NULL. */
+void lh_secrets_free(lh_secrets *s);
 
 /* Parses a size like "512", "64k", "10MB", "1GiB", "1.5G" into bytes; LH_EINVAL if malformed
  * or out of range. Every unit is a power of 1024 (k = kb = kib = 1024), as in PostgreSQL. */

@@ -31,7 +31,8 @@
 
 void gw_send_response(gw_req *r, unsigned status, struct MHD_Response *resp, uint64_t bytes)
 {
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (!MHD_get_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (MHD_queue_response(r->conn, status, resp) == MHD_YES) {
         r->responded = true;
@@ -388,6 +389,7 @@ static void begin_request(gw_req *r)
                       json_pack("{s:o}", "profile", gw_json_text(profile)));
         return;
     }
+    if (!gw_bucket_check(r)) return;
     int64_t cl = header_content_length(r);
     switch (r->route->body) {
     case GW_BODY_NONE:
@@ -518,12 +520,15 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     }
     g = lh_calloc(1, sizeof *g);
     g->deps = *deps;
+    if (!g->deps.storage) g->deps.storage = lh_catalog_storage(deps->catalog);
     g->started_ns = lh_now_ns();
     const char *cache = deps->cfg->cache_dir ? deps->cfg->cache_dir : "/tmp";
     g->upload_dir = lh_path_join(cache, "uploads");
+    g->ui_dir = deps->cfg->ui_dir ? lh_strdup(deps->cfg->ui_dir) : gw_ui_dir_default();
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     pthread_mutex_init(&g->ingest_mu, NULL);
+    g->vectors = lh_vector_registry_new(g->deps.storage, cache);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -546,8 +551,8 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     char portbuf[16], tbuf[16];
     snprintf(portbuf, sizeof portbuf, "%d", g->port);
     snprintf(tbuf, sizeof tbuf, "%u", threads);
-    lh_log(LH_LOG_INFO, "http_listening", "host", host, "port", portbuf, "threads", tbuf,
-           (const char *)NULL);
+    lh_log(LH_LOG_INFO, "http_listening", "host", host, "port", portbuf, "threads", tbuf, "ui",
+           g->ui_dir, (const char *)NULL);
     freeaddrinfo(ai);
     free(host);
     *out = g;
@@ -559,7 +564,9 @@ fail:
         pthread_mutex_destroy(&g->mu);
         pthread_cond_destroy(&g->cv);
         pthread_mutex_destroy(&g->ingest_mu);
+        lh_vector_registry_free(g->vectors);
         free(g->upload_dir);
+        free(g->ui_dir);
         free(g);
     }
     return rc;
@@ -583,6 +590,8 @@ void lh_gateway_stop(lh_gateway *g)
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->ingest_mu);
+    lh_vector_registry_free(g->vectors);
     free(g->upload_dir);
+    free(g->ui_dir);
     free(g);
 }

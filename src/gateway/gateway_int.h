@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gateway/gateway.h"
+#include "vector/vector.h"
 
 #define GW_MAX_PARAMS 4
 #define GW_ALLOW_MAX 64
@@ -64,6 +65,18 @@ int gw_listen_parse(const char *listen, char **host, int *port, lh_error *err);
  * otherwise (LH_ENOENT if the file does not exist inside the folder). */
 int gw_path_inside(const char *root, const char *path, char **resolved, lh_error *err);
 
+/* Checks a decoded asset file name for GET /assets/{file}: 1-200 bytes of [A-Za-z0-9._-] not
+ * starting with '.', so it can only name a file directly inside the assets folder.
+ * LH_EINVAL naming the offending byte otherwise. */
+int gw_ui_asset_name_check(const char *name, lh_error *err);
+/* True if name looks like a bundler's content-hashed file ("index-B3x9aZ_q.js"): such files
+ * are served as immutable. */
+bool gw_ui_name_is_hashed(const char *name);
+/* The Content-Type for a file name by its extension (static string; octet-stream if unknown). */
+const char *gw_content_type(const char *name);
+/* The default UI folder: "web" next to the running executable (caller frees). */
+char *gw_ui_dir_default(void);
+
 /* ------------------------------------------------------------------ routing */
 
 typedef struct gw_req gw_req;
@@ -108,11 +121,13 @@ struct lh_gateway {
     struct MHD_Daemon *daemon;
     int port;
     uint64_t started_ns;
-    char *upload_dir;          /* <cache_dir>/uploads */
-    pthread_mutex_t mu;        /* guards nstreams */
-    pthread_cond_t cv;         /* signalled when nstreams drops */
-    int nstreams;              /* live query producer threads */
-    pthread_mutex_t ingest_mu; /* serializes ingests: one writer per bucket */
+    char *upload_dir;            /* <cache_dir>/uploads */
+    pthread_mutex_t mu;          /* guards nstreams */
+    pthread_cond_t cv;           /* signalled when nstreams drops */
+    int nstreams;                /* live query producer threads */
+    pthread_mutex_t ingest_mu;   /* serializes ingests: one writer per bucket */
+    lh_vector_registry *vectors; /* loaded vector indexes (thread-safe itself) */
+    char *ui_dir;                /* the built web UI served at / (cfg->ui_dir or the default) */
 };
 
 /* Per-request state, created when the request line arrives, freed when MHD completes it. */
@@ -171,6 +186,15 @@ void gw_handle_openapi(gw_req *r);
 void gw_handle_sql(gw_req *r);
 void gw_handle_ingest_upload(gw_req *r);
 void gw_handle_ingest_file(gw_req *r);
+void gw_handle_vector_search(gw_req *r);
+void gw_handle_vector_indexes(gw_req *r);
+void gw_handle_ui_index(gw_req *r);
+void gw_handle_ui_asset(gw_req *r);
+void gw_handle_storage_errors(gw_req *r);
+
+/* Checks X-Lakehouse-Bucket against the bucket this server serves; if it names another one,
+ * queues a 400 (listing the known names) and returns false. */
+bool gw_bucket_check(gw_req *r);
 void gw_handle_upsert(gw_req *r);
 void gw_handle_delete(gw_req *r);
 void gw_handle_set_key(gw_req *r);

@@ -14,6 +14,12 @@ const gw_route gw_routes[] = {
     {"POST", "/sql", GW_BODY_JSON, gw_handle_sql},
     {"POST", "/ingest", GW_BODY_UPLOAD, gw_handle_ingest_upload},
     {"POST", "/ingest/file", GW_BODY_JSON, gw_handle_ingest_file},
+    {"POST", "/vectors/search", GW_BODY_JSON, gw_handle_vector_search},
+    {"GET", "/vectors/indexes", GW_BODY_NONE, gw_handle_vector_indexes},
+    /* The web UI (ui_routes.c): static files. */
+    {"GET", "/", GW_BODY_NONE, gw_handle_ui_index},
+    {"GET", "/assets/{file}", GW_BODY_NONE, gw_handle_ui_asset},
+    {"GET", "/storage/errors", GW_BODY_NONE, gw_handle_storage_errors},
     {"POST", "/datasets/{name}/upsert", GW_BODY_UPLOAD, gw_handle_upsert},
     {"POST", "/datasets/{name}/delete", GW_BODY_UPLOAD, gw_handle_delete},
     {"POST", "/datasets/{name}/key", GW_BODY_JSON, gw_handle_set_key},

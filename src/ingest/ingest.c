@@ -85,22 +85,60 @@ int lh_ingest_format_parse(const char *s, lh_ingest_format *out, lh_error *err)
 
 /* ---------------------------------------------------- the source file scan */
 
+/* Line and column (in characters) of byte offset off in path: only called to report an
+ * error, so it may take a second pass over the file. */
+static void locate_offset(const char *path, int64_t off, int64_t *line, int64_t *col)
+{
+    *line = 1;
+    *col = 1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    unsigned char buf[1 << 16];
+    int64_t pos = 0;
+    size_t n;
+    while (pos < off && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        for (size_t i = 0; i < n && pos < off; i++, pos++) {
+            if (buf[i] == '\n') {
+                ++*line;
+                *col = 1;
+            } else if ((buf[i] & 0xC0) != 0x80) {
+                ++*col; /* a character starts here (not a continuation byte) */
+            }
+        }
+    }
+    fclose(f);
+}
+
+/* Index of the first byte >= 0x80 in p[0..n), or n. Eight bytes at a time: CSV and NDJSON
+ * are mostly ASCII. */
+static size_t ascii_prefix(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ULL) break;
+    }
+    while (i < n && p[i] < 0x80)
+        i++;
+    return i;
+}
+
 /* One pass over the source: SHA-256, byte count, and UTF-8 validity with the line and column
  * of the first bad byte. Returns LH_EINVAL naming file:line:column for bad UTF-8. */
-static int scan_source(const char *path, const char *name, char sha[LH_SHA256_HEX],
-                       int64_t *bytes, char *first_byte, lh_error *err)
+static int scan_source(const char *path, const char *name, char sha[LH_SHA256_HEX], int64_t *bytes,
+                       lh_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return lh_error_set(err, errno == ENOENT ? LH_ENOENT : LH_EIO, "%s: cannot open: %s",
-                            name, strerror(errno));
+        return lh_error_set(err, errno == ENOENT ? LH_ENOENT : LH_EIO, "%s: cannot open: %s", name,
+                            strerror(errno));
     lh_sha256 *h = lh_sha256_new();
     static const size_t BUFSZ = 1 << 20;
     unsigned char *buf = lh_malloc(BUFSZ + 4);
     size_t carry = 0; /* bytes of an unfinished UTF-8 sequence kept from the last block */
-    int64_t total = 0, line = 1, col = 1;
+    int64_t total = 0;
     int rc = LH_OK;
-    *first_byte = 0;
     for (;;) {
         size_t n = fread(buf + carry, 1, BUFSZ, f);
         if (n == 0 && ferror(f)) {
@@ -108,44 +146,28 @@ static int scan_source(const char *path, const char *name, char sha[LH_SHA256_HE
             break;
         }
         lh_sha256_update(h, buf + carry, n);
-        if (total == 0 && n > 0) {
-            for (size_t i = 0; i < n; i++)
-                if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') {
-                    *first_byte = (char)buf[i];
-                    break;
-                }
-            /* A UTF-8 byte order mark is allowed at the very start. */
-        }
         total += (int64_t)n;
         size_t len = carry + n;
         bool eof = n == 0;
         size_t i = 0;
         while (i < len) {
+            i += ascii_prefix(buf + i, len - i);
+            if (i >= len) break;
             unsigned char c = buf[i];
-            if (c < 0x80) {
-                if (c == '\n') {
-                    line++;
-                    col = 1;
-                } else {
-                    col++;
-                }
-                i++;
-                continue;
-            }
             size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
             if (need && i + need > len && !eof) break; /* finish with the next block */
             size_t bad;
             if (!need || i + need > len || !lh_utf8_valid((char *)buf + i, need, &bad)) {
+                int64_t off = total - (int64_t)n - (int64_t)carry + (int64_t)i, line, col;
+                locate_offset(path, off, &line, &col);
                 rc = lh_error_set(err, LH_EINVAL,
-                                  "%s:%" PRId64 ": column %" PRId64
-                                  " (byte offset %" PRId64 "): invalid UTF-8 (byte 0x%02X); "
+                                  "%s:%" PRId64 ": column %" PRId64 " (byte offset %" PRId64
+                                  "): invalid UTF-8 (byte 0x%02X); "
                                   "the file must be UTF-8 encoded",
-                                  name, line, col, total - (int64_t)n - (int64_t)carry + (int64_t)i,
-                                  c);
+                                  name, line, col, off, c);
                 goto out;
             }
             i += need;
-            col++;
         }
         carry = len - i;
         memmove(buf, buf + i, carry);
@@ -157,6 +179,22 @@ out:
     lh_sha256_final(h, sha);
     *bytes = total;
     return rc;
+}
+
+/* scan_source on its own thread, so that it overlaps DuckDB's sniffing of the same file. */
+typedef struct scan_job {
+    const char *path, *name;
+    char sha[LH_SHA256_HEX];
+    int64_t bytes;
+    int rc;
+    lh_error err;
+} scan_job;
+
+static void *scan_main(void *arg)
+{
+    scan_job *j = arg;
+    j->rc = scan_source(j->path, j->name, j->sha, &j->bytes, &j->err);
+    return NULL;
 }
 
 /* -------------------------------------------------------------- helpers */
@@ -233,7 +271,8 @@ static char *error_column(const char *msg)
     if (p) {
         p += 7;
         const char *e = p;
-        while (*e && *e != ' ' && *e != ',' && *e != '\n') e++;
+        while (*e && *e != ' ' && *e != ',' && *e != '\n')
+            e++;
         if (e > p) return lh_strndup(p, (size_t)(e - p));
     }
     return NULL;
@@ -427,7 +466,8 @@ static int csv_structure_check(duckdb_connection c, const plan *p, lh_error *err
                     "escape='\"', delim=");
     lh_sql_quote(&b, d);
     lh_buf_puts(&b, ", columns={");
-    for (int i = 0; i < p->nfields; i++) lh_buf_printf(&b, "%s'c%d': 'VARCHAR'", i ? ", " : "", i);
+    for (int i = 0; i < p->nfields; i++)
+        lh_buf_printf(&b, "%s'c%d': 'VARCHAR'", i ? ", " : "", i);
     lh_buf_puts(&b, "})");
     int rc = LH_OK;
     if (duckdb_query(c, b.data, &res) != DuckDBSuccess)
@@ -658,8 +698,14 @@ static int64_t save_rejects(lh_ingest *ing, duckdb_connection c, const lh_identi
     if (!rc && stat(tmp, &sb) != 0) rc = lh_error_set(err, LH_EIO, "rejects: %s missing", tmp);
     if (!rc) rc = lh_storage_put_file(ing->st, key, tmp, err);
     if (!rc) {
-        commit_ctx cc = {.dataset = rej, .cols = &cols, .key = key, .size = sb.st_size, .rows = n,
-                         .sha = NULL, .source_name = name, .source_bytes = 0};
+        commit_ctx cc = {.dataset = rej,
+                         .cols = &cols,
+                         .key = key,
+                         .size = sb.st_size,
+                         .rows = n,
+                         .sha = NULL,
+                         .source_name = name,
+                         .source_bytes = 0};
         rc = lh_catalog_update(ing->cat, who, rej, commit_fn, &cc, NULL, err);
         if (rc) lh_storage_delete(ing->st, key, NULL);
     }
@@ -673,6 +719,19 @@ static int64_t save_rejects(lh_ingest *ing, duckdb_connection c, const lh_identi
 }
 
 /* ------------------------------------------------------------ the entry */
+
+/* The first byte of path that is not white space (0 if none in its first 4 KiB). */
+static char first_byte(const char *path)
+{
+    char buf[4096];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') return buf[i];
+    return 0;
+}
 
 static lh_ingest_format detect_format(const char *name, char first)
 {
@@ -708,6 +767,26 @@ static int parse_overrides(const char *const *types, schema *out, lh_error *err)
     return LH_OK;
 }
 
+/* Replaces every mention of the file's real path (an upload's spool file, say) in err's
+ * message by the name the caller knows it by: messages must not reveal server paths. */
+static void scrub_path(lh_error *err, const char *path, const char *name)
+{
+    if (!strstr(err->msg, path)) return;
+    lh_buf b = {0};
+    size_t plen = strlen(path);
+    for (const char *p = err->msg, *hit; *p; p = hit + plen) {
+        hit = strstr(p, path);
+        if (!hit) {
+            lh_buf_puts(&b, p);
+            break;
+        }
+        lh_buf_append(&b, p, (size_t)(hit - p));
+        lh_buf_puts(&b, name);
+    }
+    snprintf(err->msg, sizeof(err->msg), "%s", b.data ? b.data : "");
+    lh_buf_free(&b);
+}
+
 int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
                    const lh_ingest_opts *o, lh_ingest_result *result, lh_error *err)
 {
@@ -722,7 +801,6 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     size_t npkey = 0;
     bool uploaded = false;
     int rc;
-    char first = 0;
     const char *name = o->source_name && *o->source_name ? o->source_name : path;
     const char *slash = strrchr(name, '/');
     if (slash && !o->source_name) name = slash + 1;
@@ -737,18 +815,17 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     if (sb.st_size == 0)
         return lh_error_set(err, LH_EINVAL, "%s: the file is empty; nothing to ingest", name);
 
-    if ((rc = scan_source(path, name, r.sha256, &r.bytes, &first, err))) goto done;
+    /* The checksum and UTF-8 scan runs beside the sniffing below; its verdict (bad UTF-8,
+     * or bytes already ingested) is taken before anything is converted. */
+    scan_job sj = {.path = path, .name = name};
+    pthread_t scan_tid;
+    bool scanning = pthread_create(&scan_tid, NULL, scan_main, &sj) == 0;
+    if (!scanning) scan_main(&sj);
     rc = lh_catalog_get(ing->cat, who, o->dataset, 0, &cur, err);
     if (rc == LH_ENOENT) {
         lh_error_clear(err);
         rc = LH_OK;
     } else if (rc) {
-        goto done;
-    }
-    if (cur && lh_manifest_find_source(cur, r.sha256)) {
-        r.noop = true;
-        r.version = cur->version;
-        r.rows = 0;
         goto done;
     }
 
@@ -781,7 +858,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         r.noop = ur.noop;
         goto done;
     }
-    p.format = o->format ? o->format : detect_format(name, first);
+    p.format = o->format ? o->format : detect_format(name, first_byte(path));
     p.path = path;
     p.name = name;
     p.rejects = o->rejects;
@@ -816,6 +893,24 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             rc = ing_describe(c, rd, &sniffed, &e);
         }
         free(rd);
+        if (scanning) pthread_join(scan_tid, NULL);
+        scanning = false;
+        memcpy(r.sha256, sj.sha, sizeof(r.sha256));
+        r.bytes = sj.bytes;
+        if (sj.rc) {
+            *err = sj.err;
+            rc = sj.rc;
+            ing_schema_free(&sniffed);
+            goto done;
+        }
+        if (cur && lh_manifest_find_source(cur, r.sha256)) {
+            r.noop = true;
+            r.version = cur->version;
+            r.rows = 0;
+            rc = LH_OK;
+            ing_schema_free(&sniffed);
+            goto done;
+        }
         if (rc && p.format == LH_FORMAT_CSV && !p.rejects && csv_structure_check(c, &p, err)) {
             ing_schema_free(&sniffed);
             goto done;
@@ -831,8 +926,10 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     }
     for (size_t i = 0; i < p.types.n; i++) {
         if (!ing_schema_type(&sniffed, p.types.cols[i].name)) {
-            rc = lh_error_set(err, LH_EINVAL, "%s: type override for column '%s', which the file "
-                                              "does not have", name, p.types.cols[i].name);
+            rc = lh_error_set(err, LH_EINVAL,
+                              "%s: type override for column '%s', which the file "
+                              "does not have",
+                              name, p.types.cols[i].name);
             ing_schema_free(&sniffed);
             goto done;
         }
@@ -853,8 +950,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         if (missing.len || extra.len) {
             rc = lh_error_set(err, LH_EINVAL,
                               "%s: does not fit dataset '%s' (version %" PRId64 "): %s%s%s%s%s",
-                              name, o->dataset, cur->version,
-                              missing.len ? "missing columns " : "",
+                              name, o->dataset, cur->version, missing.len ? "missing columns " : "",
                               missing.len ? missing.data : "", missing.len && extra.len ? "; " : "",
                               extra.len ? "unknown columns " : "", extra.len ? extra.data : "");
             lh_buf_free(&missing);
@@ -999,6 +1095,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     if (o->progress) o->progress(o->progress_ctx, 1.0);
 
 done:
+    if (scanning) pthread_join(scan_tid, NULL);
     if (uploaded) lh_storage_delete(ing->st, key, NULL);
     if (jkey) lh_storage_delete(ing->st, jkey, NULL);
     free(jkey);
@@ -1007,12 +1104,16 @@ done:
     free(pkey);
     if (tmp) unlink(tmp);
     if (c) {
-        if (p.rejects) lh_duckdb_exec(c, "DROP TABLE IF EXISTS lh_rejects; "
-                                         "DROP TABLE IF EXISTS lh_rejects_scan", "", NULL);
+        if (p.rejects)
+            lh_duckdb_exec(c,
+                           "DROP TABLE IF EXISTS lh_rejects; "
+                           "DROP TABLE IF EXISTS lh_rejects_scan",
+                           "", NULL);
         duckdb_disconnect(&c);
     }
     r.seconds = (double)(lh_now_ns() - t0) / 1e9;
     if (result) *result = r;
+    if (rc && err && strcmp(name, path) != 0) scrub_path(err, path, name);
     lh_manifest_free(cur);
     ing_schema_free(&p.types);
     ing_schema_free(&cols);

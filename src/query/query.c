@@ -22,6 +22,36 @@ typedef struct view {
     size_t njournal;
 } view;
 
+/* A result column set: serializers and names. */
+typedef struct columns {
+    idx_t n;
+    lh_coldesc *desc;
+    char **names;
+} columns;
+
+/* A checked, prepared statement kept for reuse on its connection. DuckDB binds a statement
+ * again on every execution when it scans Parquet, so preparing (for the checks and the
+ * column types) and then executing costs two binds; a cached statement costs one. */
+typedef struct stmt {
+    char *sql; /* the caller's text; NULL = free slot */
+    lh_query_format fmt;
+    int64_t limit; /* JSON: the row limit built into the statement */
+    uint64_t gen;  /* view generation it was prepared against */
+    uint64_t used; /* LRU tick */
+    bool materialize;
+    duckdb_prepared_statement ps;
+    columns cols;
+} stmt;
+
+#define STMT_CACHE 16
+
+/* A pooled connection with its statement cache; used by one thread at a time. */
+typedef struct qconn {
+    duckdb_connection c;
+    stmt cache[STMT_CACHE];
+    uint64_t tick;
+} qconn;
+
 /* A query the watchdog may interrupt. Lives on the running thread's stack. */
 typedef struct running {
     duckdb_connection conn;
@@ -47,8 +77,10 @@ struct lh_query {
     lh_hot *hot; /* guarded by views_mu */
     bool hot_on; /* set once by lh_query_cache_enable */
 
+    uint64_t view_gen; /* bumped on every view change (atomic): invalidates cached statements */
+
     pthread_mutex_t pool_mu; /* guards free_conns, nfree, cap */
-    duckdb_connection *free_conns;
+    qconn **free_conns;
     size_t nfree, cap;
 
     pthread_mutex_t wd_mu; /* guards running_list, wd_stop */
@@ -112,7 +144,26 @@ static bool unwatch(lh_query *q, running *r)
 
 /* ---------------------------------------------------------- connections */
 
-static int conn_get(lh_query *q, duckdb_connection *out, lh_error *err)
+static void columns_free(columns *c);
+
+static void stmt_clear(stmt *e)
+{
+    if (e->ps) duckdb_destroy_prepare(&e->ps);
+    columns_free(&e->cols);
+    free(e->sql);
+    memset(e, 0, sizeof(*e));
+}
+
+static void qconn_free(qconn *c)
+{
+    if (!c) return;
+    for (int i = 0; i < STMT_CACHE; i++)
+        stmt_clear(&c->cache[i]);
+    duckdb_disconnect(&c->c);
+    free(c);
+}
+
+static int conn_get(lh_query *q, qconn **out, lh_error *err)
 {
     pthread_mutex_lock(&q->pool_mu);
     if (q->nfree) {
@@ -121,12 +172,16 @@ static int conn_get(lh_query *q, duckdb_connection *out, lh_error *err)
         return LH_OK;
     }
     pthread_mutex_unlock(&q->pool_mu);
-    if (duckdb_connect(q->db, out) != DuckDBSuccess)
+    qconn *c = lh_calloc(1, sizeof(*c));
+    if (duckdb_connect(q->db, &c->c) != DuckDBSuccess) {
+        free(c);
         return lh_error_set(err, LH_EINTERNAL, "query engine: cannot open a DuckDB connection");
+    }
+    *out = c;
     return LH_OK;
 }
 
-static void conn_put(lh_query *q, duckdb_connection c)
+static void conn_put(lh_query *q, qconn *c)
 {
     pthread_mutex_lock(&q->pool_mu);
     if (q->nfree == q->cap) {
@@ -162,6 +217,7 @@ static void view_remove(lh_query *q, const char *name)
     free(v->name);
     view_journal_free(v);
     *v = q->views[--q->nviews];
+    __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
 }
 
 /* Creates or replaces the view of m. Caller holds views_mu. */
@@ -194,6 +250,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     v->journal = lh_calloc(m->njournal + 1, sizeof *v->journal);
     for (size_t i = 0; i < m->njournal; i++)
         v->journal[v->njournal++] = lh_strdup(m->journal[i]);
+    __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
 done:
     lh_buf_free(&sql);
     return rc;
@@ -299,7 +356,8 @@ static int sync_locked(lh_query *q, lh_error *err)
     /* Drop views of datasets that are gone. */
     for (size_t i = 0; i < q->nviews;) {
         bool found = false;
-        for (size_t j = 0; j < n && !found; j++) found = strcmp(names[j], q->views[i].name) == 0;
+        for (size_t j = 0; j < n && !found; j++)
+            found = strcmp(names[j], q->views[i].name) == 0;
         if (found) {
             i++;
             continue;
@@ -343,8 +401,9 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
     char *tmp = lh_path_join(q->cache_dir, "duckdb_tmp");
     char *data = lh_path_join(q->data_dir, "data");
     char *journal = lh_path_join(q->data_dir, "_journal");
+    char *objects = lh_path_join(q->cache_dir, "objects"); /* remote objects' local copies */
     if ((rc = lh_mkdir_p(tmp, err)) || (rc = lh_mkdir_p(data, err)) ||
-        (rc = lh_mkdir_p(journal, err)))
+        (rc = lh_mkdir_p(journal, err)) || (rc = lh_mkdir_p(objects, err)))
         goto done;
     /* Order matters: everything is configured first, then file access is narrowed to the
      * lake's data files and the cache, then the configuration is locked for good. */
@@ -359,12 +418,15 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
     lh_sql_quote(&sql, journal);
     lh_buf_puts(&sql, ", ");
     lh_sql_quote(&sql, tmp);
+    lh_buf_puts(&sql, ", ");
+    lh_sql_quote(&sql, objects);
     lh_buf_puts(&sql, "]; SET enable_external_access=false; SET lock_configuration=true;");
     rc = lh_duckdb_exec(q->admin, sql.data, "query engine sandbox", err);
 done:
     free(tmp);
     free(data);
     free(journal);
+    free(objects);
     lh_buf_free(&sql);
     return rc;
 }
@@ -401,8 +463,7 @@ int lh_query_open(lh_catalog *cat, const lh_config *cfg, lh_query **out, lh_erro
 
     rc = LH_EIO;
     if (!(q->data_dir = real_dir(cfg->data_dir, err))) goto fail;
-    if (!(q->cache_dir = real_dir(cfg->cache_dir ? cfg->cache_dir : cfg->data_dir, err)))
-        goto fail;
+    if (!(q->cache_dir = real_dir(cfg->cache_dir ? cfg->cache_dir : cfg->data_dir, err))) goto fail;
     rc = LH_EINTERNAL;
     if (duckdb_open(NULL, &q->db) != DuckDBSuccess) {
         lh_error_set(err, rc, "query engine: cannot open DuckDB");
@@ -439,7 +500,8 @@ void lh_query_close(lh_query *q)
         pthread_mutex_unlock(&q->wd_mu);
         pthread_join(q->wd_thread, NULL);
     }
-    for (size_t i = 0; i < q->nfree; i++) duckdb_disconnect(&q->free_conns[i]);
+    for (size_t i = 0; i < q->nfree; i++)
+        qconn_free(q->free_conns[i]);
     free(q->free_conns);
     if (q->admin) duckdb_disconnect(&q->admin);
     if (q->db) duckdb_close(&q->db);
@@ -465,9 +527,11 @@ void lh_query_close(lh_query *q)
 static const char *next_word(const char *p, char *word, size_t n)
 {
     for (;;) {
-        while (*p && (isspace((unsigned char)*p) || *p == '(')) p++;
+        while (*p && (isspace((unsigned char)*p) || *p == '('))
+            p++;
         if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n') p++;
+            while (*p && *p != '\n')
+                p++;
         } else if (p[0] == '/' && p[1] == '*') {
             const char *e = strstr(p + 2, "*/");
             p = e ? e + 2 : p + strlen(p);
@@ -487,12 +551,11 @@ static const char *next_word(const char *p, char *word, size_t n)
  * prepared statement aborts the process), so only known-safe kinds reach it. */
 static int lexical_check(const char *sql, lh_error *err)
 {
-    static const char *allowed[] = {"SELECT", "WITH",     "FROM",      "VALUES", "TABLE",
+    static const char *allowed[] = {"SELECT",  "WITH",     "FROM",      "VALUES", "TABLE",
                                     "EXPLAIN", "DESCRIBE", "SUMMARIZE", "SHOW",   NULL};
     char word[32];
     const char *p = next_word(sql, word, sizeof(word));
-    if (!word[0])
-        return lh_error_set(err, LH_EINVAL, "sql: empty statement (expected SELECT ...)");
+    if (!word[0]) return lh_error_set(err, LH_EINVAL, "sql: empty statement (expected SELECT ...)");
     if (strcmp(word, "EXPLAIN") == 0) {
         p = next_word(p, word, sizeof(word));
         if (strcmp(word, "ANALYZE") == 0 || strcmp(word, "ANALYSE") == 0)
@@ -510,18 +573,19 @@ static int lexical_check(const char *sql, lh_error *err)
 
 static const char *statement_kind(duckdb_statement_type t)
 {
-    static const char *names[] = {"INVALID", "SELECT", "INSERT", "UPDATE", "EXPLAIN", "DELETE",
-                                  "PREPARE", "CREATE", "EXECUTE", "ALTER", "TRANSACTION",
-                                  "COPY", "ANALYZE", "VARIABLE SET", "CREATE FUNCTION", "DROP",
-                                  "EXPORT", "PRAGMA", "VACUUM", "CALL", "SET", "LOAD/INSTALL",
-                                  "RELATION", "EXTENSION", "LOGICAL PLAN", "ATTACH", "DETACH",
-                                  "MULTI"};
+    static const char *names[] = {"INVALID",      "SELECT",       "INSERT",          "UPDATE",
+                                  "EXPLAIN",      "DELETE",       "PREPARE",         "CREATE",
+                                  "EXECUTE",      "ALTER",        "TRANSACTION",     "COPY",
+                                  "ANALYZE",      "VARIABLE SET", "CREATE FUNCTION", "DROP",
+                                  "EXPORT",       "PRAGMA",       "VACUUM",          "CALL",
+                                  "SET",          "LOAD/INSTALL", "RELATION",        "EXTENSION",
+                                  "LOGICAL PLAN", "ATTACH",       "DETACH",          "MULTI"};
     return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "UNKNOWN";
 }
 
 /* Prepares sql on conn after the lexical and statement-kind checks. */
-static int prepare_checked(duckdb_connection conn, const char *sql,
-                           duckdb_prepared_statement *out, lh_error *err)
+static int prepare_checked(duckdb_connection conn, const char *sql, duckdb_prepared_statement *out,
+                           lh_error *err)
 {
     duckdb_extracted_statements ex = NULL;
     int rc;
@@ -565,23 +629,17 @@ done:
 
 int lh_query_check(lh_query *q, const char *sql, lh_error *err)
 {
-    duckdb_connection conn;
+    qconn *conn;
     duckdb_prepared_statement ps = NULL;
     int rc = conn_get(q, &conn, err);
     if (rc) return rc;
-    rc = prepare_checked(conn, sql, &ps, err);
+    rc = prepare_checked(conn->c, sql, &ps, err);
     if (ps) duckdb_destroy_prepare(&ps);
     conn_put(q, conn);
     return rc;
 }
 
 /* ------------------------------------------------------------------ run */
-
-typedef struct columns {
-    idx_t n;
-    lh_coldesc *desc;
-    char **names;
-} columns;
 
 static void columns_free(columns *c)
 {
@@ -658,8 +716,7 @@ static void w_row(writer *w, const columns *c, duckdb_data_chunk chunk, idx_t ro
         lh_buf_puts(&w->out, w->rows ? ",[" : "[");
         for (idx_t i = 0; i < c->n; i++) {
             if (i) lh_buf_putc(&w->out, ',');
-            lh_value_write(&w->out, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row,
-                           true);
+            lh_value_write(&w->out, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row, true);
         }
         lh_buf_putc(&w->out, ']');
     } else if (w->fmt == LH_QUERY_NDJSON) {
@@ -668,8 +725,7 @@ static void w_row(writer *w, const columns *c, duckdb_data_chunk chunk, idx_t ro
             if (i) lh_buf_putc(&w->out, ',');
             lh_buf_json_str(&w->out, c->names[i], strlen(c->names[i]));
             lh_buf_putc(&w->out, ':');
-            lh_value_write(&w->out, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row,
-                           true);
+            lh_value_write(&w->out, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row, true);
         }
         lh_buf_puts(&w->out, "}\n");
     } else {
@@ -684,9 +740,9 @@ static void w_row(writer *w, const columns *c, duckdb_data_chunk chunk, idx_t ro
     w->rows++;
 }
 
-/* Wraps sql so that the flagged columns come back as VARCHAR (by position, so duplicate
- * or odd column names do not matter). */
-static char *wrap_casts(const char *sql, const columns *c, const bool *cast)
+/* Wraps sql as a subquery: the flagged columns come back as VARCHAR (by position, so
+ * duplicate or odd column names do not matter) and, with limit > 0, at most limit rows. */
+static char *wrap_query(const char *sql, const columns *c, const bool *cast, int64_t limit)
 {
     lh_buf b = {0};
     lh_buf_puts(&b, "SELECT ");
@@ -702,7 +758,92 @@ static char *wrap_casts(const char *sql, const columns *c, const bool *cast)
     lh_buf_puts(&b, " FROM (");
     lh_buf_puts(&b, sql);
     lh_buf_puts(&b, "\n)");
+    if (limit > 0) lh_buf_printf(&b, " LIMIT %" PRId64, limit);
     return lh_buf_steal(&b);
+}
+
+/* True if sql is a query expression that can stand as a subquery (not EXPLAIN, DESCRIBE,
+ * SHOW or SUMMARIZE). */
+static bool is_query_expression(const char *sql)
+{
+    static const char *kinds[] = {"SELECT", "WITH", "FROM", "VALUES", "TABLE", NULL};
+    char word[32];
+    next_word(sql, word, sizeof(word));
+    for (int i = 0; kinds[i]; i++)
+        if (strcmp(word, kinds[i]) == 0) return true;
+    return false;
+}
+
+/* Finds or prepares the statement for (sql, format, limit) on c. JSON results are bounded:
+ * the statement asks for limit + 1 rows (to tell truncation) and runs materialized, which
+ * lets DuckDB collect the result in parallel; streamed formats run streaming. */
+static int stmt_get(lh_query *q, qconn *c, const char *sql, lh_query_format fmt, int64_t limit,
+                    stmt **out, lh_error *err)
+{
+    uint64_t gen = __atomic_load_n(&q->view_gen, __ATOMIC_ACQUIRE);
+    int64_t key_limit = fmt == LH_QUERY_JSON ? limit : 0;
+    stmt *victim = &c->cache[0];
+    for (int i = 0; i < STMT_CACHE; i++) {
+        stmt *e = &c->cache[i];
+        if (e->sql && e->fmt == fmt && e->limit == key_limit && strcmp(e->sql, sql) == 0) {
+            if (e->gen == gen) {
+                e->used = ++c->tick;
+                *out = e;
+                return LH_OK;
+            }
+            victim = e; /* stale: the views changed since it was prepared */
+            break;
+        }
+        if (!e->sql || (victim->sql && e->used < victim->used)) victim = e;
+    }
+    stmt_clear(victim);
+
+    duckdb_prepared_statement ps = NULL;
+    int rc = prepare_checked(c->c, sql, &ps, err);
+    if (rc) return rc;
+    columns cols = {0};
+    bool *cast = lh_calloc(duckdb_prepared_statement_column_count(ps) + 1, sizeof(bool));
+    bool all_native = columns_init(&cols, ps, cast);
+    bool subquery = is_query_expression(sql);
+    bool materialize = fmt == LH_QUERY_JSON && subquery;
+    if (!all_native || materialize) {
+        /* EXPLAIN and friends cannot be wrapped; their results are small and their columns
+         * plain text, so they run as they are. */
+        char *wrapped = subquery ? wrap_query(sql, &cols, cast, materialize ? limit + 1 : 0) : NULL;
+        duckdb_prepared_statement wps = NULL;
+        if (wrapped && duckdb_prepare(c->c, wrapped, &wps) == DuckDBSuccess) {
+            duckdb_destroy_prepare(&ps);
+            ps = wps;
+            columns_free(&cols);
+            columns_init(&cols, ps, NULL);
+        } else {
+            /* Should the wrapper not bind, the statement runs as given: streamed, so the
+             * row limit still bounds what is kept; without its casts it cannot be shown. */
+            if (wrapped) duckdb_destroy_prepare(&wps);
+            materialize = false;
+            if (!all_native)
+                rc = lh_error_set(err, LH_EUNSUPPORTED,
+                                  "sql: the result has a column type that cannot be returned; "
+                                  "cast it to VARCHAR");
+        }
+        free(wrapped);
+    }
+    if (rc) duckdb_destroy_prepare(&ps);
+    free(cast);
+    if (rc) {
+        columns_free(&cols);
+        return rc;
+    }
+    victim->sql = lh_strdup(sql);
+    victim->fmt = fmt;
+    victim->limit = key_limit;
+    victim->gen = gen;
+    victim->used = ++c->tick;
+    victim->materialize = materialize;
+    victim->ps = ps;
+    victim->cols = cols;
+    *out = victim;
+    return LH_OK;
 }
 
 int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
@@ -711,13 +852,10 @@ int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_
     static const lh_query_opts defaults = {0};
     if (!opts) opts = &defaults;
     uint64_t t0 = lh_now_ns();
-    duckdb_connection conn = NULL;
-    duckdb_prepared_statement ps = NULL;
+    qconn *conn = NULL;
+    stmt *st = NULL;
     duckdb_result res;
     bool have_res = false;
-    columns cols = {0};
-    bool *cast = NULL;
-    char *wrapped = NULL;
     writer w = {.fmt = opts->format, .sink = sink, .ctx = sink_ctx};
     lh_buf tmp = {0};
     running watch_entry;
@@ -729,27 +867,16 @@ int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_
     (void)who; /* profile scoping slots in here */
 
     if ((rc = conn_get(q, &conn, err))) return rc;
-    if ((rc = prepare_checked(conn, sql, &ps, err))) goto done;
-    cast = lh_calloc(duckdb_prepared_statement_column_count(ps) + 1, sizeof(bool));
-    if (!columns_init(&cols, ps, cast)) {
-        wrapped = wrap_casts(sql, &cols, cast);
-        columns_free(&cols);
-        duckdb_destroy_prepare(&ps);
-        if (duckdb_prepare(conn, wrapped, &ps) != DuckDBSuccess) {
-            rc = lh_error_set(err, LH_EINVAL, "sql: %s", duckdb_prepare_error(ps));
-            goto done;
-        }
-        columns_init(&cols, ps, NULL);
-    }
+    if ((rc = stmt_get(q, conn, sql, w.fmt, limit, &st, err))) goto done;
+    const columns *cols = &st->cols;
 
-    watch(q, &watch_entry, conn, timeout_ms);
+    watch(q, &watch_entry, conn->c, timeout_ms);
     watching = true;
-    if (duckdb_execute_prepared_streaming(ps, &res) != DuckDBSuccess) {
-        have_res = true;
-        goto query_failed;
-    }
+    duckdb_state state = st->materialize ? duckdb_execute_prepared(st->ps, &res)
+                                         : duckdb_execute_prepared_streaming(st->ps, &res);
     have_res = true;
-    w_header(&w, &cols);
+    if (state != DuckDBSuccess) goto query_failed;
+    w_header(&w, cols);
     for (;;) {
         duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
         if (!chunk) break;
@@ -768,7 +895,7 @@ int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_
                 truncated = true;
                 break;
             }
-            w_row(&w, &cols, chunk, r, &tmp);
+            w_row(&w, cols, chunk, r, &tmp);
         }
         duckdb_destroy_data_chunk(&chunk);
         if (truncated) break;
@@ -809,7 +936,8 @@ query_failed:
     }
     goto done;
 timed_out:
-    rc = lh_error_set(err, LH_ETIMEOUT, "sql: the query ran past its time limit of %d ms", timeout_ms);
+    rc = lh_error_set(err, LH_ETIMEOUT, "sql: the query ran past its time limit of %d ms",
+                      timeout_ms);
 
 done:
     if (watching) unwatch(q, &watch_entry);
@@ -819,10 +947,8 @@ done:
         stats->elapsed_ms = (double)(lh_now_ns() - t0) / 1e6;
     }
     if (have_res) duckdb_destroy_result(&res);
-    if (ps) duckdb_destroy_prepare(&ps);
-    columns_free(&cols);
-    free(cast);
-    free(wrapped);
+    /* A failed execution may leave the statement unusable; prepare it afresh next time. */
+    if (rc && st) stmt_clear(st);
     lh_buf_free(&w.out);
     lh_buf_free(&tmp);
     if (conn) conn_put(q, conn);
@@ -850,6 +976,60 @@ int lh_query_json(lh_query *q, const lh_identity *who, const char *sql, int64_t 
     return LH_OK;
 }
 
+lh_storage *qry_storage(lh_query *q)
+{
+    return q->st;
+}
+
+int qry_scan(lh_query *q, const char *sql, qry_chunk_fn fn, void *ctx, lh_error *err)
+{
+    qconn *conn = NULL;
+    duckdb_prepared_statement ps = NULL;
+    duckdb_result res;
+    bool have_res = false, watching = false;
+    running watch_entry;
+    int rc = conn_get(q, &conn, err);
+    if (rc) return rc;
+    if ((rc = prepare_checked(conn->c, sql, &ps, err))) goto done;
+    watch(q, &watch_entry, conn->c, q->timeout_ms);
+    watching = true;
+    have_res = true;
+    if (duckdb_execute_prepared_streaming(ps, &res) != DuckDBSuccess) goto failed;
+    for (;;) {
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
+        if (!chunk) break;
+        idx_t n = duckdb_data_chunk_get_size(chunk);
+        rc = n ? fn(ctx, chunk, err) : LH_OK;
+        duckdb_destroy_data_chunk(&chunk);
+        if (rc || n == 0) break;
+    }
+    if (rc) goto done;
+    {
+        const char *e = duckdb_result_error(&res);
+        if (e && *e) goto failed;
+    }
+    watching = false;
+    if (unwatch(q, &watch_entry)) goto timed_out;
+    goto done;
+failed:
+    watching = false;
+    if (unwatch(q, &watch_entry)) goto timed_out;
+    {
+        const char *m = duckdb_result_error(&res);
+        rc = lh_error_set(err, m && strstr(m, "Permission Error") ? LH_EDENIED : LH_EINVAL,
+                          "sql: %s", m ? m : "query failed");
+    }
+    goto done;
+timed_out:
+    rc = lh_error_set(err, LH_ETIMEOUT, "sql: the query ran past its time limit of %d ms",
+                      q->timeout_ms);
+done:
+    if (watching) unwatch(q, &watch_entry);
+    if (have_res) duckdb_destroy_result(&res);
+    if (ps) duckdb_destroy_prepare(&ps);
+    if (conn) conn_put(q, conn);
+    return rc;
+}
 int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, const char *key,
                      const lh_query_opts *opts, lh_query_sink sink, void *sink_ctx,
                      lh_query_stats *stats, lh_error *err)

@@ -28,9 +28,9 @@ typedef struct lh_query_opts {
 } lh_query_opts;
 
 typedef struct lh_query_stats {
-    int64_t rows;       /* rows written to the sink */
-    bool truncated;     /* JSON result cut at row_limit */
-    double elapsed_ms;  /* execution + serialization */
+    int64_t rows;      /* rows written to the sink */
+    bool truncated;    /* JSON result cut at row_limit */
+    double elapsed_ms; /* execution + serialization */
 } lh_query_stats;
 
 /* Receives result bytes as they are produced; return non-zero to stop (client gone). */
@@ -97,5 +97,40 @@ json_t *lh_query_cache_stats(lh_query *q);
 
 /* Checks that sql is one statement of a read-only kind, without running it. */
 int lh_query_check(lh_query *q, const char *sql, lh_error *err);
+
+/* ------------------------------------------------------- row positions */
+
+/* The rows of one dataset version with stable positions: file i's row r has position
+ * bases[i] + r (its read_parquet file_row_number). Vector indexes speak these positions.
+ * All borrowed. */
+typedef struct lh_query_rowset {
+    const char *dataset;     /* for messages (and, later, profile scoping) */
+    int64_t version;         /* the dataset version the files belong to */
+    const char *const *keys; /* object keys of the data files */
+    const int64_t *bases;    /* position of each file's first row */
+    size_t nfiles;
+    int64_t nrows; /* positions are 0..nrows-1 */
+} lh_query_rowset;
+
+/* Checks that text is a lone SQL predicate fit to go after WHERE: non-empty, valid UTF-8, at
+ * most 64 KiB, quotes closed, parentheses balanced (never closing more than it opened), and
+ * no ';' or comment outside quotes. LH_EINVAL naming the offending offset otherwise. */
+int lh_query_predicate_check(const char *predicate, lh_error *err);
+
+/* Evaluates predicate over the rows of rs in the sandbox (same checks and timeout as
+ * lh_query_run) and returns the positions where it is true as a bitset of rs->nrows bits:
+ * *out_words (caller frees) has (nrows + 63) / 64 words, bit p of word p / 64 = position p.
+ * *out_count (may be NULL) gets the number of matches. LH_EINVAL for a malformed or failing
+ * predicate, LH_EDENIED when the sandbox refuses it, LH_ETIMEOUT past the time limit. */
+int lh_query_filter_rows(lh_query *q, const lh_identity *who, const lh_query_rowset *rs,
+                         const char *predicate, uint64_t **out_words, int64_t *out_count,
+                         lh_error *err);
+
+/* Fetches the rows at positions[0..n) of rs (every column but `exclude`, which may be NULL)
+ * as a JSON array of n objects in the order given (null for a position with no row). Caller
+ * json_decref()s *out. */
+int lh_query_rows_json(lh_query *q, const lh_identity *who, const lh_query_rowset *rs,
+                       const int64_t *positions, size_t n, const char *exclude, json_t **out,
+                       lh_error *err);
 
 #endif

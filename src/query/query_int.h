@@ -26,6 +26,14 @@ void lh_value_write(lh_buf *b, const lh_coldesc *d, duckdb_vector v, idx_t row, 
 /* Appends an RFC 4180 CSV field. */
 void lh_csv_field(lh_buf *b, const char *s, size_t n);
 
+/* Receives one result chunk of qry_scan; a non-zero return stops the scan with that code
+ * (fill err). */
+typedef int (*qry_chunk_fn)(void *ctx, duckdb_data_chunk chunk, lh_error *err);
+/* The store the engine's catalog lives on (borrowed). */
+lh_storage *qry_storage(lh_query *q);
+/* Runs one statement through the same checks, sandbox and timeout as lh_query_run and hands
+ * each result chunk to fn. Errors as lh_query_run. */
+int qry_scan(lh_query *q, const char *sql, qry_chunk_fn fn, void *ctx, lh_error *err);
 /* The hot cache (cache.c). The engine's views lock guards an lh_hot: callers hold it. */
 typedef struct lh_hot lh_hot;
 /* A cache with a memory budget; objects read through st. */

@@ -7,7 +7,7 @@
  * the final name instead: link fails with EEXIST if the name exists, which makes
  * create-if-absent atomic across processes, unlike rename, which would replace. */
 #define _GNU_SOURCE
-#include "storage/storage.h"
+#include "storage/storage_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +42,7 @@ static int errno_code(int e)
 
 static int os_error(lh_error *err, int e, const char *op, const char *key, const char *path)
 {
+    storage_failure_note(0, 1, e);
     return lh_error_set(err, errno_code(e), "local storage: %s '%s': %s: %s", op, key, path,
                         strerror(e));
 }

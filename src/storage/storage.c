@@ -1,6 +1,6 @@
 /* Storage front end: key validation, dispatch to a backend, listings, fault injection. */
 #define _GNU_SOURCE
-#include "storage/storage.h"
+#include "storage/storage_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,27 @@
 struct lh_storage {
     const lh_storage_ops *ops;
     void *self;
+    char *bucket;       /* name in the bucket registry, NULL if not opened from it */
+    char *bucket_names; /* every configured name, comma-separated */
 };
+
+void storage_set_names(lh_storage *s, const char *bucket, const char *names)
+{
+    free(s->bucket);
+    free(s->bucket_names);
+    s->bucket = lh_strdup(bucket);
+    s->bucket_names = lh_strdup(names);
+}
+
+const char *lh_storage_bucket(const lh_storage *s)
+{
+    return s->bucket ? s->bucket : "primary";
+}
+
+const char *lh_storage_bucket_names(const lh_storage *s)
+{
+    return s->bucket_names ? s->bucket_names : lh_storage_bucket(s);
+}
 
 lh_storage *lh_storage_wrap(const lh_storage_ops *ops, void *self)
 {
@@ -26,6 +46,8 @@ void lh_storage_close(lh_storage *s)
 {
     if (!s) return;
     if (s->ops->close) s->ops->close(s->self);
+    free(s->bucket);
+    free(s->bucket_names);
     free(s);
 }
 
@@ -268,6 +290,28 @@ int lh_storage_delete(lh_storage *s, const char *key, lh_error *err)
     return s->ops->del(s->self, key, err);
 }
 
+int lh_storage_delete_many(lh_storage *s, const char *const *keys, size_t n, lh_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = lh_storage_key_check(keys[i], err);
+        if (rc != LH_OK) return rc;
+    }
+    if (n == 0) return LH_OK;
+    if (s->ops->del_many) return s->ops->del_many(s->self, keys, n, err);
+    if (!s->ops->del) return unsupported(s, "delete", err);
+    for (size_t i = 0; i < n; i++) {
+        int rc = s->ops->del(s->self, keys[i], err);
+        if (rc != LH_OK) return rc;
+    }
+    return LH_OK;
+}
+
+void lh_storage_stats_get(lh_storage *s, lh_storage_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s->ops->stats) s->ops->stats(s->self, out);
+}
+
 const char *lh_storage_local_path(lh_storage *s, const char *key, char *buf, size_t n)
 {
     if (!s->ops->local_path || lh_storage_key_check(key, NULL) != LH_OK) return NULL;
@@ -349,6 +393,19 @@ static int f_del(void *self, const char *key, lh_error *err)
     return fault(f, "delete", key, err) ? LH_EIO : lh_storage_delete(f->inner, key, err);
 }
 
+static int f_del_many(void *self, const char *const *keys, size_t n, lh_error *err)
+{
+    faulty *f = self;
+    return fault(f, "delete_many", keys[0], err) ? LH_EIO
+                                                 : lh_storage_delete_many(f->inner, keys, n, err);
+}
+
+static void f_stats(void *self, lh_storage_stats *out)
+{
+    faulty *f = self;
+    lh_storage_stats_get(f->inner, out);
+}
+
 static const char *f_local_path(void *self, const char *key, char *buf, size_t n)
 {
     faulty *f = self;
@@ -374,6 +431,8 @@ static const lh_storage_ops faulty_ops = {
     .del = f_del,
     .local_path = f_local_path,
     .close = f_close,
+    .del_many = f_del_many,
+    .stats = f_stats,
 };
 
 lh_storage *lh_storage_faulty(lh_storage *inner, int nth, bool every_after)

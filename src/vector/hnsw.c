@@ -614,12 +614,25 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
             if (c->beam[i].id != node) c->beam[w++] = c->beam[i];
         cnt = w;
         size_t ns = select_neighbors(h, k, c->beam, cnt, (size_t)h->m, sel);
+        /* A concurrent insert may already have linked itself into this list (it found us
+         * through a level above): keep those links, or that node loses an in-link the
+         * single-threaded build would have given it and may become unreachable. */
+        uint32_t early[2 * 256];
+        size_t nearly = 0;
         spin_lock(&h->locks[node]);
         uint32_t *l = hnsw_list(h, node, lc);
+        for (uint32_t j = 0; j < l[0]; j++) {
+            bool chosen = false;
+            for (size_t r = 0; r < ns && !chosen; r++)
+                chosen = sel[r] == l[1 + j];
+            if (!chosen) early[nearly++] = l[1 + j];
+        }
         for (size_t j = 0; j < ns; j++)
             st32(l + 1 + j, sel[j]);
         st32(l, (uint32_t)ns);
         spin_unlock(&h->locks[node]);
+        for (size_t j = 0; j < nearly; j++)
+            add_link(h, k, node, early[j], lc);
         for (size_t j = 0; j < ns; j++)
             add_link(h, k, sel[j], node, lc);
         if (cnt) {
@@ -637,6 +650,9 @@ typedef struct build_job {
     size_t n;
     _Atomic size_t next;
     int failed;
+    pthread_t caller; /* only the calling thread reports progress */
+    void (*progress)(void *ctx, double fraction);
+    void *progress_ctx;
 } build_job;
 
 static void *build_worker(void *arg)
@@ -649,10 +665,12 @@ static void *build_worker(void *arg)
         lh_hnsw_ctx_free(c);
         return NULL;
     }
+    bool report = j->progress && pthread_equal(pthread_self(), j->caller);
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n) break;
         link_node(j->h, k, c, (uint32_t)i, false);
+        if (report && (i & 1023) == 0) j->progress(j->progress_ctx, (double)i / (double)j->n);
     }
     lh_hnsw_ctx_free(c);
     return NULL;
@@ -679,7 +697,12 @@ static int build_graph(lh_hnsw *h, size_t n, int threads, lh_error *err)
     if (threads <= 0) threads = lh_cpu_count();
     if ((size_t)threads > n / 64 + 1) threads = (int)(n / 64 + 1);
     if (threads > 64) threads = 64;
-    build_job job = {.h = h, .n = n, .failed = 0};
+    build_job job = {.h = h,
+                     .n = n,
+                     .failed = 0,
+                     .caller = pthread_self(),
+                     .progress = h->params.progress,
+                     .progress_ctx = h->params.progress_ctx};
     /* the first row alone, so every worker starts from an entry point */
     atomic_store(&job.next, n ? 1 : 0);
     if (n) {
@@ -710,6 +733,8 @@ int lh_hnsw_new(size_t dim, const lh_hnsw_params *params, lh_hnsw **out, lh_erro
     if (rc) return rc;
     lh_hnsw *h = calloc(1, sizeof *h);
     if (!h) return lh_error_set(err, LH_ENOMEM, "out of memory");
+    p.progress = NULL; /* only lh_hnsw_build reports progress */
+    p.progress_ctx = NULL;
     rc = hnsw_alloc(h, dim, &p, p.capacity ? p.capacity : 1024, 0, err);
     if (rc) goto fail;
     if (p.quant == LH_QUANT_INT8) hnsw_quant_train(h, 0);
@@ -753,6 +778,9 @@ int lh_hnsw_build(const float *vectors, size_t n, size_t dim, const lh_hnsw_para
     rc = build_graph(h, n, p.threads, err);
     if (rc) goto fail;
     if (p.quant == LH_QUANT_INT8) hnsw_quant_train(h, n);
+    if (p.progress) p.progress(p.progress_ctx, 1.0);
+    h->params.progress = NULL; /* the caller's callback must not outlive this call */
+    h->params.progress_ctx = NULL;
     h->build_s = (double)(lh_now_ns() - t0) / 1e9;
     *out = h;
     return LH_OK;

@@ -15,6 +15,7 @@
 #ifndef LH_VECTOR_H
 #define LH_VECTOR_H
 
+#include "catalog/catalog.h"
 #include "core/core.h"
 #include "storage/storage.h"
 
@@ -40,6 +41,10 @@ typedef struct lh_hnsw_params {
     size_t capacity;         /* room for rows incl. later inserts; 0 = n + max(1024, n/4) */
     uint64_t seed;           /* level generator seed; default 42 (builds are deterministic
                                 single-threaded, equally good multi-threaded) */
+    /* Optional: called by lh_hnsw_build on the calling thread with the fraction of rows
+     * linked so far (0..1); not stored with the index. Default NULL. */
+    void (*progress)(void *ctx, double fraction);
+    void *progress_ctx;
 } lh_hnsw_params;
 
 /* Opaque HNSW index. */
@@ -248,5 +253,124 @@ void lh_vector_store_data_free(lh_vector_store_data *d);
  * CLI's `lakehouse index build`. Caller frees *out. */
 int lh_vector_index_build(const char *parquet_path, const lh_hnsw_params *params, lh_hnsw **out,
                           lh_error *err);
+
+/* -------------------------------------------------------- dataset indexes */
+
+/*
+ * An index over a dataset column lives in the lake next to the data:
+ *   vectors/<index>/<generation>/claim.json   who claimed the generation (first write)
+ *   vectors/<index>/<generation>/hnsw.bin     the graph (lh_hnsw_store)
+ *   vectors/<index>/<generation>/ids.jsonl    with an id column: one JSON value per row
+ *   vectors/<index>/<generation>/index.json   the metadata (lh_vector_index_meta), last
+ *   vectors/<index>/_current/<n>.json         pointer log: the highest record is current
+ * Generations g00000001, g00000002, ... are claimed by put-if-absent of claim.json, so two
+ * builders never share one; a generation is published by put-if-absent of the next pointer
+ * record once all its objects are written, so a reader that follows the pointer always finds
+ * a complete generation, and rebuilding never disturbs the generation being served. Graph
+ * row ids are the dataset's row positions at the indexed version: file i's row r is
+ * files[i].base + r (read_parquet's file_row_number), the files in manifest order.
+ */
+
+/* What lh_vector_index_create builds. Borrowed strings. */
+typedef struct lh_vector_index_spec {
+    const char *dataset;   /* indexed at its current catalog version */
+    const char *column;    /* FLOAT[], DOUBLE[], FLOAT[d], ... (any number array) */
+    const char *name;      /* NULL: "<dataset>_<column>" (lower-cased, [a-z0-9_]) */
+    const char *id_column; /* NULL: hits are row positions */
+    const char *model;     /* embedding model if known (else the dataset's "model" metadata) */
+    lh_hnsw_params params; /* progress is ignored: use the one below */
+    const char *tmp_dir;   /* local scratch for the graph file */
+    void (*progress)(void *ctx, double fraction); /* whole build, 0..1; may be NULL */
+    void *progress_ctx;
+} lh_vector_index_spec;
+
+/* One generation's metadata (index.json). Free with lh_vector_index_meta_free. */
+typedef struct lh_vector_index_meta {
+    char *index;
+    char *generation;
+    char *dataset;
+    int64_t dataset_version;
+    char *column;
+    char *id_column; /* NULL: row positions */
+    char *model;     /* NULL if unknown */
+    size_t dim;
+    int64_t count;
+    lh_hnsw_params params; /* m, ef_construction, ef_search, metric, quant */
+    int64_t created_us;
+    size_t nfiles;
+    char **file_keys;    /* data files of the indexed version, in row-position order */
+    int64_t *file_bases; /* position of each file's first row */
+    json_t *json;        /* the whole stored document */
+} lh_vector_index_meta;
+
+/* Frees what a meta holds. Accepts NULL. */
+void lh_vector_index_meta_free(lh_vector_index_meta *m);
+/* Parses "cosine"/"ip"/"l2" (LH_EINVAL otherwise). */
+int lh_vector_metric_parse(const char *s, lh_vector_metric *out, lh_error *err);
+/* "cosine", "ip" or "l2". */
+const char *lh_vector_metric_name(lh_vector_metric m);
+
+/* Builds an index over spec->column of the dataset's current version and publishes it as a
+ * new generation; *out (may be NULL; free with lh_vector_index_meta_free) gets its metadata.
+ * LH_ENOENT for an unknown dataset or column, LH_EINVAL (err names the row) for a column
+ * that is not a number array, NULL or ragged vectors, non-finite values or an empty dataset;
+ * nothing is published then. */
+int lh_vector_index_create(lh_catalog *cat, const lh_identity *who,
+                           const lh_vector_index_spec *spec, lh_vector_index_meta *out,
+                           lh_error *err);
+/* Stores a graph built elsewhere as a new generation of spec's index (named as for create)
+ * over dataset version m (graph row i = row position i) and publishes it; ids holds m->rows
+ * JSON texts of the id column or is NULL. LH_EINVAL if the graph and m disagree on rows. */
+int lh_vector_index_publish(lh_storage *s, const lh_identity *who, const lh_vector_index_spec *spec,
+                            const lh_manifest *m, const lh_hnsw *h, const char *const *ids,
+                            lh_vector_index_meta *out, lh_error *err);
+/* Names of the published indexes, sorted; free with lh_catalog_names_free. */
+int lh_vector_index_list(lh_storage *s, char ***names, size_t *count, lh_error *err);
+/* The current generation's metadata; LH_ENOENT if no such index. Free out's contents. */
+int lh_vector_index_current(lh_storage *s, const char *index, lh_vector_index_meta *out,
+                            lh_error *err);
+/* {"name","current","generations":[{"generation","published_at","current",meta...}]} for an
+ * index (pointer log order); caller json_decref()s. LH_ENOENT if no such index. */
+int lh_vector_index_describe(lh_storage *s, const char *index, json_t **out, lh_error *err);
+
+/* A loaded generation: metadata, mapped graph, ids. Shared by reference. */
+typedef struct lh_vector_index lh_vector_index;
+
+/* Loads the current generation of index (graph mapped from the lake, or fetched into
+ * cache_dir); caller releases. LH_ENOENT if no such index, LH_ECORRUPT for damaged files. */
+int lh_vector_index_open(lh_storage *s, const char *index, const char *cache_dir,
+                         lh_vector_index **out, lh_error *err);
+/* Drops a reference; the last one frees the index. Accepts NULL. */
+void lh_vector_index_release(lh_vector_index *v);
+/* The metadata (borrowed, lives as long as v). */
+const lh_vector_index_meta *lh_vector_index_meta_of(const lh_vector_index *v);
+/* The graph (borrowed, lives as long as v). */
+const lh_hnsw *lh_vector_index_graph(const lh_vector_index *v);
+/* The id column's value of a row as JSON text (borrowed), or NULL when the index has no id
+ * column (the row position is the id) or the row does not exist. */
+const char *lh_vector_index_row_id(const lh_vector_index *v, int64_t row);
+/* The row whose id is `id` (text; a row position without an id column). LH_ENOENT if none. */
+int lh_vector_index_find_row(const lh_vector_index *v, const char *id, int64_t *row, lh_error *err);
+
+/* Reads a query vector from a JSON array of numbers of the index's dimension into out
+ * (room for lh_hnsw_dim floats). LH_EINVAL naming the problem (not an array, wrong length,
+ * a non-number or non-finite entry). */
+int lh_vector_index_query_from_json(const lh_vector_index *v, const json_t *j, float *out,
+                                    lh_error *err);
+/* Hits as a JSON array of {"row", "id" (the id column's value, or the row), "distance"};
+ * caller json_decref()s. */
+json_t *lh_vector_index_hits_json(const lh_vector_index *v, const lh_vector_hit *hits, size_t n);
+
+/* Loaded indexes shared by a server's threads, reloaded when a new generation is published
+ * (checked at most every 500 ms per index). */
+typedef struct lh_vector_registry lh_vector_registry;
+/* Creates an empty registry over s (borrowed); never NULL. */
+lh_vector_registry *lh_vector_registry_new(lh_storage *s, const char *cache_dir);
+/* Frees the registry and drops its references. Accepts NULL. */
+void lh_vector_registry_free(lh_vector_registry *r);
+/* The current generation of index, loading it if needed; caller releases *out. Searches on
+ * it need no lock. LH_ENOENT if no such index. Thread-safe. */
+int lh_vector_registry_get(lh_vector_registry *r, const char *index, lh_vector_index **out,
+                           lh_error *err);
 
 #endif

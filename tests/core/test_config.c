@@ -25,6 +25,7 @@ static const char *env_names[] = {
     "LAKEHOUSE_QUERY_TIMEOUT_MS",
     "LAKEHOUSE_QUERY_ROW_LIMIT",
     "LAKEHOUSE_QUERY_THREADS",
+    "LAKEHOUSE_UI_DIR",
 };
 
 static char cfg_path[64];
@@ -69,6 +70,7 @@ static void test_config_defaults(void **state)
     assert_true(cfg.query_memory_mb >= 256);
     assert_int_equal(cfg.query_timeout_ms, 30000);
     assert_true(cfg.query_row_limit == 10000);
+    assert_null(cfg.ui_dir); /* the gateway looks next to the executable */
     lh_config_free(&cfg);
     lh_config_free(NULL);
 }
@@ -108,8 +110,9 @@ static void test_config_file_sets_keys(void **state)
 
 static void test_config_env_overrides_file(void **state)
 {
-    write_cfg("data_dir: /srv/lake\nthreads: 3\ncache_dir: /var/cache/lh\n");
+    write_cfg("data_dir: /srv/lake\nthreads: 3\ncache_dir: /var/cache/lh\nui_dir: /opt/a\n");
     setenv("LAKEHOUSE_DATA", "/data/lake", 1);
+    setenv("LAKEHOUSE_UI_DIR", "/opt/lakehouse/web", 1);
     setenv("LAKEHOUSE_THREADS", "9", 1);
     setenv("LAKEHOUSE_MAX_BODY", "2GiB", 1);
     setenv("LAKEHOUSE_LOG_JSON", "true", 1);
@@ -125,6 +128,7 @@ static void test_config_env_overrides_file(void **state)
     assert_int_equal(cfg.threads, 9);
     assert_true(cfg.max_body_bytes == 2LL << 30);
     assert_true(cfg.log_json);
+    assert_string_equal(cfg.ui_dir, "/opt/lakehouse/web");
     lh_config_free(&cfg);
     setup(state);
 }

@@ -3,6 +3,7 @@
 # start_server [VAR=value ...]  starts `$LH_BIN serve` on a free port (port 0; the first
 #                               stdout line is "listening on http://HOST:PORT") over a fresh
 #                               lake in $T, waits for /health; sets $URL. Stopped on exit.
+#                               $SERVE_ARGS (word-split) are extra arguments of `serve`.
 # req METHOD PATH [curl args]   one request; sets $STATUS, body in $T/body, headers in $T/headers
 # expect_status N / expect_jq EXPR [MSG] / expect_contains TEXT
 # catalog_snapshot              prints a fingerprint of every committed manifest
@@ -44,7 +45,7 @@ start_server() {
     stop_server
     : >"$T/serve.out"
     env LAKEHOUSE_INGEST_DIR="$T/ingest" "$@" \
-        "$LH_BIN" serve --data "$T/lake" --listen 127.0.0.1:0 >"$T/serve.out" 2>>"$T/serve.err" &
+        "$LH_BIN" serve --data "$T/lake" --listen 127.0.0.1:0 ${SERVE_ARGS:-} >"$T/serve.out" 2>>"$T/serve.err" &
     SERVER_PID=$!
     URL=""
     for _ in $(seq 1 300); do

@@ -403,6 +403,44 @@ static void test_path_inside_missing_file_is_not_found(void **state)
     assert_int_equal(gw_path_inside(t->in, "", &real, &err), LH_EINVAL);
 }
 
+static void test_ui_asset_names(void **state)
+{
+    lh_error err;
+    assert_int_equal(gw_ui_asset_name_check("index-B3x9aZ_q.js", &err), LH_OK);
+    assert_int_equal(gw_ui_asset_name_check("lakehouse.svg", &err), LH_OK);
+    const char *bad[] = {"",     ".",           "..",  ".hidden",        "../etc/passwd", "a/b",
+                         "a\\b", "/etc/passwd", "a b", "caf\xc3\xa9.js", "a%2e"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lh_error_clear(&err);
+        if (gw_ui_asset_name_check(bad[i], &err) != LH_EINVAL)
+            fail_msg("asset name '%s' was accepted", bad[i]);
+        assert_true(err.msg[0] != '\0');
+    }
+    char longname[260];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_int_equal(gw_ui_asset_name_check(longname, &err), LH_EINVAL);
+    assert_int_equal(gw_ui_asset_name_check(NULL, &err), LH_EINVAL);
+}
+
+static void test_ui_hashed_names_and_types(void **state)
+{
+    assert_true(gw_ui_name_is_hashed("index-B3x9aZ_q.js"));
+    assert_true(gw_ui_name_is_hashed("index-Ab3_x-9Z.css"));
+    assert_false(gw_ui_name_is_hashed("lakehouse.svg"));
+    assert_false(gw_ui_name_is_hashed("index.html"));
+    assert_false(gw_ui_name_is_hashed("-B3x9aZ_q.js"));
+    assert_false(gw_ui_name_is_hashed("x-B3x9a.Z_q.js"));
+    assert_false(gw_ui_name_is_hashed(NULL));
+    assert_string_equal(gw_content_type("index.html"), "text/html; charset=utf-8");
+    assert_string_equal(gw_content_type("a-12345678.js"), "text/javascript; charset=utf-8");
+    assert_string_equal(gw_content_type("a.css"), "text/css; charset=utf-8");
+    assert_string_equal(gw_content_type("a.svg"), "image/svg+xml");
+    assert_string_equal(gw_content_type("a.woff2"), "font/woff2");
+    assert_string_equal(gw_content_type("README"), "application/octet-stream");
+    assert_string_equal(gw_content_type("a.exe"), "application/octet-stream");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +461,8 @@ int main(void)
         cmocka_unit_test(test_parse_bool_and_int),
         cmocka_unit_test(test_types_parse),
         cmocka_unit_test(test_listen_parse),
+        cmocka_unit_test(test_ui_asset_names),
+        cmocka_unit_test(test_ui_hashed_names_and_types),
         cmocka_unit_test_setup_teardown(test_path_inside_accepts_files_in_folder, tree_setup,
                                         tree_teardown),
         cmocka_unit_test_setup_teardown(test_path_inside_refuses_escapes, tree_setup,

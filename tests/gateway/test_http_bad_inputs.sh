@@ -38,6 +38,20 @@ expect_contains "latin.csv:3"
 expect_contains "invalid UTF-8"
 unchanged "invalid UTF-8"
 
+# A malformed NDJSON upload: DuckDB's message names the spool file; the client must only
+# ever see the name it gave.
+printf '{"id":1,"name":"ada"}\n{"id":2,"name":\n' >"$T/broken.ndjson"
+req POST '/ingest?dataset=broken&format=ndjson&name=broken.ndjson' --data-binary @"$T/broken.ndjson"
+expect_status 400
+expect_contains "broken.ndjson"
+CHECKS=$((CHECKS + 1))
+if grep -q -e '\.cache' -e 'uploads/' -e "$T" "$T/body"; then
+    fail "the error reveals a server path: $(cat "$T/body")"
+else
+    pass "no server path in the NDJSON error"
+fi
+unchanged "malformed NDJSON"
+
 req POST '/ingest?dataset=empty&name=empty.csv' --data-binary @/dev/null
 expect_status 400
 expect_contains "empty"

@@ -10,6 +10,11 @@ printf 'id,name\n1,ada\n2,grace\n' >"$T/people.csv"
 req POST '/ingest?dataset=people&name=people.csv' --data-binary @"$T/people.csv"
 expect_status 201
 printf 'id,name\n1,probe\n' >"$T/ingest/openapi_probe.csv"
+# The vector index the /vectors/search example names (3 dimensions).
+printf '{"id":1,"vector":[0.1,0.2,0.3]}\n{"id":2,"vector":[0.3,0.2,0.1]}\n' >"$T/docs.ndjson"
+req POST '/ingest?dataset=docs&format=ndjson&name=docs.ndjson' --data-binary @"$T/docs.ndjson"
+expect_status 201
+"$LH_BIN" index build docs --column vector --data "$T/lake" >/dev/null || fail "index build"
 
 DEREF='def deref($doc): if type == "object" and has("$ref")
     then (.["$ref"] | ltrimstr("#/") | split("/")) as $p | $doc | getpath($p) | deref($doc)

@@ -184,6 +184,17 @@ static void test_ingest_rejects_invalid_utf8_with_line_and_column(void **state)
     assert_non_null(strstr(err.msg, "bad.csv:3: column 6"));
     assert_non_null(strstr(err.msg, "invalid UTF-8"));
     assert_int_equal(latest_version(f, "t"), 0);
+
+    /* Past the first read block, after valid multi-byte characters: line and column still
+     * exact (columns count characters, not bytes). */
+    lh_buf b = {0};
+    lh_buf_puts(&b, "a,b\n");
+    for (int i = 0; i < 150000; i++) lh_buf_printf(&b, "%d,caf\xc3\xa9 \xe2\x82\xac\n", i);
+    lh_buf_puts(&b, "x,\xc3\xa9\xc3\xa9\xf0\x28\n");
+    assert_int_equal(ingest(f, "t", "late.csv", b.data, &r, &err), LH_EINVAL);
+    assert_non_null(strstr(err.msg, "late.csv:150002: column 5"));
+    assert_int_equal(latest_version(f, "t"), 0);
+    lh_buf_free(&b);
 }
 
 static void test_ingest_rejects_empty_file(void **state)

@@ -84,10 +84,15 @@ static void test_query_view_follows_new_versions(void **state)
     lh_error err = {0};
     char *p = tu_write(f->dir, "more.csv", "id,name,city,score\n4,Di,Austin,1\n", -1);
     lh_ingest_opts o = {.dataset = "people"};
+    /* Run the statement before the commit too: its cached preparation must not outlive
+     * the view it was bound to. */
+    char *j = run_json(f, "SELECT count(*) FROM people", 0, &err);
+    assert_non_null(strstr(j, "\"rows\":[[3]]"));
+    free(j);
     assert_int_equal(lh_ingest_file(f->ing, &lh_identity_default, p, &o, NULL, &err), 0);
     free(p);
     assert_int_equal(lh_query_refresh(f->q, "people", &err), 0);
-    char *j = run_json(f, "SELECT count(*) FROM people", 0, &err);
+    j = run_json(f, "SELECT count(*) FROM people", 0, &err);
     assert_non_null(strstr(j, "\"rows\":[[4]]"));
     free(j);
 }
@@ -225,6 +230,35 @@ static void test_query_json_row_limit_truncates(void **state)
                                    &j, &err),
                      0);
     assert_non_null(strstr(j, "\"row_count\":10,\"truncated\":true"));
+    free(j);
+    /* The limit must not disturb ORDER BY, repeated runs (cached statements) nor a
+     * different limit on the same text. */
+    for (int round = 0; round < 3; round++) {
+        int64_t lim = round == 2 ? 2 : 3;
+        assert_int_equal(lh_query_json(f->q, &lh_identity_default,
+                                       "SELECT i, i % 7 AS m FROM range(100000) t(i) "
+                                       "ORDER BY m DESC, i DESC",
+                                       lim, &j, &err),
+                         0);
+        assert_non_null(strstr(j, lim == 3 ? "\"rows\":[[99994,6],[99987,6],[99980,6]]"
+                                           : "\"rows\":[[99994,6],[99987,6]]"));
+        assert_non_null(strstr(j, "\"truncated\":true"));
+        free(j);
+    }
+    /* Exactly limit rows: not truncated. Statements that cannot be a subquery still run. */
+    assert_int_equal(
+        lh_query_json(f->q, &lh_identity_default, "SELECT * FROM range(10)", 10, &j, &err), 0);
+    assert_non_null(strstr(j, "\"row_count\":10,\"truncated\":false"));
+    free(j);
+    assert_int_equal(lh_query_json(f->q, &lh_identity_default, "DESCRIBE people", 1, &j, &err),
+                     0);
+    assert_non_null(strstr(j, "\"row_count\":1,\"truncated\":true"));
+    free(j);
+    /* Duplicate output names survive the wrapper. */
+    assert_int_equal(
+        lh_query_json(f->q, &lh_identity_default, "SELECT 1 AS a, 2 AS a", 0, &j, &err), 0);
+    assert_non_null(strstr(j, "{\"name\":\"a\",\"type\":\"INTEGER\"},{\"name\":\"a\""));
+    assert_non_null(strstr(j, "\"rows\":[[1,2]]"));
     free(j);
 }
 

@@ -1,4 +1,5 @@
-/* storage: local backend round trips, key checks, listings, atomic create across processes. */
+/* storage: what is local-only — the object file path, key checks, listings around dot-files
+ * and byte order, atomic create across processes; the shared contract is test_storage_suite.c. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,121 +47,24 @@ static void put_str(lh_storage *st, const char *key, const char *s)
     if (lh_storage_put(st, key, s, strlen(s), &err) != LH_OK) fail_msg("put %s: %s", key, err.msg);
 }
 
-static void test_local_put_get_head_delete_round_trip(void **state)
+/* The shared contract (round trips, ranges, files, listings) is tests/storage/
+ * test_storage_suite.c, run on both backends; this file keeps what is local-only. */
+static void test_local_path_is_the_object_file(void **state)
 {
     fixture *f = *state;
     lh_storage *st = f->st;
-    lh_error err;
     assert_string_equal(lh_storage_backend(st), "local");
     put_str(st, "data/candidates/a.parquet", "hello world");
-    char *out;
-    size_t n;
-    assert_int_equal(lh_storage_get(st, "data/candidates/a.parquet", &out, &n, &err), LH_OK);
-    assert_int_equal(n, 11);
-    assert_string_equal(out, "hello world");
-    free(out);
-
-    put_str(st, "data/candidates/a.parquet", "v2"); /* overwrite */
-    assert_int_equal(lh_storage_get(st, "data/candidates/a.parquet", &out, &n, &err), LH_OK);
-    assert_string_equal(out, "v2");
-    free(out);
-
-    lh_object_info info;
-    assert_int_equal(lh_storage_head(st, "data/candidates/a.parquet", &info, &err), LH_OK);
-    assert_string_equal(info.key, "data/candidates/a.parquet");
-    assert_true(info.size == 2);
-    assert_true(info.mtime_us > 0);
-    assert_true(strlen(info.etag) > 2);
-
     char buf[512];
     const char *p = lh_storage_local_path(st, "data/candidates/a.parquet", buf, sizeof buf);
     assert_non_null(p);
     assert_true(p[0] == '/');
+    assert_non_null(strstr(p, f->root));
     struct stat sb;
     assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_size, 11);
     assert_null(lh_storage_local_path(st, "data/candidates/a.parquet", buf, 8));
     assert_null(lh_storage_local_path(st, "../etc/passwd", buf, sizeof buf));
-
-    assert_int_equal(lh_storage_delete(st, "data/candidates/a.parquet", &err), LH_OK);
-    assert_int_equal(lh_storage_delete(st, "data/candidates/a.parquet", &err), LH_OK);
-    assert_int_equal(lh_storage_get(st, "data/candidates/a.parquet", &out, &n, &err), LH_ENOENT);
-    assert_null(out);
-    assert_non_null(strstr(err.msg, "data/candidates/a.parquet"));
-    assert_int_equal(lh_storage_head(st, "data/candidates/a.parquet", &info, &err), LH_ENOENT);
-    /* An intermediate directory is not an object. */
-    put_str(st, "x/y/z", "1");
-    assert_int_equal(lh_storage_get(st, "x/y", &out, &n, &err), LH_ENOENT);
-    assert_int_equal(lh_storage_head(st, "x/y", &info, &err), LH_ENOENT);
-    assert_int_equal(lh_storage_get(st, "x/y/z/w", &out, &n, &err), LH_ENOENT);
-}
-
-static void test_local_empty_and_binary_objects(void **state)
-{
-    fixture *f = *state;
-    lh_error err;
-    assert_int_equal(lh_storage_put(f->st, "empty", "", 0, &err), LH_OK);
-    char *out;
-    size_t n = 99;
-    assert_int_equal(lh_storage_get(f->st, "empty", &out, &n, &err), LH_OK);
-    assert_int_equal(n, 0);
-    assert_string_equal(out, "");
-    free(out);
-    char bin[256];
-    for (int i = 0; i < 256; i++)
-        bin[i] = (char)i;
-    assert_int_equal(lh_storage_put(f->st, "bin", bin, sizeof bin, &err), LH_OK);
-    assert_int_equal(lh_storage_get(f->st, "bin", &out, &n, &err), LH_OK);
-    assert_int_equal(n, 256);
-    assert_memory_equal(out, bin, 256);
-    free(out);
-}
-
-static void test_local_range_reads(void **state)
-{
-    fixture *f = *state;
-    lh_error err;
-    put_str(f->st, "r", "0123456789");
-    struct {
-        int64_t off, len;
-        const char *want;
-    } cases[] = {{0, -1, "0123456789"}, {3, 4, "3456"}, {8, 100, "89"}, {10, -1, ""},
-                 {20, 5, ""},           {0, 0, ""},     {9, 1, "9"}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *out;
-        size_t n;
-        assert_int_equal(
-            lh_storage_get_range(f->st, "r", cases[i].off, cases[i].len, &out, &n, &err), LH_OK);
-        assert_int_equal(n, strlen(cases[i].want));
-        assert_string_equal(out, cases[i].want);
-        free(out);
-    }
-    char *out;
-    size_t n;
-    assert_int_equal(lh_storage_get_range(f->st, "r", -1, 2, &out, &n, &err), LH_EINVAL);
-}
-
-static void test_local_put_file_and_get_file(void **state)
-{
-    fixture *f = *state;
-    lh_error err;
-    char src[256], dst[256];
-    snprintf(src, sizeof src, "%s.src", f->root);
-    snprintf(dst, sizeof dst, "%s.dst", f->root);
-    FILE *fp = fopen(src, "w");
-    for (int i = 0; i < 100000; i++)
-        fprintf(fp, "line %d\n", i);
-    fclose(fp);
-    assert_int_equal(lh_storage_put_file(f->st, "files/big.txt", src, &err), LH_OK);
-    assert_int_equal(lh_storage_get_file(f->st, "files/big.txt", dst, &err), LH_OK);
-    char a[LH_SHA256_HEX], b[LH_SHA256_HEX];
-    assert_int_equal(lh_sha256_file(src, a, &err), LH_OK);
-    assert_int_equal(lh_sha256_file(dst, b, &err), LH_OK);
-    assert_string_equal(a, b);
-    assert_int_equal(lh_storage_put_file(f->st, "files/nope", "/nonexistent/file", &err),
-                     LH_ENOENT);
-    assert_int_equal(lh_storage_get_file(f->st, "files/nope", dst, &err), LH_ENOENT);
-    unlink(src);
-    unlink(dst);
 }
 
 static void test_key_check_accepts_valid(void **state)
@@ -508,10 +412,7 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_local_put_get_head_delete_round_trip),
-        T(test_local_empty_and_binary_objects),
-        T(test_local_range_reads),
-        T(test_local_put_file_and_get_file),
+        T(test_local_path_is_the_object_file),
         cmocka_unit_test(test_key_check_accepts_valid),
         cmocka_unit_test(test_key_check_rejects_bad),
         T(test_local_operations_validate_keys),

@@ -1,0 +1,458 @@
+// Browser tests of the web UI: playwright-core drives Debian's chromium (headless, no
+// sandbox, background networking off) against a running `lakehouse serve`.
+// Run by tests/ui/test_ui.sh, which starts the server and passes:
+//   LH_URL        the server's base URL
+//   LH_CHROMIUM   the chromium executable
+//   LH_PLAYWRIGHT the playwright-core package folder
+//   LH_FIXTURES   a folder with the upload fixtures (people.csv, ragged.csv, bad_score.csv)
+//   LH_ARTIFACTS  where the screenshots go
+// Prints "ok - ..." / "not ok - ..." lines and exits non-zero if any check failed.
+'use strict';
+const path = require('path');
+const fs = require('fs');
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const URL_BASE = env('LH_URL');
+const { chromium } = require(env('LH_PLAYWRIGHT'));
+const FIX = env('LH_FIXTURES');
+const ART = env('LH_ARTIFACTS');
+const TIMEOUT = 30000;
+
+let checks = 0;
+let failed = 0;
+function ok(cond, what, extra) {
+  checks++;
+  if (cond) console.log(`ok - ${what}`);
+  else {
+    failed++;
+    console.log(`not ok - ${what}${extra ? `: ${extra}` : ''}`);
+  }
+  return cond;
+}
+
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    ok(false, name, String((e && e.message) || e).split('\n').slice(0, 6).join(' | '));
+  }
+}
+
+async function shot(page, name) {
+  const file = path.join(ART, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`# screenshot ${file}`);
+}
+
+async function noObjectObject(page, where) {
+  const text = await page.locator('body').innerText();
+  ok(!text.includes('[object Object]') && !text.includes('undefined'),
+    `${where}: no [object Object] or undefined in the page`);
+}
+
+async function apiGet(p) {
+  const res = await fetch(URL_BASE + p);
+  return { status: res.status, body: await res.json() };
+}
+
+(async () => {
+  fs.mkdirSync(ART, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: env('LH_CHROMIUM'),
+    headless: true,
+    timeout: 60000,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--disable-default-apps', '--disable-extensions', '--disable-sync', '--no-first-run',
+      '--disable-gpu', '--disable-dev-shm-usage', '--disable-breakpad', '--metrics-recording-only',
+      '--disable-domain-reliability'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  // Nothing leaves the machine: any request not to the server under test is refused.
+  const foreign = [];
+  await page.route('**/*', (route) => {
+    const u = route.request().url();
+    if (u.startsWith(URL_BASE) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
+    foreign.push(u);
+    return route.abort();
+  });
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e && e.message ? e.message : e)));
+  // Console errors other than failed loads (404s of routes this build lacks are expected):
+  // a Content-Security-Policy refusal would show up here.
+  const consoleErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) consoleErrors.push(m.text());
+  });
+
+  await step('the UI loads at /', async () => {
+    const res = await page.goto(`${URL_BASE}/`);
+    ok(res.status() === 200, 'GET / answers 200');
+    await page.locator('[role=tab]').first().waitFor();
+    const tabs = await page.locator('[role=tab]').allInnerTexts();
+    ok(JSON.stringify(tabs) === JSON.stringify(['Ask', 'Explore', 'SQL', 'System']),
+      'four tabs: Ask, Explore, SQL, System', JSON.stringify(tabs));
+    ok((await page.locator('#tab-explore').getAttribute('aria-selected')) === 'true', 'Explore is the default tab');
+  });
+
+  await step('Explore: upload a CSV and see it listed', async () => {
+    await page.locator('#datasets').waitFor();
+    await page.setInputFiles('#upload-file', path.join(FIX, 'people.csv'));
+    ok((await page.inputValue('#upload-dataset')) === 'people', 'the dataset name follows the file name');
+    // Record every value the progress bar is given during the upload.
+    await page.evaluate(() => {
+      window.__maxProgress = 0;
+      const bar = document.querySelector('#upload-progress');
+      const d = Object.getOwnPropertyDescriptor(HTMLProgressElement.prototype, 'value');
+      Object.defineProperty(bar, 'value', {
+        configurable: true,
+        get() { return d.get.call(this); },
+        set(v) { window.__maxProgress = Math.max(window.__maxProgress, v); d.set.call(this, v); },
+      });
+    });
+    await page.click('#upload-button');
+    const result = page.locator('#upload-result .note-ok');
+    await result.waitFor();
+    const text = await result.innerText();
+    ok(/Created people/.test(text) && /6 rows/.test(text) && /version 1/.test(text),
+      'the upload reports the new dataset, its rows and version', text);
+    ok(await page.evaluate(() => window.__maxProgress) === 1, 'the progress bar reached 100%');
+    const row = page.locator('#datasets tbody tr[data-name=people]');
+    await row.waitFor();
+    const cells = await row.locator('td').allInnerTexts();
+    ok(cells[1] === '6' && cells[3] === 'v1', 'people is listed with 6 rows at v1', JSON.stringify(cells));
+    // The detail view: schema with types, a sample of rows, the version history.
+    const schema = page.locator('#dataset-detail table.schema');
+    await schema.waitFor();
+    const schemaText = await schema.innerText();
+    ok(/score\s+DOUBLE/.test(schemaText) && /joined\s+DATE/.test(schemaText) && /id\s+BIGINT/.test(schemaText),
+      'the schema shows column types', schemaText.replace(/\s+/g, ' '));
+    await page.locator('#dataset-detail .sample table.results tbody tr').first().waitFor();
+    ok(await page.locator('#dataset-detail .sample table.results tbody tr').count() === 6, 'the sample shows the rows');
+    await page.locator('#dataset-detail ol.versions li .version-head').first().waitFor();
+    const hist = await page.locator('#dataset-detail ol.versions').innerText();
+    ok(/v1/.test(hist) && /ingest/.test(hist) && /people\.csv/.test(hist), 'the version history names v1, the op and the source', hist);
+    const journal = page.locator('#dataset-detail .journal');
+    await page.waitForFunction(() => document.querySelector('#dataset-detail .journal')?.children.length > 1);
+    const jtext = await journal.innerText();
+    if ((await apiGet('/openapi.json')).body.paths['/journal/{entity}']) ok(!/Cannot read/.test(jtext), 'the journal is shown', jtext);
+    else ok(/not available in this build/.test(jtext), 'the journal is said to be missing', jtext);
+    await noObjectObject(page, 'Explore');
+    await shot(page, 'explore');
+  });
+
+  await step('Explore: upload NDJSON', async () => {
+    await page.setInputFiles('#upload-file', path.join(FIX, 'events.ndjson'));
+    ok((await page.inputValue('#upload-format')) === 'ndjson', 'the format follows the file name');
+    await page.click('#upload-button');
+    const text = await page.locator('#upload-result .note-ok').innerText();
+    ok(/Created events/.test(text) && /3 rows/.test(text), 'the NDJSON file became dataset events', text);
+    await page.locator('#datasets tbody tr[data-name=events]').waitFor();
+    const schema = await page.locator('#dataset-detail table.schema').innerText();
+    ok(/ts\s+TIMESTAMP/.test(schema) && /minutes\s+BIGINT/.test(schema), 'its schema has inferred types', schema.replace(/\s+/g, ' '));
+  });
+
+  await step('Explore: a slow upload shows its progress and can be canceled', async () => {
+    // 2 MB through a link throttled to 256 KB/s: the bar moves, Cancel stops it, and
+    // nothing reaches the catalog.
+    const big = path.join(ART, 'big.csv');
+    const lines = ['id,label'];
+    for (let i = 0; i < 100000; i++) lines.push(`${i},row number ${i} of the big file`);
+    fs.writeFileSync(big, `${lines.join('\n')}\n`);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions',
+      { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+    await page.setInputFiles('#upload-file', big);
+    await page.click('#upload-button');
+    await page.waitForFunction(() => {
+      const v = document.querySelector('#upload-progress').value;
+      return v > 0.05 && v < 0.9;
+    });
+    const pct = await page.locator('.progress .pct').innerText();
+    ok(/^\d+%$/.test(pct), 'the progress is shown as a percentage', pct);
+    await page.click('#upload-cancel');
+    const warn = page.locator('#upload-result .note-warn');
+    await warn.waitFor();
+    ok(/nothing was committed/.test(await warn.innerText()), 'the cancel says nothing was committed');
+    await cdp.send('Network.emulateNetworkConditions',
+      { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
+    ok((await apiGet('/catalog/datasets/big')).status === 404, 'no dataset "big" was created');
+    fs.unlinkSync(big);
+  });
+
+  await step('Explore: a ragged CSV is refused with its line', async () => {
+    await page.setInputFiles('#upload-file', path.join(FIX, 'ragged.csv'));
+    ok((await page.inputValue('#upload-dataset')) === 'ragged', 'the name follows the new file');
+    await page.click('#upload-button');
+    const box = page.locator('#upload-result .ingest-error');
+    await box.waitFor();
+    const text = await box.innerText();
+    ok(/nothing was committed/.test(text), 'the error says nothing was committed', text);
+    ok(/Line\s+3\b/i.test(text), 'the error names line 3', text);
+    ok(/ragged\.csv/.test(text) && /Columns?: 3/i.test(text), 'the error names the file and the problem', text);
+    const missing = await apiGet('/catalog/datasets/ragged');
+    ok(missing.status === 404, 'no dataset "ragged" was created');
+    await noObjectObject(page, 'Explore error');
+    await shot(page, 'explore-ragged-error');
+  });
+
+  await step('Explore: a bad value on append is refused with its line and column', async () => {
+    await page.setInputFiles('#upload-file', path.join(FIX, 'bad_score.csv'));
+    await page.fill('#upload-dataset', 'people');
+    ok(/Appends to people/.test(await page.locator('form.upload .target').innerText()), 'the form says it appends');
+    await page.click('#upload-button');
+    const box = page.locator('#upload-result .ingest-error');
+    await box.waitFor();
+    const text = await box.innerText();
+    ok(/Line\s+3\b/i.test(text) && /Column\s+score/i.test(text) && /n\/a/.test(text),
+      'the error names line 3, column score and the value', text);
+    const people = await apiGet('/catalog/datasets/people');
+    ok(people.body.version === 1 && people.body.rows === 6, 'people is unchanged (v1, 6 rows)');
+  });
+
+  await step('SQL: run a query, see the grid and the chart', async () => {
+    await page.click('#tab-sql');
+    await page.locator('#sql-editor .cm-content').waitFor();
+    await page.click('#sql-editor .cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('SELECT city, sum(score) AS total, count(*) AS n FROM people GROUP BY city ORDER BY city');
+    await page.keyboard.press('Escape'); // close the completion popup, if any
+    await page.keyboard.press('Control+Enter');
+    const grid = page.locator('#sql-grid table.results');
+    await grid.locator('tbody tr').first().waitFor();
+    const head = await grid.locator('thead').innerText();
+    ok(/city\s+VARCHAR/.test(head) && /total\s+DOUBLE/.test(head) && /n\s+BIGINT/.test(head),
+      'the grid header shows names and types', head.replace(/\s+/g, ' '));
+    ok(await grid.locator('tbody tr').count() === 3, 'the grid shows 3 rows');
+    const status = await page.locator('#sql-status').innerText();
+    ok(/3 rows/.test(status) && /ms|s\b/.test(status), 'the status shows rows and elapsed time', status);
+    const chart = page.locator('#sql-chart figure.chart');
+    await chart.waitFor();
+    ok((await chart.getAttribute('data-kind')) === 'bar', 'category + number gives a bar chart');
+    ok(await chart.locator('canvas').count() > 0, 'the chart is drawn');
+    await page.selectOption('#sql-chart .chart-y select', { label: 'n' });
+    await page.locator('#sql-chart figcaption', { hasText: 'n by city' }).waitFor();
+    ok(await page.locator('#sql-chart figure.chart').count() === 1, 'another number column can be plotted instead');
+    await page.selectOption('#sql-chart .chart-y select', { label: 'total' });
+    await page.locator('#sql-chart figcaption', { hasText: 'total by city' }).waitFor();
+    await noObjectObject(page, 'SQL');
+    await shot(page, 'sql');
+  });
+
+  await step('SQL: completion offers datasets and their columns', async () => {
+    await page.click('#sql-editor .cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('SELECT * FROM peo');
+    await page.locator('.cm-tooltip-autocomplete', { hasText: 'people' }).waitFor();
+    ok(true, 'the dataset name is offered');
+    await page.keyboard.press('Escape');
+    await page.keyboard.type('ple WHERE sco');
+    const popup = page.locator('.cm-tooltip-autocomplete', { hasText: 'score' });
+    await popup.waitFor();
+    ok(/DOUBLE/.test(await popup.innerText()), 'the column is offered with its type');
+    await page.keyboard.press('Escape');
+  });
+
+  await step('SQL: date + number gives a line chart; number + number a scatter', async () => {
+    await page.click('#sql-editor .cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('SELECT joined, score FROM people ORDER BY joined');
+    await page.keyboard.press('Escape');
+    await page.click('#sql-run');
+    await page.locator('#sql-chart figure.chart[data-kind=line]').waitFor();
+    ok(true, 'a line chart for joined/score');
+    await page.click('#sql-editor .cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('SELECT id, score FROM people');
+    await page.keyboard.press('Escape');
+    await page.click('#sql-run');
+    await page.locator('#sql-chart figure.chart[data-kind=scatter]').waitFor();
+    ok(true, 'a scatter chart for id/score');
+  });
+
+  await step('SQL: download the result as CSV', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#sql-csv')]);
+    const file = path.join(ART, 'query.csv');
+    await download.saveAs(file);
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    ok(lines[0] === 'id,score' && lines.length === 7, 'the CSV has the header and 6 rows', lines.slice(0, 2).join(' / '));
+  });
+
+  await step('SQL: a bad query is stated plainly', async () => {
+    await page.click('#sql-editor .cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('SELECT * FROM no_such_dataset');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+Enter');
+    const err = page.locator('#sql-out .note-error');
+    await err.waitFor();
+    const text = await err.innerText();
+    ok(/The query failed/.test(text) && /no_such_dataset/.test(text), 'the error names the missing table', text);
+    await noObjectObject(page, 'SQL error');
+  });
+
+  await step('System: health, version, storage; missing routes said plainly', async () => {
+    await page.click('#tab-system');
+    await page.locator('#health-status').waitFor();
+    ok((await page.locator('#health-status').innerText()) === 'ok', 'health is ok');
+    const server = await page.locator('#system-health').innerText();
+    ok(/lakehouse \d+\.\d+\.\d+/.test(server) && /local/.test(server) && /Datasets\s+2\b/i.test(server),
+      'version, storage backend and dataset count are shown', server.replace(/\s+/g, ' '));
+    const doc = (await apiGet('/openapi.json')).body;
+    for (const [id, p] of [['storage-errors', '/storage/errors'], ['vector-indexes', '/vectors/indexes']]) {
+      const card = page.locator(`#system-${id} .body`);
+      await page.waitForFunction((sel) => !/Loading/.test(document.querySelector(sel).innerText), `#system-${id} .body`);
+      const text = await card.innerText();
+      if (doc.paths[p]) ok(!(await card.locator('.note-error').count()), `${p} is shown`, text);
+      else ok(/Not available in this build/.test(text), `${p} is missing and said to be`, text);
+    }
+    await noObjectObject(page, 'System');
+    await shot(page, 'system');
+  });
+
+  await step('Ask: says what is available', async () => {
+    await page.click('#tab-ask');
+    await page.locator('#ask-input').waitFor();
+    const doc = (await apiGet('/openapi.json')).body;
+    if (!doc.paths['/rag'] && !doc.paths['/ask']) {
+      await page.locator('#ask-banner .note').waitFor();
+      const text = await page.locator('#ask-banner').innerText();
+      ok(/not available in this build/.test(text) && /language model|model server/.test(text),
+        'without /rag and /ask the tab says so and how to configure a model', text);
+      await page.fill('#ask-input', 'Which cities have the most people?');
+      await page.click('#ask-button');
+      await page.locator('#ask-out .note').waitFor();
+      ok(/not available/.test(await page.locator('#ask-out').innerText()), 'asking anyway explains instead of failing');
+    } else {
+      ok(true, 'the server has /rag or /ask (checked by their own tests)');
+    }
+    await noObjectObject(page, 'Ask');
+    await shot(page, 'ask');
+  });
+
+  await step('Ask: an answer with sources, and generated SQL (stand-in /rag and /ask)', async () => {
+    // The server has no /rag or /ask yet: a stand-in answers in their place, so that the
+    // rendering of answers, sources and generated SQL is exercised here.
+    const p2 = await context.newPage();
+    const seen = [];
+    await p2.route('**/openapi.json', async (route) => {
+      const res = await route.fetch();
+      const doc = await res.json();
+      const body = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Question' } } } };
+      doc.components.schemas.Question = { type: 'object', properties: { question: { type: 'string' } } };
+      doc.paths['/rag'] = { post: { requestBody: body, responses: {} } };
+      doc.paths['/ask'] = { post: { requestBody: body, responses: {} } };
+      await route.fulfill({ response: res, json: doc });
+    });
+    await p2.route('**/rag', async (route) => {
+      seen.push(route.request().postDataJSON());
+      await route.fulfill({ json: { answer: 'Chicago has the most people [1].',
+        sources: [{ dataset: 'people', row: 1, chunk: 0, score: 0.91, text: 'Ada lives in Chicago' }] } });
+    });
+    await p2.route('**/ask', async (route) => {
+      seen.push(route.request().postDataJSON());
+      await route.fulfill({ json: { sql: 'SELECT city, count(*) AS n FROM people GROUP BY city ORDER BY n DESC' } });
+    });
+    await p2.goto(`${URL_BASE}/#ask`);
+    await p2.locator('.modes input[value=rag]').waitFor();
+    await p2.fill('#ask-input', 'Where do most people live?');
+    await p2.keyboard.press('Control+Enter');
+    await p2.locator('#ask-out .answer-text').waitFor();
+    ok(/Chicago has the most people/.test(await p2.locator('#ask-out .answer-text').innerText()), 'the answer is shown');
+    const src = await p2.locator('#ask-out ol.sources').innerText();
+    ok(/people/.test(src) && /row 1/.test(src) && /chunk 0/.test(src) && /Ada lives in Chicago/.test(src),
+      'its source is cited with dataset, row and chunk', src);
+    ok(seen[0] && seen[0].question === 'Where do most people live?', 'the question was sent as {question}', JSON.stringify(seen[0]));
+    await p2.check('.modes input[value=ask]');
+    await p2.click('#ask-button');
+    await p2.locator('#ask-out pre.sql-text').waitFor();
+    await p2.click('#ask-out button:has-text("Run in SQL")');
+    await p2.locator('#sql-grid table.results tbody tr').first().waitFor();
+    ok((await p2.locator('#tab-sql').getAttribute('aria-selected')) === 'true' &&
+      await p2.locator('#sql-grid table.results tbody tr').count() === 3, 'the generated SQL runs in the SQL tab');
+    await p2.close();
+  });
+
+  await step('System: vector indexes and the trials chart with its Pareto front (stand-in routes)', async () => {
+    const p3 = await context.newPage();
+    await p3.route('**/openapi.json', async (route) => {
+      const res = await route.fetch();
+      const doc = await res.json();
+      doc.paths['/vectors/indexes'] = { get: { responses: {} } };
+      doc.paths['/hnsw/trials/{index}'] = { get: { responses: {} } };
+      await route.fulfill({ response: res, json: doc });
+    });
+    // The shape of GET /vectors/indexes.
+    await p3.route('**/vectors/indexes', (route) => route.fulfill({ json: { indexes: [{
+      name: 'resumes',
+      current: { generation: 'g00000003', dataset: 'candidates', column: 'embedding', dataset_version: 4,
+        count: 100000, dim: 100, metric: 'cosine', m: 16, ef_search: 64, memory_bytes: 52000000 },
+      generations: [{ generation: 'g00000002', count: 90000 }, { generation: 'g00000003', count: 100000, current: true }],
+    }] } }));
+    await p3.route('**/hnsw/trials/resumes', (route) => route.fulfill({ json: { trials: [
+      { id: 1, m: 8, ef_search: 32, recall_at_10: 0.82, p50_ms: 0.4 },
+      { id: 2, m: 16, ef_search: 64, recall_at_10: 0.93, p50_ms: 0.9 },
+      { id: 3, m: 16, ef_search: 32, recall_at_10: 0.80, p50_ms: 0.7 },
+      { id: 4, m: 32, ef_search: 128, recall_at_10: 0.98, p50_ms: 2.1 },
+      { id: 5, m: 32, ef_search: 64, recall_at_10: 0.90, p50_ms: 1.5 }] } }));
+    await p3.goto(`${URL_BASE}/#system`);
+    const idx = p3.locator('#system-vector-indexes .index');
+    await idx.waitFor();
+    const text = await idx.innerText();
+    ok(/resumes/.test(text) && /g00000003/.test(text) && /candidates\.embedding/.test(text) && /2 generations/.test(text),
+      'the vector indexes are listed with their current generation', text.replace(/\s+/g, ' '));
+    const fig = p3.locator('#system-trials figure.chart[data-kind=pareto]');
+    await fig.waitFor();
+    const cap = await fig.locator('figcaption').innerText();
+    ok(/5 trials, 3 on the Pareto front/.test(cap), 'trials 1, 2 and 4 form the Pareto front', cap);
+    ok(await fig.locator('canvas').count() > 0, 'the trials chart is drawn');
+    await p3.screenshot({ path: path.join(ART, 'system-trials.png'), fullPage: true });
+    await p3.close();
+  });
+
+  await step('a link to a dataset opens it', async () => {
+    const other = await context.newPage();
+    await other.goto(`${URL_BASE}/#explore/people`);
+    await other.locator('#dataset-detail table.schema').waitFor();
+    ok(/people/.test(await other.locator('#dataset-detail h2').innerText()), '#explore/people shows people');
+    await other.close();
+  });
+
+  await step('keyboard: arrow keys move between tabs', async () => {
+    await page.focus('#tab-ask');
+    await page.keyboard.press('ArrowRight');
+    ok((await page.locator('#tab-explore').getAttribute('aria-selected')) === 'true', 'ArrowRight selects Explore');
+    ok(await page.evaluate(() => document.activeElement.id) === 'tab-explore', 'focus follows the selected tab');
+    await page.keyboard.press('End');
+    ok((await page.locator('#tab-system').getAttribute('aria-selected')) === 'true', 'End selects System');
+  });
+
+  await step('a narrow window has no horizontal scrolling', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const tab of ['explore', 'sql', 'system', 'ask']) {
+      await page.click(`#tab-${tab}`);
+      await page.waitForTimeout(150);
+      const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      ok(over <= 1, `${tab} fits a 390 px window`, `overflows by ${over}px`);
+    }
+    await page.click('#tab-explore');
+    await shot(page, 'explore-narrow');
+  });
+
+  ok(pageErrors.length === 0, 'no uncaught errors in the page', pageErrors.join(' | '));
+  ok(foreign.length === 0, 'no request left the server under test', foreign.join(' '));
+  ok(consoleErrors.length === 0, 'no errors in the browser console (CSP refusals included)', consoleErrors.join(' | '));
+  await browser.close();
+  console.log(`# ui_test: ${checks} checks, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+})().catch((e) => {
+  console.log(`not ok - the browser test crashed: ${e && e.stack ? e.stack : e}`);
+  process.exit(1);
+});
