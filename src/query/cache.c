@@ -35,6 +35,8 @@ struct lh_hot {
     int64_t budget;
     hot_entry *e;
     size_t n;
+    char **evicted; /* datasets evicted since lh_hot_take_evicted: their views must move */
+    size_t nevicted;
 };
 
 lh_hot *lh_hot_new(lh_storage *st, int64_t budget_bytes)
@@ -51,6 +53,9 @@ void lh_hot_free(lh_hot *h)
     for (size_t i = 0; i < h->n; i++)
         free(h->e[i].dataset);
     free(h->e);
+    for (size_t i = 0; i < h->nevicted; i++)
+        free(h->evicted[i]);
+    free(h->evicted);
     free(h);
 }
 
@@ -124,6 +129,8 @@ static void make_room(lh_hot *h, duckdb_connection admin, int64_t extra, const h
         }
         if (!lru) return;
         lh_log(LH_LOG_INFO, "cache.evict", "dataset", lru->dataset, NULL);
+        h->evicted = lh_realloc(h->evicted, (h->nevicted + 1) * sizeof *h->evicted);
+        h->evicted[h->nevicted++] = lh_strdup(lru->dataset);
         unload(admin, lru);
     }
 }
@@ -228,6 +235,15 @@ bool lh_hot_touch(lh_hot *h, const char *dataset, int64_t version, int64_t bytes
     }
     e->misses++;
     return e->misses % ADMIT_MISSES == 0 && bytes * PARQUET_EXPANSION <= h->budget / 4;
+}
+
+char **lh_hot_take_evicted(lh_hot *h, size_t *n)
+{
+    char **v = h->evicted;
+    *n = h->nevicted;
+    h->evicted = NULL;
+    h->nevicted = 0;
+    return v;
 }
 
 json_t *lh_hot_stats(lh_hot *h)

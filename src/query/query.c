@@ -256,6 +256,35 @@ done:
     return rc;
 }
 
+/* Re-points the views of datasets the hot cache evicted (they name a table that is gone).
+ * Caller holds views_mu. */
+static void hot_fix_evicted(lh_query *q)
+{
+    size_t n = 0;
+    char **gone = lh_hot_take_evicted(q->hot, &n);
+    for (size_t i = 0; i < n; i++) {
+        view *v = view_find(q, gone[i]);
+        lh_manifest *old = NULL;
+        lh_error e = {0};
+        if (v && (lh_catalog_get(q->cat, &lh_identity_default, gone[i], v->version, &old, &e) ||
+                  view_install(q, old, &e)))
+            lh_log(LH_LOG_WARN, "cache.evict_view_failed", "dataset", gone[i], "error", e.msg,
+                   NULL);
+        lh_manifest_free(old);
+        free(gone[i]);
+    }
+    free(gone);
+}
+
+/* Loads m into the hot cache, then fixes the views of whatever was evicted for it. Caller
+ * holds views_mu. */
+static int hot_load(lh_query *q, const lh_manifest *m, bool pin, lh_error *err)
+{
+    int rc = lh_hot_load(q->hot, q->admin, m, pin, err);
+    hot_fix_evicted(q);
+    return rc;
+}
+
 static int refresh_locked(lh_query *q, const char *dataset, lh_error *err)
 {
     lh_manifest *m = NULL;
@@ -276,6 +305,7 @@ static int refresh_locked(lh_query *q, const char *dataset, lh_error *err)
     if (!v || v->version != m->version) {
         /* The cached table follows the version before the view does: never stale. */
         lh_hot_invalidate(q->hot, q->admin, m);
+        hot_fix_evicted(q);
         rc = view_install(q, m, err);
     }
     lh_manifest_free(m);
@@ -333,7 +363,7 @@ static void pins_sync_locked(lh_query *q)
         lh_manifest *m = NULL;
         lh_error e = {0};
         if (lh_catalog_get(q->cat, &lh_identity_default, ds, 0, &m, &e) ||
-            lh_hot_load(q->hot, q->admin, m, true, &e) || view_install(q, m, &e))
+            hot_load(q, m, true, &e) || view_install(q, m, &e))
             lh_log(LH_LOG_WARN, "cache.pin_failed", "dataset", ds, "error", e.msg, NULL);
         lh_manifest_free(m);
     }
@@ -1235,7 +1265,7 @@ int lh_query_cache_pin(lh_query *q, const lh_identity *who, const char *dataset,
     int rc = lh_catalog_get(q->cat, who, dataset, 0, &m, err);
     if (rc) return rc;
     pthread_mutex_lock(&q->views_mu);
-    if (!(rc = lh_hot_load(q->hot, q->admin, m, true, err))) rc = view_install(q, m, err);
+    if (!(rc = hot_load(q, m, true, err))) rc = view_install(q, m, err);
     pthread_mutex_unlock(&q->views_mu);
     if (!rc) rc = lh_query_cache_mark(q->st, dataset, true, err);
     lh_manifest_free(m);
@@ -1301,7 +1331,7 @@ static void cache_touch(lh_query *q, const char *sql)
         lh_manifest *m = NULL;
         lh_error err = {0};
         if (lh_catalog_get(q->cat, &lh_identity_default, name, v->version, &m, &err) ||
-            lh_hot_load(q->hot, q->admin, m, false, &err) || view_install(q, m, &err))
+            hot_load(q, m, false, &err) || view_install(q, m, &err))
             lh_log(LH_LOG_INFO, "cache.admit_failed", "dataset", name, "error", err.msg, NULL);
         else
             lh_log(LH_LOG_INFO, "cache.admit", "dataset", name, NULL);

@@ -56,6 +56,9 @@ bool lh_hot_pinned(lh_hot *h, const char *dataset);
 /* Counts a query naming the dataset (a hit if it is in memory at version); true if it should
  * now be admitted (bytes: its Parquet size). */
 bool lh_hot_touch(lh_hot *h, const char *dataset, int64_t version, int64_t bytes);
+/* Datasets whose tables were evicted since the last call (caller frees each and the array):
+ * their views still name the dropped table and must be installed again. */
+char **lh_hot_take_evicted(lh_hot *h, size_t *n);
 /* {budget_bytes, used_bytes, entries:[{dataset, cached, pinned, version, bytes, rows, hits,
  * misses}]}; caller decrefs. */
 json_t *lh_hot_stats(lh_hot *h);

@@ -704,6 +704,47 @@ static void test_cache_refuses_pin_past_budget_and_never_serves_stale_rows(void 
     }
 }
 
+static void test_cache_eviction_moves_the_view_back_to_parquet(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_query_close(f->q);
+    f->cfg.cache_memory_mb = 4;
+    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
+    lh_query_cache_enable(f->q);
+    /* Two datasets of incompressible text, each over half the budget (~2.5 MB in memory). */
+    for (int d = 0; d < 2; d++) {
+        lh_buf b = {0};
+        lh_buf_puts(&b, "id,s\n");
+        for (int i = 0; i < 20000; i++) {
+            char hex[LH_SHA256_HEX];
+            char in[32];
+            snprintf(in, sizeof in, "%d-%d", d, i);
+            lh_sha256_hex(in, strlen(in), hex);
+            lh_buf_printf(&b, "%d,%.40s\n", i, hex);
+        }
+        assert_int_equal(ingest_keyed(f, d ? "b" : "a", "id", b.data, &err), 0);
+        lh_buf_free(&b);
+        assert_int_equal(lh_query_refresh(f->q, d ? "b" : "a", &err), 0);
+    }
+    assert_int_equal(lh_query_cache_pin(f->q, &lh_identity_default, "a", &err), 0);
+    assert_int_equal(lh_query_cache_unpin(f->q, &lh_identity_default, "a", &err), 0);
+    assert_int_equal(lh_query_cache_pin(f->q, &lh_identity_default, "b", &err), 0);
+    json_t *st = lh_query_cache_stats(f->q);
+    size_t i;
+    json_t *entry;
+    json_array_foreach(json_object_get(st, "entries"), i, entry)
+    {
+        const char *ds = json_string_value(json_object_get(entry, "dataset"));
+        assert_int_equal(json_is_true(json_object_get(entry, "cached")), strcmp(ds, "b") == 0);
+    }
+    json_decref(st);
+    /* "a" was evicted: its view reads Parquet again. */
+    char *v = scalar(f, "SELECT count(*) FROM a");
+    assert_string_equal(v, "20000");
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +765,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_journal_rollup_keeps_every_event, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_cache_refuses_pin_past_budget_and_never_serves_stale_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_eviction_moves_the_view_back_to_parquet, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
