@@ -1031,21 +1031,6 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         if (rc) goto done;
         if ((rc = ing_sort_by_key(c, tmp, pkey, npkey, err))) goto done;
     }
-    {
-        /* One dataset-level event; the rows themselves are in the committed file. */
-        lh_buf ev = {0};
-        lh_buf_printf(&ev,
-                      "SELECT '' AS key, 'rows' AS field, NULL::VARCHAR AS old_value, "
-                      "'%" PRId64 " rows from ' || ",
-                      r.rows);
-        lh_sql_quote(&ev, name);
-        lh_buf_printf(&ev, " AS new_value, '%s' AS op", cur ? "append" : "ingest");
-        int64_t nev = 0;
-        rc = ing_journal_write(ing, c, who, o->dataset, cur ? cur->version + 1 : 1, ev.data, "file",
-                               o->reason, &nev, &jkey, err);
-        lh_buf_free(&ev);
-        if (rc) goto done;
-    }
     if (stat(tmp, &sb) != 0) {
         rc = lh_error_set(err, LH_EIO, "%s: converted file vanished", tmp);
         goto done;
@@ -1059,6 +1044,22 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             rc = err ? err->code : LH_EIO;
             goto done;
         }
+    }
+    {
+        /* One dataset-level event; the rows themselves are in the committed file. Written after
+         * the data file, so a failed upload leaves no journal object behind. */
+        lh_buf ev = {0};
+        lh_buf_printf(&ev,
+                      "SELECT '' AS key, 'rows' AS field, NULL::VARCHAR AS old_value, "
+                      "'%" PRId64 " rows from ' || ",
+                      r.rows);
+        lh_sql_quote(&ev, name);
+        lh_buf_printf(&ev, " AS new_value, '%s' AS op", cur ? "append" : "ingest");
+        int64_t nev = 0;
+        rc = ing_journal_write(ing, c, who, o->dataset, cur ? cur->version + 1 : 1, ev.data, "file",
+                               o->reason, &nev, &jkey, err);
+        lh_buf_free(&ev);
+        if (rc) goto done;
     }
     commit_ctx cc = {.dataset = o->dataset,
                      .cols = &cols,
