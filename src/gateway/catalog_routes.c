@@ -35,8 +35,10 @@ void gw_handle_health(gw_req *r)
         g->deps.storage ? lh_storage_backend(g->deps.storage) : "unknown", "datasets", datasets,
         "uptime_s", (json_int_t)((lh_now_ns() - g->started_ns) / 1000000000ull));
     if (err.code) json_object_set_new(body, "error", json_string(err.msg));
-    if (g->deps.storage)
+    if (g->deps.storage) {
         json_object_set_new(body, "bucket", json_string(lh_storage_bucket(g->deps.storage)));
+        json_object_set_new(body, "buckets", gw_bucket_names_json(g->deps.storage));
+    }
     gw_send_json(r, 200, body);
 }
 

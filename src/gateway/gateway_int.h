@@ -192,6 +192,9 @@ void gw_handle_ui_index(gw_req *r);
 void gw_handle_ui_asset(gw_req *r);
 void gw_handle_storage_errors(gw_req *r);
 
+/* The configured bucket names of st as a new JSON array of strings (["primary"] if st is
+ * NULL). */
+json_t *gw_bucket_names_json(const lh_storage *st);
 /* Checks X-Lakehouse-Bucket against the bucket this server serves; if it names another one,
  * queues a 400 (listing the known names) and returns false. */
 bool gw_bucket_check(gw_req *r);

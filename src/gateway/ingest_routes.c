@@ -17,9 +17,16 @@ static void run_ingest(gw_req *r, const char *path, const lh_ingest_opts *opts)
     int rc = lh_ingest_file(g->deps.ingest, &r->who, path, opts, &res, &err);
     pthread_mutex_unlock(&g->ingest_mu);
     if (rc != LH_OK) {
-        gw_send_error(r, 0, rc, err.msg[0] ? err.msg : lh_error_name(rc),
-                      json_pack("{s:s, s:s}", "dataset", opts->dataset, "source",
-                                opts->source_name ? opts->source_name : ""));
+        /* Where in the file, when the ingest knows: clients need not parse the message. */
+        json_t *detail = json_pack("{s:s, s:o}", "dataset", opts->dataset, "source",
+                                   gw_json_text(opts->source_name ? opts->source_name : ""));
+        if (res.error_line > 0)
+            json_object_set_new(detail, "line", json_integer((json_int_t)res.error_line));
+        if (res.error_column[0])
+            json_object_set_new(detail, "column", gw_json_text(res.error_column));
+        if (res.error_position > 0)
+            json_object_set_new(detail, "position", json_integer((json_int_t)res.error_position));
+        gw_send_error(r, 0, rc, err.msg[0] ? err.msg : lh_error_name(rc), detail);
         return;
     }
     if (!res.noop) {

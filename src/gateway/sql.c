@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STREAM_CAP (1u << 20)
 #define READER_WAIT_MS 200
@@ -228,7 +229,8 @@ static const char *content_type(lh_query_format f)
 }
 
 /* Reads and checks the request fields; answers 400 and returns false on a bad one. */
-static bool sql_request(gw_req *r, const char **sql, lh_query_opts *opts, int64_t *limit)
+static bool sql_request(gw_req *r, const char **sql, lh_query_opts *opts, int64_t *limit,
+                        bool *parquet)
 {
     const lh_config *cfg = r->g->deps.cfg;
     const char *key;
@@ -256,6 +258,7 @@ static bool sql_request(gw_req *r, const char **sql, lh_query_opts *opts, int64_
         return false;
     }
     opts->format = LH_QUERY_JSON;
+    *parquet = false;
     json_t *jf = json_object_get(r->json, "format");
     if (jf) {
         const char *f = json_string_value(jf);
@@ -265,9 +268,11 @@ static bool sql_request(gw_req *r, const char **sql, lh_query_opts *opts, int64_
             opts->format = LH_QUERY_NDJSON;
         else if (f && strcmp(f, "csv") == 0)
             opts->format = LH_QUERY_CSV;
+        else if (f && strcmp(f, "parquet") == 0)
+            *parquet = true;
         else {
             gw_send_error(r, 400, LH_EINVAL,
-                          "field 'format' must be \"json\", \"ndjson\" or \"csv\"",
+                          "field 'format' must be \"json\", \"ndjson\", \"csv\" or \"parquet\"",
                           json_pack("{s:s}", "field", "format"));
             return false;
         }
@@ -299,13 +304,52 @@ static bool sql_request(gw_req *r, const char **sql, lh_query_opts *opts, int64_
     return true;
 }
 
+/* The query's error with the statement (at most 500 bytes, never cutting a UTF-8 sequence). */
+static void send_query_error(gw_req *r, int rc, const lh_error *qerr, const char *sql)
+{
+    size_t shown = strlen(sql) > 500 ? 500 : strlen(sql);
+    while (shown > 0 && shown < strlen(sql) && ((unsigned char)sql[shown] & 0xC0) == 0x80)
+        shown--;
+    gw_send_error(r, 0, rc, qerr->msg[0] ? qerr->msg : lh_error_name(rc),
+                  json_pack("{s:s%}", "sql", sql, shown));
+}
+
+/* format "parquet": the whole result (no row limit) written to a Parquet file by the engine,
+ * sent from the open file, whose name the engine has already removed. */
+static void send_parquet(gw_req *r, const char *sql, int timeout_ms)
+{
+    lh_error err = {0};
+    int fd = -1;
+    int64_t size = 0, rows = -1;
+    int rc = lh_query_export_parquet(r->g->deps.query, &r->who, sql, timeout_ms, &fd, &size, &rows,
+                                     &err);
+    if (rc != LH_OK) {
+        send_query_error(r, rc, &err, sql);
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)size, fd); /* owns fd */
+    if (!resp) {
+        close(fd);
+        gw_send_error(r, 500, LH_EINTERNAL, "cannot create the Parquet response", NULL);
+        return;
+    }
+    char nrows[32];
+    snprintf(nrows, sizeof nrows, "%lld", (long long)rows);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/vnd.apache.parquet");
+    MHD_add_response_header(resp, "Content-Disposition", "attachment; filename=\"result.parquet\"");
+    if (rows >= 0) MHD_add_response_header(resp, "X-Lakehouse-Rows", nrows);
+    MHD_add_response_header(resp, "X-Lakehouse-Truncated", "false");
+    gw_send_response(r, 200, resp, (uint64_t)size);
+}
+
 void gw_handle_sql(gw_req *r)
 {
     lh_gateway *g = r->g;
     const char *sql = NULL;
     lh_query_opts opts = {0};
     int64_t limit = 0;
-    if (!sql_request(r, &sql, &opts, &limit)) return;
+    bool parquet = false;
+    if (!sql_request(r, &sql, &opts, &limit, &parquet)) return;
     lh_error err = {0};
     if (lh_query_sync(g->deps.query, &err) != LH_OK)
         lh_log(LH_LOG_WARN, "sql_sync_failed", "msg", err.msg, (const char *)NULL);
@@ -322,6 +366,11 @@ void gw_handle_sql(gw_req *r)
     lh_error_clear(&err);
     if (lh_query_resolve(g->deps.query, &r->who, sql, as_of, &resolved, &err) != LH_OK) {
         gw_send_lh_error(r, &err);
+        return;
+    }
+    if (parquet) {
+        send_parquet(r, resolved, opts.timeout_ms);
+        free(resolved);
         return;
     }
 
@@ -371,11 +420,7 @@ void gw_handle_sql(gw_req *r)
     stream_unlock(s);
 
     if (done && rc != LH_OK) {
-        size_t shown = strlen(sql) > 500 ? 500 : strlen(sql);
-        while (shown > 0 && shown < strlen(sql) && ((unsigned char)sql[shown] & 0xC0) == 0x80)
-            shown--; /* never cut a UTF-8 sequence */
-        gw_send_error(r, 0, rc, qerr.msg[0] ? qerr.msg : lh_error_name(rc),
-                      json_pack("{s:s%}", "sql", sql, shown));
+        send_query_error(r, rc, &qerr, sql);
         return;
     }
     struct MHD_Response *resp;

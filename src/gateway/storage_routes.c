@@ -90,6 +90,16 @@ void gw_handle_storage_errors(gw_req *r)
         json_pack("{s:I, s:o, s:o}", "total", (json_int_t)n, "counts", counts, "events", events));
 }
 
+json_t *gw_bucket_names_json(const lh_storage *st)
+{
+    json_t *all = json_array();
+    char *copy = lh_strdup(st ? lh_storage_bucket_names(st) : "primary");
+    for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+        json_array_append_new(all, json_string(t));
+    free(copy);
+    return all;
+}
+
 bool gw_bucket_check(gw_req *r)
 {
     const char *want = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Lakehouse-Bucket");
@@ -98,14 +108,11 @@ bool gw_bucket_check(gw_req *r)
     const char *served = st ? lh_storage_bucket(st) : "primary";
     if (strcmp(want, served) == 0) return true;
     const char *names = st ? lh_storage_bucket_names(st) : "primary";
-    json_t *known = json_array();
+    json_t *known = gw_bucket_names_json(st);
     bool is_known = false;
-    char *copy = lh_strdup(names);
-    for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-        json_array_append_new(known, json_string(t));
-        if (strcmp(t, want) == 0) is_known = true;
-    }
-    free(copy);
+    size_t i;
+    json_t *v;
+    json_array_foreach(known, i, v) if (strcmp(json_string_value(v), want) == 0) is_known = true;
     char msg[512];
     if (is_known)
         snprintf(msg, sizeof msg,

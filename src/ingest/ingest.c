@@ -127,7 +127,7 @@ static size_t ascii_prefix(const unsigned char *p, size_t n)
 /* One pass over the source: SHA-256, byte count, and UTF-8 validity with the line and column
  * of the first bad byte. Returns LH_EINVAL naming file:line:column for bad UTF-8. */
 static int scan_source(const char *path, const char *name, char sha[LH_SHA256_HEX], int64_t *bytes,
-                       lh_error *err)
+                       lh_ingest_result *where, lh_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -160,6 +160,8 @@ static int scan_source(const char *path, const char *name, char sha[LH_SHA256_HE
             if (!need || i + need > len || !lh_utf8_valid((char *)buf + i, need, &bad)) {
                 int64_t off = total - (int64_t)n - (int64_t)carry + (int64_t)i, line, col;
                 locate_offset(path, off, &line, &col);
+                where->error_line = line;
+                where->error_position = col;
                 rc = lh_error_set(err, LH_EINVAL,
                                   "%s:%" PRId64 ": column %" PRId64 " (byte offset %" PRId64
                                   "): invalid UTF-8 (byte 0x%02X); "
@@ -188,12 +190,13 @@ typedef struct scan_job {
     int64_t bytes;
     int rc;
     lh_error err;
+    lh_ingest_result where; /* error_line/error_position of bad UTF-8 */
 } scan_job;
 
 static void *scan_main(void *arg)
 {
     scan_job *j = arg;
-    j->rc = scan_source(j->path, j->name, j->sha, &j->bytes, &j->err);
+    j->rc = scan_source(j->path, j->name, j->sha, &j->bytes, &j->where, &j->err);
     return NULL;
 }
 
@@ -322,11 +325,17 @@ static void error_reason(const char *msg, char *out, size_t n)
              fallback ? fallback : msg);
 }
 
-/* Rewrites DuckDB's multi-line CSV/JSON error into one line naming file, line and column. */
-int ing_reader_error(const char *name, const char *msg, lh_error *err)
+/* Rewrites DuckDB's multi-line CSV/JSON error into one line naming file, line and column,
+ * and records the line and column in where (may be NULL). */
+int ing_reader_error(const char *name, const char *msg, lh_ingest_result *where, lh_error *err)
 {
     char *col = error_column(msg);
     int64_t line = error_line(msg);
+    if (where) {
+        where->error_line = line > 0 ? line : 0;
+        where->error_position = 0;
+        snprintf(where->error_column, sizeof where->error_column, "%s", col ? col : "");
+    }
     char reason[600];
     error_reason(msg, reason, sizeof(reason));
     int rc;
@@ -384,6 +393,7 @@ typedef struct plan {
     char delim;
     int nfields;
     const lh_manifest *order; /* appends: columns in the dataset's order and types */
+    lh_ingest_result *where;  /* receives the location of a reader error */
 } plan;
 
 /* The DuckDB table-function call that reads the source with the plan's options. */
@@ -471,7 +481,7 @@ static int csv_structure_check(duckdb_connection c, const plan *p, lh_error *err
     lh_buf_puts(&b, "})");
     int rc = LH_OK;
     if (duckdb_query(c, b.data, &res) != DuckDBSuccess)
-        rc = ing_reader_error(p->name, duckdb_result_error(&res), err);
+        rc = ing_reader_error(p->name, duckdb_result_error(&res), p->where, err);
     duckdb_destroy_result(&res);
     lh_buf_free(&b);
     return rc;
@@ -489,7 +499,7 @@ static int select_sql(duckdb_connection c, const plan *p, char **out, lh_error *
         char *probe = lh_sprintf("SELECT * FROM %s", rd);
         duckdb_prepared_statement ps = NULL;
         if (duckdb_prepare(c, probe, &ps) != DuckDBSuccess) {
-            rc = ing_reader_error(p->name, duckdb_prepare_error(ps), err);
+            rc = ing_reader_error(p->name, duckdb_prepare_error(ps), p->where, err);
             duckdb_destroy_prepare(&ps);
             free(probe);
             goto done;
@@ -862,6 +872,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     p.path = path;
     p.name = name;
     p.rejects = o->rejects;
+    p.where = &r;
     if (p.format == LH_FORMAT_CSV) ing_detect_dialect(path, &p.delim, &p.nfields);
     if (p.rejects && p.format != LH_FORMAT_CSV) {
         rc = lh_error_set(err, LH_EUNSUPPORTED, "%s: rejects are supported for CSV files only",
@@ -900,6 +911,9 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         if (sj.rc) {
             *err = sj.err;
             rc = sj.rc;
+            r.error_line = sj.where.error_line;
+            r.error_position = sj.where.error_position;
+            r.error_column[0] = '\0';
             ing_schema_free(&sniffed);
             goto done;
         }
@@ -915,11 +929,19 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             ing_schema_free(&sniffed);
             goto done;
         }
+        /* A ragged last row can make the sniffer take it for the header (the lines above
+         * then look like a preamble and are dropped): when the sniffed columns are not the
+         * header line's fields, the structure check names the row that breaks it. */
+        if (!rc && p.format == LH_FORMAT_CSV && !p.rejects && (int)sniffed.n != p.nfields &&
+            (rc = csv_structure_check(c, &p, err))) {
+            ing_schema_free(&sniffed);
+            goto done;
+        }
         if (rc) {
             if (e.msg[0] && strncmp(e.msg, name, strlen(name)) == 0)
                 lh_error_set(err, e.code, "%s", e.msg);
             else
-                ing_reader_error(name, e.msg, err);
+                ing_reader_error(name, e.msg, &r, err);
             ing_schema_free(&sniffed);
             goto done;
         }
@@ -1006,7 +1028,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         if (p.format == LH_FORMAT_CSV && !p.rejects && !convertible &&
             csv_structure_check(c, &p, err))
             goto done;
-        ing_reader_error(name, e.msg, err);
+        ing_reader_error(name, e.msg, &r, err);
         goto done;
     }
 
@@ -1113,6 +1135,10 @@ done:
         duckdb_disconnect(&c);
     }
     r.seconds = (double)(lh_now_ns() - t0) / 1e9;
+    if (rc == LH_OK) {
+        r.error_line = r.error_position = 0;
+        r.error_column[0] = '\0';
+    }
     if (result) *result = r;
     if (rc && err && strcmp(name, path) != 0) scrub_path(err, path, name);
     lh_manifest_free(cur);

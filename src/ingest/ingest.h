@@ -41,6 +41,10 @@ typedef struct lh_ingest_result {
     bool noop;        /* same bytes were already ingested: nothing changed */
     bool created;     /* this call created the dataset */
     double seconds;
+    /* When the call fails on bad input, where in the source (also named in the message): */
+    int64_t error_line;     /* 1-based line, 0 if not known */
+    int64_t error_position; /* 1-based character in that line (invalid UTF-8), 0 if not known */
+    char error_column[129]; /* the column's name, "" if not known */
 } lh_ingest_result;
 
 /* Opens the ingester over a catalog (borrowed) with cfg's cache_dir and memory limits. */
@@ -48,8 +52,9 @@ int lh_ingest_open(lh_catalog *cat, const lh_config *cfg, lh_ingest **out, lh_er
 /* Closes it. Accepts NULL. */
 void lh_ingest_close(lh_ingest *ing);
 
-/* Ingests a local file for who. On error nothing is committed and err names the problem
- * (file:line: column 'x': ...). result may be NULL. */
+/* Ingests a local file for who. On error nothing is committed, err names the problem
+ * (file:line: column 'x': ...) and result (may be NULL) holds its error_line, error_column
+ * and error_position where they are known. */
 int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
                    const lh_ingest_opts *opts, lh_ingest_result *result, lh_error *err);
 

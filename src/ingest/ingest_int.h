@@ -34,8 +34,9 @@ const char *ing_schema_type(const schema *s, const char *name);
 int ing_query(duckdb_connection c, const char *sql, duckdb_result *res, lh_error *err);
 /* Columns (name, type) of SELECT * FROM rel, appended to out. */
 int ing_describe(duckdb_connection c, const char *rel, schema *out, lh_error *err);
-/* Rewrites DuckDB's multi-line reader error into one line naming file, line and column. */
-int ing_reader_error(const char *name, const char *msg, lh_error *err);
+/* Rewrites DuckDB's multi-line reader error into one line naming file, line and column, and
+ * records the line and column in where (may be NULL). */
+int ing_reader_error(const char *name, const char *msg, lh_ingest_result *where, lh_error *err);
 /* The CSV separator and field count read from the header line of path. */
 void ing_detect_dialect(const char *path, char *delim, int *nfields);
 /* Parses "a,b" into key columns that must all exist in m (m NULL: not checked); the caller

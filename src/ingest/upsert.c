@@ -411,7 +411,7 @@ static int load_ndjson(duckdb_connection c, const char *path, const char *name, 
     lh_sql_quote(&sql, path);
     lh_buf_puts(&sql, ", format='newline_delimited')");
     if (lh_duckdb_exec(c, sql.data, "read", &e)) {
-        rc = ing_reader_error(name, e.msg, err);
+        rc = ing_reader_error(name, e.msg, NULL, err);
         goto done;
     }
     int64_t bad = 0;
@@ -532,7 +532,7 @@ static int load_input(duckdb_connection c, const char *path, const char *name, l
     lh_error e = {0};
     int rc = lh_duckdb_exec(c, sql.data, "read", &e);
     lh_buf_free(&sql);
-    if (rc) return ing_reader_error(name, e.msg, err);
+    if (rc) return ing_reader_error(name, e.msg, NULL, err);
     /* A table's rowid follows insertion order, which DuckDB keeps as the file's order; a
      * view numbers the rows without copying them. */
     return lh_duckdb_exec(c,

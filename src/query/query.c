@@ -1,5 +1,7 @@
 /* The query engine: sandboxed DuckDB, one view per dataset, pooled connections, timeouts. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -7,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "query/query_int.h"
 
@@ -432,8 +436,10 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
     char *data = lh_path_join(q->data_dir, "data");
     char *journal = lh_path_join(q->data_dir, "_journal");
     char *objects = lh_path_join(q->cache_dir, "objects"); /* remote objects' local copies */
+    char *exports = lh_path_join(q->cache_dir, "exports"); /* Parquet downloads in flight */
     if ((rc = lh_mkdir_p(tmp, err)) || (rc = lh_mkdir_p(data, err)) ||
-        (rc = lh_mkdir_p(journal, err)) || (rc = lh_mkdir_p(objects, err)))
+        (rc = lh_mkdir_p(journal, err)) || (rc = lh_mkdir_p(objects, err)) ||
+        (rc = lh_mkdir_p(exports, err)))
         goto done;
     /* Order matters: everything is configured first, then file access is narrowed to the
      * lake's data files and the cache, then the configuration is locked for good. */
@@ -450,6 +456,8 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
     lh_sql_quote(&sql, tmp);
     lh_buf_puts(&sql, ", ");
     lh_sql_quote(&sql, objects);
+    lh_buf_puts(&sql, ", ");
+    lh_sql_quote(&sql, exports);
     lh_buf_puts(&sql, "]; SET enable_external_access=false; SET lock_configuration=true;");
     rc = lh_duckdb_exec(q->admin, sql.data, "query engine sandbox", err);
 done:
@@ -457,6 +465,7 @@ done:
     free(data);
     free(journal);
     free(objects);
+    free(exports);
     lh_buf_free(&sql);
     return rc;
 }
@@ -1004,6 +1013,173 @@ int lh_query_json(lh_query *q, const lh_identity *who, const char *sql, int64_t 
     }
     *out_json = lh_buf_steal(&b);
     return LH_OK;
+}
+
+/* Where a checked statement's text ends once trailing white space, comments and semicolons
+ * are dropped, so that it can stand inside parentheses ("SELECT 1; -- done" alone is one
+ * statement, "(SELECT 1; -- done\n)" is not). Strings, quoted names, dollar-quoted strings
+ * and comments are skipped whole; if one is not closed, nothing is dropped (the wrapped
+ * statement then fails to parse, which is the right answer). */
+static size_t statement_end(const char *s)
+{
+    size_t n = strlen(s), end = 0, i = 0;
+    while (i < n) {
+        char c = s[i];
+        if (c == '-' && s[i + 1] == '-') {
+            while (i < n && s[i] != '\n')
+                i++;
+        } else if (c == '/' && s[i + 1] == '*') {
+            int depth = 0; /* block comments nest */
+            for (; i < n; i++) {
+                if (s[i] == '/' && s[i + 1] == '*')
+                    depth++, i++;
+                else if (s[i] == '*' && s[i + 1] == '/' && --depth == 0)
+                    break;
+            }
+            if (i >= n) return n;
+            i += 2;
+        } else if (c == '\'' || c == '"') {
+            bool backslash = c == '\'' && i > 0 && (s[i - 1] == 'e' || s[i - 1] == 'E');
+            for (i++; i < n; i++) {
+                if (backslash && s[i] == '\\' && i + 1 < n)
+                    i++;
+                else if (s[i] == c && s[i + 1] == c)
+                    i++;
+                else if (s[i] == c)
+                    break;
+            }
+            if (i >= n) return n;
+            end = ++i;
+        } else if (c == '$' && (i == 0 || !(isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_'))) {
+            /* $tag$ ... $tag$ (tag may be empty); a lone $ (parameter) is an ordinary char. */
+            size_t t = i + 1;
+            while (t < n && (isalnum((unsigned char)s[t]) || s[t] == '_'))
+                t++;
+            if (t < n && s[t] == '$' && !isdigit((unsigned char)s[i + 1])) {
+                size_t taglen = t - i + 1, k = t + 1;
+                while (k + taglen <= n && memcmp(s + k, s + i, taglen) != 0)
+                    k++;
+                if (k + taglen > n) return n;
+                i = end = k + taglen;
+                continue;
+            }
+            end = ++i;
+        } else {
+            if (!isspace((unsigned char)c) && c != ';') end = i + 1;
+            i++;
+        }
+    }
+    return end;
+}
+
+/* Reads the row count COPY returns (one BIGINT). */
+static int64_t copy_count(duckdb_result *res)
+{
+    int64_t rows = -1;
+    duckdb_data_chunk chunk = duckdb_fetch_chunk(*res);
+    if (!chunk) return rows;
+    if (duckdb_data_chunk_get_size(chunk) > 0 && duckdb_data_chunk_get_column_count(chunk) > 0) {
+        duckdb_vector v = duckdb_data_chunk_get_vector(chunk, 0);
+        duckdb_logical_type t = duckdb_vector_get_column_type(v);
+        if (duckdb_get_type_id(t) == DUCKDB_TYPE_BIGINT)
+            rows = ((const int64_t *)duckdb_vector_get_data(v))[0];
+        duckdb_destroy_logical_type(&t);
+    }
+    duckdb_destroy_data_chunk(&chunk);
+    return rows;
+}
+
+int lh_query_export_parquet(lh_query *q, const lh_identity *who, const char *sql, int timeout_ms,
+                            int *out_fd, int64_t *out_size, int64_t *out_rows, lh_error *err)
+{
+    qconn *conn = NULL;
+    duckdb_prepared_statement ps = NULL;
+    duckdb_extracted_statements ex = NULL;
+    duckdb_result res;
+    bool have_res = false, watching = false;
+    running watch_entry;
+    char *body = NULL, *path = NULL;
+    lh_buf copy = {0};
+    int fd = -1;
+    int rc;
+    (void)who; /* profile scoping slots in here, as in lh_query_run */
+    *out_fd = -1;
+    if (timeout_ms <= 0) timeout_ms = q->timeout_ms;
+
+    if ((rc = conn_get(q, &conn, err))) return rc;
+    /* The caller's text passes the same checks as any query before it is wrapped. */
+    if ((rc = prepare_checked(conn->c, sql, &ps, err))) goto done;
+    duckdb_destroy_prepare(&ps);
+    if (!is_query_expression(sql)) {
+        rc = lh_error_set(err, LH_EINVAL,
+                          "sql: a Parquet download needs a query (SELECT, WITH, FROM, VALUES or "
+                          "TABLE); download EXPLAIN, DESCRIBE, SHOW or SUMMARIZE results as CSV");
+        goto done;
+    }
+    char id[37];
+    lh_uuid(id);
+    path = lh_sprintf("%s/exports/%s.parquet", q->cache_dir, id);
+    /* The newline ends a trailing "--" comment before the closing parenthesis (should the
+     * trimming below miss one). */
+    body = lh_strndup(sql, statement_end(sql));
+    lh_buf_puts(&copy, "COPY (");
+    lh_buf_puts(&copy, body);
+    lh_buf_puts(&copy, "\n) TO ");
+    lh_sql_quote(&copy, path);
+    lh_buf_puts(&copy, " (FORMAT parquet)");
+    /* The wrapper must still be exactly one COPY statement. */
+    idx_t n = duckdb_extract_statements(conn->c, copy.data, &ex);
+    if (n != 1 || duckdb_prepare_extracted_statement(conn->c, ex, 0, &ps) != DuckDBSuccess ||
+        duckdb_prepared_statement_type(ps) != DUCKDB_STATEMENT_TYPE_COPY) {
+        const char *m = n == 1 && ps ? duckdb_prepare_error(ps) : NULL;
+        rc = lh_error_set(err, m && strstr(m, "Permission Error") ? LH_EDENIED : LH_EINVAL,
+                          "sql: the query cannot be written as Parquet: %s",
+                          m ? m : "it does not stand as one subquery");
+        goto done;
+    }
+    watch(q, &watch_entry, conn->c, timeout_ms);
+    watching = true;
+    have_res = true;
+    if (duckdb_execute_prepared(ps, &res) != DuckDBSuccess) {
+        watching = false;
+        if (unwatch(q, &watch_entry)) goto timed_out;
+        const char *m = duckdb_result_error(&res);
+        rc = lh_error_set(err, m && strstr(m, "Permission Error") ? LH_EDENIED : LH_EINVAL,
+                          "sql: %s", m ? m : "query failed");
+        goto done;
+    }
+    watching = false;
+    if (unwatch(q, &watch_entry)) goto timed_out;
+    int64_t rows = copy_count(&res);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = lh_error_set(err, LH_EIO, "sql: cannot read the Parquet file %s: %s", path,
+                          strerror(errno));
+        goto done;
+    }
+    *out_fd = fd;
+    fd = -1;
+    if (out_size) *out_size = (int64_t)st.st_size;
+    if (out_rows) *out_rows = rows;
+    rc = LH_OK;
+    goto done;
+timed_out:
+    rc = lh_error_set(err, LH_ETIMEOUT, "sql: the query ran past its time limit of %d ms",
+                      timeout_ms);
+done:
+    if (watching) unwatch(q, &watch_entry);
+    if (have_res) duckdb_destroy_result(&res);
+    if (ps) duckdb_destroy_prepare(&ps);
+    if (ex) duckdb_destroy_extracted(&ex);
+    if (fd >= 0) close(fd);
+    /* The caller reads the open descriptor; the name goes now, whatever happened. */
+    if (path) unlink(path);
+    free(path);
+    free(body);
+    lh_buf_free(&copy);
+    if (conn) conn_put(q, conn);
+    return rc;
 }
 
 lh_storage *qry_storage(lh_query *q)

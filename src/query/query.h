@@ -94,6 +94,13 @@ int lh_query_cache_unpin(lh_query *q, const lh_identity *who, const char *datase
 int lh_query_cache_mark(lh_storage *st, const char *dataset, bool pin, lh_error *err);
 /* The cache's budget, use and entries as a JSON object (caller decrefs). */
 json_t *lh_query_cache_stats(lh_query *q);
+/* Runs one read-only query (the checks of lh_query_run; EXPLAIN, DESCRIBE, SHOW and SUMMARIZE
+ * are LH_EINVAL here) and writes its whole result, no row limit, as Parquet under the cache's
+ * exports/ folder. *out_fd (caller closes) is the open file, whose name is already removed:
+ * no export outlives the call. *out_size and *out_rows (each may be NULL) get its bytes and
+ * rows. timeout_ms 0 = engine default. Errors as lh_query_run; *out_fd is -1 on failure. */
+int lh_query_export_parquet(lh_query *q, const lh_identity *who, const char *sql, int timeout_ms,
+                            int *out_fd, int64_t *out_size, int64_t *out_rows, lh_error *err);
 
 /* Checks that sql is one statement of a read-only kind, without running it. */
 int lh_query_check(lh_query *q, const char *sql, lh_error *err);

@@ -83,4 +83,21 @@ req GET /catalog/datasets
 expect_jq '[.datasets[].name] == ["events","folder_people","people","people_mp"]' "catalog list sorted"
 req GET /health
 expect_jq '.datasets == 4' "health counts datasets"
+# Bad input: the error's detail says where, as fields (line, column name; position for
+# invalid UTF-8), so clients need not parse the message.
+printf 'id,score\n1,2.5\n2,n/a\n' >"$T/typed.csv"
+printf 'id,score\n1,2.5\n' >"$T/typed_ok.csv"
+req POST '/ingest?dataset=typed&name=typed_ok.csv&types=score:DOUBLE' --data-binary @"$T/typed_ok.csv"
+expect_status 201
+req POST '/ingest?dataset=typed&name=typed.csv' --data-binary @"$T/typed.csv"
+expect_status 400
+expect_jq '.error.detail.line == 3 and .error.detail.column == "score" and .error.detail.source == "typed.csv"' "detail names line 3, column score"
+printf 'a,b,c\n1,2,3\n4,5,6,7\n' >"$T/ragged.csv"
+req POST '/ingest?dataset=ragged&name=ragged.csv' --data-binary @"$T/ragged.csv"
+expect_status 400
+expect_jq '.error.detail.line == 3' "a ragged row: detail.line"
+printf 'a,b\n1,ok\n2,caf\xe9!\n' >"$T/latin1.csv"
+req POST '/ingest?dataset=latin&name=latin1.csv' --data-binary @"$T/latin1.csv"
+expect_status 400
+expect_jq '.error.detail.line == 3 and .error.detail.position == 6 and (.error.detail | has("column") | not)' "invalid UTF-8: detail.line and position"
 finish

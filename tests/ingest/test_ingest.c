@@ -151,7 +151,15 @@ static void test_ingest_rejects_append_with_unfit_values(void **state)
     assert_int_equal(ingest(f, "t", "b.csv", "id,hours\n2,7\n3,n/a\n", &r, &err), LH_EINVAL);
     assert_non_null(strstr(err.msg, "b.csv"));
     assert_non_null(strstr(err.msg, "hours"));
+    /* Where, as fields: line 3 of b.csv, column hours. */
+    assert_int_equal(r.error_line, 3);
+    assert_string_equal(r.error_column, "hours");
+    assert_int_equal(r.error_position, 0);
     assert_int_equal(latest_version(f, "t"), 1);
+    /* A good file afterwards: no location left over. */
+    assert_int_equal(ingest(f, "t", "c.csv", "id,hours\n4,6\n", &r, &err), 0);
+    assert_int_equal(r.error_line, 0);
+    assert_string_equal(r.error_column, "");
 }
 
 static void test_ingest_rejects_ragged_csv_row(void **state)
@@ -162,6 +170,12 @@ static void test_ingest_rejects_ragged_csv_row(void **state)
     assert_int_equal(ingest(f, "t", "ragged.csv", "a,b,c\n1,2,3\n4,5,6,7\n8,9,10\n", &r, &err),
                      LH_EINVAL);
     assert_non_null(strstr(err.msg, "ragged.csv:3"));
+    assert_int_equal(r.error_line, 3);
+    assert_int_equal(latest_version(f, "t"), 0);
+    /* The ragged row last: the sniffer must not take it for the header and drop the rest. */
+    assert_int_equal(ingest(f, "t", "last.csv", "a,b,c\n1,2,3\n4,5,6,7\n", &r, &err), LH_EINVAL);
+    assert_non_null(strstr(err.msg, "last.csv:3"));
+    assert_int_equal(r.error_line, 3);
     assert_int_equal(latest_version(f, "t"), 0);
 }
 
@@ -183,16 +197,22 @@ static void test_ingest_rejects_invalid_utf8_with_line_and_column(void **state)
     assert_int_equal(ingest(f, "t", "bad.csv", "a,b\n1,ok\n2,caf\xe9!\n", &r, &err), LH_EINVAL);
     assert_non_null(strstr(err.msg, "bad.csv:3: column 6"));
     assert_non_null(strstr(err.msg, "invalid UTF-8"));
+    assert_int_equal(r.error_line, 3);
+    assert_int_equal(r.error_position, 6);
+    assert_string_equal(r.error_column, "");
     assert_int_equal(latest_version(f, "t"), 0);
 
     /* Past the first read block, after valid multi-byte characters: line and column still
      * exact (columns count characters, not bytes). */
     lh_buf b = {0};
     lh_buf_puts(&b, "a,b\n");
-    for (int i = 0; i < 150000; i++) lh_buf_printf(&b, "%d,caf\xc3\xa9 \xe2\x82\xac\n", i);
+    for (int i = 0; i < 150000; i++)
+        lh_buf_printf(&b, "%d,caf\xc3\xa9 \xe2\x82\xac\n", i);
     lh_buf_puts(&b, "x,\xc3\xa9\xc3\xa9\xf0\x28\n");
     assert_int_equal(ingest(f, "t", "late.csv", b.data, &r, &err), LH_EINVAL);
     assert_non_null(strstr(err.msg, "late.csv:150002: column 5"));
+    assert_int_equal(r.error_line, 150002);
+    assert_int_equal(r.error_position, 5);
     assert_int_equal(latest_version(f, "t"), 0);
     lh_buf_free(&b);
 }
@@ -221,7 +241,8 @@ static void test_ingest_late_mixed_column_becomes_varchar(void **state)
     fx *f = *state;
     lh_buf csv = {0};
     lh_buf_puts(&csv, "id,code\n");
-    for (int i = 0; i < 30000; i++) lh_buf_printf(&csv, "%d,%d\n", i, i % 97);
+    for (int i = 0; i < 30000; i++)
+        lh_buf_printf(&csv, "%d,%d\n", i, i % 97);
     lh_buf_puts(&csv, "30000,A-17\n");
     lh_ingest_result r;
     lh_error err = {0};
@@ -283,8 +304,7 @@ static void test_ingest_rejects_malformed_ndjson(void **state)
     fx *f = *state;
     lh_ingest_result r;
     lh_error err = {0};
-    assert_int_equal(ingest(f, "ev", "ev.ndjson", "{\"id\":1}\n{\"id\":2,\n{\"id\":3}\n", &r,
-                            &err),
+    assert_int_equal(ingest(f, "ev", "ev.ndjson", "{\"id\":1}\n{\"id\":2,\n{\"id\":3}\n", &r, &err),
                      LH_EINVAL);
     assert_non_null(strstr(err.msg, "ev.ndjson"));
     assert_int_equal(latest_version(f, "ev"), 0);
@@ -307,21 +327,28 @@ static void test_ingest_rejects_mode_commits_good_rows(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ingest_csv_creates_dataset_with_inferred_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_csv_creates_dataset_with_inferred_schema, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ingest_same_bytes_twice_is_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_append_adds_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_rejects_incompatible_append_naming_columns, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_rejects_append_with_unfit_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_rejects_incompatible_append_naming_columns,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_rejects_append_with_unfit_values, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ingest_rejects_ragged_csv_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_rejects_unterminated_quote, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_rejects_invalid_utf8_with_line_and_column, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_rejects_invalid_utf8_with_line_and_column,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_rejects_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_rejects_bad_dataset_name, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_late_mixed_column_becomes_varchar, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_late_mixed_column_becomes_varchar, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ingest_type_override, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_ndjson_flattens_nested_objects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_ndjson_flattens_nested_objects, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ingest_rejects_malformed_ndjson, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_rejects_mode_commits_good_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_rejects_mode_commits_good_rows, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,10 @@
 #include "query/query.h"
 #include "testutil.h"
 
+#include <dirent.h>
 #include <unistd.h>
+
+#include "core/duckdb_capi.h"
 
 typedef struct fx {
     char *dir;
@@ -33,9 +36,9 @@ static int setup(void **state)
     assert_int_equal(lh_storage_open_local(f->cfg.data_dir, &f->st, &err), 0);
     assert_int_equal(lh_catalog_open(f->st, &f->cat, &err), 0);
     assert_int_equal(lh_ingest_open(f->cat, &f->cfg, &f->ing, &err), 0);
-    char *p = tu_write(f->dir, "people.csv",
-                       "id,name,city,score\n1,Ann,Chicago,3.5\n2,Bo,Dallas,4.25\n3,Cy,Chicago,\n",
-                       -1);
+    char *p =
+        tu_write(f->dir, "people.csv",
+                 "id,name,city,score\n1,Ann,Chicago,3.5\n2,Bo,Dallas,4.25\n3,Cy,Chicago,\n", -1);
     lh_ingest_opts o = {.dataset = "people"};
     assert_int_equal(lh_ingest_file(f->ing, &lh_identity_default, p, &o, NULL, &err), 0);
     free(p);
@@ -69,8 +72,8 @@ static void test_query_sees_dataset_view(void **state)
 {
     fx *f = *state;
     lh_error err = {0};
-    char *j = run_json(f, "SELECT city, count(*) AS n FROM people GROUP BY city ORDER BY city",
-                       0, &err);
+    char *j =
+        run_json(f, "SELECT city, count(*) AS n FROM people GROUP BY city ORDER BY city", 0, &err);
     assert_non_null(strstr(j, "\"columns\":[{\"name\":\"city\",\"type\":\"VARCHAR\"},"
                               "{\"name\":\"n\",\"type\":\"BIGINT\"}]"));
     assert_non_null(strstr(j, "\"rows\":[[\"Chicago\",2],[\"Dallas\",1]]"));
@@ -97,55 +100,58 @@ static void test_query_view_follows_new_versions(void **state)
     free(j);
 }
 
+/* Statements the engine refuses, and how. */
+static const struct {
+    const char *sql;
+    int rc;
+} hostile[] = {
+    {"SELECT * FROM read_csv('/etc/passwd')", LH_EDENIED},
+    {"SELECT * FROM read_text('/etc/passwd')", LH_EDENIED},
+    {"SELECT * FROM glob('/*')", LH_EDENIED},
+    {"COPY people TO '/tmp/lh-stolen.csv'", LH_EDENIED},
+    {"COPY (SELECT 1) TO '/tmp/lh-stolen.csv'", LH_EDENIED},
+    {"ATTACH '/tmp/lh-x.duckdb' AS x", LH_EDENIED},
+    {"INSTALL httpfs", LH_EDENIED},
+    {"LOAD httpfs", LH_EDENIED},
+    {"SET enable_external_access=true", LH_EDENIED},
+    {"RESET memory_limit", LH_EDENIED},
+    {"PRAGMA enable_profiling", LH_EDENIED},
+    {"CREATE TABLE x AS SELECT 1", LH_EDENIED},
+    {"CREATE OR REPLACE VIEW people AS SELECT 1", LH_EDENIED},
+    {"DROP VIEW people", LH_EDENIED},
+    {"INSERT INTO people VALUES (9,'x','y',1)", LH_EDENIED},
+    {"EXECUTE p", LH_EDENIED},
+    {"PREPARE p AS SELECT 1", LH_EDENIED},
+    {"CALL pragma_version()", LH_EDENIED},
+    {"EXPORT DATABASE '/tmp/lh-export'", LH_EDENIED},
+    {"EXPLAIN ANALYZE COPY people TO '/tmp/lh-x.csv'", LH_EDENIED},
+    {"SELECT 1; DROP VIEW people", LH_EDENIED},
+    /* The sandbox has no tables to insert into: refused while binding. */
+    {"WITH a AS (SELECT 1) INSERT INTO people SELECT * FROM people", LH_EINVAL},
+    {"/* hi */ -- there\n DETACH x", LH_EDENIED},
+    {"", LH_EINVAL},
+    {"SELEC 1", LH_EDENIED},
+    {"SELECT * FROM no_such_table", LH_EINVAL},
+};
+
 static void test_query_refuses_hostile_statements(void **state)
 {
     fx *f = *state;
-    static const struct {
-        const char *sql;
-        int rc;
-    } cases[] = {
-        {"SELECT * FROM read_csv('/etc/passwd')", LH_EDENIED},
-        {"SELECT * FROM read_text('/etc/passwd')", LH_EDENIED},
-        {"SELECT * FROM glob('/*')", LH_EDENIED},
-        {"COPY people TO '/tmp/lh-stolen.csv'", LH_EDENIED},
-        {"COPY (SELECT 1) TO '/tmp/lh-stolen.csv'", LH_EDENIED},
-        {"ATTACH '/tmp/lh-x.duckdb' AS x", LH_EDENIED},
-        {"INSTALL httpfs", LH_EDENIED},
-        {"LOAD httpfs", LH_EDENIED},
-        {"SET enable_external_access=true", LH_EDENIED},
-        {"RESET memory_limit", LH_EDENIED},
-        {"PRAGMA enable_profiling", LH_EDENIED},
-        {"CREATE TABLE x AS SELECT 1", LH_EDENIED},
-        {"CREATE OR REPLACE VIEW people AS SELECT 1", LH_EDENIED},
-        {"DROP VIEW people", LH_EDENIED},
-        {"INSERT INTO people VALUES (9,'x','y',1)", LH_EDENIED},
-        {"EXECUTE p", LH_EDENIED},
-        {"PREPARE p AS SELECT 1", LH_EDENIED},
-        {"CALL pragma_version()", LH_EDENIED},
-        {"EXPORT DATABASE '/tmp/lh-export'", LH_EDENIED},
-        {"EXPLAIN ANALYZE COPY people TO '/tmp/lh-x.csv'", LH_EDENIED},
-        {"SELECT 1; DROP VIEW people", LH_EDENIED},
-        /* The sandbox has no tables to insert into: refused while binding. */
-        {"WITH a AS (SELECT 1) INSERT INTO people SELECT * FROM people", LH_EINVAL},
-        {"/* hi */ -- there\n DETACH x", LH_EDENIED},
-        {"", LH_EINVAL},
-        {"SELEC 1", LH_EDENIED},
-        {"SELECT * FROM no_such_table", LH_EINVAL},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
         lh_error err = {0};
         char *j = NULL;
-        int rc = lh_query_json(f->q, &lh_identity_default, cases[i].sql, 0, &j, &err);
-        if (rc != cases[i].rc)
-            fail_msg("'%s': rc %d (%s), expected %d", cases[i].sql, rc, err.msg, cases[i].rc);
+        int rc = lh_query_json(f->q, &lh_identity_default, hostile[i].sql, 0, &j, &err);
+        if (rc != hostile[i].rc)
+            fail_msg("'%s': rc %d (%s), expected %d", hostile[i].sql, rc, err.msg, hostile[i].rc);
         assert_null(j);
         assert_true(err.msg[0] != 0);
     }
     assert_int_equal(access("/tmp/lh-stolen.csv", F_OK), -1);
     /* Still serving, settings unchanged. */
     lh_error err = {0};
-    char *j = run_json(f, "SELECT current_setting('enable_external_access') AS ext, count(*) "
-                          "FROM people",
+    char *j = run_json(f,
+                       "SELECT current_setting('enable_external_access') AS ext, count(*) "
+                       "FROM people",
                        0, &err);
     assert_non_null(strstr(j, "[[false,3]]"));
     free(j);
@@ -181,7 +187,8 @@ static void test_query_serializes_types(void **state)
                        0, &err);
     assert_non_null(strstr(j, "\"2024-02-29\""));
     assert_non_null(strstr(j, "\"2024-01-02 03:04:05.500000\""));
-    assert_non_null(strstr(j, ",1.25,-0.05,[1,2,3],{\"a\":1,\"b\":\"x\"},\"e\\\"q\\\\n\",null,true"));
+    assert_non_null(
+        strstr(j, ",1.25,-0.05,[1,2,3],{\"a\":1,\"b\":\"x\"},\"e\\\"q\\\\n\",null,true"));
     assert_non_null(strstr(j, "\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\""));
     assert_non_null(strstr(j, "170141183460469231731687303715884105727"));
     assert_non_null(strstr(j, "{\"k\":2}"));
@@ -226,9 +233,8 @@ static void test_query_json_row_limit_truncates(void **state)
     fx *f = *state;
     lh_error err = {0};
     char *j = NULL;
-    assert_int_equal(lh_query_json(f->q, &lh_identity_default, "SELECT * FROM range(5000)", 10,
-                                   &j, &err),
-                     0);
+    assert_int_equal(
+        lh_query_json(f->q, &lh_identity_default, "SELECT * FROM range(5000)", 10, &j, &err), 0);
     assert_non_null(strstr(j, "\"row_count\":10,\"truncated\":true"));
     free(j);
     /* The limit must not disturb ORDER BY, repeated runs (cached statements) nor a
@@ -250,8 +256,7 @@ static void test_query_json_row_limit_truncates(void **state)
         lh_query_json(f->q, &lh_identity_default, "SELECT * FROM range(10)", 10, &j, &err), 0);
     assert_non_null(strstr(j, "\"row_count\":10,\"truncated\":false"));
     free(j);
-    assert_int_equal(lh_query_json(f->q, &lh_identity_default, "DESCRIBE people", 1, &j, &err),
-                     0);
+    assert_int_equal(lh_query_json(f->q, &lh_identity_default, "DESCRIBE people", 1, &j, &err), 0);
     assert_non_null(strstr(j, "\"row_count\":1,\"truncated\":true"));
     free(j);
     /* Duplicate output names survive the wrapper. */
@@ -262,16 +267,167 @@ static void test_query_json_row_limit_truncates(void **state)
     free(j);
 }
 
+/* ------------------------------------------------------- Parquet export */
+
+static size_t exports_left(fx *f)
+{
+    char *d = lh_path_join(f->cfg.cache_dir, "exports");
+    DIR *dir = opendir(d);
+    size_t n = 0;
+    assert_non_null(dir);
+    for (struct dirent *e; (e = readdir(dir));)
+        if (e->d_name[0] != '.') n++;
+    closedir(dir);
+    free(d);
+    return n;
+}
+
+/* Copies the exported file (open, already unlinked) to dir/name and returns that path. */
+static char *export_to_file(fx *f, const char *sql, int64_t *rows)
+{
+    lh_error err = {0};
+    int fd = -1;
+    int64_t size = 0;
+    int rc = lh_query_export_parquet(f->q, &lh_identity_default, sql, 0, &fd, &size, rows, &err);
+    if (rc) fail_msg("%s: rc %d (%s)", sql, rc, err.msg);
+    assert_true(fd >= 0);
+    assert_true(size > 8);
+    char *buf = malloc((size_t)size);
+    assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
+    close(fd);
+    assert_memory_equal(buf, "PAR1", 4);
+    assert_memory_equal(buf + size - 4, "PAR1", 4);
+    char *p = tu_write(f->dir, "export.parquet", buf, size);
+    free(buf);
+    return p;
+}
+
+/* Runs sql on a fresh DuckDB (no sandbox) with ? replaced by the quoted path; returns the
+ * first row as "a|b|c" (caller frees). */
+static char *read_back(const char *path, const char *sql)
+{
+    duckdb_database db;
+    duckdb_connection c;
+    duckdb_result res;
+    assert_int_equal(duckdb_open(NULL, &db), DuckDBSuccess);
+    assert_int_equal(duckdb_connect(db, &c), DuckDBSuccess);
+    lh_buf q = {0};
+    for (const char *s = sql; *s; s++) {
+        if (*s == '?')
+            lh_sql_quote(&q, path);
+        else
+            lh_buf_putc(&q, *s);
+    }
+    if (duckdb_query(c, q.data, &res) != DuckDBSuccess)
+        fail_msg("%s: %s", q.data, duckdb_result_error(&res));
+    lh_buf out = {0};
+    for (idx_t i = 0; i < duckdb_column_count(&res); i++) {
+        char *v = duckdb_value_varchar(&res, i, 0);
+        lh_buf_printf(&out, "%s%s", i ? "|" : "", v ? v : "NULL");
+        duckdb_free(v);
+    }
+    duckdb_destroy_result(&res);
+    duckdb_disconnect(&c);
+    duckdb_close(&db);
+    lh_buf_free(&q);
+    return lh_buf_steal(&out);
+}
+
+static void test_query_exports_parquet(void **state)
+{
+    fx *f = *state;
+    int64_t rows = 0;
+    /* Types survive, the trailing comment does not swallow the wrapper's parenthesis. */
+    char *p = export_to_file(f,
+                             "SELECT id, name, score, DATE '2024-01-02' + id::INTEGER AS day, "
+                             "[id, id] AS pair FROM people ORDER BY id; -- the end",
+                             &rows);
+    assert_int_equal(rows, 3);
+    char *got =
+        read_back(p, "SELECT count(*), string_agg(name, ',' ORDER BY id), sum(score), "
+                     "max(day), typeof(any_value(id)), typeof(any_value(score)), "
+                     "typeof(any_value(day)), typeof(any_value(pair)) FROM read_parquet(?)");
+    assert_string_equal(got, "3|Ann,Bo,Cy|7.75|2024-01-05|BIGINT|DOUBLE|DATE|BIGINT[]");
+    free(got);
+    free(p);
+    /* Semicolons and comment marks inside strings stay; the trailing ones go. */
+    p = export_to_file(f,
+                       "SELECT 'a;--' AS s, $q$b; /*$q$ AS t, \"x;\" FROM (SELECT 1 AS \"x;\"); "
+                       "/* done */ -- bye",
+                       &rows);
+    got = read_back(p, "SELECT s, t, \"x;\" FROM read_parquet(?)");
+    assert_string_equal(got, "a;--|b; /*|1");
+    free(got);
+    free(p);
+    /* The row limit of JSON results does not apply. */
+    p = export_to_file(f, "SELECT range AS i FROM range(25000) /* all of them */", &rows);
+    assert_int_equal(rows, 25000);
+    got = read_back(p, "SELECT count(*), max(i) FROM read_parquet(?)");
+    assert_string_equal(got, "25000|24999");
+    free(got);
+    free(p);
+    assert_int_equal(exports_left(f), 0);
+}
+
+static void test_query_export_refuses_what_queries_refuse(void **state)
+{
+    fx *f = *state;
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        lh_error err = {0};
+        int fd = 7;
+        int rc = lh_query_export_parquet(f->q, &lh_identity_default, hostile[i].sql, 0, &fd, NULL,
+                                         NULL, &err);
+        if (rc != hostile[i].rc)
+            fail_msg("'%s': rc %d (%s), expected %d", hostile[i].sql, rc, err.msg, hostile[i].rc);
+        assert_int_equal(fd, -1);
+        assert_true(err.msg[0] != 0);
+    }
+    /* Attempts to break out of the wrapper's parentheses. */
+    static const char *escapes[] = {
+        "SELECT 1) TO '/tmp/lh-stolen.parquet' (FORMAT parquet); --",
+        "SELECT 1) TO '/tmp/lh-stolen.parquet' --",
+        "SELECT 1 /* ) TO '/tmp/lh-stolen.parquet' (FORMAT parquet); COPY (SELECT 1",
+        "SELECT ')' FROM people) TO '/tmp/lh-stolen.parquet'; SELECT ('",
+    };
+    for (size_t i = 0; i < sizeof(escapes) / sizeof(escapes[0]); i++) {
+        lh_error err = {0};
+        int fd = -1;
+        int rc = lh_query_export_parquet(f->q, &lh_identity_default, escapes[i], 0, &fd, NULL, NULL,
+                                         &err);
+        if (rc == LH_OK) fail_msg("'%s' was accepted", escapes[i]);
+    }
+    assert_int_equal(access("/tmp/lh-stolen.parquet", F_OK), -1);
+    assert_int_equal(access("/tmp/lh-stolen.csv", F_OK), -1);
+    /* Only queries: EXPLAIN's result is for CSV or JSON. */
+    lh_error err = {0};
+    int fd = -1;
+    assert_int_equal(lh_query_export_parquet(f->q, &lh_identity_default, "EXPLAIN SELECT 1", 0, &fd,
+                                             NULL, NULL, &err),
+                     LH_EINVAL);
+    assert_non_null(strstr(err.msg, "Parquet"));
+    /* Over time: stopped, and the partial file is gone. */
+    assert_int_equal(lh_query_export_parquet(f->q, &lh_identity_default,
+                                             "SELECT a.range * b.range AS x FROM range(100000000) "
+                                             "a, range(100000000) b",
+                                             300, &fd, NULL, NULL, &err),
+                     LH_ETIMEOUT);
+    assert_int_equal(exports_left(f), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_query_sees_dataset_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_view_follows_new_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_refuses_hostile_statements, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_query_runaway_hits_timeout_and_engine_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_runaway_hits_timeout_and_engine_recovers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_query_serializes_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_streams_ndjson_and_csv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_json_row_limit_truncates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_exports_parquet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_export_refuses_what_queries_refuse, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,9 @@ fi
 rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"
 start_server
+# A plain file where dataset "blocked" keeps its data files: ingesting it fails in storage
+# (ENOTDIR), which is the storage error the System tab is checked to show.
+: >"$T/lake/data/blocked" 2>/dev/null || { mkdir -p "$T/lake/data" && : >"$T/lake/data/blocked"; }
 
 CHECKS=$((CHECKS + 1))
 if LH_URL=$URL LH_CHROMIUM=$CHROMIUM LH_PLAYWRIGHT=$PLAYWRIGHT \

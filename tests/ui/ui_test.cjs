@@ -149,12 +149,41 @@ async function apiGet(p) {
   await step('Explore: upload NDJSON', async () => {
     await page.setInputFiles('#upload-file', path.join(FIX, 'events.ndjson'));
     ok((await page.inputValue('#upload-format')) === 'ndjson', 'the format follows the file name');
+    await page.fill('#upload-reason', 'first export from the phone system');
     await page.click('#upload-button');
     const text = await page.locator('#upload-result .note-ok').innerText();
     ok(/Created events/.test(text) && /3 rows/.test(text), 'the NDJSON file became dataset events', text);
     await page.locator('#datasets tbody tr[data-name=events]').waitFor();
     const schema = await page.locator('#dataset-detail table.schema').innerText();
     ok(/ts\s+TIMESTAMP/.test(schema) && /minutes\s+BIGINT/.test(schema), 'its schema has inferred types', schema.replace(/\s+/g, ' '));
+  });
+
+  await step('Explore: the version history shows every version with its op, actor and reason', async () => {
+    // A second version through the API, with a reason; the history lists both.
+    const res = await fetch(`${URL_BASE}/ingest?dataset=events&format=ndjson&name=late.ndjson&reason=${encodeURIComponent('late events from the night shift')}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: '{"ts":"2024-01-04T08:00:00","kind":"call","minutes":7}\n' });
+    ok(res.status === 200 || res.status === 201, 'events gets a second version', String(res.status));
+    const manifest = (await apiGet('/catalog/datasets/events')).body;
+    const p4 = await context.newPage();
+    await p4.goto(`${URL_BASE}/#explore/events`);
+    await p4.locator('#dataset-detail ol.versions li .version-head').nth(1).waitFor();
+    const items = await p4.locator('#dataset-detail ol.versions > li').allInnerTexts();
+    ok(items.length === manifest.versions.length && items.length === 2, 'one entry per version in the catalog', JSON.stringify(items));
+    ok(/^v2/.test(items[0]) && /append/.test(items[0]) && /by http /.test(items[0]) &&
+      /why: late events from the night shift/.test(items[0]) && /late\.ndjson/.test(items[0]),
+    'the newest version names its op, actor, reason and source', items[0]);
+    ok(/^v1/.test(items[1]) && /ingest/.test(items[1]) && /events\.ndjson/.test(items[1]) &&
+      /why: first export from the phone system/.test(items[1]), 'v1 names its op, source and the reason typed in the upload form', items[1]);
+    // A third version without a reason does not inherit v2's.
+    const res3 = await fetch(`${URL_BASE}/ingest?dataset=events&format=ndjson&name=later.ndjson`, {
+      method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: '{"ts":"2024-01-05T08:00:00","kind":"call","minutes":3}\n' });
+    ok(res3.status === 200 || res3.status === 201, 'events gets a third version', String(res3.status));
+    await p4.reload();
+    await p4.locator('#dataset-detail ol.versions li .version-head').nth(2).waitFor();
+    const again = await p4.locator('#dataset-detail ol.versions > li').allInnerTexts();
+    ok(/^v3/.test(again[0]) && !/why:/.test(again[0]) && /why: late events/.test(again[1]),
+      'v3 has no reason, v2 keeps its own', JSON.stringify(again));
+    await p4.close();
   });
 
   await step('Explore: a slow upload shows its progress and can be canceled', async () => {
@@ -217,6 +246,18 @@ async function apiGet(p) {
     ok(people.body.version === 1 && people.body.rows === 6, 'people is unchanged (v1, 6 rows)');
   });
 
+  await step('Explore: a file that is not UTF-8 is refused with its line and character', async () => {
+    const latin1 = path.join(ART, 'latin1.csv');
+    fs.writeFileSync(latin1, Buffer.concat([Buffer.from('city,n\nBoston,1\nMontr'), Buffer.from([0xe9]), Buffer.from('al,2\n')]));
+    await page.setInputFiles('#upload-file', latin1);
+    await page.click('#upload-button');
+    const box = page.locator('#upload-result .ingest-error');
+    await box.waitFor();
+    const text = await box.innerText();
+    ok(/Line\s+3\b/i.test(text) && /Character\s+6\b/i.test(text) && /UTF-8/.test(text),
+      'the error names line 3, character 6 and the encoding', text);
+  });
+
   await step('SQL: run a query, see the grid and the chart', async () => {
     await page.click('#tab-sql');
     await page.locator('#sql-editor .cm-content').waitFor();
@@ -237,13 +278,47 @@ async function apiGet(p) {
     await chart.waitFor();
     ok((await chart.getAttribute('data-kind')) === 'bar', 'category + number gives a bar chart');
     ok(await chart.locator('canvas').count() > 0, 'the chart is drawn');
-    await page.selectOption('#sql-chart .chart-y select', { label: 'n' });
+    ok(/total, n by city/.test(await chart.locator('figcaption').innerText()), 'both number columns are plotted by default');
+    // Keyboard only: Tab to the "total" box, Space unticks it; the focus stays on it.
+    await page.focus('#sql-chart .chart-y input[value="1"]');
+    await page.keyboard.press('Space');
     await page.locator('#sql-chart figcaption', { hasText: 'n by city' }).waitFor();
-    ok(await page.locator('#sql-chart figure.chart').count() === 1, 'another number column can be plotted instead');
-    await page.selectOption('#sql-chart .chart-y select', { label: 'total' });
-    await page.locator('#sql-chart figcaption', { hasText: 'total by city' }).waitFor();
+    ok(await page.locator('#sql-chart figure.chart').count() === 1, 'a plotted column can be taken away');
+    ok(await page.evaluate(() => document.activeElement.dataset.role) === 'y1', 'the focus stays on the check box');
+    ok(await page.locator('#sql-chart .chart-y input[value="2"]').isDisabled(), 'the last plotted column cannot be taken away');
+    await page.keyboard.press('Space');
+    await page.locator('#sql-chart figcaption', { hasText: 'total, n by city' }).waitFor();
+    await page.selectOption('#sql-chart .chart-kind select', 'scatter');
+    await page.locator('#sql-chart figure.chart[data-kind=scatter]').waitFor();
+    ok(/n against total/.test(await page.locator('#sql-chart figcaption').innerText()), 'switching to scatter puts a number across');
+    await page.selectOption('#sql-chart .chart-kind select', 'bar');
+    await page.locator('#sql-chart figure.chart[data-kind=bar]').waitFor();
     await noObjectObject(page, 'SQL');
     await shot(page, 'sql');
+  });
+
+  await step('SQL: a wide result gets sensible chart defaults', async () => {
+    await page.click('#sql-editor .cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type("SELECT name, id, city, joined, score, id * 2 AS twice, score / 2 AS half, 7 AS seven FROM people ORDER BY id");
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+Enter');
+    const fig = page.locator('#sql-chart figure.chart[data-kind=line]');
+    await fig.waitFor();
+    const cap = await fig.locator('figcaption').innerText();
+    ok(/score, twice, half by joined/.test(cap), 'the date goes across and the first three number columns but id are plotted', cap);
+    ok(await fig.locator('.chart-y input:checked').count() === 3 && await fig.locator('.chart-y input:disabled').count() === 2,
+      'three boxes ticked, the others wait');
+    const across = await fig.locator('.chart-x select option').allInnerTexts();
+    ok(across[0] === 'joined' && across.includes('id'), 'the date or a number may go across', JSON.stringify(across));
+    await page.selectOption('#sql-chart .chart-kind select', 'bar');
+    const bar = page.locator('#sql-chart figure.chart[data-kind=bar]');
+    await bar.waitFor();
+    ok(/by name/.test(await bar.locator('figcaption').innerText()), 'a bar chart puts the first category across');
+    await page.selectOption('#sql-chart .chart-x select', { label: 'city' });
+    await page.locator('#sql-chart figcaption', { hasText: 'by city' }).waitFor();
+    ok(await page.locator('#sql-chart figure.chart canvas').count() > 0, 'another category can go across');
+    await shot(page, 'sql-wide');
   });
 
   await step('SQL: completion offers datasets and their columns', async () => {
@@ -285,6 +360,18 @@ async function apiGet(p) {
     ok(lines[0] === 'id,score' && lines.length === 7, 'the CSV has the header and 6 rows', lines.slice(0, 2).join(' / '));
   });
 
+  await step('SQL: download the result as Parquet', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#sql-parquet')]);
+    const file = path.join(ART, 'query.parquet');
+    await download.saveAs(file);
+    const buf = fs.readFileSync(file);
+    ok(/\.parquet$/.test(download.suggestedFilename()), 'the file is named .parquet', download.suggestedFilename());
+    ok(buf.length > 8 && buf.subarray(0, 4).toString() === 'PAR1' && buf.subarray(-4).toString() === 'PAR1',
+      'the download is a Parquet file');
+    // Contents and types are read back in DuckDB by tests/query; here, the footer's schema.
+    ok(buf.includes('score') && buf.includes('id'), 'its schema names the columns id and score');
+  });
+
   await step('SQL: a bad query is stated plainly', async () => {
     await page.click('#sql-editor .cm-content');
     await page.keyboard.press('Control+A');
@@ -299,14 +386,34 @@ async function apiGet(p) {
   });
 
   await step('System: health, version, storage; missing routes said plainly', async () => {
+    // A storage fault the server really hits: test_ui.sh put a plain file where the data
+    // folder of dataset "blocked" would go, so writing its Parquet file fails (ENOTDIR) and
+    // the failed put is journaled.
+    const res = await fetch(`${URL_BASE}/ingest?dataset=blocked&name=blocked.csv`, {
+      method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: 'a,b\n1,2\n' });
+    const body = await res.json();
+    ok(res.status >= 500 && body.error.code === 'io_error', 'an ingest into the blocked folder fails with io_error',
+      JSON.stringify(body));
+    const journal = (await apiGet('/storage/errors')).body;
+    ok(journal.total === 1 && journal.events[0].op === 'put_file', 'GET /storage/errors has the failed put', JSON.stringify(journal));
     await page.click('#tab-system');
     await page.locator('#health-status').waitFor();
     ok((await page.locator('#health-status').innerText()) === 'ok', 'health is ok');
     const server = await page.locator('#system-health').innerText();
-    ok(/lakehouse \d+\.\d+\.\d+/.test(server) && /local/.test(server) && /Datasets\s+2\b/i.test(server),
-      'version, storage backend and dataset count are shown', server.replace(/\s+/g, ' '));
+    ok(/lakehouse \d+\.\d+\.\d+/.test(server) && /Datasets\s+2\b/i.test(server),
+      'version and dataset count are shown', server.replace(/\s+/g, ' '));
+    ok((await page.locator('#health-storage').innerText()) === 'local' &&
+      (await page.locator('#health-bucket').innerText()) === 'primary', 'the storage backend and bucket are shown');
+    const counts = page.locator('#system-storage-errors #storage-error-counts');
+    await counts.waitFor();
+    const ctext = await counts.innerText();
+    ok(/1 error by bucket/.test(ctext) && /primary · put_file/.test(ctext) && await counts.locator('.bar').count() === 1,
+      'the counts are drawn as bars by bucket and operation', ctext.replace(/\s+/g, ' '));
+    const ev = await page.locator('#system-storage-errors table.storage-errors tbody').innerText();
+    ok(/put_file/.test(ev) && /data\/blocked\//.test(ev) && /io_error/.test(ev) && /Not a directory/.test(ev),
+      'the event is listed with its key, code and message', ev.replace(/\s+/g, ' '));
     const doc = (await apiGet('/openapi.json')).body;
-    for (const [id, p] of [['storage-errors', '/storage/errors'], ['vector-indexes', '/vectors/indexes']]) {
+    for (const [id, p] of [['vector-indexes', '/vectors/indexes'], ['cache', '/cache']]) {
       const card = page.locator(`#system-${id} .body`);
       await page.waitForFunction((sel) => !/Loading/.test(document.querySelector(sel).innerText), `#system-${id} .body`);
       const text = await card.innerText();

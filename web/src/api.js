@@ -86,14 +86,16 @@ export function sql(query, { limit, timeoutMs, signal } = {}) {
   return api('/sql', { method: 'POST', json: body, signal });
 }
 
-/** POST /sql as CSV: resolves to a Blob. */
-export async function sqlCsv(query) {
+const DOWNLOAD_TYPES = { csv: 'text/csv', parquet: 'application/vnd.apache.parquet' };
+
+/** POST /sql as a whole-result download (format "csv" or "parquet"): resolves to a Blob. */
+export async function sqlDownload(query, format) {
   let res;
   try {
     res = await fetch('/sql', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'text/csv' },
-      body: JSON.stringify({ sql: query, format: 'csv', limit: 0 }),
+      headers: { 'Content-Type': 'application/json', Accept: DOWNLOAD_TYPES[format] },
+      body: JSON.stringify({ sql: query, format, limit: 0 }),
     });
   } catch (e) {
     throw unreachable(e);
@@ -103,14 +105,16 @@ export async function sqlCsv(query) {
 }
 
 /**
- * Uploads a file to POST /ingest with XHR so the upload progress can be shown.
+ * Uploads a file to POST /ingest with XHR so the upload progress can be shown; reason (may be
+ * empty) is kept with the version.
  * onProgress(fraction 0..1, loaded, total); signal (AbortSignal) cancels. Resolves to the
  * ingest result.
  */
-export function ingestUpload(file, { dataset, format, onProgress, signal }) {
+export function ingestUpload(file, { dataset, format, reason, onProgress, signal }) {
   return new Promise((resolve, reject) => {
     const q = new URLSearchParams({ dataset, name: file.name });
     if (format && format !== 'auto') q.set('format', format);
+    if (reason) q.set('reason', reason);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `/ingest?${q}`);
     xhr.setRequestHeader('Content-Type',
@@ -169,12 +173,16 @@ export async function hasRoute(method, path) {
   return Boolean(await operation(method, path));
 }
 
-/** Parses "file:LINE: column 'x': message" from an ingest error into its parts. */
+/**
+ * An ingest error's parts: where from the error's detail (source, line, column, position),
+ * which the server sends; the message without its "file:LINE: column 'x':" prefix. Older
+ * servers without those fields: taken from the message.
+ */
 export function ingestErrorParts(err) {
   const d = (err && err.detail) || {};
   const msg = describe(err);
   const parts = { message: msg, source: d.source || null, line: d.line ?? null,
-    column: d.column ?? null };
+    column: d.column ?? null, position: d.position ?? null };
   const m = /^(.*?):(\d+):(?:(\d+):)?\s*(.*)$/s.exec(msg);
   if (m) {
     if (!parts.source) parts.source = m[1];

@@ -1,35 +1,49 @@
-// A chart of a query result, picked from the column types:
-//   time + number      → line (up to 4 number columns as series, ordered by time)
-//   category + number  → bar (the first 60 categories, in result order)
-//   number + number    → scatter (first number column across, second up)
-// Anything else gets no chart and a sentence saying what would make one.
+// A chart of a query result. The default is picked from the column types; for a wide
+// result, the first date (or category) column goes across and up to three number columns
+// are plotted (identifier columns like "id" last):
+//   time + number      → line (ordered by time)
+//   category + number  → bar (the first 60 categories, in result order; grouped per series)
+//   number + number    → scatter (first number column across)
+// The user may switch the chart type, the column across and the plotted number columns
+// (native select and check boxes, so it all works from the keyboard). Anything else gets no
+// chart and a sentence saying what would make one.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from './dom.js';
 import { kindOf } from './types.js';
 
 const MAX_BARS = 60;
+const MAX_SERIES = 3;
 const PALETTE = ['#2f6fdf', '#d9730d', '#2e9d6a', '#b53f7a'];
+const KIND_NAMES = { bar: 'Bar', line: 'Line', scatter: 'Scatter' };
 
 /**
- * Which chart fits the columns: {kind, x, ys, choices} (column indexes; choices are the
- * number columns the user may plot instead) or {kind: null, why}. y picks the plotted
- * number column for bar and scatter charts.
+ * Which chart fits the columns, honouring the user's wishes where they fit: want is
+ * {kind, x, ys} (any may be missing). Returns {kind, x, ys, kinds, xChoices, yChoices}
+ * (column indexes; kinds are the chart types this result allows) or {kind: null, why}.
  */
-export function pickChart(columns, y) {
+export function pickChart(columns, want = {}) {
+  const cols = columns;
   const kinds = columns.map((c) => kindOf(c.type));
-  const nums = kinds.map((k, i) => (k === 'number' ? i : -1)).filter((i) => i >= 0);
-  const time = kinds.indexOf('time');
-  const cat = kinds.indexOf('category');
-  if (time >= 0 && nums.length) return { kind: 'line', x: time, ys: nums.slice(0, 4), choices: [] };
-  if (cat >= 0 && nums.length) {
-    return { kind: 'bar', x: cat, ys: [nums.includes(y) ? y : nums[0]], choices: nums };
+  const of = (k) => kinds.map((kk, i) => (kk === k ? i : -1)).filter((i) => i >= 0);
+  const nums = of('number');
+  const times = of('time');
+  const cats = of('category');
+  const xFor = { bar: [...cats, ...times, ...nums], line: [...times, ...nums], scatter: nums };
+  const allowed = ['bar', 'line', 'scatter'].filter((k) => xFor[k].some((x) => nums.some((y) => y !== x)));
+  if (!allowed.length) {
+    return { kind: null, why: 'No chart: a chart needs a number column plus a date, a category or a second number column.' };
   }
-  if (nums.length >= 2) {
-    const rest = nums.slice(1);
-    return { kind: 'scatter', x: nums[0], ys: [rest.includes(y) ? y : rest[0]], choices: rest };
-  }
-  return { kind: null, why: 'No chart: a chart needs a number column plus a date, a category or a second number column.' };
+  const fallback = times.length ? 'line' : cats.length ? 'bar' : 'scatter';
+  const kind = allowed.includes(want.kind) ? want.kind : allowed.includes(fallback) ? fallback : allowed[0];
+  const xChoices = xFor[kind].filter((x) => nums.some((y) => y !== x));
+  const x = xChoices.includes(want.x) ? want.x : xChoices[0];
+  const yChoices = nums.filter((i) => i !== x);
+  let ys = (want.ys || []).filter((y) => yChoices.includes(y)).slice(0, MAX_SERIES);
+  // By default, identifiers ("id", "user_id") are plotted only when nothing else is left.
+  const idLike = (i) => /^id$|_id$/i.test(cols[i].name);
+  if (!ys.length) ys = [...yChoices.filter((i) => !idLike(i)), ...yChoices.filter(idLike)].slice(0, MAX_SERIES).sort((a, b) => a - b);
+  return { kind, x, ys, kinds: allowed, xChoices, yChoices, xKind: kinds[x] };
 }
 
 function cssVar(name, fallback) {
@@ -55,6 +69,7 @@ function prepare(result, pick) {
   const rows = result.rows || [];
   const { kind, x, ys } = pick;
   if (kind === 'bar') {
+    // Bars for a date or number across keep the result's order; label them as text.
     const used = rows.slice(0, MAX_BARS);
     return {
       labels: used.map((r) => (r[x] === null ? 'NULL' : String(r[x]))),
@@ -62,7 +77,7 @@ function prepare(result, pick) {
       note: rows.length > MAX_BARS ? `First ${MAX_BARS} of ${rows.length} categories.` : '',
     };
   }
-  const conv = kind === 'line' ? toTime : toNum;
+  const conv = pick.xKind === 'time' ? toTime : toNum;
   const pts = rows.map((r) => [conv(r[x]), ...ys.map((y) => toNum(r[y]))])
     .filter((p) => p[0] !== null)
     .sort((a, b) => a[0] - b[0]);
@@ -70,33 +85,56 @@ function prepare(result, pick) {
 }
 
 /**
- * Renders the chart for a result into a new element (or a note when none fits).
- * Returns {el, kind, destroy}.
+ * Renders the chart for a result into container (or a note when none fits); want as in
+ * pickChart. Returns {el, kind, destroy}; the handle follows the user's changes.
  */
-export function renderChart(result, container, y) {
+export function renderChart(result, container, want = {}) {
   const cols = result.columns || [];
-  const pick = pickChart(cols, y);
+  const pick = pickChart(cols, want);
   if (!pick.kind || !(result.rows || []).length) {
     const el = h('p', { class: 'muted chart-none' }, pick.why || 'No rows to chart.');
     return { el, kind: null, destroy() {} };
   }
   const { data, labels, note } = prepare(result, pick);
   const title = pick.kind === 'scatter'
-    ? `${cols[pick.ys[0]].name} against ${cols[pick.x].name}`
+    ? `${pick.ys.map((y) => cols[y].name).join(', ')} against ${cols[pick.x].name}`
     : `${pick.ys.map((y) => cols[y].name).join(', ')} by ${cols[pick.x].name}`;
   const plot = h('div', { class: 'plot', role: 'img', 'aria-label': `${pick.kind} chart of ${title}` });
   const handle = { kind: pick.kind, el: null, destroy() {} };
-  const chooser = pick.choices.length > 1
-    ? h('label', { class: 'inline chart-y' }, 'Plot ',
-      h('select', { 'aria-label': 'Number column to plot', onchange: (e) => {
-        handle.destroy();
-        const next = renderChart(result, container, Number(e.target.value));
-        Object.assign(handle, next);
-      } }, pick.choices.map((i) => h('option', { value: i, selected: i === pick.ys[0] }, cols[i].name))))
-    : null;
+  // A change draws the chart again and puts the focus back on the control that was used. A
+  // new chart type starts from its own column across; the plotted columns stay.
+  const redraw = (next, role) => {
+    handle.destroy();
+    Object.assign(handle, renderChart(result, container, { kind: pick.kind, x: pick.x, ys: pick.ys, ...next }));
+    const again = handle.el && handle.el.querySelector(`[data-role="${role}"]`);
+    if (again) again.focus();
+  };
+  const controls = h('div', { class: 'chart-controls' },
+    h('label', { class: 'inline chart-kind' }, 'Chart ',
+      h('select', { 'aria-label': 'Chart type', dataset: { role: 'kind' },
+        onchange: (e) => redraw({ kind: e.target.value, x: undefined }, 'kind') },
+      pick.kinds.map((k) => h('option', { value: k, selected: k === pick.kind }, KIND_NAMES[k])))),
+    h('label', { class: 'inline chart-x' }, 'Across ',
+      h('select', { 'aria-label': 'Column across (x axis)', dataset: { role: 'x' },
+        onchange: (e) => redraw({ x: Number(e.target.value) }, 'x') },
+      pick.xChoices.map((i) => h('option', { value: i, selected: i === pick.x }, cols[i].name)))),
+    h('fieldset', { class: 'chart-y' },
+      h('legend', {}, `Plot (up to ${MAX_SERIES})`),
+      pick.yChoices.map((i) => {
+        const on = pick.ys.includes(i);
+        // The last plotted column stays; past the maximum, the others wait.
+        const locked = on ? pick.ys.length === 1 : pick.ys.length >= MAX_SERIES;
+        return h('label', { class: 'inline check' },
+          h('input', { type: 'checkbox', value: String(i), checked: on, disabled: locked,
+            dataset: { role: `y${i}` }, 'aria-label': `Plot ${cols[i].name}`,
+            onchange: (e) => redraw({ ys: e.target.checked ? [...pick.ys, i].sort((a, b) => a - b)
+              : pick.ys.filter((y) => y !== i) }, `y${i}`) }),
+          ` ${cols[i].name}`);
+      })));
   const el = h('figure', { class: 'chart', dataset: { kind: pick.kind } },
     h('figcaption', {}, h('span', { class: 'tag' }, pick.kind), ` ${title}`,
-      note ? h('span', { class: 'muted' }, ` · ${note}`) : null, chooser),
+      note ? h('span', { class: 'muted' }, ` · ${note}`) : null),
+    controls,
     plot);
   handle.el = el;
   container.append(el);
@@ -110,8 +148,13 @@ export function renderChart(result, container, y) {
     const color = PALETTE[i % PALETTE.length];
     const s = { label: cols[y].name, stroke: color, width: 2 };
     if (pick.kind === 'bar') {
-      Object.assign(s, { fill: `${color}cc`, width: 0, paths: uPlot.paths.bars({ size: [0.7, 80] }),
-        points: { show: false } });
+      // Grouped: each series gets its slice of the 0.8-wide slot around its category.
+      const k = pick.ys.length;
+      const w = 0.8 / k;
+      const bars = k === 1 ? uPlot.paths.bars({ size: [0.7, 80] }) : uPlot.paths.bars({ disp: {
+        x0: { unit: 1, values: (u) => u.data[0].map((v) => v - 0.4 + i * w) },
+        size: { unit: 1, values: () => [w] } } });
+      Object.assign(s, { fill: `${color}cc`, width: 0, paths: bars, points: { show: false } });
     } else if (pick.kind === 'scatter') {
       Object.assign(s, { paths: () => null, points: { show: true, size: 6, stroke: color, fill: `${color}88` } });
     }
@@ -136,7 +179,7 @@ export function renderChart(result, container, y) {
     scales: {
       x: pick.kind === 'bar'
         ? { time: false, range: () => [-0.5, labels.length - 0.5] }
-        : { time: pick.kind === 'line' },
+        : { time: pick.xKind === 'time' },
       // Bars are read by their length, so their axis always includes zero.
       y: pick.kind === 'bar'
         ? { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] }

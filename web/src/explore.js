@@ -158,18 +158,40 @@ function quoteIdent(name) {
 }
 
 // The manifest lists every version number; each version's manifest says what changed
-// (op, actor, rows, sources added). Newest first, the last 10 fetched, the rest on demand.
+// (op, actor, rows, sources added, and why). Newest first, the last 10 fetched, the rest on
+// demand.
 async function renderHistory(el, name, m) {
   const versions = [...(m.versions || [m.version])].sort((a, b) => b - a);
   const list = h('ol', { class: 'versions', reversed: true });
   setChildren(el, list);
+  const manifests = new Map([[m.version, Promise.resolve(m)]]);
+  const manifest = (v) => {
+    if (!manifests.has(v)) manifests.set(v, api(`/catalog/datasets/${encodeURIComponent(name)}?version=${v}`));
+    return manifests.get(v);
+  };
+  // A version's reason: its own "reason" field if the manifest has one; else the ingest's
+  // metadata.last_reason when this version set it (it differs from the older version's, as
+  // the value is carried forward by versions committed without a reason).
+  const reasonOf = async (v, mv) => {
+    if (typeof mv.reason === 'string' && mv.reason) return mv.reason;
+    const last = mv.metadata && mv.metadata.last_reason;
+    if (typeof last !== 'string' || !last) return null;
+    const older = versions[versions.indexOf(v) + 1];
+    if (older === undefined) return last;
+    try {
+      const mo = await manifest(older);
+      return (mo.metadata && mo.metadata.last_reason) === last ? null : last;
+    } catch {
+      return null;
+    }
+  };
   const showVersions = async (vs) => {
     for (const v of vs) {
       const item = h('li', {}, h('span', { class: 'muted' }, `v${v}…`));
       list.append(item);
       try {
-        const mv = v === m.version ? m : await api(
-          `/catalog/datasets/${encodeURIComponent(name)}?version=${v}`);
+        const mv = await manifest(v);
+        const reason = await reasonOf(v, mv);
         const added = (mv.sources || []).filter((s) => s.version === v);
         setChildren(item,
           h('div', { class: 'version-head' },
@@ -179,7 +201,7 @@ async function renderHistory(el, name, m) {
             h('span', {}, `${fmtInt(mv.rows)} rows`),
             h('span', { class: 'muted' }, fmtTime(mv.updated_at || mv.created_at)),
             mv.actor ? h('span', { class: 'muted' }, `by ${mv.actor}`) : null),
-          mv.reason ? h('div', { class: 'muted' }, `why: ${mv.reason}`) : null,
+          reason ? h('div', { class: 'muted reason' }, `why: ${reason}`) : null,
           added.length
             ? h('ul', { class: 'sources' }, added.map((s) => h('li', {},
               `${s.name || 'upload'}: ${fmtInt(s.rows)} rows, ${fmtBytes(s.bytes)}`,
@@ -238,6 +260,8 @@ function uploadCard() {
   const formatSel = h('select', { id: 'upload-format' },
     h('option', { value: 'auto' }, 'detect'), h('option', { value: 'csv' }, 'CSV'),
     h('option', { value: 'ndjson' }, 'NDJSON'));
+  const reasonInput = h('input', { type: 'text', id: 'upload-reason', autocomplete: 'off',
+    maxlength: 500, placeholder: 'optional: why (kept with the version)' });
   const target = h('p', { class: 'muted target' });
   const bar = h('progress', { max: 1, value: 0, id: 'upload-progress', 'aria-label': 'Upload progress' });
   const pct = h('span', { class: 'pct' });
@@ -294,7 +318,7 @@ function uploadCard() {
     setChildren(uploadOut, h('p', { class: 'muted' }, `Uploading ${file.name} (${fmtBytes(file.size)})…`));
     try {
       const res = await ingestUpload(file, {
-        dataset, format: formatSel.value, signal: uploading.signal,
+        dataset, format: formatSel.value, reason: reasonInput.value.trim(), signal: uploading.signal,
         onProgress: (f) => {
           if (f >= 1) sent = true;
           bar.value = f;
@@ -310,6 +334,7 @@ function uploadCard() {
         : note('ok', `${res.created ? 'Created' : 'Appended to'} ${res.dataset}: `,
           h('strong', {}, `${fmtInt(res.rows)} rows`), ` → version ${res.version}`,
           res.rejected ? `, ${fmtInt(res.rejected)} rows rejected` : '', '.'));
+      if (!res.noop) reasonInput.value = '';
       await ctx.refreshCatalog().catch(() => {});
       openDataset(res.dataset);
     } catch (err) {
@@ -331,6 +356,7 @@ function uploadCard() {
   h('div', { class: 'row' },
     h('div', { class: 'field grow' }, h('label', { for: 'upload-dataset' }, 'Dataset'), nameInput),
     h('div', { class: 'field' }, h('label', { for: 'upload-format' }, 'Format'), formatSel)),
+  h('div', { class: 'field' }, h('label', { for: 'upload-reason' }, 'Reason'), reasonInput),
   target,
   h('div', { class: 'row' }, button, progress, cancel));
 
@@ -346,5 +372,6 @@ function ingestErrorBox(err, fileName) {
       fact('File', p.source || fileName),
       p.line !== null ? fact('Line', String(p.line)) : null,
       p.column !== null ? fact('Column', String(p.column)) : null,
+      p.position !== null ? fact('Character', String(p.position)) : null,
       fact('Problem', p.message)));
 }

@@ -1,6 +1,7 @@
 // SQL: an editor with dataset/column completion (CodeMirror 6), Ctrl+Enter to run, the
 // elapsed time, a results grid with types and paging, a chart picked from the column types,
-// and the full result as a CSV download (POST /sql with format=csv, no row limit).
+// and the full result as a CSV or Parquet download (POST /sql with format csv or parquet, no
+// row limit).
 import { EditorState, Prec, Compartment } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, placeholder } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
@@ -8,7 +9,7 @@ import { sql as sqlLanguage, PostgreSQL } from '@codemirror/lang-sql';
 import { syntaxHighlighting, HighlightStyle, bracketMatching } from '@codemirror/language';
 import { tags as t } from '@lezer/highlight';
 import { autocompletion, completionKeymap, closeBrackets } from '@codemirror/autocomplete';
-import { api, describe, sql, sqlCsv } from './api.js';
+import { api, describe, sql, sqlDownload } from './api.js';
 import { fmtInt, fmtMs, h, note, setChildren } from './dom.js';
 import { renderGrid } from './grid.js';
 import { renderChart } from './chart.js';
@@ -22,7 +23,7 @@ const sqlHighlight = HighlightStyle.define([
   { tag: [t.lineComment, t.blockComment], color: 'var(--ink-2)', fontStyle: 'italic' },
   { tag: [t.typeName, t.standard(t.name)], color: 'var(--bad)' },
 ]);
-let ctx, view, status, out, runBtn, csvBtn, limitSel;
+let ctx, view, status, out, runBtn, csvBtn, parquetBtn, limitSel;
 let chart = null;
 let running = null;
 let pending = null;
@@ -33,8 +34,10 @@ export function mount(panel, context) {
   ctx = context;
   runBtn = h('button', { type: 'button', id: 'sql-run', onclick: () => run(),
     title: 'Run the query (Ctrl+Enter)' }, 'Run', h('kbd', {}, 'Ctrl+Enter'));
-  csvBtn = h('button', { type: 'button', class: 'ghost', id: 'sql-csv', onclick: () => downloadCsv(),
+  csvBtn = h('button', { type: 'button', class: 'ghost', id: 'sql-csv', onclick: () => download('csv', csvBtn),
     title: 'Run the query again without a row limit and save the result as CSV' }, 'Download CSV');
+  parquetBtn = h('button', { type: 'button', class: 'ghost', id: 'sql-parquet', onclick: () => download('parquet', parquetBtn),
+    title: 'Run the query again without a row limit and save the result as Parquet (column types kept)' }, 'Download Parquet');
   limitSel = h('select', { id: 'sql-limit', 'aria-label': 'Row limit' },
     [100, 1000, 10000].map((n) => h('option', { value: n, selected: n === 1000 }, `${fmtInt(n)} rows`)));
   status = h('div', { class: 'sql-status', id: 'sql-status', role: 'status', 'aria-live': 'polite' });
@@ -46,7 +49,7 @@ export function mount(panel, context) {
       h('div', { class: 'card-head' }, h('h2', {}, 'SQL'),
         h('span', { class: 'muted small' }, 'One read-only statement; datasets are tables. Ctrl+Space completes names.')),
       host,
-      h('div', { class: 'toolbar' }, runBtn, h('label', { class: 'inline' }, 'Show up to ', limitSel), csvBtn, status)),
+      h('div', { class: 'toolbar' }, runBtn, h('label', { class: 'inline' }, 'Show up to ', limitSel), csvBtn, parquetBtn, status)),
     out);
 
   const saved = localStorage.getItem(STORE_KEY);
@@ -176,31 +179,33 @@ function showResult(res, rtt) {
     h('span', { id: 'sql-rows' }, `${fmtInt(n)} row${n === 1 ? '' : 's'}`),
     ' · ', h('span', { id: 'sql-elapsed', title: 'time in the engine, then the whole round trip' },
       `${fmtMs(res.elapsed_ms ?? rtt)}${res.elapsed_ms !== undefined ? ` (${fmtMs(rtt)} round trip)` : ''}`),
-    res.truncated ? h('span', { class: 'warn' }, ` · first ${fmtInt(n)} rows only: raise the limit or download CSV`) : null);
+    res.truncated ? h('span', { class: 'warn' }, ` · first ${fmtInt(n)} rows only: raise the limit or download CSV or Parquet`) : null);
   const chartBox = h('div', { class: 'card chart-card', id: 'sql-chart' });
   setChildren(out, chartBox, h('div', { class: 'card', id: 'sql-grid' }, renderGrid(res, { pageSize: 50 })));
   chart = renderChart(res, chartBox);
   if (!chart.kind) chartBox.append(chart.el);
 }
 
-async function downloadCsv() {
+const FORMAT_NAMES = { csv: 'CSV', parquet: 'Parquet' };
+
+async function download(format, btn) {
   const q = queryText();
   if (!q) return;
-  csvBtn.disabled = true;
-  const prev = csvBtn.textContent;
-  csvBtn.textContent = 'Preparing CSV…';
+  btn.disabled = true;
+  const prev = btn.textContent;
+  btn.textContent = `Preparing ${FORMAT_NAMES[format]}…`;
   try {
-    const blob = await sqlCsv(q);
+    const blob = await sqlDownload(q, format);
     const url = URL.createObjectURL(blob);
-    const a = h('a', { href: url, download: `query-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.csv` });
+    const a = h('a', { href: url, download: `query-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.${format}` });
     document.body.append(a);
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   } catch (e) {
-    setChildren(out, note('error', h('strong', {}, 'The CSV download failed: '), describe(e)));
+    setChildren(out, note('error', h('strong', {}, `The ${FORMAT_NAMES[format]} download failed: `), describe(e)));
   } finally {
-    csvBtn.disabled = false;
-    csvBtn.textContent = prev;
+    btn.disabled = false;
+    btn.textContent = prev;
   }
 }

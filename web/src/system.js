@@ -11,7 +11,7 @@ const TRIALS = '/hnsw/trials/{index}';
 // candidate) is read. Their bodies are rendered generically: arrays as tables.
 const OPTIONAL = [
   { id: 'storage-errors', title: 'Recent storage errors', paths: ['/storage/errors'],
-    pick: (b) => b.errors ?? b.events ?? b, empty: 'No storage errors recorded.' },
+    pick: (b) => b, empty: 'No storage errors recorded.', render: renderStorageErrors },
   { id: 'vector-indexes', title: 'Vector indexes', paths: ['/vectors/indexes', '/vectors', '/hnsw/indexes'],
     like: /^\/(vectors|hnsw)(\/[a-z_]+)?$/, pick: (b) => b.indexes ?? b, empty: 'No vector indexes yet.',
     render: renderIndexes },
@@ -62,8 +62,10 @@ async function loadHealth() {
         fact('Status', h('span', { class: hl.status === 'ok' ? 'ok' : 'warn', id: 'health-status' }, hl.status)),
         fact('Version', `lakehouse ${hl.version}`),
         fact('DuckDB', hl.duckdb || '—'),
-        fact('Storage backend', hl.storage || '—'),
-        hl.buckets ? fact('Buckets', Array.isArray(hl.buckets) ? hl.buckets.map((b) => b.name || String(b)).join(', ') : String(hl.buckets)) : null,
+        fact('Storage backend', h('span', { id: 'health-storage' }, hl.storage || '—')),
+        hl.bucket ? fact('Bucket served', h('span', { id: 'health-bucket' }, hl.bucket)) : null,
+        Array.isArray(hl.buckets) && hl.buckets.length > 1
+          ? fact('Buckets configured', hl.buckets.map((b) => (b && b.name) || String(b)).join(', ')) : null,
         fact('Datasets', hl.datasets === null ? 'unknown' : fmtInt(hl.datasets)),
         fact('Up for', fmtDuration(hl.uptime_s))),
       hl.error ? note('warn', `Degraded: ${hl.error}`) : null);
@@ -98,6 +100,40 @@ function renderIndexes(data) {
             `${g.generation}${g.current ? ' (current)' : ''}: ${fmtInt(g.count)} vectors, ${fmtTime(g.published_at || g.created_at)}`))))
         : h('p', { class: 'muted small' }, `${gens.length || 1} generation`));
   }));
+}
+
+// GET /storage/errors: {total, counts: [{bucket, op, status, count}], events: [{time, bucket,
+// op, key, status, errno, code, attempts, message, rescued_by}]} (events newest first). The
+// counts as bars, then the events as a table. Null (generic view) for any other shape.
+function renderStorageErrors(body) {
+  if (!body || !Array.isArray(body.events) || !Array.isArray(body.counts)) return null;
+  if (!body.total) return h('p', { class: 'muted', id: 'storage-errors-none' }, 'No storage errors recorded.');
+  const counts = [...body.counts].sort((a, b) => b.count - a.count);
+  const max = Math.max(1, ...counts.map((c) => c.count));
+  const label = (c) => `${c.bucket} · ${c.op}${c.status ? ` · HTTP ${c.status}` : ''}`;
+  const bars = h('figure', { class: 'bars', id: 'storage-error-counts',
+    'aria-label': `storage errors by bucket, operation and status: ${counts.map((c) => `${label(c)}: ${c.count}`).join('; ')}` },
+  h('figcaption', { class: 'muted small' },
+    `${fmtInt(body.total)} error${body.total === 1 ? '' : 's'} by bucket, operation and status`),
+  counts.map((c) => h('div', { class: 'bar-row' },
+    h('span', { class: 'bar-label' }, label(c)),
+    h('span', { class: 'bar-track' }, h('span', { class: 'bar', style: `width:${(100 * c.count) / max}%` })),
+    h('span', { class: 'bar-value' }, fmtInt(c.count)))));
+  const shown = body.events.length;
+  const rows = body.events.map((e) => h('tr', {},
+    h('td', { class: 'nowrap' }, fmtTime(e.time)),
+    h('td', {}, e.bucket, e.rescued_by ? h('div', { class: 'muted small' }, `served by ${e.rescued_by}`) : null),
+    h('td', {}, e.op),
+    h('td', { class: 'key' }, h('code', {}, e.key || '—')),
+    h('td', {}, [e.code, e.status ? `HTTP ${e.status}` : null, e.errno ? `errno ${e.errno}` : null]
+      .filter(Boolean).join(' · '), e.attempts > 1 ? h('div', { class: 'muted small' }, `${e.attempts} attempts`) : null),
+    h('td', { class: 'msg' }, e.message)));
+  return h('div', {},
+    bars,
+    h('div', { class: 'table-wrap' }, h('table', { class: 'results storage-errors' },
+      h('thead', {}, h('tr', {}, ['When', 'Bucket', 'Operation', 'Key', 'Error', 'Message'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, rows))),
+    shown < body.total ? h('p', { class: 'muted small' }, `The newest ${fmtInt(shown)} of ${fmtInt(body.total)} events.`) : null);
 }
 
 function fact(k, v) {
