@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 DEMO_DATA ?= lake
 DEMO_SCALE ?= 1
 
-.PHONY: all bootstrap build build-asan test test-fast test-asan test-tsan demo bench bench-sql bench-vector bench-ai bench-s3 format clean
+.PHONY: all bootstrap build build-asan test test-fast test-asan test-tsan demo bench bench-sql bench-vector bench-ai bench-s3 bench-upsert format clean
 
 all: build
 
@@ -51,7 +51,7 @@ test-tsan: bootstrap $(TSAN_BUILD)/build.ninja
 demo: build
 	scripts/demo $(BUILD) $(DEMO_DATA) $(DEMO_SCALE)
 
-bench: bench-sql bench-vector bench-ai bench-s3
+bench: bench-sql bench-vector bench-ai bench-s3 bench-upsert
 
 bench-sql: build
 	cmake -S . -B $(BUILD) -DLH_BENCH=ON && cmake --build $(BUILD)
@@ -68,6 +68,10 @@ bench-ai: build
 bench-s3: build
 	cmake -S . -B $(BUILD) -DLH_BENCH=ON && cmake --build $(BUILD)
 	bench/s3/run $(BUILD)
+
+bench-upsert: build
+	cmake -S . -B $(BUILD) -DLH_BENCH=ON && cmake --build $(BUILD)
+	bench/upsert/run $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c')

@@ -72,7 +72,21 @@ void lh_manifest_free(lh_manifest *m)
     free(m->actor);
     free(m->profile);
     json_decref(m->metadata);
+    for (size_t i = 0; i < m->nkey; i++)
+        free(m->key[i]);
+    free(m->key);
+    for (size_t i = 0; i < m->njournal; i++)
+        free(m->journal[i]);
+    free(m->journal);
     free(m);
+}
+
+static char **strv_dup(char *const *v, size_t n)
+{
+    char **out = lh_calloc(n ? n : 1, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = dup_or_empty(v[i]);
+    return out;
 }
 
 lh_manifest *lh_manifest_clone(const lh_manifest *src)
@@ -109,6 +123,10 @@ lh_manifest *lh_manifest_clone(const lh_manifest *src)
     m->profile = dup_or_empty(src->profile);
     m->metadata = src->metadata ? json_deep_copy(src->metadata) : json_object();
     if (!m->metadata) m->metadata = json_object();
+    m->key = strv_dup(src->key, src->nkey);
+    m->nkey = src->nkey;
+    m->journal = strv_dup(src->journal, src->njournal);
+    m->njournal = src->njournal;
     return m;
 }
 
@@ -129,8 +147,45 @@ void lh_manifest_add_file(lh_manifest *m, const char *key, int64_t size, int64_t
     f->size = size;
     f->rows = rows;
     f->added_version = m->version > 0 ? m->version : 1; /* set exactly at commit */
+    f->delta = false;
     m->rows += rows;
     m->bytes += size;
+}
+
+void lh_manifest_add_delta(lh_manifest *m, const char *key, int64_t size, int64_t rows)
+{
+    lh_manifest_add_file(m, key, size, rows);
+    m->files[m->nfiles - 1].delta = true;
+}
+
+void lh_manifest_set_key(lh_manifest *m, const char *const *cols, size_t n)
+{
+    for (size_t i = 0; i < m->nkey; i++)
+        free(m->key[i]);
+    free(m->key);
+    m->key = strv_dup((char *const *)cols, n);
+    m->nkey = n;
+}
+
+void lh_manifest_add_journal(lh_manifest *m, const char *key)
+{
+    m->journal = lh_realloc(m->journal, (m->njournal + 1) * sizeof *m->journal);
+    m->journal[m->njournal++] = dup_or_empty(key);
+}
+
+const lh_column *lh_manifest_column(const lh_manifest *m, const char *name)
+{
+    for (size_t i = 0; m && i < m->ncolumns; i++)
+        if (strcmp(m->columns[i].name, name) == 0) return &m->columns[i];
+    return NULL;
+}
+
+size_t lh_manifest_ndeltas(const lh_manifest *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; m && i < m->nfiles; i++)
+        n += m->files[i].delta;
+    return n;
 }
 
 void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
@@ -186,13 +241,28 @@ json_t *lh_manifest_to_json(const lh_manifest *m)
                                               "nullable", (int)m->columns[i].nullable));
     json_object_set_new(j, "columns", cols);
     json_t *files = json_array();
-    for (size_t i = 0; i < m->nfiles; i++)
-        json_array_append_new(files, json_pack("{s:s, s:I, s:I, s:I}", "key",
-                                               m->files[i].key ? m->files[i].key : "", "size",
-                                               (json_int_t)m->files[i].size, "rows",
-                                               (json_int_t)m->files[i].rows, "added_version",
-                                               (json_int_t)m->files[i].added_version));
+    for (size_t i = 0; i < m->nfiles; i++) {
+        json_t *f =
+            json_pack("{s:s, s:I, s:I, s:I}", "key", m->files[i].key ? m->files[i].key : "", "size",
+                      (json_int_t)m->files[i].size, "rows", (json_int_t)m->files[i].rows,
+                      "added_version", (json_int_t)m->files[i].added_version);
+        if (m->files[i].delta) json_object_set_new(f, "delta", json_true());
+        json_array_append_new(files, f);
+    }
     json_object_set_new(j, "files", files);
+    /* Written only when present, so manifests of datasets without them stay as they were. */
+    if (m->nkey) {
+        json_t *key = json_array();
+        for (size_t i = 0; i < m->nkey; i++)
+            json_array_append_new(key, json_string(m->key[i]));
+        json_object_set_new(j, "key", key);
+    }
+    if (m->njournal) {
+        json_t *jr = json_array();
+        for (size_t i = 0; i < m->njournal; i++)
+            json_array_append_new(jr, json_string(m->journal[i]));
+        json_object_set_new(j, "journal", jr);
+    }
     json_t *sources = json_array();
     for (size_t i = 0; i < m->nsources; i++) {
         const lh_source *s = &m->sources[i];
@@ -237,6 +307,28 @@ static int read_str(const json_t *obj, const char *name, const char *path, bool 
     if (!json_is_string(v)) return corrupt(err, path, "expected a string");
     if (nonempty && json_string_length(v) == 0) return corrupt(err, path, "is empty");
     *out = lh_strdup(json_string_value(v));
+    return LH_OK;
+}
+
+/* An optional array of non-empty strings; object keys are checked when is_key. */
+static int read_strv(const json_t *obj, const char *name, bool is_key, char ***out, size_t *n,
+                     lh_error *err)
+{
+    json_t *a = json_object_get(obj, name);
+    *out = NULL;
+    *n = 0;
+    if (!a) return LH_OK;
+    if (!json_is_array(a)) return corrupt(err, name, "expected an array of strings");
+    *out = lh_calloc(json_array_size(a) + 1, sizeof **out);
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const char *v = json_string_value(json_array_get(a, i));
+        char path[64];
+        snprintf(path, sizeof path, "%s[%zu]", name, i);
+        if (!v || !*v) return corrupt(err, path, "expected a non-empty string");
+        lh_error kerr;
+        if (is_key && lh_storage_key_check(v, &kerr) != LH_OK) return corrupt(err, path, kerr.msg);
+        (*out)[(*n)++] = lh_strdup(v);
+    }
     return LH_OK;
 }
 
@@ -339,7 +431,17 @@ int lh_manifest_from_json(const json_t *j, lh_manifest **out, lh_error *err)
             rc = corrupt(err, path, "is later than the manifest's version");
             goto fail;
         }
+        json_t *dl = json_object_get(f, "delta");
+        if (dl && !json_is_boolean(dl)) {
+            snprintf(path, sizeof path, "files[%zu].delta", i);
+            rc = corrupt(err, path, "expected true or false");
+            goto fail;
+        }
+        df->delta = json_is_true(dl);
     }
+    if ((rc = read_strv(j, "key", false, &m->key, &m->nkey, err)) != LH_OK ||
+        (rc = read_strv(j, "journal", true, &m->journal, &m->njournal, err)) != LH_OK)
+        goto fail;
 
     json_t *sources = json_object_get(j, "sources");
     if (!json_is_array(sources)) {
@@ -669,6 +771,42 @@ int lh_catalog_versions(lh_catalog *c, const lh_identity *who, const char *datas
     return rc;
 }
 
+int lh_catalog_version_at(lh_catalog *c, const lh_identity *who, const char *dataset,
+                          int64_t as_of_us, int64_t *version, lh_error *err)
+{
+    int64_t *v = NULL;
+    size_t n = 0;
+    *version = 0;
+    int rc = lh_catalog_versions(c, who, dataset, &v, &n, err);
+    if (rc) return rc;
+    /* Commit times grow with the version number (each commit follows its predecessor). */
+    size_t lo = 0, hi = n; /* versions[0..lo) are at or before as_of */
+    int64_t first_us = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        lh_manifest *m = NULL;
+        if ((rc = load_version(c, dataset, v[mid], &m, NULL, err))) goto done;
+        if (mid == 0) first_us = m->updated_us;
+        /* To the millisecond: times are shown (and given back) with ms precision. */
+        if (m->updated_us / 1000 <= as_of_us / 1000)
+            lo = mid + 1;
+        else
+            hi = mid;
+        lh_manifest_free(m);
+    }
+    if (lo == 0) {
+        char t[40];
+        lh_time_format(first_us, t, sizeof t);
+        rc = lh_error_set(err, LH_ENOENT,
+                          "dataset '%s' did not exist yet at that time (created %s)", dataset, t);
+        goto done;
+    }
+    *version = v[lo - 1];
+done:
+    free(v);
+    return rc;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -772,6 +910,26 @@ static int check_next(const lh_manifest *m, lh_error *err)
     if (m->metadata && !json_is_object(m->metadata))
         return lh_error_set(err, LH_EINVAL, "dataset '%s': metadata must be a JSON object",
                             m->dataset);
+    for (size_t i = 0; i < m->nkey; i++) {
+        if (!lh_manifest_column(m, m->key[i]))
+            return lh_error_set(err, LH_EINVAL,
+                                "dataset '%s': key column '%s' is not a column of the dataset",
+                                m->dataset, m->key[i]);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(m->key[k], m->key[i]) == 0)
+                return lh_error_set(err, LH_EINVAL, "dataset '%s': key column '%s' given twice",
+                                    m->dataset, m->key[i]);
+    }
+    if (!m->nkey && lh_manifest_ndeltas(m))
+        return lh_error_set(err, LH_EINVAL,
+                            "dataset '%s': has delta files but no primary key to merge them by",
+                            m->dataset);
+    for (size_t i = 0; i < m->njournal; i++) {
+        lh_error kerr;
+        if (lh_storage_key_check(m->journal[i], &kerr) != LH_OK)
+            return lh_error_set(err, LH_EINVAL, "dataset '%s': journal batch %zu: %s", m->dataset,
+                                i + 1, kerr.msg);
+    }
     return LH_OK;
 }
 

@@ -31,6 +31,7 @@ typedef struct lh_data_file {
     int64_t size; /* bytes */
     int64_t rows;
     int64_t added_version; /* version that added it */
+    bool delta;            /* an upsert/delete delta (data/<dataset>/_delta/): merged on read */
 } lh_data_file;
 
 /* One ingested source, kept so that re-ingesting the same bytes is a no-op. */
@@ -62,7 +63,16 @@ typedef struct lh_manifest {
     char *actor;      /* identity actor that committed it */
     char *profile;    /* identity profile that committed it */
     json_t *metadata; /* free-form object: owner, description, tags, ... (never NULL) */
+    char **key;       /* primary key columns (none: no key; upserts need one) */
+    size_t nkey;
+    char **journal; /* object keys of this dataset's journal batches, oldest first */
+    size_t njournal;
 } lh_manifest;
+
+/* Columns every delta file carries after the dataset's own: the commit version that wrote
+ * the row (later wins) and whether the row deletes its key. */
+#define LH_DELTA_SEQ "__lh_seq"
+#define LH_DELTA_DELETED "__lh_deleted"
 
 /* Opens the catalog over a store (borrowed; must outlive the catalog). */
 int lh_catalog_open(lh_storage *st, lh_catalog **out, lh_error *err);
@@ -83,6 +93,12 @@ int lh_catalog_get(lh_catalog *c, const lh_identity *who, const char *dataset, i
 /* All committed version numbers of a dataset, ascending; caller frees *versions. */
 int lh_catalog_versions(lh_catalog *c, const lh_identity *who, const char *dataset,
                         int64_t **versions, size_t *count, lh_error *err);
+
+/* The latest version of dataset committed at or before as_of_us (µs since epoch, compared to
+ * the millisecond), by binary search over the committed versions. LH_ENOENT (err says when
+ * the dataset was created) if it did not exist yet then. */
+int lh_catalog_version_at(lh_catalog *c, const lh_identity *who, const char *dataset,
+                          int64_t as_of_us, int64_t *version, lh_error *err);
 
 /* Commits next as version next->version, which must be (latest version + 1), or 1 for a new
  * dataset. Sets updated_us, created_us, schema_version, actor and profile, stamps files and
@@ -140,6 +156,20 @@ void lh_manifest_add_column(lh_manifest *m, const char *name, const char *type, 
 /* Appends a data file (copies the key) and updates rows/bytes totals. Its added_version is
  * provisional until lh_catalog_commit stamps it. */
 void lh_manifest_add_file(lh_manifest *m, const char *key, int64_t size, int64_t rows);
+/* Appends a delta file (an upsert/delete batch); like lh_manifest_add_file otherwise. */
+void lh_manifest_add_delta(lh_manifest *m, const char *key, int64_t size, int64_t rows);
+/* Replaces the primary key with cols[0..n) (copies; n = 0 removes it). */
+void lh_manifest_set_key(lh_manifest *m, const char *const *cols, size_t n);
+/* Appends a journal batch object key (copies). */
+void lh_manifest_add_journal(lh_manifest *m, const char *key);
+/* The column named name, or NULL. */
+const lh_column *lh_manifest_column(const lh_manifest *m, const char *name);
+/* Number of delta files in m. */
+size_t lh_manifest_ndeltas(const lh_manifest *m);
+/* Appends to out a SELECT returning the dataset's rows at m: base files plus deltas merged
+ * on read (latest row per key wins, deleted keys dropped) in one DuckDB plan. Files are read
+ * in place (the store must have local paths: LH_EUNSUPPORTED otherwise). */
+int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_error *err);
 /* Appends a source record (copies strings). */
 void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
                             int64_t rows);

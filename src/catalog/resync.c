@@ -114,7 +114,9 @@ static int rebuild(void *vctx, const lh_manifest *cur, lh_manifest **next, lh_er
         for (idx_t r = 0; r < ncols; r++) {
             char *name = duckdb_value_varchar(&res, 0, r);
             char *type = duckdb_value_varchar(&res, 1, r);
-            lh_manifest_add_column(&fresh, name, type, true);
+            /* Delta files carry two bookkeeping columns that are not the dataset's. */
+            if (name && strcmp(name, LH_DELTA_SEQ) && strcmp(name, LH_DELTA_DELETED))
+                lh_manifest_add_column(&fresh, name, type, true);
             duckdb_free(name);
             duckdb_free(type);
         }

@@ -31,6 +31,9 @@ int cli_take_common(int argc, char **argv, const char **config_path, char **flag
 /* Prints an error as "lakehouse <cmd>: <message>" on stderr. */
 void cli_fail(const char *cmd, const lh_error *err);
 
+/* Prints a JSON query result ({columns, rows, ...}) as an aligned text table on stdout. */
+void cli_print_table(const char *json);
+
 /* Progress bar on stderr when it is a terminal; silent otherwise. */
 typedef struct cli_progress {
     const char *label;
@@ -56,5 +59,12 @@ int cmd_catalog(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
+int cmd_upsert(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_journal(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

@@ -30,13 +30,14 @@ static char *dataset_from_path(const char *path)
 static const char *ingest_help =
     "usage: lakehouse ingest FILE... [--dataset NAME] [--format csv|ndjson|auto]\n"
     "                        [--type COLUMN=TYPE]... [--rejects] [--reason TEXT]\n"
-    "                        [--embed COLUMN]...\n"
+    "                        [--embed COLUMN]... [--key COLUMN[,COLUMN]]\n"
     "Ingests each file into the dataset (default: named after the file), creating it or\n"
     "appending to it. The same bytes ingested twice are a reported no-op. With --rejects,\n"
     "rows that do not parse go to NAME_rejects and the rest is committed; without it, any\n"
-    "bad row stops the ingest and nothing is committed. --embed makes (or refreshes) a text\n"
-    "index over the column; text indexes over the dataset follow its new rows (only new or\n"
-    "changed chunks are embedded).\n";
+    "bad row stops the ingest and nothing is committed. --key declares the primary key of a\n"
+    "new dataset (refused if the file has duplicate keys); appending to a dataset with a key\n"
+    "is an upsert. --embed makes (or refreshes) a text index over the column; text indexes\n"
+    "over the dataset follow its new rows (only new or changed chunks are embedded).\n";
 
 int cmd_ingest(int argc, char **argv)
 {
@@ -44,7 +45,7 @@ int cmd_ingest(int argc, char **argv)
     char *flags[CLI_MAX_FLAGS];
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
-    const char *dataset = NULL, *format = "auto", *reason = NULL;
+    const char *dataset = NULL, *format = "auto", *reason = NULL, *key = NULL;
     const char *types[65] = {0};
     int ntypes = 0;
     bool rejects = false;
@@ -65,6 +66,8 @@ int cmd_ingest(int argc, char **argv)
             types[ntypes++] = argv[++i];
         } else if (strcmp(a, "--reason") == 0 && i + 1 < argc) {
             reason = argv[++i];
+        } else if (strcmp(a, "--key") == 0 && i + 1 < argc) {
+            key = argv[++i];
         } else if (strcmp(a, "--rejects") == 0) {
             rejects = true;
         } else if (strcmp(a, "--embed") == 0 && i + 1 < argc && nembed < 8) {
@@ -106,6 +109,7 @@ int cmd_ingest(int argc, char **argv)
                             .types = types,
                             .rejects = rejects,
                             .reason = reason,
+                            .key = key,
                             .progress = cli_progress_update,
                             .progress_ctx = &prog};
         lh_ingest_result r;
@@ -147,8 +151,7 @@ static int stdout_sink(void *ctx, const char *data, size_t n)
     return fwrite(data, 1, n, stdout) == n ? 0 : -1;
 }
 
-/* Prints a JSON result as an aligned text table. */
-static void print_table(const char *json)
+void cli_print_table(const char *json)
 {
     json_error_t je;
     json_t *root = json_loads(json, 0, &je);
@@ -198,10 +201,11 @@ static void print_table(const char *json)
 
 static const char *sql_help =
     "usage: lakehouse sql \"SELECT ...\" [--format table|json|ndjson|csv] [--limit N]\n"
-    "                     [--timeout-ms N]\n"
+    "                     [--timeout-ms N] [--as-of TIME]\n"
     "Runs one read-only statement over the datasets (each dataset is a view of the same\n"
     "name). Default format: table on a terminal, json otherwise. '-' reads the SQL from\n"
-    "standard input.\n";
+    "standard input. --as-of 2026-11-24T08:00:00Z reads every dataset as it was then;\n"
+    "\"name@v12\" (quoted) reads version 12 of a dataset.\n";
 
 int cmd_sql(int argc, char **argv)
 {
@@ -209,8 +213,8 @@ int cmd_sql(int argc, char **argv)
     char *flags[CLI_MAX_FLAGS];
     int nflags;
     if ((argc = cli_take_common(argc, argv, &config_path, flags, &nflags)) < 0) return 2;
-    const char *sql = NULL, *format = NULL;
-    int64_t limit = 0;
+    const char *sql = NULL, *format = NULL, *as_of = NULL;
+    int64_t limit = 0, as_of_us = 0;
     int timeout = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -222,6 +226,8 @@ int cmd_sql(int argc, char **argv)
             limit = strtoll(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
             timeout = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--as-of") == 0 && i + 1 < argc) {
+            as_of = argv[++i];
         } else if (!sql) {
             sql = argv[i];
         } else {
@@ -231,6 +237,11 @@ int cmd_sql(int argc, char **argv)
     }
     if (!sql) {
         fputs(sql_help, stderr);
+        return 2;
+    }
+    if (as_of && lh_time_parse(as_of, &as_of_us) != LH_OK) {
+        fprintf(stderr, "lakehouse sql: --as-of '%s': expected a time like 2026-11-24T08:00:00Z\n",
+                as_of);
         return 2;
     }
     char *stdin_sql = NULL;
@@ -265,10 +276,17 @@ int cmd_sql(int argc, char **argv)
         cli_fail("sql", &err);
         goto out;
     }
+    char *resolved = NULL;
+    if (lh_query_resolve(q, &lh_identity_default, sql, as_of_us, &resolved, &err)) {
+        cli_fail("sql", &err);
+        goto out;
+    }
+    free(stdin_sql);
+    sql = stdin_sql = resolved;
     if (table) {
         char *json = NULL;
         if (lh_query_json(q, &lh_identity_default, sql, limit, &json, &err) == LH_OK) {
-            print_table(json);
+            cli_print_table(json);
             status = 0;
         }
         free(json);

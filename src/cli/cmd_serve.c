@@ -51,6 +51,7 @@ int cmd_serve(int argc, char **argv)
     int status = 1;
     if (lh_query_open(env.cat, &env.cfg, &q, &err) || lh_ingest_open(env.cat, &env.cfg, &ing, &err))
         goto out;
+    lh_query_cache_enable(q); /* a long-lived server keeps pinned and hot datasets in memory */
     lh_gateway_deps deps = {.cfg = &env.cfg,
                             .storage = env.st,
                             .catalog = env.cat,

@@ -18,6 +18,13 @@ static const struct {
     {"index", cmd_index, "build, search, evaluate and list vector indexes over dataset columns"},
     {"search", cmd_search, "search a text index by meaning, by words, or both (hybrid)"},
     {"ask", cmd_ask, "answer a question: NL->SQL, or --rag from a text index with sources"},
+    {"upsert", cmd_upsert, "insert or update rows by primary key (a small delta, no rewrite)"},
+    {"delete", cmd_delete, "delete rows by primary key"},
+    {"key", cmd_key, "declare a dataset's primary key"},
+    {"journal", cmd_journal, "the history of a record: every change, who, when and why"},
+    {"replay", cmd_replay, "materialize a dataset as of a time or version as a new dataset"},
+    {"compact", cmd_compact, "merge a dataset's delta files into new base files"},
+    {"cache", cmd_cache, "pin or unpin a dataset in a server's memory"},
     {"demo-data", lh_cmd_demo_data, "generate the staffing sample as CSV files"},
 };
 

@@ -65,6 +65,11 @@ static const key_def keys[] = {
     {"secrets_file", "LAKEHOUSE_SECRETS_FILE", T_STR_OPT, OFF(secrets_file), 0, 0},
     {"bucket", "LAKEHOUSE_BUCKET", T_STR, OFF(bucket), 0, 0},
     {"rescue_bucket", "LAKEHOUSE_RESCUE_BUCKET", T_STR_OPT, OFF(rescue_bucket), 0, 0},
+    {"retention_hours", "LAKEHOUSE_RETENTION_HOURS", T_INT, OFF(retention_hours), 0, INT_MAX},
+    {"compact_delta_files", "LAKEHOUSE_COMPACT_DELTA_FILES", T_INT, OFF(compact_delta_files), 0,
+     INT_MAX},
+    {"cache_memory_mb", "LAKEHOUSE_CACHE_MEMORY_MB", T_INT64, OFF(cache_memory_mb), 0,
+     INT64_MAX / (1024 * 1024)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -78,7 +83,8 @@ static const char known_keys[] =
     "s3_prefix, s3_path_style, s3_multipart_threshold, s3_part_size, "
     "s3_retry_max_ms, s3_timeout_ms, s3_conditional_put, "
     "s3_lease_ttl_ms, cache_max_bytes, cache_grace_ms, secrets_file, bucket, "
-    "rescue_bucket, buckets";
+    "rescue_bucket, buckets, retention_hours, compact_delta_files, "
+    "cache_memory_mb";
 
 static const key_def *find_key(const char *key)
 {
@@ -152,6 +158,9 @@ static void set_defaults(lh_config *cfg)
     cfg->cache_max_bytes = (int64_t)10 << 30;
     cfg->cache_grace_ms = 10000;
     cfg->bucket = lh_strdup("primary");
+    cfg->retention_hours = 168;
+    cfg->compact_delta_files = 64;
+    cfg->cache_memory_mb = 0;
     derive_dirs(cfg);
 }
 

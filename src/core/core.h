@@ -204,6 +204,12 @@ typedef struct lh_config {
     int ai_timeout_ms;     /* per model-server request; LAKEHOUSE_AI_TIMEOUT_MS; default 60000 */
     char *ui_dir;          /* built web UI served at /; LAKEHOUSE_UI_DIR; NULL (default) =
                               the folder "web" next to the running executable */
+    int retention_hours;       /* files no longer current are kept this long (time travel);
+                                  LAKEHOUSE_RETENTION_HOURS; default 168 */
+    int compact_delta_files;   /* an upsert leaving this many delta files compacts the dataset;
+                                  LAKEHOUSE_COMPACT_DELTA_FILES; default 64, 0 = never */
+    int64_t cache_memory_mb;   /* hot cache budget; LAKEHOUSE_CACHE_MEMORY_MB; 0 = 10% of the
+                                  query memory limit */
     /* Whether ingest_dir / cache_dir were set explicitly; if not, they follow data_dir
      * whenever it changes (lh_config_set of "data_dir" re-derives them). */
     bool ingest_dir_set;

@@ -247,6 +247,13 @@ void gw_ai_after_ingest(gw_req *r, const char *dataset, const char *embed, bool 
  * generator. */
 void gw_ai_init(lh_gateway *g, const char *cache_dir);
 void gw_ai_free(lh_gateway *g);
+void gw_handle_upsert(gw_req *r);
+void gw_handle_delete(gw_req *r);
+void gw_handle_set_key(gw_req *r);
+void gw_handle_journal(gw_req *r);
+void gw_handle_cache(gw_req *r);
+void gw_handle_cache_pin(gw_req *r);
+void gw_handle_cache_unpin(gw_req *r);
 
 /* Streaming (sql.c): bytes handed to the client so far, and the reference drop. */
 uint64_t gw_stream_sent(gw_stream *s);

@@ -90,7 +90,7 @@ static const char *upload_param(gw_req *r, const char *key)
 }
 
 static const char *const upload_keys[] = {"dataset", "format", "types", "rejects",
-                                          "name",    "reason", "embed"};
+                                          "name",    "reason", "embed", "key"};
 
 static bool known_key(const char *key)
 {
@@ -109,7 +109,7 @@ void gw_handle_ingest_upload(gw_req *r)
             char msg[200];
             snprintf(msg, sizeof msg,
                      "unknown query parameter '%.80s' (expected dataset, format, types, "
-                     "rejects, name, reason, embed)",
+                     "rejects, name, reason, embed, key)",
                      r->args[i].key);
             gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "parameter", r->args[i].key));
             return;
@@ -123,7 +123,7 @@ void gw_handle_ingest_upload(gw_req *r)
             char msg[200];
             snprintf(msg, sizeof msg,
                      "unknown form field '%.80s' (expected file, dataset, format, types, "
-                     "rejects, name, reason, embed)",
+                     "rejects, name, reason, embed, key)",
                      key);
             gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "field", key));
             return;
@@ -150,6 +150,7 @@ void gw_handle_ingest_upload(gw_req *r)
         goto done;
     }
     opts.reason = upload_param(r, "reason");
+    opts.key = upload_param(r, "key");
     const char *name = upload_param(r, "name");
     if (!name || !*name) name = r->file_name;
     if (name && *base_name(name))

@@ -27,6 +27,14 @@ const gw_route gw_routes[] = {
     {"GET", "/jobs", GW_BODY_NONE, gw_handle_jobs_list},
     {"GET", "/jobs/{id}", GW_BODY_NONE, gw_handle_job_get},
     {"POST", "/jobs/{id}/cancel", GW_BODY_NONE, gw_handle_job_cancel},
+    {"POST", "/datasets/{name}/upsert", GW_BODY_UPLOAD, gw_handle_upsert},
+    {"POST", "/datasets/{name}/delete", GW_BODY_UPLOAD, gw_handle_delete},
+    {"POST", "/datasets/{name}/key", GW_BODY_JSON, gw_handle_set_key},
+    {"GET", "/journal/{dataset}", GW_BODY_NONE, gw_handle_journal},
+    {"GET", "/journal/{dataset}/{key}", GW_BODY_NONE, gw_handle_journal},
+    {"GET", "/cache", GW_BODY_NONE, gw_handle_cache},
+    {"POST", "/cache/pin", GW_BODY_JSON, gw_handle_cache_pin},
+    {"POST", "/cache/unpin", GW_BODY_JSON, gw_handle_cache_unpin},
 };
 const size_t gw_nroutes = sizeof gw_routes / sizeof gw_routes[0];
 

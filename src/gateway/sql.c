@@ -239,10 +239,10 @@ static bool sql_request(gw_req *r, const char **sql, lh_query_opts *opts, int64_
     json_object_foreach(r->json, key, v)
     {
         if (strcmp(key, "sql") && strcmp(key, "format") && strcmp(key, "limit") &&
-            strcmp(key, "timeout_ms")) {
+            strcmp(key, "timeout_ms") && strcmp(key, "as_of")) {
             char msg[200];
             snprintf(msg, sizeof msg,
-                     "unknown field '%.80s' (expected sql, format, limit, timeout_ms)", key);
+                     "unknown field '%.80s' (expected sql, format, limit, timeout_ms, as_of)", key);
             gw_send_error(r, 400, LH_EINVAL, msg, json_pack("{s:s}", "field", key));
             return false;
         }
@@ -354,8 +354,24 @@ void gw_handle_sql(gw_req *r)
     lh_error err = {0};
     if (lh_query_sync(gw_req_env(r)->query, &err) != LH_OK)
         lh_log(LH_LOG_WARN, "sql_sync_failed", "msg", err.msg, (const char *)NULL);
+    /* Time travel: "name@vN" views and as_of become plain SQL over version views. */
+    json_t *ja = json_object_get(r->json, "as_of");
+    int64_t as_of = 0;
+    if (ja && (!json_is_string(ja) || lh_time_parse(json_string_value(ja), &as_of) != LH_OK)) {
+        gw_send_error(r, 400, LH_EINVAL,
+                      "field 'as_of' must be an RFC 3339 time such as \"2026-11-24T08:00:00Z\"",
+                      json_pack("{s:s}", "field", "as_of"));
+        return;
+    }
+    char *resolved = NULL;
+    lh_error_clear(&err);
+    if (lh_query_resolve(gw_req_env(r)->query, &r->who, sql, as_of, &resolved, &err) != LH_OK) {
+        gw_send_lh_error(r, &err);
+        return;
+    }
     if (parquet) {
-        send_parquet(r, sql, opts.timeout_ms);
+        send_parquet(r, resolved, opts.timeout_ms);
+        free(resolved);
         return;
     }
 
@@ -366,7 +382,7 @@ void gw_handle_sql(gw_req *r)
     s->buf = lh_malloc(s->cap);
     s->g = g;
     s->query = gw_req_env(r)->query;
-    s->sql = lh_strdup(sql);
+    s->sql = resolved;
     s->opts = opts;
     s->limit = limit;
     snprintf(s->actor, sizeof s->actor, "%s", r->actor);

@@ -13,16 +13,9 @@
 #include <unistd.h>
 
 #include "core/duckdb_capi.h"
-#include "ingest/ingest.h"
+#include "ingest/ingest_int.h"
 
 #define MAX_TYPE_RETRIES 64
-
-struct lh_ingest {
-    lh_catalog *cat;
-    lh_storage *st;
-    duckdb_database db; /* runs only SQL we generate; never user SQL */
-    char *tmp_dir;
-};
 
 /* ------------------------------------------------------------ open/close */
 
@@ -36,6 +29,7 @@ int lh_ingest_open(lh_catalog *cat, const lh_config *cfg, lh_ingest **out, lh_er
     ing->st = lh_catalog_storage(cat);
     const char *cache = cfg->cache_dir ? cfg->cache_dir : cfg->data_dir;
     ing->tmp_dir = lh_path_join(cache, "ingest_tmp");
+    ing->compact_delta_files = cfg->compact_delta_files;
     char *spill = lh_path_join(cache, "ingest_spill");
     duckdb_config dc = NULL;
     char *open_err = NULL;
@@ -208,18 +202,7 @@ static void *scan_main(void *arg)
 
 /* -------------------------------------------------------------- helpers */
 
-typedef struct coldef {
-    char *name;
-    char *type;
-    bool nullable;
-} coldef;
-
-typedef struct schema {
-    coldef *cols;
-    size_t n;
-} schema;
-
-static void schema_free(schema *s)
+void ing_schema_free(schema *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         free(s->cols[i].name);
@@ -229,7 +212,7 @@ static void schema_free(schema *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void schema_add(schema *s, const char *name, const char *type)
+void ing_schema_add(schema *s, const char *name, const char *type)
 {
     s->cols = lh_realloc(s->cols, (s->n + 1) * sizeof(coldef));
     s->cols[s->n].name = lh_strdup(name);
@@ -238,7 +221,7 @@ static void schema_add(schema *s, const char *name, const char *type)
     s->n++;
 }
 
-static const char *schema_type(const schema *s, const char *name)
+const char *ing_schema_type(const schema *s, const char *name)
 {
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->cols[i].name, name) == 0) return s->cols[i].type;
@@ -246,7 +229,7 @@ static const char *schema_type(const schema *s, const char *name)
 }
 
 /* Runs a query and returns its materialized result; LH_EINVAL with DuckDB's message. */
-static int query(duckdb_connection c, const char *sql, duckdb_result *res, lh_error *err)
+int ing_query(duckdb_connection c, const char *sql, duckdb_result *res, lh_error *err)
 {
     if (duckdb_query(c, sql, res) != DuckDBSuccess) {
         const char *m = duckdb_result_error(res);
@@ -258,19 +241,19 @@ static int query(duckdb_connection c, const char *sql, duckdb_result *res, lh_er
 }
 
 /* Columns (name, type) of SELECT * FROM <rel>. */
-static int describe(duckdb_connection c, const char *rel, schema *out, lh_error *err)
+int ing_describe(duckdb_connection c, const char *rel, schema *out, lh_error *err)
 {
     lh_buf sql = {0};
     duckdb_result res;
     lh_buf_printf(&sql, "DESCRIBE SELECT * FROM %s", rel);
-    int rc = query(c, sql.data, &res, err);
+    int rc = ing_query(c, sql.data, &res, err);
     lh_buf_free(&sql);
     if (rc) return rc;
     idx_t n = duckdb_row_count(&res);
     for (idx_t i = 0; i < n; i++) {
         char *name = duckdb_value_varchar(&res, 0, i);
         char *type = duckdb_value_varchar(&res, 1, i);
-        schema_add(out, name ? name : "", type ? type : "VARCHAR");
+        ing_schema_add(out, name ? name : "", type ? type : "VARCHAR");
         duckdb_free(name);
         duckdb_free(type);
     }
@@ -344,7 +327,7 @@ static void error_reason(const char *msg, char *out, size_t n)
 
 /* Rewrites DuckDB's multi-line CSV/JSON error into one line naming file, line and column,
  * and records the line and column in where (may be NULL). */
-static int reader_error(const char *name, const char *msg, lh_ingest_result *where, lh_error *err)
+int ing_reader_error(const char *name, const char *msg, lh_ingest_result *where, lh_error *err)
 {
     char *col = error_column(msg);
     int64_t line = error_line(msg);
@@ -372,7 +355,7 @@ static int reader_error(const char *name, const char *msg, lh_ingest_result *whe
 /* The CSV dialect read from the header line: which of , TAB ; | separates the most fields
  * (outside quotes), and how many fields the header has. DuckDB's sniffer alone can mistake a
  * file with a ragged row for a one-column file; fixing the dialect makes it report the row. */
-static void detect_dialect(const char *path, char *delim, int *nfields)
+void ing_detect_dialect(const char *path, char *delim, int *nfields)
 {
     static const char cand[] = {',', '\t', ';', '|'};
     int count[4] = {0};
@@ -498,7 +481,7 @@ static int csv_structure_check(duckdb_connection c, const plan *p, lh_error *err
     lh_buf_puts(&b, "})");
     int rc = LH_OK;
     if (duckdb_query(c, b.data, &res) != DuckDBSuccess)
-        rc = reader_error(p->name, duckdb_result_error(&res), p->where, err);
+        rc = ing_reader_error(p->name, duckdb_result_error(&res), p->where, err);
     duckdb_destroy_result(&res);
     lh_buf_free(&b);
     return rc;
@@ -516,7 +499,7 @@ static int select_sql(duckdb_connection c, const plan *p, char **out, lh_error *
         char *probe = lh_sprintf("SELECT * FROM %s", rd);
         duckdb_prepared_statement ps = NULL;
         if (duckdb_prepare(c, probe, &ps) != DuckDBSuccess) {
-            rc = reader_error(p->name, duckdb_prepare_error(ps), p->where, err);
+            rc = ing_reader_error(p->name, duckdb_prepare_error(ps), p->where, err);
             duckdb_destroy_prepare(&ps);
             free(probe);
             goto done;
@@ -621,6 +604,9 @@ typedef struct commit_ctx {
     const char *source_name;
     int64_t source_bytes;
     const char *reason;
+    char *const *pkey; /* primary key of a new dataset */
+    size_t npkey;
+    const char *journal; /* journal batch of this commit, or NULL */
     bool noop;
     bool created;
 } commit_ctx;
@@ -652,9 +638,11 @@ static int commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **next, lh_
         for (size_t i = 0; i < c->cols->n; i++)
             lh_manifest_add_column(*next, c->cols->cols[i].name, c->cols->cols[i].type,
                                    c->cols->cols[i].nullable);
+        lh_manifest_set_key(*next, (const char *const *)c->pkey, c->npkey);
         c->created = true;
     }
     lh_manifest *m = *next;
+    if (c->journal) lh_manifest_add_journal(m, c->journal);
     /* Nullability only widens. */
     for (size_t i = 0; cur && i < m->ncolumns && i < c->cols->n; i++)
         m->columns[i].nullable = m->columns[i].nullable || c->cols->cols[i].nullable;
@@ -693,7 +681,7 @@ static int64_t save_rejects(lh_ingest *ing, duckdb_connection c, const lh_identi
                             const char *dataset, const char *name, lh_error *err)
 {
     duckdb_result res;
-    if (query(c, "SELECT count(DISTINCT line) FROM lh_rejects", &res, NULL)) return 0;
+    if (ing_query(c, "SELECT count(DISTINCT line) FROM lh_rejects", &res, NULL)) return 0;
     int64_t n = duckdb_value_int64(&res, 0, 0);
     duckdb_destroy_result(&res);
     if (n <= 0) return 0;
@@ -713,7 +701,7 @@ static int64_t save_rejects(lh_ingest *ing, duckdb_connection c, const lh_identi
     int rc = lh_duckdb_exec(c, sql.data, "rejects", err);
     if (!rc) {
         char *rd = lh_sprintf("read_parquet('%s')", tmp);
-        rc = describe(c, rd, &cols, err);
+        rc = ing_describe(c, rd, &cols, err);
         free(rd);
     }
     struct stat sb;
@@ -732,7 +720,7 @@ static int64_t save_rejects(lh_ingest *ing, duckdb_connection c, const lh_identi
         if (rc) lh_storage_delete(ing->st, key, NULL);
     }
     unlink(tmp);
-    schema_free(&cols);
+    ing_schema_free(&cols);
     lh_buf_free(&sql);
     free(tmp);
     free(rej);
@@ -783,7 +771,7 @@ static int parse_overrides(const char *const *types, schema *out, lh_error *err)
                 return lh_error_set(err, LH_EINVAL, "type override '%s': '%s' is not a type name",
                                     types[i], eq + 1);
         char *col = lh_strndup(types[i], (size_t)(eq - types[i]));
-        schema_add(out, col, eq + 1);
+        ing_schema_add(out, col, eq + 1);
         free(col);
     }
     return LH_OK;
@@ -818,7 +806,9 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     lh_manifest *cur = NULL;
     plan p = {0};
     schema cols = {0};
-    char *sel = NULL, *tmp = NULL, *key = NULL;
+    char *sel = NULL, *tmp = NULL, *key = NULL, *jkey = NULL;
+    char **pkey = NULL;
+    size_t npkey = 0;
     bool uploaded = false;
     int rc;
     const char *name = o->source_name && *o->source_name ? o->source_name : path;
@@ -849,12 +839,41 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         goto done;
     }
 
+    if (cur && o->key && *o->key) {
+        lh_buf ck = {0};
+        for (size_t i = 0; i < cur->nkey; i++)
+            lh_buf_printf(&ck, "%s%s", i ? "," : "", cur->key[i]);
+        bool same = ck.data && strcmp(ck.data, o->key) == 0;
+        if (!same)
+            rc = lh_error_set(err, LH_EINVAL,
+                              "dataset '%s' exists%s%s%s; a key is given at creation only: "
+                              "change it with 'lakehouse key %s %s'",
+                              o->dataset, ck.len ? " with primary key (" : " without a key",
+                              ck.len ? ck.data : "", ck.len ? ")" : "", o->dataset, o->key);
+        lh_buf_free(&ck);
+        if (!same) goto done;
+    }
+    if (cur && cur->nkey) {
+        /* Appending to a dataset with a primary key is an upsert: same path, same checks. */
+        lh_upsert_opts uo = {.dataset = o->dataset,
+                             .format = o->format,
+                             .source_name = name,
+                             .source = "file",
+                             .reason = o->reason};
+        lh_upsert_result ur;
+        rc = lh_ingest_upsert(ing, who, path, &uo, &ur, err);
+        if (rc) goto done;
+        r.version = ur.version;
+        r.rows = ur.inserted + ur.updated;
+        r.noop = ur.noop;
+        goto done;
+    }
     p.format = o->format ? o->format : detect_format(name, first_byte(path));
     p.path = path;
     p.name = name;
     p.rejects = o->rejects;
     p.where = &r;
-    if (p.format == LH_FORMAT_CSV) detect_dialect(path, &p.delim, &p.nfields);
+    if (p.format == LH_FORMAT_CSV) ing_detect_dialect(path, &p.delim, &p.nfields);
     if (p.rejects && p.format != LH_FORMAT_CSV) {
         rc = lh_error_set(err, LH_EUNSUPPORTED, "%s: rejects are supported for CSV files only",
                           name);
@@ -877,12 +896,12 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             rc = select_sql(c, &p, &s, &e);
             if (!rc) {
                 char *sub = lh_sprintf("(%s)", s);
-                rc = describe(c, sub, &sniffed, &e);
+                rc = ing_describe(c, sub, &sniffed, &e);
                 free(sub);
             }
             free(s);
         } else {
-            rc = describe(c, rd, &sniffed, &e);
+            rc = ing_describe(c, rd, &sniffed, &e);
         }
         free(rd);
         if (scanning) pthread_join(scan_tid, NULL);
@@ -895,7 +914,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             r.error_line = sj.where.error_line;
             r.error_position = sj.where.error_position;
             r.error_column[0] = '\0';
-            schema_free(&sniffed);
+            ing_schema_free(&sniffed);
             goto done;
         }
         if (cur && lh_manifest_find_source(cur, r.sha256)) {
@@ -903,11 +922,11 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             r.version = cur->version;
             r.rows = 0;
             rc = LH_OK;
-            schema_free(&sniffed);
+            ing_schema_free(&sniffed);
             goto done;
         }
         if (rc && p.format == LH_FORMAT_CSV && !p.rejects && csv_structure_check(c, &p, err)) {
-            schema_free(&sniffed);
+            ing_schema_free(&sniffed);
             goto done;
         }
         /* A ragged last row can make the sniffer take it for the header (the lines above
@@ -915,25 +934,25 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
          * header line's fields, the structure check names the row that breaks it. */
         if (!rc && p.format == LH_FORMAT_CSV && !p.rejects && (int)sniffed.n != p.nfields &&
             (rc = csv_structure_check(c, &p, err))) {
-            schema_free(&sniffed);
+            ing_schema_free(&sniffed);
             goto done;
         }
         if (rc) {
             if (e.msg[0] && strncmp(e.msg, name, strlen(name)) == 0)
                 lh_error_set(err, e.code, "%s", e.msg);
             else
-                reader_error(name, e.msg, &r, err);
-            schema_free(&sniffed);
+                ing_reader_error(name, e.msg, &r, err);
+            ing_schema_free(&sniffed);
             goto done;
         }
     }
     for (size_t i = 0; i < p.types.n; i++) {
-        if (!schema_type(&sniffed, p.types.cols[i].name)) {
+        if (!ing_schema_type(&sniffed, p.types.cols[i].name)) {
             rc = lh_error_set(err, LH_EINVAL,
                               "%s: type override for column '%s', which the file "
                               "does not have",
                               name, p.types.cols[i].name);
-            schema_free(&sniffed);
+            ing_schema_free(&sniffed);
             goto done;
         }
     }
@@ -941,7 +960,7 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         /* An append must have exactly the dataset's columns; their types are forced. */
         lh_buf missing = {0}, extra = {0};
         for (size_t i = 0; i < cur->ncolumns; i++)
-            if (!schema_type(&sniffed, cur->columns[i].name))
+            if (!ing_schema_type(&sniffed, cur->columns[i].name))
                 lh_buf_printf(&missing, "%s'%s'", missing.len ? ", " : "", cur->columns[i].name);
         for (size_t i = 0; i < sniffed.n; i++) {
             bool found = false;
@@ -958,17 +977,17 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
                               extra.len ? "unknown columns " : "", extra.len ? extra.data : "");
             lh_buf_free(&missing);
             lh_buf_free(&extra);
-            schema_free(&sniffed);
+            ing_schema_free(&sniffed);
             goto done;
         }
         if (p.format == LH_FORMAT_CSV) {
-            schema_free(&p.types);
+            ing_schema_free(&p.types);
             for (size_t i = 0; i < cur->ncolumns; i++)
-                schema_add(&p.types, cur->columns[i].name, cur->columns[i].type);
+                ing_schema_add(&p.types, cur->columns[i].name, cur->columns[i].type);
         }
         p.order = cur;
     }
-    schema_free(&sniffed);
+    ing_schema_free(&sniffed);
 
     /* Convert. A column whose later values do not fit the sniffed type becomes VARCHAR
      * (conservative inference), unless its type was given or fixed by the dataset. */
@@ -999,9 +1018,9 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         }
         char *col = error_column(e.msg);
         bool convertible = col && strstr(e.msg, "onver") && attempt < MAX_TYPE_RETRIES;
-        bool fixed = col && (schema_type(&p.types, col) != NULL);
+        bool fixed = col && (ing_schema_type(&p.types, col) != NULL);
         if (convertible && !fixed) {
-            schema_add(&p.types, col, "VARCHAR");
+            ing_schema_add(&p.types, col, "VARCHAR");
             free(col);
             continue;
         }
@@ -1009,17 +1028,30 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
         if (p.format == LH_FORMAT_CSV && !p.rejects && !convertible &&
             csv_structure_check(c, &p, err))
             goto done;
-        reader_error(name, e.msg, &r, err);
+        ing_reader_error(name, e.msg, &r, err);
         goto done;
     }
 
     /* Schema of what was written, then store and commit. */
     {
         char *rd = lh_sprintf("read_parquet('%s')", tmp);
-        rc = describe(c, rd, &cols, err);
+        rc = ing_describe(c, rd, &cols, err);
         free(rd);
         if (rc) goto done;
         fill_nullability(c, tmp, &cols);
+    }
+    if (!cur && o->key && *o->key) {
+        lh_manifest *shape = lh_manifest_new(o->dataset);
+        for (size_t i = 0; i < cols.n; i++)
+            lh_manifest_add_column(shape, cols.cols[i].name, cols.cols[i].type, true);
+        rc = ing_key_parse(o->key, shape, &pkey, &npkey, err);
+        lh_manifest_free(shape);
+        if (rc) goto done;
+        char *rd = lh_sprintf("read_parquet('%s')", tmp);
+        rc = ing_key_check_unique(c, o->dataset, rd, pkey, npkey, err);
+        free(rd);
+        if (rc) goto done;
+        if ((rc = ing_sort_by_key(c, tmp, pkey, npkey, err))) goto done;
     }
     if (stat(tmp, &sb) != 0) {
         rc = lh_error_set(err, LH_EIO, "%s: converted file vanished", tmp);
@@ -1035,6 +1067,22 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
             goto done;
         }
     }
+    {
+        /* One dataset-level event; the rows themselves are in the committed file. Written after
+         * the data file, so a failed upload leaves no journal object behind. */
+        lh_buf ev = {0};
+        lh_buf_printf(&ev,
+                      "SELECT '' AS key, 'rows' AS field, NULL::VARCHAR AS old_value, "
+                      "'%" PRId64 " rows from ' || ",
+                      r.rows);
+        lh_sql_quote(&ev, name);
+        lh_buf_printf(&ev, " AS new_value, '%s' AS op", cur ? "append" : "ingest");
+        int64_t nev = 0;
+        rc = ing_journal_write(ing, c, who, o->dataset, cur ? cur->version + 1 : 1, ev.data, "file",
+                               o->reason, &nev, &jkey, err);
+        lh_buf_free(&ev);
+        if (rc) goto done;
+    }
     commit_ctx cc = {.dataset = o->dataset,
                      .cols = &cols,
                      .key = key,
@@ -1043,7 +1091,10 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
                      .sha = r.sha256,
                      .source_name = name,
                      .source_bytes = r.bytes,
-                     .reason = o->reason};
+                     .reason = o->reason,
+                     .pkey = pkey,
+                     .npkey = npkey,
+                     .journal = jkey};
     rc = lh_catalog_update(ing->cat, who, o->dataset, commit_fn, &cc, &r.version, err);
     if (rc == LH_EEXIST && cc.noop) {
         /* Another writer ingested the same bytes first. */
@@ -1062,11 +1113,18 @@ int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
     if (rc) goto done;
     r.created = cc.created;
     uploaded = false; /* committed: the file belongs to the catalog now */
+    free(jkey);
+    jkey = NULL;
     if (o->progress) o->progress(o->progress_ctx, 1.0);
 
 done:
     if (scanning) pthread_join(scan_tid, NULL);
     if (uploaded) lh_storage_delete(ing->st, key, NULL);
+    if (jkey) lh_storage_delete(ing->st, jkey, NULL);
+    free(jkey);
+    for (size_t i = 0; i < npkey; i++)
+        free(pkey[i]);
+    free(pkey);
     if (tmp) unlink(tmp);
     if (c) {
         if (p.rejects)
@@ -1084,8 +1142,8 @@ done:
     if (result) *result = r;
     if (rc && err && strcmp(name, path) != 0) scrub_path(err, path, name);
     lh_manifest_free(cur);
-    schema_free(&p.types);
-    schema_free(&cols);
+    ing_schema_free(&p.types);
+    ing_schema_free(&cols);
     free(sel);
     free(tmp);
     free(key);

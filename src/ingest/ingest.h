@@ -24,6 +24,7 @@ typedef struct lh_ingest_opts {
     const char *const *types; /* NULL-terminated "column=TYPE" overrides, or NULL */
     bool rejects;             /* bad rows go to <dataset>_rejects; the rest is committed */
     const char *reason;       /* free text kept with the commit, or NULL */
+    const char *key;          /* "col[,col]": primary key of a new dataset, or NULL */
     /* Progress: called from the ingesting thread with a fraction in [0,1]. May be NULL. */
     void (*progress)(void *ctx, double fraction);
     void *progress_ctx;
@@ -57,7 +58,88 @@ void lh_ingest_close(lh_ingest *ing);
 int lh_ingest_file(lh_ingest *ing, const lh_identity *who, const char *path,
                    const lh_ingest_opts *opts, lh_ingest_result *result, lh_error *err);
 
-/* Parses "csv"/"ndjson"/"json"/"jsonl"/"auto"; LH_EINVAL otherwise. */
+/* Upserts and deletes by primary key: one atomic catalog commit adding one small delta
+ * Parquet file (base files are never rewritten) and one write-once journal batch. */
+typedef struct lh_upsert_opts {
+    const char *dataset;     /* must exist and have a primary key */
+    lh_ingest_format format; /* of the rows file; AUTO: from source_name's extension/content */
+    const char *source_name; /* name shown in errors (no dirs) */
+    const char *source;      /* journal source: "cli", "api", "tool", ... (NULL: "api") */
+    const char *reason;      /* free text kept in the journal and the commit, or NULL */
+    bool delete_rows;        /* the rows name keys to delete (other known columns ignored) */
+} lh_upsert_opts;
+
+typedef struct lh_upsert_result {
+    int64_t version;    /* committed version (the current one when nothing changed) */
+    int64_t rows_in;    /* rows in the input */
+    int64_t inserted;   /* new keys */
+    int64_t updated;    /* existing keys with a changed value */
+    int64_t unchanged;  /* existing keys whose given values were already there */
+    int64_t deleted;    /* keys deleted */
+    int64_t absent;     /* keys asked to be deleted that did not exist (not an error) */
+    int64_t duplicates; /* input rows superseded by a later row with the same key (last wins) */
+    char duplicate_keys[256]; /* some of those keys, comma separated */
+    char absent_keys[256];    /* some absent keys, comma separated */
+    int64_t events;           /* journal events written */
+    bool noop;                /* nothing changed; nothing committed */
+    int64_t compacted;        /* the version an automatic compaction committed, or 0 */
+    double seconds;
+} lh_upsert_result;
+
+/* Inserts or updates (o->delete_rows: deletes) the rows of a CSV/NDJSON file by the
+ * dataset's primary key. Columns absent from the file keep their values on updated rows
+ * (NULL on inserted ones). Rows missing a key value, values of the wrong type and unknown
+ * columns are refused with the row and column (LH_EINVAL); nothing changes then. result may
+ * be NULL. */
+int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
+                     const lh_upsert_opts *o, lh_upsert_result *result, lh_error *err);
+
+/* Declares "col[,col]" the primary key of an existing dataset (a new version, journaled).
+ * Refused (LH_EINVAL, naming the duplicate key values) if the data has duplicate or NULL
+ * keys. *version (may be NULL) receives the committed version. */
+int lh_ingest_set_key(lh_ingest *ing, const lh_identity *who, const char *dataset, const char *key,
+                      const char *reason, int64_t *version, lh_error *err);
+
+/* Materializes dataset as it was at version (merge-on-read applied) as a new dataset target
+ * (one base file; same columns and key; op "replay"). LH_EEXIST if target exists, LH_ENOENT
+ * if the version does not. *version and *rows (may be NULL) receive the new dataset's
+ * version (1) and row count. */
+int lh_ingest_replay(lh_ingest *ing, const lh_identity *who, const char *dataset, int64_t version,
+                     const char *target, const char *reason, int64_t *rows, lh_error *err);
+
+typedef struct lh_compact_result {
+    int64_t from_version; /* the version compacted */
+    int64_t version;      /* the new version (from_version when noop) */
+    int64_t files_before; /* base + delta files before */
+    int64_t deltas_before;
+    int64_t rows; /* rows in the new base file */
+    bool noop;    /* nothing to compact (no deltas, at most one base file) */
+    double seconds;
+} lh_compact_result;
+
+/* Merges a dataset's base and delta files into one new base file, committed as a new version
+ * (op "compact", journaled). Earlier versions keep their files, so readers of them and time
+ * travel are unaffected; lh_ingest_gc removes files later. result may be NULL. */
+int lh_ingest_compact(lh_ingest *ing, const lh_identity *who, const char *dataset,
+                      const char *reason, lh_compact_result *result, lh_error *err);
+
+/* Deletes data/<dataset>/ files and the dataset's journal objects that no version committed
+ * within retention_us (nor the latest version) references and that are older than
+ * retention_us (so uncommitted uploads in flight are left alone): files old versions used,
+ * journal batches a roll-up replaced, objects of commits that never happened. *deleted (may
+ * be NULL) receives the count. Versions older than the retention may then fail to read. */
+int lh_ingest_gc(lh_ingest *ing, const lh_identity *who, const char *dataset, int64_t retention_us,
+                 int64_t *deleted, lh_error *err);
+
+/* Rolls the dataset's journal batches of each month before the month of before_us (two or
+ * more per month) into one Parquet file per month, committed as a new version (op
+ * "journal_rollup") whose journal list names the monthly files; the batches themselves are
+ * left for gc. *rolled (may be NULL) receives the number of batches replaced (0: nothing to
+ * do, no version). The journal's content is unchanged. */
+int lh_ingest_journal_rollup(lh_ingest *ing, const lh_identity *who, const char *dataset,
+                             int64_t before_us, int64_t *rolled, lh_error *err);
+
+/* Parses "csv"/"json"/"jsonl"/"auto"; LH_EINVAL otherwise. */
 int lh_ingest_format_parse(const char *s, lh_ingest_format *out, lh_error *err);
 
 #endif

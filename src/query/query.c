@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@ typedef struct view {
     int64_t version;
     char **paths; /* the local files it reads (to tell an evicted cache copy) */
     size_t npaths;
+    int64_t bytes;  /* Parquet bytes at that version (hot cache admission) */
+    char **journal; /* the dataset's journal batch keys at that version */
+    size_t njournal;
 } view;
 
 /* A result column set: serializers and names. */
@@ -76,6 +80,8 @@ struct lh_query {
     view *views;
     size_t nviews;
     uint64_t last_sync_ns;
+    lh_hot *hot; /* guarded by views_mu */
+    bool hot_on; /* set once by lh_query_cache_enable */
 
     uint64_t view_gen; /* bumped on every view change (atomic): invalidates cached statements */
 
@@ -210,12 +216,22 @@ static void view_paths_free(view *v)
     v->npaths = 0;
 }
 
+static void view_journal_free(view *v)
+{
+    for (size_t i = 0; i < v->njournal; i++)
+        free(v->journal[i]);
+    free(v->journal);
+    v->journal = NULL;
+    v->njournal = 0;
+}
+
 static void view_remove(lh_query *q, const char *name)
 {
     view *v = view_find(q, name);
     if (!v) return;
     view_paths_free(v);
     free(v->name);
+    view_journal_free(v);
     *v = q->views[--q->nviews];
     __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
 }
@@ -228,30 +244,16 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     char **paths = m->nfiles ? lh_calloc(m->nfiles, sizeof *paths) : NULL;
     lh_buf_puts(&sql, "CREATE OR REPLACE VIEW ");
     lh_sql_ident(&sql, m->dataset);
-    if (m->nfiles == 0) {
-        /* A dataset without files: an empty relation with its columns. */
-        lh_buf_puts(&sql, " AS SELECT ");
-        for (size_t i = 0; i < m->ncolumns; i++) {
-            lh_buf_printf(&sql, "%sNULL::%s AS ", i ? ", " : "", m->columns[i].type);
-            lh_sql_ident(&sql, m->columns[i].name);
-        }
-        if (m->ncolumns == 0) lh_buf_puts(&sql, "NULL AS empty");
-        lh_buf_puts(&sql, " WHERE false");
-    } else {
-        lh_buf_puts(&sql, " AS SELECT * FROM read_parquet([");
-        for (size_t i = 0; i < m->nfiles; i++) {
-            char path[PATH_MAX];
-            if (!lh_storage_local_path(q->st, m->files[i].key, path, sizeof(path))) {
-                rc = lh_error_set(err, LH_EUNSUPPORTED,
-                                  "dataset '%s': file %s has no local copy for the query engine",
-                                  m->dataset, m->files[i].key);
-                goto done;
-            }
-            if (i) lh_buf_puts(&sql, ", ");
-            lh_sql_quote(&sql, path);
-            paths[i] = lh_strdup(path);
-        }
-        lh_buf_puts(&sql, "])");
+    lh_buf_puts(&sql, " AS ");
+    bool hot = lh_hot_source(q->hot, m->dataset, m->version, &sql);
+    if (!hot && (rc = lh_manifest_scan_sql(q->st, m, &sql, err))) goto done;
+    /* The local files the view reads (base and delta files), to tell later that an evicted
+     * cache copy broke it; a view over a pinned table reads none. */
+    size_t npaths = 0;
+    for (size_t i = 0; !hot && i < m->nfiles; i++) {
+        char path[PATH_MAX];
+        if (lh_storage_local_path(q->st, m->files[i].key, path, sizeof(path)))
+            paths[npaths++] = lh_strdup(path);
     }
     rc = lh_duckdb_exec(q->admin, sql.data, "create view", err);
     if (rc) {
@@ -265,18 +267,54 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
         v->name = lh_strdup(m->dataset);
         v->paths = NULL;
         v->npaths = 0;
+        v->journal = NULL;
+        v->njournal = 0;
     }
     v->version = m->version;
+    v->bytes = m->bytes;
     view_paths_free(v);
     v->paths = paths;
-    v->npaths = m->nfiles;
+    v->npaths = npaths;
     paths = NULL;
+    view_journal_free(v);
+    v->journal = lh_calloc(m->njournal + 1, sizeof *v->journal);
+    for (size_t i = 0; i < m->njournal; i++)
+        v->journal[v->njournal++] = lh_strdup(m->journal[i]);
     __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
 done:
     for (size_t i = 0; paths && i < m->nfiles; i++)
         free(paths[i]);
     free(paths);
     lh_buf_free(&sql);
+    return rc;
+}
+
+/* Re-points the views of datasets the hot cache evicted (they name a table that is gone).
+ * Caller holds views_mu. */
+static void hot_fix_evicted(lh_query *q)
+{
+    size_t n = 0;
+    char **gone = lh_hot_take_evicted(q->hot, &n);
+    for (size_t i = 0; i < n; i++) {
+        view *v = view_find(q, gone[i]);
+        lh_manifest *old = NULL;
+        lh_error e = {0};
+        if (v && (lh_catalog_get(q->cat, &lh_identity_default, gone[i], v->version, &old, &e) ||
+                  view_install(q, old, &e)))
+            lh_log(LH_LOG_WARN, "cache.evict_view_failed", "dataset", gone[i], "error", e.msg,
+                   NULL);
+        lh_manifest_free(old);
+        free(gone[i]);
+    }
+    free(gone);
+}
+
+/* Loads m into the hot cache, then fixes the views of whatever was evicted for it. Caller
+ * holds views_mu. */
+static int hot_load(lh_query *q, const lh_manifest *m, bool pin, lh_error *err)
+{
+    int rc = lh_hot_load(q->hot, q->admin, m, pin, err);
+    hot_fix_evicted(q);
     return rc;
 }
 
@@ -292,11 +330,17 @@ static int refresh_locked(lh_query *q, const char *dataset, lh_error *err)
         rc = lh_duckdb_exec(q->admin, sql.data, "drop view", err);
         lh_buf_free(&sql);
         view_remove(q, dataset);
+        lh_hot_forget(q->hot, q->admin, dataset);
         return rc;
     }
     if (rc) return rc;
     view *v = view_find(q, dataset);
-    if (!v || v->version != m->version) rc = view_install(q, m, err);
+    if (!v || v->version != m->version) {
+        /* The cached table follows the version before the view does: never stale. */
+        lh_hot_invalidate(q->hot, q->admin, m);
+        hot_fix_evicted(q);
+        rc = view_install(q, m, err);
+    }
     lh_manifest_free(m);
     return rc;
 }
@@ -304,19 +348,22 @@ static int refresh_locked(lh_query *q, const char *dataset, lh_error *err)
 /* Rebuilds every view one of whose files is gone — a local copy of a remote object evicted
  * from the object cache (by this process or another sharing the cache) — which fetches the
  * object again (lh_storage_local_path). *rebuilt counts the views rebuilt. */
-static int views_rematerialize(lh_query *q, int *rebuilt, lh_error *err)
+static int views_rematerialize(lh_query *q, const char *failed_path, int *rebuilt, lh_error *err)
 {
     int rc = LH_OK;
     *rebuilt = 0;
     pthread_mutex_lock(&q->views_mu);
-    /* Which views miss a file is decided first: fetching one view's files may evict another's
-     * copies from a small cache, and rebuilding that one too would evict the first again. */
+    /* Which views to rebuild is decided first: fetching one view's files may evict another's
+     * copies from a small cache, and rebuilding that one too would evict the first again.
+     * When the error names the file, only the views reading it are rebuilt (the others may
+     * not matter to this query); otherwise every view missing a file. */
     char **names = lh_calloc(q->nviews + 1, sizeof *names);
     size_t n = 0;
     for (size_t i = 0; i < q->nviews; i++) {
         bool missing = false;
         for (size_t k = 0; k < q->views[i].npaths && !missing; k++)
-            missing = access(q->views[i].paths[k], F_OK) != 0;
+            missing = failed_path ? strcmp(q->views[i].paths[k], failed_path) == 0
+                                  : access(q->views[i].paths[k], F_OK) != 0;
         if (missing) names[n++] = lh_strdup(q->views[i].name);
     }
     for (size_t i = 0; i < n && rc == LH_OK; i++) {
@@ -333,12 +380,69 @@ static int views_rematerialize(lh_query *q, int *rebuilt, lh_error *err)
     return rc;
 }
 
+/* The journal view: every dataset's journal batches. Caller holds views_mu. A dataset
+ * named "journal" keeps its name; the journal view is then not installed. */
+static int journal_install(lh_query *q, lh_error *err)
+{
+    if (view_find(q, LH_JOURNAL_VIEW)) return LH_OK;
+    lh_buf sql = {0};
+    int rc = LH_OK;
+    size_t n = 0;
+    lh_buf_puts(&sql, "CREATE OR REPLACE VIEW " LH_JOURNAL_VIEW " AS ");
+    for (size_t i = 0; i < q->nviews; i++) {
+        for (size_t j = 0; j < q->views[i].njournal; j++) {
+            char path[PATH_MAX];
+            if (!lh_storage_local_path(q->st, q->views[i].journal[j], path, sizeof path)) continue;
+            lh_buf_puts(&sql, n++ ? ", " : "SELECT * FROM read_parquet([");
+            lh_sql_quote(&sql, path);
+        }
+    }
+    if (n)
+        lh_buf_puts(&sql, "], union_by_name=true)");
+    else
+        lh_buf_puts(&sql, "SELECT NULL::TIMESTAMP AS ts, NULL AS dataset, NULL AS entity, NULL AS "
+                          "key, NULL AS field, NULL AS old_value, NULL AS new_value, NULL AS op, "
+                          "NULL::BIGINT AS version, NULL AS actor, NULL AS profile, NULL AS "
+                          "workspace_id, NULL AS source, NULL AS reason WHERE false");
+    rc = lh_duckdb_exec(q->admin, sql.data, "create journal view", err);
+    lh_buf_free(&sql);
+    return rc;
+}
+
 int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err)
 {
     pthread_mutex_lock(&q->views_mu);
     int rc = refresh_locked(q, dataset, err);
+    if (!rc) rc = journal_install(q, err);
     pthread_mutex_unlock(&q->views_mu);
     return rc;
+}
+
+#define PINS_PREFIX "_cache/pins/"
+
+/* Loads pinned datasets whose marker appeared, unpins those whose marker went away. */
+static void pins_sync_locked(lh_query *q)
+{
+    lh_object_list l;
+    if (lh_storage_list_all(q->st, PINS_PREFIX, &l, NULL) != LH_OK) return;
+    for (size_t i = 0; i < l.count; i++) {
+        const char *ds = l.items[i].key + strlen(PINS_PREFIX);
+        if (lh_hot_pinned(q->hot, ds) || !lh_name_valid(ds, NULL)) continue;
+        lh_manifest *m = NULL;
+        lh_error e = {0};
+        if (lh_catalog_get(q->cat, &lh_identity_default, ds, 0, &m, &e) ||
+            hot_load(q, m, true, &e) || view_install(q, m, &e))
+            lh_log(LH_LOG_WARN, "cache.pin_failed", "dataset", ds, "error", e.msg, NULL);
+        lh_manifest_free(m);
+    }
+    for (size_t v = 0; v < q->nviews; v++) {
+        if (!lh_hot_pinned(q->hot, q->views[v].name)) continue;
+        bool marked = false;
+        for (size_t i = 0; i < l.count && !marked; i++)
+            marked = strcmp(l.items[i].key + strlen(PINS_PREFIX), q->views[v].name) == 0;
+        if (!marked) lh_hot_unpin(q->hot, q->views[v].name);
+    }
+    lh_storage_list_free(&l);
 }
 
 static int sync_locked(lh_query *q, lh_error *err)
@@ -367,7 +471,11 @@ static int sync_locked(lh_query *q, lh_error *err)
             lh_log(LH_LOG_WARN, "query.view_failed", "dataset", names[j], "error", e.msg, NULL);
     }
     lh_catalog_names_free(names, n);
+    if (q->hot_on) pins_sync_locked(q);
     q->last_sync_ns = lh_now_ns();
+    lh_error e = {0};
+    if (journal_install(q, &e))
+        lh_log(LH_LOG_WARN, "query.journal_view_failed", "error", e.msg, NULL);
     return LH_OK;
 }
 
@@ -390,10 +498,12 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
     int64_t mem_mb = cfg->query_memory_mb > 0 ? cfg->query_memory_mb : 1024;
     char *tmp = lh_path_join(q->cache_dir, "duckdb_tmp");
     char *data = lh_path_join(q->data_dir, "data");
+    char *journal = lh_path_join(q->data_dir, "_journal");
     char *objects = lh_path_join(q->cache_dir, "objects"); /* remote objects' local copies */
     char *exports = lh_path_join(q->cache_dir, "exports"); /* Parquet downloads in flight */
     if ((rc = lh_mkdir_p(tmp, err)) || (rc = lh_mkdir_p(data, err)) ||
-        (rc = lh_mkdir_p(objects, err)) || (rc = lh_mkdir_p(exports, err)))
+        (rc = lh_mkdir_p(journal, err)) || (rc = lh_mkdir_p(objects, err)) ||
+        (rc = lh_mkdir_p(exports, err)))
         goto done;
     /* Order matters: everything is configured first, then file access is narrowed to the
      * lake's data files and the cache, then the configuration is locked for good. */
@@ -405,6 +515,8 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
                       "SET enable_progress_bar=false; SET allowed_directories=[");
     lh_sql_quote(&sql, data);
     lh_buf_puts(&sql, ", ");
+    lh_sql_quote(&sql, journal);
+    lh_buf_puts(&sql, ", ");
     lh_sql_quote(&sql, tmp);
     lh_buf_puts(&sql, ", ");
     lh_sql_quote(&sql, objects);
@@ -415,6 +527,7 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
 done:
     free(tmp);
     free(data);
+    free(journal);
     free(objects);
     free(exports);
     lh_buf_free(&sql);
@@ -438,6 +551,9 @@ int lh_query_open(lh_catalog *cat, const lh_config *cfg, lh_query **out, lh_erro
     q->cat = cat;
     q->st = lh_catalog_storage(cat);
     q->row_limit = cfg->query_row_limit > 0 ? cfg->query_row_limit : 10000;
+    int64_t query_mb = cfg->query_memory_mb > 0 ? cfg->query_memory_mb : 1024;
+    int64_t cache_mb = cfg->cache_memory_mb > 0 ? cfg->cache_memory_mb : query_mb / 10;
+    q->hot = lh_hot_new(q->st, cache_mb << 20);
     q->timeout_ms = cfg->query_timeout_ms > 0 ? cfg->query_timeout_ms : 30000;
     pthread_mutex_init(&q->views_mu, NULL);
     pthread_mutex_init(&q->pool_mu, NULL);
@@ -495,8 +611,10 @@ void lh_query_close(lh_query *q)
     for (size_t i = 0; i < q->nviews; i++) {
         view_paths_free(&q->views[i]);
         free(q->views[i].name);
+        view_journal_free(&q->views[i]);
     }
     free(q->views);
+    lh_hot_free(q->hot);
     free(q->data_dir);
     free(q->cache_dir);
     pthread_mutex_destroy(&q->views_mu);
@@ -951,6 +1069,18 @@ static bool file_error(const char *msg)
            strstr(msg, "Cannot open file") || strstr(msg, "IO Error");
 }
 
+/* The first double-quoted absolute path in a DuckDB error message (malloc'd), or NULL. */
+static char *error_path(const char *msg)
+{
+    for (const char *p = strchr(msg, '"'); p; p = strchr(p + 1, '"')) {
+        const char *e = strchr(p + 1, '"');
+        if (!e) break;
+        if (p[1] == '/') return lh_strndup(p + 1, (size_t)(e - p - 1));
+        p = e;
+    }
+    return NULL;
+}
+
 int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
                  lh_query_sink sink, void *sink_ctx, lh_query_stats *stats, lh_error *err)
 {
@@ -961,19 +1091,23 @@ int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_
     int rc = run_once(q, who, sql, opts, sink, sink_ctx, stats, &sent, &e);
     /* A view over an evicted copy of a remote object fails to open its file: fetch the copy
      * again, rebuild the view and run the query once more — unless output already left. */
-    if (rc == LH_EINVAL && !sent && file_error(e.msg)) {
+    /* Each round fixes the file the error names; a query over several evicted views may
+     * need a round per view. */
+    for (int round = 0; round < 4 && rc == LH_EINVAL && !sent && file_error(e.msg); round++) {
         lh_error re = {0};
         int rebuilt = 0;
-        int rrc = views_rematerialize(q, &rebuilt, &re);
+        char *path = error_path(e.msg);
+        int rrc = views_rematerialize(q, path, &rebuilt, &re);
+        if (rrc == LH_OK && rebuilt == 0 && path) rrc = views_rematerialize(q, NULL, &rebuilt, &re);
+        free(path);
         if (rrc != LH_OK)
             lh_log(LH_LOG_WARN, "query.rematerialize_failed", "error", re.msg, (const char *)NULL);
-        if (rebuilt > 0) {
-            char nb[16];
-            snprintf(nb, sizeof nb, "%d", rebuilt);
-            lh_log(LH_LOG_INFO, "query.views_rematerialized", "views", nb, (const char *)NULL);
-            lh_error_clear(&e);
-            rc = run_once(q, who, sql, opts, sink, sink_ctx, stats, &sent, &e);
-        }
+        if (rebuilt == 0) break;
+        char nb[16];
+        snprintf(nb, sizeof nb, "%d", rebuilt);
+        lh_log(LH_LOG_INFO, "query.views_rematerialized", "views", nb, (const char *)NULL);
+        lh_error_clear(&e);
+        rc = run_once(q, who, sql, opts, sink, sink_ctx, stats, &sent, &e);
     }
     if (rc && err) *err = e;
     return rc;
@@ -1220,4 +1354,283 @@ done:
     if (ps) duckdb_destroy_prepare(&ps);
     if (conn) conn_put(q, conn);
     return rc;
+}
+int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, const char *key,
+                     const lh_query_opts *opts, lh_query_sink sink, void *sink_ctx,
+                     lh_query_stats *stats, lh_error *err)
+{
+    if (!lh_name_valid(dataset, err)) return lh_error_prefix(err, "journal: dataset");
+    lh_query_sync(q, NULL);
+    lh_buf sql = {0};
+    lh_buf_puts(&sql,
+                "SELECT ts, entity, key, field, old_value, new_value, op, version, actor, "
+                "profile, workspace_id, source, reason FROM " LH_JOURNAL_VIEW " WHERE dataset = ");
+    lh_sql_quote(&sql, dataset);
+    if (key) {
+        lh_buf_puts(&sql, " AND key = ");
+        lh_sql_quote(&sql, key);
+    }
+    lh_buf_puts(&sql, " ORDER BY version, ts, field");
+    int rc = lh_query_run(q, who, sql.data, opts, sink, sink_ctx, stats, err);
+    lh_buf_free(&sql);
+    return rc;
+}
+
+static void cache_touch(lh_query *q, const char *sql);
+
+/* ---------------------------------------------------------- time travel */
+
+/* Creates view "<dataset>@v<version>" unless it exists. Versions are immutable, so a view
+ * once made never needs refreshing. */
+static int version_view(lh_query *q, const lh_identity *who, const char *dataset, int64_t version,
+                        lh_error *err)
+{
+    lh_manifest *m = NULL;
+    int rc = lh_catalog_get(q->cat, who, dataset, version, &m, err);
+    if (rc) return rc;
+    char name[160];
+    snprintf(name, sizeof name, "%s@v%" PRId64, dataset, version);
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, "CREATE VIEW IF NOT EXISTS ");
+    lh_sql_ident(&sql, name);
+    lh_buf_puts(&sql, " AS ");
+    if (!(rc = lh_manifest_scan_sql(q->st, m, &sql, err))) {
+        pthread_mutex_lock(&q->views_mu);
+        rc = lh_duckdb_exec(q->admin, sql.data, "create version view", err);
+        pthread_mutex_unlock(&q->views_mu);
+    }
+    lh_buf_free(&sql);
+    lh_manifest_free(m);
+    return rc;
+}
+
+/* Installs the version views that sql names as quoted identifiers "name@vN". */
+static int named_version_views(lh_query *q, const lh_identity *who, const char *sql, lh_error *err)
+{
+    for (const char *p = sql; *p; p++) {
+        if (*p == '\'') { /* skip string literals ('' is a quote inside) */
+            for (p++; *p; p++) {
+                if (*p != '\'') continue;
+                if (p[1] != '\'') break;
+                p++;
+            }
+            if (!*p) break;
+            continue;
+        }
+        if (*p != '"') continue;
+        const char *e = strchr(p + 1, '"');
+        if (!e) break;
+        const char *at = memchr(p + 1, '@', (size_t)(e - p - 1));
+        if (at && at[1] == 'v' && at + 2 < e && (size_t)(at - p - 1) < 129) {
+            char ds[130];
+            snprintf(ds, sizeof ds, "%.*s", (int)(at - p - 1), p + 1);
+            const char *d = at + 2;
+            while (d < e && isdigit((unsigned char)*d))
+                d++;
+            lh_manifest *latest = NULL;
+            /* Not a dataset: an ordinary quoted name, left to DuckDB. */
+            if (d == e && lh_name_valid(ds, NULL) &&
+                lh_catalog_get(q->cat, who, ds, 0, &latest, NULL) == LH_OK) {
+                lh_manifest_free(latest);
+                int64_t v = strtoll(at + 2, NULL, 10);
+                int rc = version_view(q, who, ds, v, err);
+                if (rc) return rc;
+            }
+        }
+        p = e;
+    }
+    return LH_OK;
+}
+
+/* Skips white space and comments. */
+static const char *skip_blank(const char *p)
+{
+    for (;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            p = e ? e + 2 : p + strlen(p);
+        } else {
+            return p;
+        }
+    }
+}
+
+static bool starts_word(const char *p, const char *w)
+{
+    size_t n = strlen(w);
+    return strncasecmp(p, w, n) == 0 && !isalnum((unsigned char)p[n]) && p[n] != '_';
+}
+
+int lh_query_resolve(lh_query *q, const lh_identity *who, const char *sql, int64_t as_of_us,
+                     char **out, lh_error *err)
+{
+    *out = NULL;
+    cache_touch(q, sql);
+    int rc = named_version_views(q, who, sql, err);
+    if (rc) return rc;
+    if (as_of_us <= 0) {
+        *out = lh_strdup(sql);
+        return LH_OK;
+    }
+    const char *p = skip_blank(sql);
+    bool with = starts_word(p, "WITH");
+    if (!with && !starts_word(p, "SELECT") && !starts_word(p, "FROM") &&
+        !starts_word(p, "VALUES") && *p != '(')
+        return lh_error_set(err, LH_EUNSUPPORTED,
+                            "as_of: only queries (SELECT, WITH, FROM, VALUES) can be run as of "
+                            "a time");
+    char **names = NULL;
+    size_t n = 0;
+    if ((rc = lh_catalog_list(q->cat, who, &names, &n, err))) return rc;
+    lh_buf b = {0};
+    lh_buf_puts(&b, "WITH ");
+    if (with) {
+        p = skip_blank(p + 4);
+        if (starts_word(p, "RECURSIVE")) {
+            lh_buf_puts(&b, "RECURSIVE ");
+            p = skip_blank(p + 9);
+        }
+    }
+    size_t nctes = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = 0;
+        lh_error e = {0};
+        int vrc = lh_catalog_version_at(q->cat, who, names[i], as_of_us, &v, &e);
+        if (vrc && vrc != LH_ENOENT) {
+            rc = lh_error_set(err, vrc, "as_of: %s", e.msg);
+            goto done;
+        }
+        if (nctes++) lh_buf_puts(&b, ", ");
+        lh_sql_ident(&b, names[i]);
+        if (vrc == LH_ENOENT) {
+            /* Not created yet at that time: its columns, no rows. */
+            lh_buf_puts(&b, " AS (SELECT * FROM main.");
+            lh_sql_ident(&b, names[i]);
+            lh_buf_puts(&b, " WHERE false)");
+            continue;
+        }
+        if ((rc = version_view(q, who, names[i], v, err))) goto done;
+        char vname[160];
+        snprintf(vname, sizeof vname, "%s@v%" PRId64, names[i], v);
+        lh_buf_puts(&b, " AS (SELECT * FROM main.");
+        lh_sql_ident(&b, vname);
+        lh_buf_putc(&b, ')');
+    }
+    if (nctes == 0) {
+        lh_buf_free(&b);
+        *out = lh_strdup(sql);
+        goto done;
+    }
+    lh_buf_puts(&b, with ? ", " : " ");
+    lh_buf_puts(&b, with ? p : sql);
+    *out = lh_buf_steal(&b);
+done:
+    lh_buf_free(&b);
+    lh_catalog_names_free(names, n);
+    return rc;
+}
+
+/* ------------------------------------------------------------ hot cache */
+
+void lh_query_cache_enable(lh_query *q)
+{
+    pthread_mutex_lock(&q->views_mu);
+    q->hot_on = true;
+    pins_sync_locked(q);
+    pthread_mutex_unlock(&q->views_mu);
+}
+
+int lh_query_cache_mark(lh_storage *st, const char *dataset, bool pin, lh_error *err)
+{
+    if (!lh_name_valid(dataset, err)) return lh_error_prefix(err, "cache: dataset");
+    char *key = lh_sprintf(PINS_PREFIX "%s", dataset);
+    int rc = pin ? lh_storage_put(st, key, "{}\n", 3, err) : lh_storage_delete(st, key, err);
+    free(key);
+    return rc;
+}
+
+int lh_query_cache_pin(lh_query *q, const lh_identity *who, const char *dataset, lh_error *err)
+{
+    lh_manifest *m = NULL;
+    int rc = lh_catalog_get(q->cat, who, dataset, 0, &m, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&q->views_mu);
+    if (!(rc = hot_load(q, m, true, err))) rc = view_install(q, m, err);
+    pthread_mutex_unlock(&q->views_mu);
+    if (!rc) rc = lh_query_cache_mark(q->st, dataset, true, err);
+    lh_manifest_free(m);
+    return rc;
+}
+
+int lh_query_cache_unpin(lh_query *q, const lh_identity *who, const char *dataset, lh_error *err)
+{
+    (void)who;
+    if (!lh_name_valid(dataset, err)) return lh_error_prefix(err, "cache: dataset");
+    pthread_mutex_lock(&q->views_mu);
+    lh_hot_unpin(q->hot, dataset);
+    pthread_mutex_unlock(&q->views_mu);
+    return lh_query_cache_mark(q->st, dataset, false, err);
+}
+
+json_t *lh_query_cache_stats(lh_query *q)
+{
+    pthread_mutex_lock(&q->views_mu);
+    json_t *j = lh_hot_stats(q->hot);
+    json_object_set_new(j, "enabled", json_boolean(q->hot_on));
+    pthread_mutex_unlock(&q->views_mu);
+    return j;
+}
+
+/* Counts a query's use of each dataset it names (identifiers matching a view) and admits
+ * the ones asked for often enough. Runs before the query, so an admitted dataset serves it. */
+static void cache_touch(lh_query *q, const char *sql)
+{
+    if (!q->hot_on) return;
+    pthread_mutex_lock(&q->views_mu);
+    for (const char *p = sql; *p;) {
+        if (*p == '\'') {
+            for (p++; *p; p++) {
+                if (*p != '\'') continue;
+                if (p[1] != '\'') break;
+                p++;
+            }
+            if (*p) p++;
+            continue;
+        }
+        const char *s = p, *e;
+        if (*p == '"') {
+            s = p + 1;
+            e = strchr(s, '"');
+            if (!e) break;
+            p = e + 1;
+        } else if (isalpha((unsigned char)*p) || *p == '_') {
+            while (isalnum((unsigned char)*p) || *p == '_')
+                p++;
+            e = p;
+        } else {
+            p++;
+            continue;
+        }
+        char name[130];
+        if ((size_t)(e - s) >= sizeof name) continue;
+        for (size_t i = 0; i < (size_t)(e - s); i++)
+            name[i] = (char)tolower((unsigned char)s[i]);
+        name[e - s] = 0;
+        view *v = view_find(q, name);
+        if (!v || !lh_hot_touch(q->hot, name, v->version, v->bytes)) continue;
+        lh_manifest *m = NULL;
+        lh_error err = {0};
+        if (lh_catalog_get(q->cat, &lh_identity_default, name, v->version, &m, &err) ||
+            hot_load(q, m, false, &err) || view_install(q, m, &err))
+            lh_log(LH_LOG_INFO, "cache.admit_failed", "dataset", name, "error", err.msg, NULL);
+        else
+            lh_log(LH_LOG_INFO, "cache.admit", "dataset", name, NULL);
+        lh_manifest_free(m);
+    }
+    pthread_mutex_unlock(&q->views_mu);
 }

@@ -60,6 +60,40 @@ int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_
 int lh_query_json(lh_query *q, const lh_identity *who, const char *sql, int64_t row_limit,
                   char **out_json, lh_error *err);
 
+/* The SQL view of every dataset's mutation journal (one row per changed field). */
+#define LH_JOURNAL_VIEW "journal"
+
+/* Streams the journal events of one record (dataset + key text, composite keys as
+ * comma-separated values; key NULL: every event of the dataset) oldest first, as
+ * lh_query_run does. LH_EINVAL on a bad dataset name. */
+int lh_query_journal(lh_query *q, const lh_identity *who, const char *dataset, const char *key,
+                     const lh_query_opts *opts, lh_query_sink sink, void *sink_ctx,
+                     lh_query_stats *stats, lh_error *err);
+
+/* Time travel. Makes every "<dataset>@v<N>" named in sql readable (a view of that version,
+ * created on first use) and, if as_of_us > 0, rewrites sql so that each dataset name reads
+ * the version that was current at that moment (a WITH clause over the version views;
+ * datasets that did not exist yet read as empty). *out is the SQL to run (caller frees).
+ * LH_ENOENT for an unknown dataset version; LH_EUNSUPPORTED for as_of on a statement that
+ * is not a query (SELECT, WITH, FROM, VALUES). */
+int lh_query_resolve(lh_query *q, const lh_identity *who, const char *sql, int64_t as_of_us,
+                     char **out, lh_error *err);
+
+/* Hot cache. Off until enabled (the server enables it; one-shot CLI runs do not): then
+ * pinned datasets (markers under _cache/pins/, so pins outlive restarts and the CLI can set
+ * them) are held in memory at their latest version, and datasets queried often are admitted
+ * under the cache_memory_mb budget, least recently used first out. */
+void lh_query_cache_enable(lh_query *q);
+/* Pins the dataset in memory at its latest version and records the pin in the lake.
+ * LH_ETOOBIG if it does not fit beside the other pinned datasets; LH_ENOENT if unknown. */
+int lh_query_cache_pin(lh_query *q, const lh_identity *who, const char *dataset, lh_error *err);
+/* Removes the pin (the dataset stays in memory until evicted). */
+int lh_query_cache_unpin(lh_query *q, const lh_identity *who, const char *dataset, lh_error *err);
+/* Writes (pin) or removes the pin marker of a dataset without loading anything: what a
+ * server picks up on its next sync. */
+int lh_query_cache_mark(lh_storage *st, const char *dataset, bool pin, lh_error *err);
+/* The cache's budget, use and entries as a JSON object (caller decrefs). */
+json_t *lh_query_cache_stats(lh_query *q);
 /* Runs one read-only query (the checks of lh_query_run; EXPLAIN, DESCRIBE, SHOW and SUMMARIZE
  * are LH_EINVAL here) and writes its whole result, no row limit, as Parquet under the cache's
  * exports/ folder. *out_fd (caller closes) is the open file, whose name is already removed:

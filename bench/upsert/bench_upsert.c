@@ -1,0 +1,236 @@
+/* bench_upsert LAKE CANDIDATES_CSV Q1_SQL_FILE — upserts, fetch by key, hot cache, compaction.
+ *
+ * In-process (liblakehouse, no HTTP), on a fresh lake: ingests candidates.csv with primary
+ * key candidate_id, then measures
+ *   - single-row upsert → visible: lh_ingest_upsert + lh_query_refresh + a query reading the
+ *     new value back (checked), RUNS times;
+ *   - append 10K new rows as one upsert (3 times);
+ *   - fetch one row by primary key, cold (Parquet + deltas) and hot (pinned in memory);
+ *   - the 100K candidate filter (bench/sql q1), cold and hot;
+ *   - compaction of the accumulated deltas (rows/s).
+ * Prints one "name value unit" line per figure (medians), for bench/upsert/run. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest.h"
+#include "query/query.h"
+
+#define RUNS 30
+#define FETCHES 200
+
+static void die(const char *what, const lh_error *err)
+{
+    fprintf(stderr, "bench_upsert: %s: %s\n", what, err->msg);
+    exit(1);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double ms_since(uint64_t t0)
+{
+    return (double)(lh_now_ns() - t0) / 1e6;
+}
+
+static void write_file(const char *path, const char *data)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fputs(data, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "bench_upsert: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+static int buf_sink(void *ctx, const char *data, size_t n)
+{
+    lh_buf_append(ctx, data, n);
+    return 0;
+}
+
+static char *read_text(const char *path)
+{
+    char *s = NULL;
+    size_t n = 0;
+    lh_error err = {0};
+    if (lh_file_read(path, &s, &n, &err)) die(path, &err);
+    return s;
+}
+
+/* Runs sql and returns the first cell as text (caller frees). */
+static char *cell(lh_query *q, const char *sql)
+{
+    char *json = NULL;
+    lh_error err = {0};
+    if (lh_query_json(q, &lh_identity_default, sql, 0, &json, &err)) die(sql, &err);
+    json_t *j = json_loads(json, 0, NULL);
+    free(json);
+    json_t *v = json_array_get(json_array_get(json_object_get(j, "rows"), 0), 0);
+    char *out =
+        json_is_string(v) ? lh_strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
+    json_decref(j);
+    return out;
+}
+
+static double time_query(lh_query *q, const char *sql, int n)
+{
+    double *t = lh_calloc((size_t)n, sizeof *t);
+    for (int i = 0; i < n; i++) {
+        char *json = NULL;
+        lh_error err = {0};
+        uint64_t t0 = lh_now_ns();
+        if (lh_query_json(q, &lh_identity_default, sql, 0, &json, &err)) die(sql, &err);
+        t[i] = ms_since(t0);
+        free(json);
+    }
+    double m = median(t, (size_t)n);
+    free(t);
+    return m;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: bench_upsert LAKE CANDIDATES_CSV Q1_SQL_FILE\n");
+        return 2;
+    }
+    const char *lake = argv[1], *csv = argv[2];
+    char *q1 = read_text(argv[3]);
+    lh_error err = {0};
+    lh_config cfg;
+    lh_storage *st = NULL;
+    lh_catalog *cat = NULL;
+    lh_ingest *ing = NULL;
+    lh_query *q = NULL;
+    lh_log_setup(LH_LOG_ERROR, false);
+    if (lh_config_load(&cfg, NULL, &err) || lh_config_set(&cfg, "data_dir", lake, &err) ||
+        lh_config_set(&cfg, "compact_delta_files", "0", &err))
+        die("config", &err);
+    if (lh_storage_open_local(cfg.data_dir, &st, &err) || lh_catalog_open(st, &cat, &err) ||
+        lh_ingest_open(cat, &cfg, &ing, &err))
+        die("open", &err);
+
+    uint64_t t0 = lh_now_ns();
+    lh_ingest_opts io = {.dataset = "candidates", .key = "candidate_id"};
+    lh_ingest_result ir;
+    if (lh_ingest_file(ing, &lh_identity_default, csv, &io, &ir, &err)) die("ingest", &err);
+    printf("ingest_with_key_ms %.1f ms (%" PRId64 " rows)\n", ms_since(t0), ir.rows);
+    if (lh_query_open(cat, &cfg, &q, &err)) die("query", &err);
+
+    char *ids[RUNS];
+    {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "SELECT string_agg(candidate_id, ',') FROM (SELECT candidate_id FROM candidates "
+                 "ORDER BY hash(candidate_id) LIMIT %d)",
+                 RUNS);
+        char *list = cell(q, sql);
+        char *save = NULL, *tok = strtok_r(list, ",", &save);
+        for (int i = 0; i < RUNS; i++, tok = strtok_r(NULL, ",", &save))
+            ids[i] = lh_strdup(tok ? tok : "");
+        free(list);
+    }
+
+    /* Single-row upsert → visible. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/one.csv", lake);
+    double up[RUNS], vis[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        char data[256], sql[256], want[32];
+        snprintf(want, sizeof want, "+1-555-%04d", i);
+        snprintf(data, sizeof data, "candidate_id,phone\n%s,%s\n", ids[i], want);
+        write_file(path, data);
+        lh_upsert_opts uo = {.dataset = "candidates", .source_name = "one.csv", .source = "bench"};
+        lh_upsert_result ur;
+        t0 = lh_now_ns();
+        if (lh_ingest_upsert(ing, &lh_identity_default, path, &uo, &ur, &err)) die("upsert", &err);
+        up[i] = ms_since(t0);
+        if (lh_query_refresh(q, "candidates", &err)) die("refresh", &err);
+        snprintf(sql, sizeof sql, "SELECT phone FROM candidates WHERE candidate_id = '%s'", ids[i]);
+        char *got = cell(q, sql);
+        vis[i] = ms_since(t0);
+        if (strcmp(got, want) != 0) {
+            fprintf(stderr, "bench_upsert: read back '%s', expected '%s'\n", got, want);
+            return 1;
+        }
+        free(got);
+    }
+    printf("single_row_upsert_ms %.2f ms\n", median(up, RUNS));
+    printf("single_row_upsert_visible_ms %.2f ms\n", median(vis, RUNS));
+
+    /* Append 10K new rows in one upsert: copy 10K rows under new keys. */
+    double app[3];
+    for (int r = 0; r < 3; r++) {
+        char sql[300];
+        snprintf(path, sizeof path, "%s/append.csv", lake);
+        /* 10K existing rows under new keys, exported as CSV (with a header) by the engine. */
+        lh_query_opts o = {.format = LH_QUERY_CSV};
+        lh_buf rows = {0};
+        snprintf(sql, sizeof sql,
+                 "SELECT * REPLACE ('NEW%d-' || candidate_id AS candidate_id) FROM candidates "
+                 "LIMIT 10000",
+                 r);
+        if (lh_query_run(q, &lh_identity_default, sql, &o, buf_sink, &rows, NULL, &err))
+            die("export", &err);
+        lh_buf_putc(&rows, 0);
+        write_file(path, rows.data);
+        lh_buf_free(&rows);
+        lh_upsert_opts uo = {
+            .dataset = "candidates", .source_name = "append.csv", .source = "bench"};
+        lh_upsert_result ur;
+        t0 = lh_now_ns();
+        if (lh_ingest_upsert(ing, &lh_identity_default, path, &uo, &ur, &err)) die("append", &err);
+        app[r] = ms_since(t0);
+        if (ur.inserted != 10000) {
+            fprintf(stderr, "bench_upsert: append inserted %" PRId64 "\n", ur.inserted);
+            return 1;
+        }
+    }
+    printf("append_10k_ms %.1f ms\n", median(app, 3));
+    if (lh_query_refresh(q, "candidates", &err)) die("refresh", &err);
+
+    /* Fetch one row by primary key, and the q1 filter: cold, then hot. */
+    char fetch[256];
+    snprintf(fetch, sizeof fetch, "SELECT * FROM candidates WHERE candidate_id = '%s'", ids[0]);
+    printf("fetch_by_key_cold_us %.0f us\n", time_query(q, fetch, FETCHES) * 1000);
+    printf("q1_filter_cold_ms %.2f ms\n", time_query(q, q1, 20));
+    lh_query_cache_enable(q);
+    t0 = lh_now_ns();
+    if (lh_query_cache_pin(q, &lh_identity_default, "candidates", &err)) die("pin", &err);
+    printf("pin_load_ms %.1f ms\n", ms_since(t0));
+    printf("fetch_by_key_hot_us %.0f us\n", time_query(q, fetch, FETCHES) * 1000);
+    printf("q1_filter_hot_ms %.2f ms\n", time_query(q, q1, 20));
+    if (lh_query_cache_unpin(q, &lh_identity_default, "candidates", &err)) die("unpin", &err);
+
+    /* Compaction of everything the upserts added. */
+    lh_compact_result cr;
+    if (lh_ingest_compact(ing, &lh_identity_default, "candidates", "bench", &cr, &err))
+        die("compact", &err);
+    printf("compact_ms %.1f ms (%" PRId64 " files, %" PRId64 " deltas → %" PRId64 " rows)\n",
+           cr.seconds * 1e3, cr.files_before, cr.deltas_before, cr.rows);
+    printf("compact_rows_per_s %.0f rows/s\n", cr.rows / cr.seconds);
+    if (lh_query_refresh(q, "candidates", &err)) die("refresh", &err);
+    printf("fetch_by_key_after_compact_us %.0f us\n", time_query(q, fetch, FETCHES) * 1000);
+
+    for (int i = 0; i < RUNS; i++)
+        free(ids[i]);
+    free(q1);
+    lh_query_close(q);
+    lh_ingest_close(ing);
+    lh_catalog_close(cat);
+    lh_storage_close(st);
+    lh_config_free(&cfg);
+    return 0;
+}

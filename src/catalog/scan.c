@@ -1,0 +1,103 @@
+/* lh_manifest_scan_sql: the SQL that reads a dataset version, deltas merged on read.
+ *
+ * Base files are never rewritten by an update. An upsert or delete adds a delta file holding
+ * whole rows plus LH_DELTA_SEQ (the commit version that wrote them) and LH_DELTA_DELETED.
+ * Reading merges them in one plan:
+ *   base rows whose key appears in no delta (an anti-join against the small delta side)
+ *   UNION ALL the newest delta row of each key (a window over the deltas only), unless it
+ *   deletes the key.
+ * Any key that a delta touched is thus represented by its latest delta row alone, which is
+ * what a full rewrite would hold. */
+#include <limits.h>
+#include <stdio.h>
+
+#include "catalog/catalog.h"
+#include "core/duckdb_capi.h"
+
+/* Appends ['p1', 'p2', ...] of the files with delta == want. */
+static int path_list(lh_storage *st, const lh_manifest *m, bool want, lh_buf *out, lh_error *err)
+{
+    bool first = true;
+    lh_buf_putc(out, '[');
+    for (size_t i = 0; i < m->nfiles; i++) {
+        if (m->files[i].delta != want) continue;
+        char path[PATH_MAX];
+        if (!lh_storage_local_path(st, m->files[i].key, path, sizeof path))
+            return lh_error_set(err, LH_EUNSUPPORTED,
+                                "dataset '%s': file %s has no local copy for the query engine",
+                                m->dataset, m->files[i].key);
+        if (!first) lh_buf_puts(out, ", ");
+        lh_sql_quote(out, path);
+        first = false;
+    }
+    lh_buf_putc(out, ']');
+    return LH_OK;
+}
+
+static void column_list(const lh_manifest *m, const char *alias, lh_buf *out)
+{
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        if (i) lh_buf_puts(out, ", ");
+        if (alias) lh_buf_printf(out, "%s.", alias);
+        lh_sql_ident(out, m->columns[i].name);
+    }
+}
+
+int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_error *err)
+{
+    size_t ndelta = lh_manifest_ndeltas(m);
+    size_t nbase = m->nfiles - ndelta;
+    int rc;
+    if (m->nfiles == 0) {
+        /* A dataset without files: an empty relation with its columns. */
+        lh_buf_puts(out, "SELECT ");
+        for (size_t i = 0; i < m->ncolumns; i++) {
+            lh_buf_printf(out, "%sNULL::%s AS ", i ? ", " : "", m->columns[i].type);
+            lh_sql_ident(out, m->columns[i].name);
+        }
+        if (m->ncolumns == 0) lh_buf_puts(out, "NULL AS empty");
+        lh_buf_puts(out, " WHERE false");
+        return LH_OK;
+    }
+    if (ndelta == 0) {
+        lh_buf_puts(out, "SELECT * FROM read_parquet(");
+        rc = path_list(st, m, false, out, err);
+        lh_buf_putc(out, ')');
+        return rc;
+    }
+    if (m->nkey == 0)
+        return lh_error_set(err, LH_ECORRUPT,
+                            "dataset '%s' version %lld: delta files but no primary key", m->dataset,
+                            (long long)m->version);
+    lh_buf deltas = {0};
+    if ((rc = path_list(st, m, true, &deltas, err))) goto done;
+    if (nbase) {
+        lh_buf_puts(out, "SELECT ");
+        column_list(m, "__b", out);
+        lh_buf_puts(out, " FROM read_parquet(");
+        if ((rc = path_list(st, m, false, out, err))) goto done;
+        lh_buf_printf(out, ") AS __b ANTI JOIN read_parquet(%s) AS __d ON ", deltas.data);
+        for (size_t i = 0; i < m->nkey; i++) {
+            if (i) lh_buf_puts(out, " AND ");
+            lh_buf_puts(out, "__b.");
+            lh_sql_ident(out, m->key[i]);
+            lh_buf_puts(out, " = __d.");
+            lh_sql_ident(out, m->key[i]);
+        }
+        lh_buf_puts(out, " UNION ALL ");
+    }
+    lh_buf_puts(out, "SELECT ");
+    column_list(m, NULL, out);
+    lh_buf_printf(out,
+                  " FROM (SELECT * FROM read_parquet(%s) QUALIFY row_number() OVER "
+                  "(PARTITION BY ",
+                  deltas.data);
+    for (size_t i = 0; i < m->nkey; i++) {
+        if (i) lh_buf_puts(out, ", ");
+        lh_sql_ident(out, m->key[i]);
+    }
+    lh_buf_puts(out, " ORDER BY " LH_DELTA_SEQ " DESC) = 1) WHERE NOT " LH_DELTA_DELETED);
+done:
+    lh_buf_free(&deltas);
+    return rc;
+}

@@ -1,0 +1,1202 @@
+/* Upsert and delete by primary key, primary key declaration, and journal batches.
+ *
+ * An upsert never rewrites a base file. It reads the input rows into a temp table, checks
+ * them (known columns, key present, values of the dataset's types), keeps the last row of
+ * each key, looks up the current rows of those keys through the same merge-on-read SQL the
+ * query engine uses, and writes two new objects: a delta Parquet file with the resulting
+ * whole rows (tagged with the commit version and a deleted flag) and a journal batch (one
+ * event per changed field of an updated row, one per inserted or deleted row, holding the
+ * row). Both are referenced by one catalog commit, so a reader sees
+ * neither or both, and an event is durable before the mutation is acknowledged. A lost
+ * commit race redoes the whole computation, because old values and the delta's sequence
+ * number depend on the version it builds on. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingest/ingest_int.h"
+
+#define UPSERT_ATTEMPTS 5
+#define SAMPLE_KEYS 5
+#define AUTO_COMPACT_MIN_ROWS 10000
+
+/* ------------------------------------------------------------- helpers */
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int ing_key_parse(const char *spec, const lh_manifest *m, char ***out, size_t *n, lh_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!spec || !*spec)
+        return lh_error_set(err, LH_EINVAL, "primary key: no column given (expected col[,col])");
+    char **v = NULL;
+    size_t k = 0;
+    const char *p = spec;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && (*p == ' '))
+            p++, len--;
+        while (len && p[len - 1] == ' ')
+            len--;
+        char *col = lh_strndup(p, len);
+        if (!*col || (m && !lh_manifest_column(m, col))) {
+            int rc = lh_error_set(err, LH_EINVAL,
+                                  !*col ? "primary key '%s': empty column name"
+                                        : "primary key '%s': dataset '%s' has no column '%s'",
+                                  spec, m ? m->dataset : "", col);
+            free(col);
+            strv_free(v, k);
+            return rc;
+        }
+        for (size_t i = 0; i < k; i++)
+            if (strcmp(v[i], col) == 0) {
+                int rc = lh_error_set(err, LH_EINVAL, "primary key '%s': column '%s' given twice",
+                                      spec, col);
+                free(col);
+                strv_free(v, k);
+                return rc;
+            }
+        v = lh_realloc(v, (k + 1) * sizeof *v);
+        v[k++] = col;
+        if (!e) break;
+        p = e + 1;
+    }
+    *out = v;
+    *n = k;
+    return LH_OK;
+}
+
+/* Appends "a.k1 = b.k1 AND a.k2 = b.k2". */
+static void key_join(lh_buf *b, char *const *key, size_t nkey, const char *x, const char *y)
+{
+    for (size_t i = 0; i < nkey; i++) {
+        lh_buf_printf(b, "%s%s.", i ? " AND " : "", x);
+        lh_sql_ident(b, key[i]);
+        lh_buf_printf(b, " = %s.", y);
+        lh_sql_ident(b, key[i]);
+    }
+}
+
+/* Appends the key as text: concat_ws(',', CAST(a.k1 AS VARCHAR), ...). */
+static void key_text(lh_buf *b, char *const *key, size_t nkey, const char *alias)
+{
+    lh_buf_puts(b, "concat_ws(',', ");
+    for (size_t i = 0; i < nkey; i++) {
+        lh_buf_printf(b, "%sCAST(%s%s", i ? ", " : "", alias ? alias : "", alias ? "." : "");
+        lh_sql_ident(b, key[i]);
+        lh_buf_puts(b, " AS VARCHAR)");
+    }
+    lh_buf_putc(b, ')');
+}
+
+/* "a, b" for messages. */
+static void key_names(lh_buf *b, char *const *key, size_t nkey)
+{
+    for (size_t i = 0; i < nkey; i++)
+        lh_buf_printf(b, "%s%s", i ? ", " : "", key[i]);
+}
+
+static void key_list(lh_buf *b, char *const *key, size_t nkey)
+{
+    for (size_t i = 0; i < nkey; i++) {
+        if (i) lh_buf_puts(b, ", ");
+        lh_sql_ident(b, key[i]);
+    }
+}
+
+/* One BIGINT (or VARCHAR) scalar from a query. */
+static int scalar_i64(duckdb_connection c, const char *sql, int64_t *out, lh_error *err)
+{
+    duckdb_result res;
+    int rc = ing_query(c, sql, &res, err);
+    if (rc) return rc;
+    *out = duckdb_row_count(&res) ? duckdb_value_int64(&res, 0, 0) : 0;
+    duckdb_destroy_result(&res);
+    return LH_OK;
+}
+
+static void scalar_str(duckdb_connection c, const char *sql, char *out, size_t n)
+{
+    duckdb_result res;
+    out[0] = 0;
+    if (ing_query(c, sql, &res, NULL)) return;
+    if (duckdb_row_count(&res)) {
+        char *v = duckdb_value_varchar(&res, 0, 0);
+        snprintf(out, n, "%s", v ? v : "");
+        duckdb_free(v);
+    }
+    duckdb_destroy_result(&res);
+}
+
+int ing_key_check_unique(duckdb_connection c, const char *dataset, const char *rel,
+                         char *const *key, size_t nkey, lh_error *err)
+{
+    lh_buf sql = {0}, cols = {0};
+    key_names(&cols, key, nkey);
+    int64_t nulls = 0;
+    lh_buf_puts(&sql, "SELECT count(*) FROM ");
+    lh_buf_puts(&sql, rel);
+    lh_buf_puts(&sql, " WHERE ");
+    for (size_t i = 0; i < nkey; i++) {
+        lh_buf_puts(&sql, i ? " OR " : "");
+        lh_sql_ident(&sql, key[i]);
+        lh_buf_puts(&sql, " IS NULL");
+    }
+    int rc = scalar_i64(c, sql.data, &nulls, err);
+    if (rc) goto done;
+    if (nulls) {
+        rc = lh_error_set(err, LH_EINVAL,
+                          "dataset '%s': cannot use (%s) as the primary key: %" PRId64
+                          " rows have no value for it",
+                          dataset, cols.data, nulls);
+        goto done;
+    }
+    lh_buf_reset(&sql);
+    lh_buf_puts(&sql, "SELECT count(*), string_agg(k || ' (' || n || ' rows)', ', ') FILTER "
+                      "(WHERE rn <= 5) FROM (SELECT k, n, row_number() OVER (ORDER BY n "
+                      "DESC, k) AS rn FROM (SELECT ");
+    key_text(&sql, key, nkey, NULL);
+    lh_buf_puts(&sql, " AS k, count(*) AS n FROM ");
+    lh_buf_puts(&sql, rel);
+    lh_buf_puts(&sql, " GROUP BY ");
+    key_list(&sql, key, nkey);
+    lh_buf_puts(&sql, " HAVING count(*) > 1))");
+    duckdb_result res;
+    if ((rc = ing_query(c, sql.data, &res, err))) goto done;
+    int64_t dups = duckdb_value_int64(&res, 0, 0);
+    char *sample = duckdb_value_varchar(&res, 1, 0);
+    if (dups)
+        rc = lh_error_set(err, LH_EINVAL,
+                          "dataset '%s': cannot use (%s) as the primary key: %" PRId64
+                          " key values appear more than once: %s%s",
+                          dataset, cols.data, dups, sample ? sample : "",
+                          dups > SAMPLE_KEYS ? ", ..." : "");
+    duckdb_free(sample);
+    duckdb_destroy_result(&res);
+done:
+    lh_buf_free(&sql);
+    lh_buf_free(&cols);
+    return rc;
+}
+
+int ing_journal_write(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
+                      const char *dataset, int64_t version, const char *events_sql,
+                      const char *source, const char *reason, int64_t *nevents, char **out_key,
+                      lh_error *err)
+{
+    char uuid[37];
+    lh_uuid(uuid);
+    int64_t now = lh_wall_us();
+    time_t secs = (time_t)(now / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char *tmp = lh_sprintf("%s/journal-%s.parquet", ing->tmp_dir, uuid);
+    char *key = lh_sprintf("_journal/%04d-%02d/batch_%" PRId64 "_%s_v%" PRId64 "_%.8s.parquet",
+                           tm.tm_year + 1900, tm.tm_mon + 1, now, dataset, version, uuid);
+    lh_buf sql = {0};
+    lh_buf_printf(&sql, "COPY (SELECT make_timestamp(%" PRId64 "::BIGINT) AS ts, ", now);
+    lh_sql_quote(&sql, dataset);
+    lh_buf_puts(&sql, " AS dataset, ");
+    lh_sql_quote(&sql, dataset);
+    lh_buf_puts(&sql, " || CASE WHEN key = '' THEN '' ELSE '/' || key END AS entity, key, field, "
+                      "old_value, new_value, op, ");
+    lh_buf_printf(&sql, "%" PRId64 "::BIGINT AS version, ", version);
+    lh_sql_quote(&sql, who && who->actor ? who->actor : "");
+    lh_buf_puts(&sql, " AS actor, ");
+    lh_sql_quote(&sql, who && who->profile ? who->profile : "");
+    lh_buf_puts(&sql, " AS profile, ");
+    /* No workspaces yet: the profile is the workspace. */
+    lh_sql_quote(&sql, who && who->profile ? who->profile : "");
+    lh_buf_puts(&sql, " AS workspace_id, ");
+    /* Without a caller-given source, the channel: the CLI's identity says "cli". */
+    lh_sql_quote(&sql, source                                                ? source
+                       : who && who->actor && strcmp(who->actor, "cli") == 0 ? "cli"
+                                                                             : "api");
+    lh_buf_puts(&sql, " AS source, ");
+    if (reason)
+        lh_sql_quote(&sql, reason);
+    else
+        lh_buf_puts(&sql, "NULL::VARCHAR");
+    lh_buf_printf(&sql, " AS reason FROM (%s) ORDER BY key, field) TO ", events_sql);
+    lh_sql_quote(&sql, tmp);
+    lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
+    duckdb_result res;
+    int rc = ing_query(c, sql.data, &res, err);
+    if (rc) {
+        lh_error_prefix(err, "dataset '%s': writing the journal batch", dataset);
+        goto done;
+    }
+    *nevents = duckdb_value_int64(&res, 0, 0);
+    duckdb_destroy_result(&res);
+    if ((rc = lh_storage_put_file(ing->st, key, tmp, err))) goto done;
+    *out_key = key;
+    key = NULL;
+done:
+    unlink(tmp);
+    free(tmp);
+    free(key);
+    lh_buf_free(&sql);
+    return rc;
+}
+
+/* ------------------------------------------------------------- set key */
+
+typedef struct key_commit {
+    int64_t base_version;
+    char **key;
+    size_t nkey;
+    const char *journal;
+    const char *reason;
+} key_commit;
+
+static int key_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **next, lh_error *err)
+{
+    key_commit *k = vctx;
+    *next = NULL;
+    if (!cur || cur->version != k->base_version)
+        return lh_error_set(err, LH_ECONFLICT,
+                            "dataset changed while its key was checked; run the command again");
+    lh_manifest *m = lh_manifest_clone(cur);
+    lh_manifest_set_key(m, (const char *const *)k->key, k->nkey);
+    if (k->journal) lh_manifest_add_journal(m, k->journal);
+    free(m->op);
+    m->op = lh_strdup("set_key");
+    if (k->reason)
+        json_object_set_new(m->metadata, "last_reason", json_string(k->reason));
+    else
+        json_object_del(m->metadata, "last_reason"); /* a reason belongs to one commit */
+    *next = m;
+    return LH_OK;
+}
+
+int lh_ingest_set_key(lh_ingest *ing, const lh_identity *who, const char *dataset, const char *spec,
+                      const char *reason, int64_t *version, lh_error *err)
+{
+    lh_manifest *cur = NULL;
+    duckdb_connection c = NULL;
+    char **key = NULL, *jkey = NULL;
+    size_t nkey = 0;
+    lh_buf rel = {0}, sql = {0}, oldk = {0}, newk = {0};
+    int rc = lh_catalog_get(ing->cat, who, dataset, 0, &cur, err);
+    if (rc) return rc;
+    if ((rc = ing_key_parse(spec, cur, &key, &nkey, err))) goto done;
+    if (duckdb_connect(ing->db, &c) != DuckDBSuccess) {
+        rc = lh_error_set(err, LH_EINTERNAL, "ingest: cannot connect to DuckDB");
+        goto done;
+    }
+    lh_buf_putc(&rel, '(');
+    if ((rc = lh_manifest_scan_sql(ing->st, cur, &rel, err))) goto done;
+    lh_buf_putc(&rel, ')');
+    if ((rc = ing_key_check_unique(c, dataset, rel.data, key, nkey, err))) goto done;
+    for (size_t i = 0; i < cur->nkey; i++)
+        lh_buf_printf(&oldk, "%s%s", i ? "," : "", cur->key[i]);
+    for (size_t i = 0; i < nkey; i++)
+        lh_buf_printf(&newk, "%s%s", i ? "," : "", key[i]);
+    lh_buf_puts(&sql, "SELECT '' AS key, 'primary_key' AS field, ");
+    if (cur->nkey)
+        lh_sql_quote(&sql, oldk.data);
+    else
+        lh_buf_puts(&sql, "NULL::VARCHAR");
+    lh_buf_puts(&sql, " AS old_value, ");
+    lh_sql_quote(&sql, newk.data);
+    lh_buf_puts(&sql, " AS new_value, 'set_key' AS op");
+    int64_t nev = 0;
+    if ((rc = ing_journal_write(ing, c, who, dataset, cur->version + 1, sql.data, NULL, reason,
+                                &nev, &jkey, err)))
+        goto done;
+    key_commit kc = {
+        .base_version = cur->version, .key = key, .nkey = nkey, .journal = jkey, .reason = reason};
+    rc = lh_catalog_update(ing->cat, who, dataset, key_commit_fn, &kc, version, err);
+    if (rc) lh_storage_delete(ing->st, jkey, NULL);
+done:
+    if (c) duckdb_disconnect(&c);
+    lh_manifest_free(cur);
+    strv_free(key, nkey);
+    free(jkey);
+    lh_buf_free(&rel);
+    lh_buf_free(&sql);
+    lh_buf_free(&oldk);
+    lh_buf_free(&newk);
+    return rc;
+}
+
+/* --------------------------------------------------------------- upsert */
+
+typedef struct upsert_commit {
+    int64_t base_version;
+    const char *delta;
+    int64_t delta_size, delta_rows;
+    const char *journal;
+    const bool *nullable; /* per dataset column: the delta has NULLs there */
+    const char *op;
+    const char *reason;
+} upsert_commit;
+
+static int upsert_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **next, lh_error *err)
+{
+    upsert_commit *u = vctx;
+    *next = NULL;
+    if (!cur || cur->version != u->base_version)
+        return lh_error_set(err, LH_ECONFLICT, "dataset changed while the %s was prepared", u->op);
+    lh_manifest *m = lh_manifest_clone(cur);
+    lh_manifest_add_delta(m, u->delta, u->delta_size, u->delta_rows);
+    lh_manifest_add_journal(m, u->journal);
+    for (size_t i = 0; i < m->ncolumns; i++)
+        m->columns[i].nullable = m->columns[i].nullable || u->nullable[i];
+    free(m->op);
+    m->op = lh_strdup(u->op);
+    if (u->reason)
+        json_object_set_new(m->metadata, "last_reason", json_string(u->reason));
+    else
+        json_object_del(m->metadata, "last_reason"); /* a reason belongs to one commit */
+    *next = m;
+    return LH_OK;
+}
+
+static lh_ingest_format guess_format(const char *name, const char *path)
+{
+    const char *dot = strrchr(name, '.');
+    if (dot && (strcasecmp(dot, ".json") == 0 || strcasecmp(dot, ".jsonl") == 0 ||
+                strcasecmp(dot, ".ndjson") == 0))
+        return LH_FORMAT_NDJSON;
+    if (dot && (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0)) return LH_FORMAT_CSV;
+    FILE *f = fopen(path, "rb");
+    int ch = ' ';
+    while (f && (ch = fgetc(f)) != EOF && (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t'))
+        ;
+    if (f) fclose(f);
+    return ch == '{' ? LH_FORMAT_NDJSON : LH_FORMAT_CSV;
+}
+
+/* Appends s as a JSON pointer ("/a~1b" for key "a/b") in SQL quotes. */
+static void json_pointer(lh_buf *b, const char *s)
+{
+    lh_buf esc = {0};
+    lh_buf_putc(&esc, '/');
+    for (const char *p = s; *p; p++) {
+        if (*p == '~')
+            lh_buf_puts(&esc, "~0");
+        else if (*p == '/')
+            lh_buf_puts(&esc, "~1");
+        else
+            lh_buf_putc(&esc, *p);
+    }
+    lh_sql_quote(b, esc.data);
+    lh_buf_free(&esc);
+}
+
+/* NDJSON: each line must be an object; lh_raw gets one JSON column per key seen in any row,
+ * SQL NULL where a row lacks the key (so "absent" and "null" stay different). */
+static int load_ndjson(duckdb_connection c, const char *path, const char *name, lh_error *err)
+{
+    lh_buf sql = {0};
+    lh_error e = {0};
+    duckdb_result res;
+    int rc;
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_load AS SELECT json AS j FROM "
+                      "read_json_objects(");
+    lh_sql_quote(&sql, path);
+    lh_buf_puts(&sql, ", format='newline_delimited')");
+    if (lh_duckdb_exec(c, sql.data, "read", &e)) {
+        rc = ing_reader_error(name, e.msg, NULL, err);
+        goto done;
+    }
+    int64_t bad = 0;
+    if ((rc = scalar_i64(c,
+                         "SELECT coalesce(min(rowid) + 1, 0) FROM lh_load WHERE "
+                         "json_type(j) <> 'OBJECT'",
+                         &bad, err)))
+        goto done;
+    if (bad) {
+        rc = lh_error_set(err, LH_EINVAL, "%s: row %" PRId64 ": not a JSON object", name, bad);
+        goto done;
+    }
+    if ((rc = ing_query(c, "SELECT DISTINCT unnest(json_keys(j)) AS k FROM lh_load ORDER BY k",
+                        &res, err)))
+        goto done;
+    lh_buf_reset(&sql);
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_raw AS SELECT rowid + 1 AS __lh_row");
+    for (idx_t i = 0; i < duckdb_row_count(&res); i++) {
+        char *k = duckdb_value_varchar(&res, 0, i);
+        lh_buf_puts(&sql, ", json_extract(j, ");
+        json_pointer(&sql, k ? k : "");
+        lh_buf_puts(&sql, ") AS ");
+        lh_sql_ident(&sql, k ? k : "");
+        duckdb_free(k);
+    }
+    duckdb_destroy_result(&res);
+    lh_buf_puts(&sql, " FROM lh_load ORDER BY rowid; DROP TABLE lh_load");
+    rc = lh_duckdb_exec(c, sql.data, "number rows", err);
+done:
+    lh_buf_free(&sql);
+    return rc;
+}
+
+/* The header's field names (RFC 4180 quoting), appended to out as DuckDB's columns={...}
+ * struct with every column VARCHAR. False (out untouched) if the header is unusual (empty,
+ * duplicate or over-long names, a quoted line break): the caller then lets DuckDB sniff. */
+static bool csv_columns(const char *path, char delim, lh_buf *out)
+{
+    char line[8192];
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    size_t start = (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) ? 3 : 0; /* BOM */
+    lh_buf cols = {0}, name = {0};
+    char **seen = NULL;
+    size_t nseen = 0;
+    bool ok = true, inq = false, done = false;
+    for (size_t i = start; ok && !done; i++) {
+        char ch = line[i];
+        if (i >= n) {
+            ok = false; /* no line end in the first 8 KiB */
+        } else if (inq) {
+            if (ch == '"' && line[i + 1] == '"') {
+                lh_buf_putc(&name, '"');
+                i++;
+            } else if (ch == '"') {
+                inq = false;
+            } else if (ch == '\n' || ch == '\r') {
+                ok = false;
+            } else {
+                lh_buf_putc(&name, ch);
+            }
+        } else if (ch == '"' && name.len == 0) {
+            inq = true;
+        } else if (ch == delim || ch == '\n' || ch == '\r') {
+            lh_buf_putc(&name, 0);
+            ok = name.len > 1 && name.len < 256;
+            for (size_t k = 0; ok && k < nseen; k++)
+                ok = strcmp(seen[k], name.data) != 0;
+            if (ok) {
+                seen = lh_realloc(seen, (nseen + 1) * sizeof *seen);
+                seen[nseen++] = lh_strdup(name.data);
+                lh_buf_puts(&cols, cols.len ? ", " : "{");
+                lh_sql_quote(&cols, name.data);
+                lh_buf_puts(&cols, ": 'VARCHAR'");
+            }
+            lh_buf_reset(&name);
+            done = ch != delim;
+        } else {
+            lh_buf_putc(&name, ch);
+        }
+    }
+    if (ok && cols.len) {
+        lh_buf_puts(out, ", columns=");
+        lh_buf_append(out, cols.data, cols.len);
+        lh_buf_putc(out, '}');
+    }
+    for (size_t k = 0; k < nseen; k++)
+        free(seen[k]);
+    free(seen);
+    lh_buf_free(&cols);
+    lh_buf_free(&name);
+    return ok && nseen > 0;
+}
+
+/* Loads the input into temp table lh_raw with __lh_row = 1, 2, ... in file order. CSV
+ * columns are VARCHAR; NDJSON columns are JSON (see load_ndjson). */
+static int load_input(duckdb_connection c, const char *path, const char *name, lh_ingest_format fmt,
+                      lh_error *err)
+{
+    if (fmt == LH_FORMAT_NDJSON) return load_ndjson(c, path, name, err);
+    lh_buf sql = {0};
+    char delim;
+    int nf;
+    ing_detect_dialect(path, &delim, &nf);
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_load AS SELECT * FROM read_csv(");
+    lh_sql_quote(&sql, path);
+    lh_buf_printf(&sql,
+                  ", header=true, all_varchar=true, delim='%s', quote='\"', "
+                  "escape='\"', strict_mode=true",
+                  delim == '\t' ? "\\t" : (char[]){delim, 0});
+    /* Everything is text and the dialect is known: with the columns named from the header,
+     * DuckDB need not sniff (most of the time of a small upsert otherwise). */
+    if (csv_columns(path, delim, &sql)) lh_buf_puts(&sql, ", auto_detect=false");
+    lh_buf_putc(&sql, ')');
+    lh_error e = {0};
+    int rc = lh_duckdb_exec(c, sql.data, "read", &e);
+    lh_buf_free(&sql);
+    if (rc) return ing_reader_error(name, e.msg, NULL, err);
+    /* A table's rowid follows insertion order, which DuckDB keeps as the file's order; a
+     * view numbers the rows without copying them. */
+    return lh_duckdb_exec(c,
+                          "CREATE OR REPLACE TEMP VIEW lh_raw AS SELECT rowid + 1 AS __lh_row, * "
+                          "FROM lh_load",
+                          "number rows", err);
+}
+
+typedef struct upsert_run {
+    lh_ingest *ing;
+    duckdb_connection c;
+    const lh_manifest *cur;
+    const lh_upsert_opts *o;
+    const char *name;
+    bool json;   /* lh_raw holds JSON values (NDJSON input) */
+    bool *given; /* per dataset column: present in the input */
+    lh_upsert_result *r;
+} upsert_run;
+
+/* The input value of column i as read (VARCHAR text, or JSON for nested types). */
+static void src_expr(const upsert_run *u, size_t i, lh_buf *b)
+{
+    const lh_column *col = &u->cur->columns[i];
+    bool nested = strchr(col->type, '[') || strncmp(col->type, "STRUCT", 6) == 0 ||
+                  strncmp(col->type, "MAP", 3) == 0;
+    if (!u->json || nested) {
+        lh_sql_ident(b, col->name);
+        return;
+    }
+    lh_buf_puts(b, "json_extract_string(");
+    lh_sql_ident(b, col->name);
+    lh_buf_puts(b, ", '$')");
+}
+
+/* TRY_CAST(<input value of column i> AS <its type>). */
+static void typed_expr(const upsert_run *u, size_t i, lh_buf *b)
+{
+    lh_buf_puts(b, "TRY_CAST(");
+    src_expr(u, i, b);
+    lh_buf_printf(b, " AS %s)", u->cur->columns[i].type);
+}
+
+static size_t column_index(const lh_manifest *m, const char *name)
+{
+    return (size_t)(lh_manifest_column(m, name) - m->columns);
+}
+
+/* Checks the input's columns and values; builds lh_batch: typed values, a presence flag per
+ * given column (__lh_p<i>: NDJSON rows may leave a field out), the last row per key. */
+static int check_and_batch(upsert_run *u, lh_error *err)
+{
+    const lh_manifest *m = u->cur;
+    schema in = {0};
+    lh_buf sql = {0}, bad = {0};
+    int rc = ing_describe(u->c, "lh_raw", &in, err);
+    if (rc) goto done;
+    for (size_t i = 0; i < in.n; i++) {
+        if (strcmp(in.cols[i].name, "__lh_row") == 0) continue;
+        const lh_column *col = lh_manifest_column(m, in.cols[i].name);
+        if (!col)
+            lh_buf_printf(&bad, "%s'%s'", bad.len ? ", " : "", in.cols[i].name);
+        else
+            u->given[col - m->columns] = true;
+    }
+    if (bad.len) {
+        rc = lh_error_set(err, LH_EINVAL,
+                          "%s: unknown columns %s (dataset '%s' has no such columns)", u->name,
+                          bad.data, m->dataset);
+        goto done;
+    }
+    for (size_t k = 0; k < m->nkey; k++)
+        if (!ing_schema_type(&in, m->key[k])) {
+            rc = lh_error_set(err, LH_EINVAL,
+                              "%s: key column '%s' is missing; every row needs the primary key of "
+                              "dataset '%s'",
+                              u->name, m->key[k], m->dataset);
+            goto done;
+        }
+    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_raw", &u->r->rows_in, err))) goto done;
+    if (u->r->rows_in == 0) {
+        rc = lh_error_set(err, LH_EINVAL, "%s: no rows", u->name);
+        goto done;
+    }
+    /* Values that do not convert to their column's type: one scan finds the first offending
+     * row of every column (text columns cannot fail), the earliest is reported. */
+    lh_buf_reset(&sql);
+    size_t nchecked = 0;
+    size_t *checked = lh_calloc(m->ncolumns + 1, sizeof *checked);
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        if (!u->given[i] || strcmp(m->columns[i].type, "VARCHAR") == 0) continue;
+        lh_buf_puts(&sql, nchecked ? ", " : "SELECT ");
+        lh_buf_puts(&sql, "min(__lh_row) FILTER (WHERE ");
+        src_expr(u, i, &sql);
+        lh_buf_puts(&sql, " IS NOT NULL AND ");
+        typed_expr(u, i, &sql);
+        lh_buf_puts(&sql, " IS NULL)");
+        checked[nchecked++] = i;
+    }
+    if (nchecked) {
+        lh_buf_puts(&sql, " FROM lh_raw");
+        duckdb_result res;
+        if ((rc = ing_query(u->c, sql.data, &res, err))) {
+            free(checked);
+            goto done;
+        }
+        int64_t first = 0;
+        size_t bad = 0;
+        for (size_t j = 0; j < nchecked; j++) {
+            if (duckdb_value_is_null(&res, j, 0)) continue;
+            int64_t row = duckdb_value_int64(&res, j, 0);
+            if (!first || row < first) first = row, bad = checked[j];
+        }
+        duckdb_destroy_result(&res);
+        if (first) {
+            lh_buf_reset(&sql);
+            lh_buf_puts(&sql, "SELECT CAST(");
+            src_expr(u, bad, &sql);
+            lh_buf_printf(&sql, " AS VARCHAR) FROM lh_raw WHERE __lh_row = %" PRId64, first);
+            char v[100];
+            scalar_str(u->c, sql.data, v, sizeof v);
+            rc = lh_error_set(err, LH_EINVAL,
+                              "%s: row %" PRId64 ": column '%s': \"%.80s\" is not a valid %s",
+                              u->name, first, m->columns[bad].name, v, m->columns[bad].type);
+        }
+    }
+    free(checked);
+    if (rc) goto done;
+    lh_buf_reset(&sql);
+    lh_buf_puts(&sql, "SELECT coalesce(min(__lh_row), 0) FROM lh_raw WHERE ");
+    for (size_t k = 0; k < m->nkey; k++) {
+        lh_buf_puts(&sql, k ? " OR " : "");
+        src_expr(u, column_index(m, m->key[k]), &sql);
+        lh_buf_puts(&sql, " IS NULL");
+    }
+    int64_t row = 0;
+    if ((rc = scalar_i64(u->c, sql.data, &row, err))) goto done;
+    if (row) {
+        lh_buf_reset(&bad);
+        key_names(&bad, m->key, m->nkey);
+        rc = lh_error_set(err, LH_EINVAL, "%s: row %" PRId64 ": no value for the primary key (%s)",
+                          u->name, row, bad.data);
+        goto done;
+    }
+    /* Typed batch, the last row of each key wins (as a whole row). */
+    lh_buf_reset(&sql);
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_batch AS SELECT * FROM (SELECT __lh_row");
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        if (!u->given[i]) continue;
+        lh_buf_puts(&sql, ", ");
+        typed_expr(u, i, &sql);
+        lh_buf_puts(&sql, " AS ");
+        lh_sql_ident(&sql, m->columns[i].name);
+        if (u->json) {
+            lh_buf_puts(&sql, ", ");
+            lh_sql_ident(&sql, m->columns[i].name);
+            lh_buf_printf(&sql, " IS NOT NULL AS __lh_p%zu", i);
+        } else {
+            lh_buf_printf(&sql, ", true AS __lh_p%zu", i);
+        }
+    }
+    lh_buf_puts(&sql, " FROM lh_raw) QUALIFY row_number() OVER (PARTITION BY ");
+    key_list(&sql, m->key, m->nkey);
+    lh_buf_puts(&sql, " ORDER BY __lh_row DESC) = 1");
+    if ((rc = lh_duckdb_exec(u->c, sql.data, "batch", err))) goto done;
+    int64_t nbatch = 0;
+    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &nbatch, err))) goto done;
+    u->r->duplicates = u->r->rows_in - nbatch;
+    if (u->r->duplicates) {
+        lh_buf_reset(&sql);
+        lh_buf_puts(&sql, "SELECT string_agg(k, ', ') FROM (SELECT k FROM (SELECT ");
+        key_text(&sql, m->key, m->nkey, NULL);
+        lh_buf_puts(&sql, " AS k, min(__lh_row) AS first FROM (SELECT __lh_row");
+        for (size_t k = 0; k < m->nkey; k++) {
+            size_t i = column_index(m, m->key[k]);
+            lh_buf_puts(&sql, ", ");
+            typed_expr(u, i, &sql);
+            lh_buf_puts(&sql, " AS ");
+            lh_sql_ident(&sql, m->key[k]);
+        }
+        lh_buf_puts(&sql, " FROM lh_raw) GROUP BY ");
+        key_list(&sql, m->key, m->nkey);
+        lh_buf_puts(&sql, " HAVING count(*) > 1) ORDER BY first LIMIT 5)");
+        scalar_str(u->c, sql.data, u->r->duplicate_keys, sizeof u->r->duplicate_keys);
+    }
+done:
+    ing_schema_free(&in);
+    lh_buf_free(&sql);
+    lh_buf_free(&bad);
+    return rc;
+}
+
+#define PREFILTER_MAX_KEYS 1024
+
+/* Appends " WHERE k IN (literals)" per key column so that reading the current rows of the
+ * batch's keys touches few rows: the semi-join alone is not pushed into the Parquet scan (it
+ * reads every column of every row), a constant IN list is (row groups whose min/max exclude
+ * every key are skipped; other columns are read for matching rows only). A large batch
+ * first finds which of its keys exist, reading the key columns only: a pure append then
+ * reads nothing more. */
+static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
+{
+    const lh_manifest *m = u->cur;
+    const char *src = "lh_batch";
+    int64_t n = 0;
+    lh_buf q = {0};
+    int rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &n, err);
+    if (rc) goto done;
+    if (n > PREFILTER_MAX_KEYS) {
+        lh_buf_puts(&q, "CREATE OR REPLACE TEMP TABLE lh_hit AS SELECT ");
+        for (size_t k = 0; k < m->nkey; k++) {
+            lh_buf_puts(&q, k ? ", __c." : "__c.");
+            lh_sql_ident(&q, m->key[k]);
+        }
+        lh_buf_puts(&q, " FROM (");
+        if ((rc = lh_manifest_scan_sql(u->ing->st, m, &q, err))) goto done;
+        lh_buf_puts(&q, ") AS __c SEMI JOIN lh_batch AS __n ON ");
+        key_join(&q, m->key, m->nkey, "__c", "__n");
+        if ((rc = lh_duckdb_exec(u->c, q.data, "existing keys", err)) ||
+            (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_hit", &n, err)))
+            goto done;
+        if (n == 0) {
+            lh_buf_puts(sql, " WHERE false");
+            goto done;
+        }
+        if (n > PREFILTER_MAX_KEYS) goto done;
+        src = "lh_hit";
+    }
+    for (size_t k = 0; k < m->nkey; k++) {
+        const char *type = lh_manifest_column(m, m->key[k])->type;
+        lh_buf_reset(&q);
+        /* Each value as CAST('text' AS type), quotes doubled. */
+        lh_buf_puts(&q, "SELECT string_agg(DISTINCT 'CAST(''' || replace(CAST(");
+        lh_sql_ident(&q, m->key[k]);
+        lh_buf_printf(&q, " AS VARCHAR), '''', '''''') || ''' AS %s)', ', ') FROM %s", type, src);
+        duckdb_result res;
+        if ((rc = ing_query(u->c, q.data, &res, err))) break;
+        char *list = duckdb_value_varchar(&res, 0, 0);
+        duckdb_destroy_result(&res);
+        if (list && *list) {
+            lh_buf_puts(sql, k ? " AND __c." : " WHERE __c.");
+            lh_sql_ident(sql, m->key[k]);
+            lh_buf_printf(sql, " IN (%s)", list);
+        }
+        duckdb_free(list);
+    }
+done:
+    lh_buf_free(&q);
+    return rc;
+}
+
+/* Builds lh_old (current rows of the batch's keys), lh_delta and the events SQL. */
+static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err)
+{
+    const lh_manifest *m = u->cur;
+    bool del = u->o->delete_rows;
+    lh_buf sql = {0};
+    char *k0 = m->key[0];
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_old AS SELECT __c.* FROM (");
+    int rc = lh_manifest_scan_sql(u->ing->st, m, &sql, err);
+    if (rc) goto done;
+    lh_buf_puts(&sql, ") AS __c SEMI JOIN lh_batch AS __n ON ");
+    key_join(&sql, m->key, m->nkey, "__c", "__n");
+    if ((rc = key_prefilter(u, &sql, err))) goto done;
+    if ((rc = lh_duckdb_exec(u->c, sql.data, "current rows", err))) goto done;
+
+    /* What changes: an upsert row is new, or differs in a given non-key column. */
+    lh_buf changed = {0};
+    lh_buf_puts(&changed, "__o.");
+    lh_sql_ident(&changed, k0);
+    lh_buf_puts(&changed, " IS NULL");
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        if (!u->given[i]) continue;
+        lh_buf_printf(&changed, " OR (__n.__lh_p%zu AND __n.", i);
+        lh_sql_ident(&changed, m->columns[i].name);
+        lh_buf_puts(&changed, " IS DISTINCT FROM __o.");
+        lh_sql_ident(&changed, m->columns[i].name);
+        lh_buf_putc(&changed, ')');
+    }
+
+    lh_buf_reset(&sql);
+    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_delta AS SELECT ");
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        const char *c = m->columns[i].name;
+        bool is_key = false;
+        for (size_t k = 0; k < m->nkey; k++)
+            is_key = is_key || strcmp(m->key[k], c) == 0;
+        if (i) lh_buf_puts(&sql, ", ");
+        if (del && !is_key) {
+            lh_buf_printf(&sql, "NULL::%s", m->columns[i].type);
+        } else if (del || !u->given[i]) {
+            lh_buf_puts(&sql, del ? "__n." : "__o.");
+            lh_sql_ident(&sql, c);
+        } else {
+            lh_buf_printf(&sql, "CASE WHEN __n.__lh_p%zu THEN __n.", i);
+            lh_sql_ident(&sql, c);
+            lh_buf_puts(&sql, " ELSE __o.");
+            lh_sql_ident(&sql, c);
+            lh_buf_puts(&sql, " END");
+        }
+        lh_buf_puts(&sql, " AS ");
+        lh_sql_ident(&sql, c);
+    }
+    lh_buf_printf(&sql, ", %" PRId64 "::BIGINT AS " LH_DELTA_SEQ ", %s AS " LH_DELTA_DELETED, seq,
+                  del ? "true" : "false");
+    if (del) {
+        lh_buf_puts(&sql, " FROM lh_batch AS __n SEMI JOIN lh_old AS __o ON ");
+        key_join(&sql, m->key, m->nkey, "__n", "__o");
+    } else {
+        lh_buf_puts(&sql, " FROM lh_batch AS __n LEFT JOIN lh_old AS __o ON ");
+        key_join(&sql, m->key, m->nkey, "__n", "__o");
+        lh_buf_printf(&sql, " WHERE %s", changed.data);
+    }
+    rc = lh_duckdb_exec(u->c, sql.data, "delta rows", err);
+    if (rc) {
+        lh_buf_free(&changed);
+        goto done;
+    }
+
+    /* Counts for the result. */
+    lh_buf_reset(&sql);
+    int64_t nold = 0, nbatch = 0, ndelta = 0;
+    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err)) ||
+        (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &nbatch, err)) ||
+        (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_delta", &ndelta, err))) {
+        lh_buf_free(&changed);
+        goto done;
+    }
+    if (del) {
+        u->r->deleted = nold;
+        u->r->absent = nbatch - nold;
+        if (u->r->absent) {
+            lh_buf_puts(&sql, "SELECT string_agg(k, ', ') FROM (SELECT ");
+            key_text(&sql, m->key, m->nkey, "__n");
+            lh_buf_puts(&sql, " AS k FROM lh_batch AS __n ANTI JOIN lh_old AS __o ON ");
+            key_join(&sql, m->key, m->nkey, "__n", "__o");
+            lh_buf_puts(&sql, " ORDER BY __n.__lh_row LIMIT 5)");
+            scalar_str(u->c, sql.data, u->r->absent_keys, sizeof u->r->absent_keys);
+        }
+    } else {
+        u->r->inserted = nbatch - nold;
+        u->r->updated = ndelta - u->r->inserted;
+        u->r->unchanged = nold - u->r->updated;
+    }
+
+    /* Journal events: an inserted or deleted row is one event (field "*", the row as a JSON
+     * object in new_value or old_value); an update is one event per changed field. */
+    lh_buf_puts(events, "SELECT ");
+    key_text(events, m->key, m->nkey, del ? "__o" : "__n");
+    lh_buf_puts(events, " AS key, '*' AS field, ");
+    lh_buf_puts(events, del ? "CAST(to_json({" : "NULL::VARCHAR AS old_value, CAST(to_json({");
+    for (size_t i = 0, n = 0; i < m->ncolumns; i++) {
+        if (!del && !u->given[i]) continue;
+        if (n++) lh_buf_puts(events, ", ");
+        lh_sql_quote(events, m->columns[i].name);
+        lh_buf_puts(events, del ? ": __o." : ": __n.");
+        lh_sql_ident(events, m->columns[i].name);
+    }
+    if (del) {
+        lh_buf_puts(events, "}) AS VARCHAR) AS old_value, NULL::VARCHAR AS new_value, 'delete' AS "
+                            "op FROM lh_old AS __o SEMI JOIN lh_batch AS __n ON ");
+        key_join(events, m->key, m->nkey, "__o", "__n");
+    } else {
+        lh_buf_puts(events, "}) AS VARCHAR) AS new_value, 'insert' AS op FROM lh_batch AS __n "
+                            "ANTI JOIN lh_old AS __o ON ");
+        key_join(events, m->key, m->nkey, "__n", "__o");
+    }
+    for (size_t i = 0; !del && i < m->ncolumns; i++) {
+        const char *c = m->columns[i].name;
+        if (!u->given[i]) continue;
+        lh_buf_puts(events, " UNION ALL SELECT ");
+        key_text(events, m->key, m->nkey, "__n");
+        lh_buf_puts(events, " AS key, ");
+        lh_sql_quote(events, c);
+        lh_buf_puts(events, " AS field, CAST(__o.");
+        lh_sql_ident(events, c);
+        lh_buf_puts(events, " AS VARCHAR) AS old_value, CAST(__n.");
+        lh_sql_ident(events, c);
+        lh_buf_puts(events, " AS VARCHAR) AS new_value, 'update' AS op FROM lh_batch AS __n JOIN "
+                            "lh_old AS __o ON ");
+        key_join(events, m->key, m->nkey, "__n", "__o");
+        lh_buf_printf(events, " WHERE __n.__lh_p%zu AND __n.", i);
+        lh_sql_ident(events, c);
+        lh_buf_puts(events, " IS DISTINCT FROM __o.");
+        lh_sql_ident(events, c);
+    }
+    lh_buf_free(&changed);
+done:
+    lh_buf_free(&sql);
+    return rc;
+}
+
+/* One attempt against the latest version: LH_ECONFLICT if another writer got there first. */
+static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
+                       const char *path, const lh_upsert_opts *o, const char *name,
+                       lh_upsert_result *r, lh_error *err)
+{
+    lh_manifest *cur = NULL;
+    bool *given = NULL, *nullable = NULL;
+    char *tmp = NULL, *dkey = NULL, *jkey = NULL;
+    lh_buf events = {0}, sql = {0};
+    bool uploaded = false;
+    int rc = lh_catalog_get(ing->cat, who, o->dataset, 0, &cur, err);
+    if (rc) goto done;
+    if (cur->nkey == 0) {
+        rc = lh_error_set(err, LH_EINVAL,
+                          "dataset '%s' has no primary key; declare one first (lakehouse key "
+                          "%s COL[,COL])",
+                          o->dataset, o->dataset);
+        goto done;
+    }
+    given = lh_calloc(cur->ncolumns + 1, sizeof *given);
+    nullable = lh_calloc(cur->ncolumns + 1, sizeof *nullable);
+    lh_ingest_format fmt = o->format ? o->format : guess_format(name, path);
+    upsert_run u = {.ing = ing,
+                    .c = c,
+                    .cur = cur,
+                    .o = o,
+                    .name = name,
+                    .given = given,
+                    .r = r,
+                    .json = fmt == LH_FORMAT_NDJSON};
+    if ((rc = load_input(c, path, name, fmt, err))) goto done;
+    if ((rc = check_and_batch(&u, err))) goto done;
+    int64_t version = cur->version + 1;
+    if ((rc = build_delta(&u, version, &events, err))) goto done;
+    int64_t ndelta = 0;
+    if ((rc = scalar_i64(c, "SELECT count(*) FROM lh_delta", &ndelta, err))) goto done;
+    if (ndelta == 0) {
+        r->noop = true;
+        r->version = cur->version;
+        goto done;
+    }
+    /* Which columns the delta fills with NULL (nullability only widens). */
+    lh_buf_puts(&sql, "SELECT ");
+    for (size_t i = 0; i < cur->ncolumns; i++) {
+        lh_buf_printf(&sql, "%scount_if(", i ? ", " : "");
+        lh_sql_ident(&sql, cur->columns[i].name);
+        lh_buf_puts(&sql, " IS NULL)");
+    }
+    lh_buf_puts(&sql, " FROM lh_delta");
+    duckdb_result res;
+    if ((rc = ing_query(c, sql.data, &res, err))) goto done;
+    for (size_t i = 0; i < cur->ncolumns; i++)
+        nullable[i] = !o->delete_rows && duckdb_value_int64(&res, i, 0) != 0;
+    duckdb_destroy_result(&res);
+
+    char uuid[37];
+    lh_uuid(uuid);
+    tmp = lh_sprintf("%s/delta-%s.parquet", ing->tmp_dir, uuid);
+    dkey = lh_sprintf("data/%s/_delta/%s.parquet", o->dataset, uuid);
+    lh_buf_reset(&sql);
+    lh_buf_puts(&sql, "COPY lh_delta TO ");
+    lh_sql_quote(&sql, tmp);
+    lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
+    if ((rc = lh_duckdb_exec(c, sql.data, "write delta", err))) goto done;
+    struct stat sb;
+    if (stat(tmp, &sb) != 0) {
+        rc = lh_error_set(err, LH_EIO, "%s: delta file vanished", tmp);
+        goto done;
+    }
+    if ((rc = lh_storage_put_file(ing->st, dkey, tmp, err))) goto done;
+    uploaded = true;
+    if ((rc = ing_journal_write(ing, c, who, o->dataset, version, events.data, o->source, o->reason,
+                                &r->events, &jkey, err)))
+        goto done;
+    upsert_commit uc = {.base_version = cur->version,
+                        .delta = dkey,
+                        .delta_size = sb.st_size,
+                        .delta_rows = ndelta,
+                        .journal = jkey,
+                        .nullable = nullable,
+                        .op = o->delete_rows ? "delete" : "upsert",
+                        .reason = o->reason};
+    rc = lh_catalog_update(ing->cat, who, o->dataset, upsert_commit_fn, &uc, &r->version, err);
+    if (rc == LH_OK) uploaded = false; /* the objects belong to the catalog now */
+done:
+    if (uploaded) {
+        lh_storage_delete(ing->st, dkey, NULL);
+        if (jkey) lh_storage_delete(ing->st, jkey, NULL);
+    }
+    if (tmp) unlink(tmp);
+    free(tmp);
+    free(dkey);
+    free(jkey);
+    free(given);
+    free(nullable);
+    lh_buf_free(&events);
+    lh_buf_free(&sql);
+    lh_manifest_free(cur);
+    return rc;
+}
+
+int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
+                     const lh_upsert_opts *o, lh_upsert_result *result, lh_error *err)
+{
+    uint64_t t0 = lh_now_ns();
+    lh_upsert_result r = {0};
+    duckdb_connection c = NULL;
+    int rc;
+    const char *name = o->source_name && *o->source_name ? o->source_name : path;
+    if (!lh_name_valid(o->dataset, err)) {
+        rc = lh_error_prefix(err, "dataset");
+        goto done;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rc = lh_error_set(err, LH_ENOENT, "%s: no such file", name);
+        goto done;
+    }
+    if (sb.st_size == 0) {
+        rc = lh_error_set(err, LH_EINVAL, "%s: the file is empty; no rows", name);
+        goto done;
+    }
+    if (duckdb_connect(ing->db, &c) != DuckDBSuccess) {
+        rc = lh_error_set(err, LH_EINTERNAL, "ingest: cannot connect to DuckDB");
+        goto done;
+    }
+    for (int attempt = 0;; attempt++) {
+        lh_error e = {0};
+        memset(&r, 0, sizeof r);
+        rc = upsert_once(ing, c, who, path, o, name, &r, &e);
+        if (rc != LH_ECONFLICT || attempt + 1 >= UPSERT_ATTEMPTS) {
+            if (rc && err) *err = e;
+            break;
+        }
+    }
+    if (rc == LH_OK && !r.noop && ing->compact_delta_files > 0) {
+        /* The policy: the upsert that leaves too many delta files, or more than
+         * AUTO_COMPACT_MIN_ROWS delta rows making over a quarter of the base rows, pays for
+         * merging them (reads of every delta's key column grow with both). Its own commit
+         * stands whatever happens here. */
+        lh_manifest *m = NULL;
+        int64_t delta_rows = 0;
+        if (lh_catalog_get(ing->cat, who, o->dataset, 0, &m, NULL) == LH_OK)
+            for (size_t i = 0; i < m->nfiles; i++)
+                delta_rows += m->files[i].delta ? m->files[i].rows : 0;
+        if (m && (lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files ||
+                  (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > m->rows - delta_rows))) {
+            lh_compact_result cr;
+            lh_error ce = {0};
+            if (lh_ingest_compact(ing, who, o->dataset, "automatic: deltas over threshold", &cr,
+                                  &ce) == LH_OK)
+                r.compacted = cr.noop ? 0 : cr.version;
+            else
+                lh_log(LH_LOG_WARN, "ingest.auto_compact_failed", "dataset", o->dataset, "error",
+                       ce.msg, NULL);
+        }
+        lh_manifest_free(m);
+    }
+done:
+    if (c) duckdb_disconnect(&c);
+    r.seconds = (double)(lh_now_ns() - t0) / 1e9;
+    if (result) *result = r;
+    return rc;
+}
+
+/* --------------------------------------------------------------- replay */
+
+typedef struct replay_commit {
+    const lh_manifest *src;
+    const char *target, *key, *journal, *reason;
+    int64_t size, rows;
+} replay_commit;
+
+static int replay_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **next, lh_error *err)
+{
+    replay_commit *x = vctx;
+    *next = NULL;
+    if (cur) return lh_error_set(err, LH_EEXIST, "dataset '%s' already exists", x->target);
+    lh_manifest *m = lh_manifest_new(x->target);
+    for (size_t i = 0; i < x->src->ncolumns; i++)
+        lh_manifest_add_column(m, x->src->columns[i].name, x->src->columns[i].type,
+                               x->src->columns[i].nullable);
+    lh_manifest_set_key(m, (const char *const *)x->src->key, x->src->nkey);
+    lh_manifest_add_file(m, x->key, x->size, x->rows);
+    lh_manifest_add_journal(m, x->journal);
+    free(m->op);
+    m->op = lh_strdup("replay");
+    json_object_set_new(m->metadata, "replayed_from",
+                        json_pack("{s:s, s:I}", "dataset", x->src->dataset, "version",
+                                  (json_int_t)x->src->version));
+    if (x->reason)
+        json_object_set_new(m->metadata, "last_reason", json_string(x->reason));
+    else
+        json_object_del(m->metadata, "last_reason"); /* a reason belongs to one commit */
+    *next = m;
+    return LH_OK;
+}
+
+int lh_ingest_replay(lh_ingest *ing, const lh_identity *who, const char *dataset, int64_t version,
+                     const char *target, const char *reason, int64_t *rows, lh_error *err)
+{
+    lh_manifest *src = NULL;
+    duckdb_connection c = NULL;
+    char *tmp = NULL, *key = NULL, *jkey = NULL;
+    lh_buf sql = {0};
+    bool uploaded = false;
+    int rc;
+    if (!lh_name_valid(target, err)) return lh_error_prefix(err, "replay target");
+    if (version <= 0) return lh_error_set(err, LH_EINVAL, "replay: version must be 1 or more");
+    lh_manifest *exists = NULL;
+    if (lh_catalog_get(ing->cat, who, target, 0, &exists, NULL) == LH_OK) {
+        lh_manifest_free(exists);
+        return lh_error_set(err, LH_EEXIST,
+                            "replay: dataset '%s' already exists; pick another name", target);
+    }
+    if ((rc = lh_catalog_get(ing->cat, who, dataset, version, &src, err))) goto done;
+    if (duckdb_connect(ing->db, &c) != DuckDBSuccess) {
+        rc = lh_error_set(err, LH_EINTERNAL, "ingest: cannot connect to DuckDB");
+        goto done;
+    }
+    char uuid[37];
+    lh_uuid(uuid);
+    tmp = lh_sprintf("%s/replay-%s.parquet", ing->tmp_dir, uuid);
+    key = lh_sprintf("data/%s/%s.parquet", target, uuid);
+    lh_buf_puts(&sql, "COPY (");
+    if ((rc = lh_manifest_scan_sql(ing->st, src, &sql, err))) goto done;
+    lh_buf_puts(&sql, ") TO ");
+    lh_sql_quote(&sql, tmp);
+    lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)");
+    duckdb_result res;
+    if ((rc = ing_query(c, sql.data, &res, err))) goto done;
+    int64_t n = duckdb_value_int64(&res, 0, 0);
+    duckdb_destroy_result(&res);
+    struct stat sb;
+    if (stat(tmp, &sb) != 0) {
+        rc = lh_error_set(err, LH_EIO, "%s: replayed file vanished", tmp);
+        goto done;
+    }
+    if ((rc = lh_storage_put_file(ing->st, key, tmp, err))) goto done;
+    uploaded = true;
+    lh_buf_reset(&sql);
+    lh_buf_printf(&sql,
+                  "SELECT '' AS key, 'rows' AS field, NULL::VARCHAR AS old_value, "
+                  "'%" PRId64 " rows replayed from ' || ",
+                  n);
+    char from[200];
+    snprintf(from, sizeof from, "%s@v%" PRId64, dataset, version);
+    lh_sql_quote(&sql, from);
+    lh_buf_puts(&sql, " AS new_value, 'replay' AS op");
+    int64_t nev = 0;
+    if ((rc = ing_journal_write(ing, c, who, target, 1, sql.data, NULL, reason, &nev, &jkey, err)))
+        goto done;
+    replay_commit x = {.src = src,
+                       .target = target,
+                       .key = key,
+                       .journal = jkey,
+                       .reason = reason,
+                       .size = sb.st_size,
+                       .rows = n};
+    if ((rc = lh_catalog_update(ing->cat, who, target, replay_commit_fn, &x, NULL, err))) goto done;
+    uploaded = false;
+    if (rows) *rows = n;
+done:
+    if (uploaded) {
+        lh_storage_delete(ing->st, key, NULL);
+        if (jkey) lh_storage_delete(ing->st, jkey, NULL);
+    }
+    if (tmp) unlink(tmp);
+    if (c) duckdb_disconnect(&c);
+    lh_manifest_free(src);
+    lh_buf_free(&sql);
+    free(tmp);
+    free(key);
+    free(jkey);
+    return rc;
+}

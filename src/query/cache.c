@@ -1,0 +1,264 @@
+/* The hot cache: datasets held as DuckDB in-memory tables (schema lh_cache) at one version.
+ *
+ * A cached dataset's view reads its table instead of Parquet. The views lock of the engine
+ * guards everything here (callers hold it), so a view and its table change together:
+ * when a new version is seen the view is re-pointed before any query can use it — a pinned
+ * dataset is reloaded at the new version, any other one is dropped from memory (and may be
+ * admitted again later). A query therefore never reads a stale table.
+ *
+ * Memory: each entry's bytes are measured as the growth of DuckDB's memory use while its
+ * table loads (at least the Parquet size). Loading past the budget evicts the least
+ * recently used unpinned tables; pins that cannot fit are refused. Datasets named in
+ * queries ADMIT_MISSES times while not cached are admitted automatically if they fit in
+ * a quarter of the budget (estimated from their Parquet size). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query_int.h"
+
+#define ADMIT_MISSES 3
+#define PARQUET_EXPANSION 3 /* estimated memory per Parquet byte, for admission only */
+
+typedef struct hot_entry {
+    char *dataset;
+    int64_t version; /* loaded version; 0 = not in memory */
+    int64_t bytes, rows;
+    bool pinned;
+    uint64_t hits, misses; /* queries naming the dataset while loaded / not loaded */
+    uint64_t last_used_ns;
+} hot_entry;
+
+struct lh_hot {
+    lh_storage *st;
+    int64_t budget;
+    hot_entry *e;
+    size_t n;
+    char **evicted; /* datasets evicted since lh_hot_take_evicted: their views must move */
+    size_t nevicted;
+};
+
+lh_hot *lh_hot_new(lh_storage *st, int64_t budget_bytes)
+{
+    lh_hot *h = lh_calloc(1, sizeof *h);
+    h->st = st;
+    h->budget = budget_bytes;
+    return h;
+}
+
+void lh_hot_free(lh_hot *h)
+{
+    if (!h) return;
+    for (size_t i = 0; i < h->n; i++)
+        free(h->e[i].dataset);
+    free(h->e);
+    for (size_t i = 0; i < h->nevicted; i++)
+        free(h->evicted[i]);
+    free(h->evicted);
+    free(h);
+}
+
+static hot_entry *find(lh_hot *h, const char *dataset, bool create)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->e[i].dataset, dataset) == 0) return &h->e[i];
+    if (!create) return NULL;
+    h->e = lh_realloc(h->e, (h->n + 1) * sizeof *h->e);
+    hot_entry *e = &h->e[h->n++];
+    memset(e, 0, sizeof *e);
+    e->dataset = lh_strdup(dataset);
+    return e;
+}
+
+static int64_t used(const lh_hot *h)
+{
+    int64_t u = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->e[i].version) u += h->e[i].bytes;
+    return u;
+}
+
+static void table_name(lh_buf *b, const char *dataset)
+{
+    lh_buf_puts(b, "lh_cache.");
+    lh_sql_ident(b, dataset);
+}
+
+static void unload(duckdb_connection admin, hot_entry *e)
+{
+    if (!e->version) return;
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+    table_name(&sql, e->dataset);
+    lh_duckdb_exec(admin, sql.data, "drop cached table", NULL);
+    lh_buf_free(&sql);
+    e->version = 0;
+    e->bytes = e->rows = 0;
+}
+
+static int64_t duckdb_mem(duckdb_connection admin)
+{
+    duckdb_result res;
+    int64_t v = 0;
+    if (duckdb_query(admin, "SELECT sum(memory_usage_bytes)::BIGINT FROM duckdb_memory()", &res) ==
+        DuckDBSuccess)
+        v = duckdb_value_int64(&res, 0, 0);
+    duckdb_destroy_result(&res);
+    return v;
+}
+
+bool lh_hot_source(lh_hot *h, const char *dataset, int64_t version, lh_buf *out)
+{
+    hot_entry *e = find(h, dataset, false);
+    if (!e || !e->version || e->version != version) return false;
+    lh_buf_puts(out, "SELECT * FROM ");
+    table_name(out, dataset);
+    return true;
+}
+
+/* Evicts least recently used unpinned tables (never keep) until extra more bytes fit. */
+static void make_room(lh_hot *h, duckdb_connection admin, int64_t extra, const hot_entry *keep)
+{
+    while (used(h) + extra > h->budget) {
+        hot_entry *lru = NULL;
+        for (size_t i = 0; i < h->n; i++) {
+            hot_entry *e = &h->e[i];
+            if (e == keep || !e->version || e->pinned) continue;
+            if (!lru || e->last_used_ns < lru->last_used_ns) lru = e;
+        }
+        if (!lru) return;
+        lh_log(LH_LOG_INFO, "cache.evict", "dataset", lru->dataset, NULL);
+        h->evicted = lh_realloc(h->evicted, (h->nevicted + 1) * sizeof *h->evicted);
+        h->evicted[h->nevicted++] = lh_strdup(lru->dataset);
+        unload(admin, lru);
+    }
+}
+
+int lh_hot_load(lh_hot *h, duckdb_connection admin, const lh_manifest *m, bool pin, lh_error *err)
+{
+    hot_entry *e = find(h, m->dataset, true);
+    if (e->version == m->version) {
+        e->pinned = e->pinned || pin;
+        return LH_OK;
+    }
+    unload(admin, e);
+    lh_buf sql = {0};
+    int rc = lh_duckdb_exec(admin, "CREATE SCHEMA IF NOT EXISTS lh_cache", "cache schema", err);
+    if (rc) goto done;
+    int64_t before = duckdb_mem(admin);
+    lh_buf_puts(&sql, "CREATE OR REPLACE TABLE ");
+    table_name(&sql, m->dataset);
+    lh_buf_puts(&sql, " AS ");
+    if ((rc = lh_manifest_scan_sql(h->st, m, &sql, err))) goto done;
+    if (m->nkey) {
+        /* An index on the primary key: a lookup by key is an index probe, not a scan. */
+        lh_buf_printf(&sql, "; CREATE UNIQUE INDEX \"%s_pk\" ON ", m->dataset);
+        table_name(&sql, m->dataset);
+        lh_buf_puts(&sql, " (");
+        for (size_t k = 0; k < m->nkey; k++) {
+            if (k) lh_buf_puts(&sql, ", ");
+            lh_sql_ident(&sql, m->key[k]);
+        }
+        lh_buf_putc(&sql, ')');
+    }
+    if ((rc = lh_duckdb_exec(admin, sql.data, "load into the cache", err))) {
+        lh_error_prefix(err, "cache: dataset '%s'", m->dataset);
+        lh_buf_reset(&sql);
+        lh_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+        table_name(&sql, m->dataset);
+        lh_duckdb_exec(admin, sql.data, "drop cached table", NULL);
+        goto done;
+    }
+    int64_t grown = duckdb_mem(admin) - before;
+    e->version = m->version;
+    e->bytes = grown > m->bytes ? grown : m->bytes;
+    e->rows = m->rows;
+    e->last_used_ns = lh_now_ns();
+    make_room(h, admin, 0, e);
+    if (used(h) > h->budget) {
+        int64_t need = e->bytes;
+        unload(admin, e);
+        rc = lh_error_set(err, LH_ETOOBIG,
+                          "cache: dataset '%s' needs %" PRId64 " MB in memory; the cache budget is "
+                          "%" PRId64 " MB and pinned datasets hold %" PRId64 " MB",
+                          m->dataset, need >> 20, h->budget >> 20, used(h) >> 20);
+        goto done;
+    }
+    e->pinned = e->pinned || pin;
+done:
+    lh_buf_free(&sql);
+    return rc;
+}
+
+void lh_hot_invalidate(lh_hot *h, duckdb_connection admin, const lh_manifest *m)
+{
+    hot_entry *e = find(h, m->dataset, false);
+    if (!e || !e->version || e->version == m->version) return;
+    if (!e->pinned) {
+        unload(admin, e);
+        return;
+    }
+    lh_error err = {0};
+    if (lh_hot_load(h, admin, m, true, &err))
+        lh_log(LH_LOG_WARN, "cache.reload_failed", "dataset", m->dataset, "error", err.msg, NULL);
+}
+
+void lh_hot_forget(lh_hot *h, duckdb_connection admin, const char *dataset)
+{
+    hot_entry *e = find(h, dataset, false);
+    if (!e) return;
+    unload(admin, e);
+    free(e->dataset);
+    *e = h->e[--h->n];
+}
+
+void lh_hot_unpin(lh_hot *h, const char *dataset)
+{
+    hot_entry *e = find(h, dataset, false);
+    if (e) e->pinned = false;
+}
+
+bool lh_hot_pinned(lh_hot *h, const char *dataset)
+{
+    hot_entry *e = find(h, dataset, false);
+    return e && e->pinned;
+}
+
+bool lh_hot_touch(lh_hot *h, const char *dataset, int64_t version, int64_t bytes)
+{
+    hot_entry *e = find(h, dataset, true);
+    e->last_used_ns = lh_now_ns();
+    if (e->version == version) {
+        e->hits++;
+        return false;
+    }
+    e->misses++;
+    return e->misses % ADMIT_MISSES == 0 && bytes * PARQUET_EXPANSION <= h->budget / 4;
+}
+
+char **lh_hot_take_evicted(lh_hot *h, size_t *n)
+{
+    char **v = h->evicted;
+    *n = h->nevicted;
+    h->evicted = NULL;
+    h->nevicted = 0;
+    return v;
+}
+
+json_t *lh_hot_stats(lh_hot *h)
+{
+    json_t *entries = json_array();
+    for (size_t i = 0; i < h->n; i++) {
+        const hot_entry *e = &h->e[i];
+        if (!e->version && !e->pinned && !e->hits && !e->misses) continue;
+        json_array_append_new(entries,
+                              json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I}", "dataset",
+                                        e->dataset, "cached", e->version != 0, "pinned", e->pinned,
+                                        "version", (json_int_t)e->version, "bytes",
+                                        (json_int_t)e->bytes, "rows", (json_int_t)e->rows, "hits",
+                                        (json_int_t)e->hits, "misses", (json_int_t)e->misses));
+    }
+    return json_pack("{s:I, s:I, s:o}", "budget_bytes", (json_int_t)h->budget, "used_bytes",
+                     (json_int_t)used(h), "entries", entries);
+}

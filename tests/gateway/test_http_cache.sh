@@ -1,0 +1,48 @@
+# The hot cache: pin, hits, invalidation on commit (never a stale row), unpin, automatic
+# admission of a dataset queried often, a pin refused past the memory budget.
+. "$(dirname "$0")/lib.sh"
+start_server
+
+printf 'id,name\n1,ada\n2,grace\n' >"$T/p.csv"
+req POST '/ingest?dataset=people&key=id' --data-binary @"$T/p.csv"
+expect_status 201
+awk 'BEGIN { print "id,v"; for (i = 0; i < 2000; i++) printf "%d,%d\n", i, i }' >"$T/o.csv"
+req POST '/ingest?dataset=other' --data-binary @"$T/o.csv"
+expect_status 201
+
+req GET /cache
+expect_status 200
+expect_jq '.enabled == true and .used_bytes == 0 and .budget_bytes > 0' "empty cache"
+
+req POST /cache/pin --data-binary '{"dataset":"people"}'
+expect_status 200
+expect_jq '.entries[] | select(.dataset == "people") | .cached and .pinned and .version == 1 and .bytes > 0 and .rows == 2' "people pinned"
+[ -f "$T/lake/_cache/pins/people" ] && pass "pin kept in the lake" || fail "no pin marker"
+
+expect_eq "$(sql 'SELECT name FROM people WHERE id = 2' | jq -r '.rows[0][0]')" "grace" "query on the pinned table"
+req GET /cache
+expect_jq '.entries[] | select(.dataset == "people") | .hits >= 1' "a hit counted"
+
+# A commit: the pinned table is reloaded at the new version before any query sees it.
+req POST /datasets/people/upsert -H 'Content-Type: application/json' --data-binary '{"rows":[{"id":2,"name":"hopper"}]}'
+expect_status 200
+expect_eq "$(sql 'SELECT name FROM people WHERE id = 2' | jq -r '.rows[0][0]')" "hopper" "no stale row after an upsert"
+req GET /cache
+expect_jq '.entries[] | select(.dataset == "people") | .cached and .version == 2' "reloaded at version 2"
+
+req POST /cache/unpin --data-binary '{"dataset":"people"}'
+expect_status 200
+expect_jq '.entries[] | select(.dataset == "people") | .pinned == false' "unpinned"
+[ ! -f "$T/lake/_cache/pins/people" ] && pass "pin marker removed" || fail "pin marker still there"
+
+# Queried often enough, a small dataset is admitted on its own.
+for i in 1 2 3; do sql 'SELECT count(*) FROM other' >/dev/null; done
+req GET /cache
+expect_jq '.entries[] | select(.dataset == "other") | .cached and .misses >= 3' "other admitted"
+expect_eq "$(sql 'SELECT sum(v) FROM other' | jq -r '.rows[0][0]')" "1999000" "admitted table answers"
+
+req POST /cache/pin --data-binary '{"dataset":"nope"}'
+expect_status 404
+req POST /cache/pin --data-binary '{"dataset":"people","x":1}'
+expect_status 400
+finish

@@ -1,0 +1,772 @@
+/* Upserts and deletes by primary key: merge-on-read against a rewrite oracle, bad input
+ * that changes nothing, base files never rewritten, the journal of every change. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest.h"
+#include "query/query.h"
+#include "testutil.h"
+
+typedef struct fx {
+    char *dir;
+    lh_config cfg;
+    lh_storage *st;
+    lh_catalog *cat;
+    lh_ingest *ing;
+    lh_query *q;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    f->dir = tu_tmpdir("upsert");
+    lh_error err = {0};
+    assert_int_equal(lh_config_load(&f->cfg, NULL, &err), 0);
+    char *lake = lh_path_join(f->dir, "lake");
+    assert_int_equal(lh_config_set(&f->cfg, "data_dir", lake, &err), 0);
+    free(lake);
+    assert_int_equal(lh_config_set(&f->cfg, "query_threads", "2", &err), 0);
+    assert_int_equal(lh_storage_open_local(f->cfg.data_dir, &f->st, &err), 0);
+    assert_int_equal(lh_catalog_open(f->st, &f->cat, &err), 0);
+    assert_int_equal(lh_ingest_open(f->cat, &f->cfg, &f->ing, &err), 0);
+    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    lh_query_close(f->q);
+    lh_ingest_close(f->ing);
+    lh_catalog_close(f->cat);
+    lh_storage_close(f->st);
+    lh_config_free(&f->cfg);
+    tu_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static int ingest_keyed(fx *f, const char *dataset, const char *key, const char *csv, lh_error *err)
+{
+    char *p = tu_write(f->dir, "base.csv", csv, -1);
+    lh_ingest_opts o = {.dataset = dataset, .source_name = "base.csv", .key = key};
+    int rc = lh_ingest_file(f->ing, &lh_identity_default, p, &o, NULL, err);
+    free(p);
+    return rc;
+}
+
+static int upsert(fx *f, const char *dataset, const char *name, const char *data, bool del,
+                  lh_upsert_result *r, lh_error *err)
+{
+    char *p = tu_write(f->dir, name, data, -1);
+    lh_upsert_opts o = {.dataset = dataset,
+                        .source_name = name,
+                        .source = "test",
+                        .reason = del ? "cleanup" : "fix",
+                        .delete_rows = del};
+    int rc = lh_ingest_upsert(f->ing, &lh_identity_default, p, &o, r, err);
+    if (rc && rc != LH_EINVAL) fprintf(stderr, "upsert: %s\n", err->msg);
+    free(p);
+    return rc;
+}
+
+/* The first cell of a one-row, one-column query as text (caller frees). */
+static char *scalar(fx *f, const char *sql)
+{
+    lh_error err = {0};
+    char *json = NULL;
+    if (lh_query_json(f->q, &lh_identity_default, sql, 0, &json, &err) != LH_OK) {
+        fprintf(stderr, "query failed: %s\n%s\n", err.msg, sql);
+        return NULL;
+    }
+    json_t *j = json_loads(json, 0, NULL);
+    free(json);
+    json_t *v = json_array_get(json_array_get(json_object_get(j, "rows"), 0), 0);
+    char *out = json_is_string(v) ? strdup(json_string_value(v))
+                : json_is_null(v) ? strdup("NULL")
+                                  : json_dumps(v, JSON_ENCODE_ANY);
+    json_decref(j);
+    return out;
+}
+
+static int64_t version_of(fx *f, const char *dataset)
+{
+    lh_manifest *m = NULL;
+    if (lh_catalog_get(f->cat, &lh_identity_default, dataset, 0, &m, NULL)) return 0;
+    int64_t v = m->version;
+    lh_manifest_free(m);
+    return v;
+}
+
+/* ------------------------------------------------------- the oracle */
+
+#define NKEYS 24
+
+typedef struct orow {
+    bool live;
+    char a[16];
+    bool a_null;
+    int64_t b;
+    bool b_null;
+} orow;
+
+/* The oracle's table as "id:a:b;" sorted by id, NULL as '~' — the same text the SQL builds. */
+static char *oracle_text(const orow *o)
+{
+    lh_buf b = {0};
+    for (int i = 0; i < NKEYS; i++) {
+        if (!o[i].live) continue;
+        if (b.len) lh_buf_putc(&b, ';');
+        lh_buf_printf(&b, "%d:%s:", i, o[i].a_null ? "~" : o[i].a);
+        if (o[i].b_null)
+            lh_buf_putc(&b, '~');
+        else
+            lh_buf_printf(&b, "%" PRId64, o[i].b);
+    }
+    return b.len ? lh_buf_steal(&b) : strdup("NULL");
+}
+
+static const char *table_sql = "SELECT string_agg(id || ':' || coalesce(a, '~') || ':' || "
+                               "coalesce(CAST(b AS VARCHAR), '~'), ';' ORDER BY id) FROM t";
+
+static void test_merge_on_read_matches_rewrite_oracle(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    orow o[NKEYS] = {0};
+    unsigned seed = 12345;
+    lh_buf csv = {0};
+    lh_buf_puts(&csv, "id,a,b\n");
+    for (int i = 0; i < NKEYS; i += 2) {
+        o[i].live = true;
+        snprintf(o[i].a, sizeof o[i].a, "s%d", i);
+        o[i].b = i * 10;
+        lh_buf_printf(&csv, "%d,%s,%" PRId64 "\n", i, o[i].a, o[i].b);
+    }
+    assert_int_equal(ingest_keyed(f, "t", "id", csv.data, &err), 0);
+    lh_buf_free(&csv);
+
+    for (int step = 0; step < 60; step++) {
+        int kind = rand_r(&seed) % 4; /* 0,1: full upsert, 2: partial upsert (a only), 3: delete */
+        int n = 1 + rand_r(&seed) % 5;
+        lh_buf in = {0};
+        orow next[NKEYS];
+        memcpy(next, o, sizeof next);
+        lh_buf_puts(&in, kind == 3 ? "id\n" : kind == 2 ? "id,a\n" : "id,a,b\n");
+        int64_t expect_changed = 0;
+        for (int r = 0; r < n; r++) {
+            int id = rand_r(&seed) % NKEYS;
+            if (kind == 3) {
+                lh_buf_printf(&in, "%d\n", id);
+                next[id].live = false;
+                continue;
+            }
+            char a[16];
+            bool a_null = rand_r(&seed) % 6 == 0;
+            snprintf(a, sizeof a, "v%d", rand_r(&seed) % 50);
+            int64_t b = rand_r(&seed) % 1000;
+            if (!next[id].live) {
+                memset(&next[id], 0, sizeof next[id]);
+                next[id].live = true;
+                next[id].b_null = true; /* set below when given */
+            }
+            snprintf(next[id].a, sizeof next[id].a, "%s", a);
+            next[id].a_null = a_null;
+            if (kind == 2) {
+                lh_buf_printf(&in, "%d,%s\n", id, a_null ? "" : a);
+            } else {
+                next[id].b = b;
+                next[id].b_null = false;
+                lh_buf_printf(&in, "%d,%s,%" PRId64 "\n", id, a_null ? "" : a, b);
+            }
+        }
+        for (int i = 0; i < NKEYS; i++)
+            expect_changed += memcmp(&next[i], &o[i], sizeof o[i]) != 0 &&
+                              !(next[i].live == false && o[i].live == false);
+        lh_upsert_result res;
+        int rc = upsert(f, "t", "ops.csv", in.data, kind == 3, &res, &err);
+        assert_int_equal(rc, 0);
+        lh_buf_free(&in);
+        memcpy(o, next, sizeof o);
+        if (expect_changed == 0) assert_true(res.noop);
+        assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
+        char *got = scalar(f, table_sql);
+        char *want = oracle_text(o);
+        if (strcmp(got, want) != 0)
+            fprintf(stderr, "step %d (kind %d):\n got  %s\n want %s\n", step, kind, got, want);
+        assert_string_equal(got, want);
+        free(got);
+        free(want);
+    }
+}
+
+static void test_large_batch_upsert_and_pure_append(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_buf a = {0}, b = {0}, c = {0};
+    lh_buf_puts(&a, "id,v\n");
+    lh_buf_puts(&b, "id,v\n");
+    lh_buf_puts(&c, "id,v\n");
+    for (int i = 0; i < 3000; i++)
+        lh_buf_printf(&a, "%d,%d\n", i, i);
+    for (int i = 2000; i < 4500; i++) /* 1000 updates, 1500 inserts: past the IN-list size */
+        lh_buf_printf(&b, "%d,%d\n", i, -i);
+    for (int i = 5000; i < 7500; i++) /* a pure append */
+        lh_buf_printf(&c, "%d,%d\n", i, -i);
+    assert_int_equal(ingest_keyed(f, "t", "id", a.data, &err), 0);
+    lh_upsert_result r;
+    assert_int_equal(upsert(f, "t", "b.csv", b.data, false, &r, &err), 0);
+    assert_int_equal(r.updated, 1000);
+    assert_int_equal(r.inserted, 1500);
+    assert_int_equal(upsert(f, "t", "c.csv", c.data, false, &r, &err), 0);
+    assert_int_equal(r.inserted, 2500);
+    assert_int_equal(r.updated, 0);
+    assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
+    char *v = scalar(f, "SELECT count(*) || ' ' || sum(v) FROM t");
+    /* 0..1999 keep v = id; 2000..4499 and 5000..7499 have v = -id. */
+    int64_t sum = 0;
+    for (int i = 0; i < 2000; i++)
+        sum += i;
+    for (int i = 2000; i < 4500; i++)
+        sum -= i;
+    for (int i = 5000; i < 7500; i++)
+        sum -= i;
+    char want[64];
+    snprintf(want, sizeof want, "7000 %" PRId64, sum);
+    assert_string_equal(v, want);
+    free(v);
+    lh_buf_free(&a);
+    lh_buf_free(&b);
+    lh_buf_free(&c);
+}
+
+static void test_upsert_never_rewrites_base_files(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,111\nC2,222\n", &err), 0);
+    lh_manifest *m1 = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m1, &err), 0);
+    char path[4096];
+    assert_non_null(lh_storage_local_path(f->st, m1->files[0].key, path, sizeof path));
+    struct stat before, after;
+    assert_int_equal(stat(path, &before), 0);
+    lh_upsert_result r;
+    assert_int_equal(upsert(f, "c", "u.csv", "id,phone\nC1,999\n", false, &r, &err), 0);
+    assert_int_equal(r.updated, 1);
+    lh_manifest *m2 = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m2, &err), 0);
+    assert_int_equal(m2->version, m1->version + 1);
+    assert_int_equal(m2->nfiles, 2);
+    assert_string_equal(m2->files[0].key, m1->files[0].key);
+    assert_false(m2->files[0].delta);
+    assert_true(m2->files[1].delta);
+    assert_non_null(strstr(m2->files[1].key, "/_delta/"));
+    assert_int_equal(stat(path, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    assert_int_equal(before.st_size, after.st_size);
+    assert_int_equal(before.st_mtime, after.st_mtime);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *v = scalar(f, "SELECT phone FROM c WHERE id = 'C1'");
+    assert_string_equal(v, "999");
+    free(v);
+    lh_manifest_free(m1);
+    lh_manifest_free(m2);
+}
+
+static void test_upsert_bad_input_changes_nothing(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    assert_int_equal(ingest_keyed(f, "p", "id", "id,name,age\n1,Ann,30\n2,Bob,40\n", &err), 0);
+    int64_t v = version_of(f, "p");
+    static const struct {
+        const char *data;
+        const char *needle;
+    } cases[] = {
+        {"name,age\nZed,1\n", "key column 'id' is missing"},
+        {"id,name\n3,Cy\n,Dee\n", "row 2: no value for the primary key"},
+        {"id,name\nabc,Cy\n", "row 1: column 'id': \"abc\" is not a valid BIGINT"},
+        {"id,age\n3,old\n", "row 1: column 'age': \"old\" is not a valid BIGINT"},
+        {"id,name,shoe\n3,Cy,42\n", "unknown columns 'shoe'"},
+        {"id,name\n", "no rows"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lh_upsert_result r;
+        lh_error e = {0};
+        assert_int_equal(upsert(f, "p", "bad.csv", cases[i].data, false, &r, &e), LH_EINVAL);
+        if (!strstr(e.msg, cases[i].needle))
+            fprintf(stderr, "case %zu: '%s' lacks '%s'\n", i, e.msg, cases[i].needle);
+        assert_non_null(strstr(e.msg, cases[i].needle));
+        assert_int_equal(version_of(f, "p"), v);
+    }
+    /* NDJSON with a wrong key type is refused the same way. */
+    lh_upsert_result r;
+    lh_error e = {0};
+    assert_int_equal(
+        upsert(f, "p", "bad.ndjson", "{\"id\":\"x1\",\"name\":\"Q\"}\n", false, &r, &e), LH_EINVAL);
+    assert_non_null(strstr(e.msg, "column 'id'"));
+    /* A dataset without a key cannot take upserts. */
+    char *p = tu_write(f->dir, "nokey.csv", "x\n1\n", -1);
+    lh_ingest_opts o = {.dataset = "nokey"};
+    assert_int_equal(lh_ingest_file(f->ing, &lh_identity_default, p, &o, NULL, &err), 0);
+    free(p);
+    assert_int_equal(upsert(f, "nokey", "u.csv", "x\n2\n", false, &r, &e), LH_EINVAL);
+    assert_non_null(strstr(e.msg, "has no primary key"));
+    /* Nothing left behind in the lake's delta folder. */
+    lh_object_list l;
+    assert_int_equal(lh_storage_list_all(f->st, "data/p/_delta/", &l, &err), 0);
+    assert_int_equal(l.count, 0);
+    lh_storage_list_free(&l);
+}
+
+static void test_upsert_duplicates_last_wins_and_absent_deletes_reported(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    assert_int_equal(ingest_keyed(f, "p", "id", "id,name\n1,Ann\n2,Bob\n", &err), 0);
+    lh_upsert_result r;
+    assert_int_equal(upsert(f, "p", "d.ndjson",
+                            "{\"id\":3,\"name\":\"first\"}\n{\"id\":3,\"name\":\"last\"}\n"
+                            "{\"id\":1,\"name\":\"Anne\"}\n",
+                            false, &r, &err),
+                     0);
+    assert_int_equal(r.rows_in, 3);
+    assert_int_equal(r.duplicates, 1);
+    assert_string_equal(r.duplicate_keys, "3");
+    assert_int_equal(r.inserted, 1);
+    assert_int_equal(r.updated, 1);
+    assert_int_equal(lh_query_refresh(f->q, "p", &err), 0);
+    char *v = scalar(f, "SELECT name FROM p WHERE id = 3");
+    assert_string_equal(v, "last");
+    free(v);
+    int64_t before = version_of(f, "p");
+    assert_int_equal(upsert(f, "p", "del.csv", "id\n9\n8\n", true, &r, &err), 0);
+    assert_true(r.noop);
+    assert_int_equal(r.absent, 2);
+    assert_string_equal(r.absent_keys, "9, 8");
+    assert_int_equal(version_of(f, "p"), before);
+    assert_int_equal(upsert(f, "p", "del.csv", "id\n2\n9\n", true, &r, &err), 0);
+    assert_int_equal(r.deleted, 1);
+    assert_int_equal(r.absent, 1);
+    assert_int_equal(lh_query_refresh(f->q, "p", &err), 0);
+    v = scalar(f, "SELECT string_agg(name, ',' ORDER BY id) FROM p");
+    assert_string_equal(v, "Anne,last");
+    free(v);
+}
+
+static void test_primary_key_refused_on_duplicates(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    /* At ingest: refused, nothing created. */
+    assert_int_equal(ingest_keyed(f, "d", "id", "id,x\n1,a\n2,b\n1,c\n", &err), LH_EINVAL);
+    assert_non_null(strstr(err.msg, "1 (2 rows)"));
+    assert_int_equal(version_of(f, "d"), 0);
+    /* Later: refused naming the values, then accepted on a unique column. */
+    char *p = tu_write(f->dir, "d.csv", "id,x\n1,a\n2,b\n1,c\n3,c\n", -1);
+    lh_ingest_opts o = {.dataset = "d"};
+    assert_int_equal(lh_ingest_file(f->ing, &lh_identity_default, p, &o, NULL, &err), 0);
+    free(p);
+    lh_error e = {0};
+    assert_int_equal(lh_ingest_set_key(f->ing, &lh_identity_default, "d", "x", NULL, NULL, &e),
+                     LH_EINVAL);
+    assert_non_null(strstr(e.msg, "c (2 rows)"));
+    assert_int_equal(lh_ingest_set_key(f->ing, &lh_identity_default, "d", "nope", NULL, NULL, &e),
+                     LH_EINVAL);
+    assert_non_null(strstr(e.msg, "no column 'nope'"));
+    assert_int_equal(version_of(f, "d"), 1);
+    int64_t v = 0;
+    assert_int_equal(lh_ingest_set_key(f->ing, &lh_identity_default, "d", "id,x", "audit", &v, &e),
+                     0);
+    assert_int_equal(v, 2);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "d", 0, &m, &err), 0);
+    assert_int_equal(m->nkey, 2);
+    assert_string_equal(m->key[1], "x");
+    lh_manifest_free(m);
+}
+
+static void test_journal_records_old_and_new_values(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone,city\nC1,111,Oslo\nC2,222,Rome\n", &err),
+                     0);
+    lh_upsert_result r;
+    assert_int_equal(upsert(f, "c", "u.csv", "id,phone\nC1,555\n", false, &r, &err), 0);
+    assert_int_equal(r.events, 1);
+    assert_int_equal(upsert(f, "c", "x.csv", "id\nC1\n", true, &r, &err), 0);
+    assert_int_equal(r.events, 1);
+    assert_int_equal(
+        upsert(f, "c", "n.ndjson", "{\"id\":\"C9\",\"city\":\"Lima\"}\n", false, &r, &err), 0);
+    assert_int_equal(r.events, 1);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *v = scalar(f, "SELECT old_value || '>' || new_value || ' ' || op || ' v' || version || "
+                        "' ' || source || ' ' || reason FROM journal WHERE entity = 'c/C1' AND "
+                        "op = 'update'");
+    assert_string_equal(v, "111>555 update v2 test fix");
+    free(v);
+    /* A deleted row is one event holding the whole old row; an insert, the new one. */
+    v = scalar(f, "SELECT old_value FROM journal WHERE entity = 'c/C1' AND op = 'delete' AND "
+                  "field = '*'");
+    assert_string_equal(v, "{\"id\":\"C1\",\"phone\":555,\"city\":\"Oslo\"}");
+    free(v);
+    v = scalar(f, "SELECT new_value FROM journal WHERE entity = 'c/C9' AND op = 'insert'");
+    assert_string_equal(v, "{\"id\":\"C9\",\"city\":\"Lima\"}");
+    free(v);
+    v = scalar(f, "SELECT count(*) FROM journal WHERE dataset = 'c'");
+    assert_string_equal(v, "4"); /* ingest, update, delete, insert */
+    free(v);
+}
+
+static int64_t updated_us(fx *f, const char *dataset, int64_t version)
+{
+    lh_manifest *m = NULL;
+    if (lh_catalog_get(f->cat, &lh_identity_default, dataset, version, &m, NULL)) return 0;
+    int64_t t = m->updated_us;
+    lh_manifest_free(m);
+    return t;
+}
+
+/* Runs sql as of as_of_us through lh_query_resolve; returns the first cell. */
+static char *scalar_at(fx *f, const char *sql, int64_t as_of_us)
+{
+    char *resolved = NULL;
+    lh_error err = {0};
+    if (lh_query_resolve(f->q, &lh_identity_default, sql, as_of_us, &resolved, &err)) {
+        fprintf(stderr, "resolve failed: %s\n", err.msg);
+        return NULL;
+    }
+    char *v = scalar(f, resolved);
+    free(resolved);
+    return v;
+}
+
+static void test_time_travel_returns_exact_earlier_rows(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,111\nC2,222\n", &err), 0);
+    lh_upsert_result r;
+    assert_int_equal(upsert(f, "c", "u.csv", "id,phone\nC1,555\nC3,333\n", false, &r, &err), 0);
+    assert_int_equal(upsert(f, "c", "d.csv", "id\nC2\n", true, &r, &err), 0);
+    assert_int_equal(r.version, 3);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    static const char *all = "SELECT string_agg(id || '=' || phone, ',' ORDER BY id) FROM c";
+    static const char *want[] = {NULL, "C1=111,C2=222", "C1=555,C2=222,C3=333", "C1=555,C3=333"};
+    for (int v = 1; v <= 3; v++) {
+        /* A version view by name... */
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "SELECT string_agg(id || '=' || phone, ',' ORDER BY id) FROM \"c@v%d\"", v);
+        char *got = scalar_at(f, sql, 0);
+        assert_string_equal(got, want[v]);
+        free(got);
+        /* ...and the plain name as of the moment that version was committed. */
+        got = scalar_at(f, all, updated_us(f, "c", v));
+        assert_string_equal(got, want[v]);
+        free(got);
+    }
+    /* Before the dataset existed: no rows. A WITH query keeps its own CTEs. */
+    char *got = scalar_at(f, "SELECT count(*) FROM c", 1000000);
+    assert_string_equal(got, "0");
+    free(got);
+    got = scalar_at(f, "WITH x AS (SELECT 2 AS k) SELECT count(*) * max(k) FROM c, x",
+                    updated_us(f, "c", 1));
+    assert_string_equal(got, "4");
+    free(got);
+    char *resolved = NULL;
+    assert_int_equal(
+        lh_query_resolve(f->q, &lh_identity_default, "SELECT * FROM \"c@v9\"", 0, &resolved, &err),
+        LH_ENOENT);
+    assert_int_equal(lh_query_resolve(f->q, &lh_identity_default, "DESCRIBE c", 5, &resolved, &err),
+                     LH_EUNSUPPORTED);
+    /* A quoted name that only looks like a version of a dataset that does not exist. */
+    got = scalar_at(f, "SELECT 1 AS \"x@v1\"", 0);
+    assert_string_equal(got, "1");
+    free(got);
+    /* The current view is untouched by all this. */
+    got = scalar(f, all);
+    assert_string_equal(got, want[3]);
+    free(got);
+
+    /* Replay version 2 as a new dataset. */
+    int64_t rows = 0;
+    assert_int_equal(
+        lh_ingest_replay(f->ing, &lh_identity_default, "c", 2, "c_then", "audit", &rows, &err), 0);
+    assert_int_equal(rows, 3);
+    assert_int_equal(lh_query_refresh(f->q, "c_then", &err), 0);
+    got = scalar(f, "SELECT string_agg(id || '=' || phone, ',' ORDER BY id) FROM c_then");
+    assert_string_equal(got, want[2]);
+    free(got);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c_then", 0, &m, &err), 0);
+    assert_int_equal(m->nkey, 1);
+    assert_int_equal(lh_manifest_ndeltas(m), 0);
+    lh_manifest_free(m);
+    lh_error e = {0};
+    assert_int_equal(
+        lh_ingest_replay(f->ing, &lh_identity_default, "c", 2, "c_then", NULL, &rows, &e),
+        LH_EEXIST);
+    assert_int_equal(lh_ingest_replay(f->ing, &lh_identity_default, "c", 8, "c_x", NULL, &rows, &e),
+                     LH_ENOENT);
+}
+
+static void test_compaction_keeps_rows_and_old_versions(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,v\n1,a\n2,b\n3,c\n", &err), 0);
+    lh_upsert_result r;
+    assert_int_equal(upsert(f, "c", "u1.csv", "id,v\n1,x\n4,d\n", false, &r, &err), 0);
+    assert_int_equal(upsert(f, "c", "u2.csv", "id\n2\n", true, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    static const char *all = "SELECT string_agg(id || v, ',' ORDER BY id) FROM c";
+    char *before = scalar(f, all);
+    lh_compact_result cr;
+    assert_int_equal(lh_ingest_compact(f->ing, &lh_identity_default, "c", "tidy", &cr, &err), 0);
+    assert_false(cr.noop);
+    assert_int_equal(cr.from_version, 3);
+    assert_int_equal(cr.version, 4);
+    assert_int_equal(cr.deltas_before, 2);
+    assert_int_equal(cr.rows, 3);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(m->nfiles, 1);
+    assert_int_equal(lh_manifest_ndeltas(m), 0);
+    assert_string_equal(m->op, "compact");
+    lh_manifest_free(m);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *after = scalar(f, all);
+    assert_string_equal(after, before);
+    assert_string_equal(after, "1x,3c,4d");
+    free(after);
+    free(before);
+    /* Readers of the old versions are unaffected. */
+    char *v2 = scalar_at(f, "SELECT string_agg(id || v, ',' ORDER BY id) FROM \"c@v2\"", 0);
+    assert_string_equal(v2, "1x,2b,3c,4d");
+    free(v2);
+    /* Nothing left to do: a no-op, no version. */
+    assert_int_equal(lh_ingest_compact(f->ing, &lh_identity_default, "c", NULL, &cr, &err), 0);
+    assert_true(cr.noop);
+    assert_int_equal(cr.version, 4);
+    /* gc with a long retention deletes nothing; with none, the files only old versions used. */
+    int64_t deleted = -1;
+    assert_int_equal(
+        lh_ingest_gc(f->ing, &lh_identity_default, "c", 3600LL * 1000000, &deleted, &err), 0);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(lh_ingest_gc(f->ing, &lh_identity_default, "c", 0, &deleted, &err), 0);
+    assert_int_equal(deleted, 3);
+    after = scalar(f, all);
+    assert_string_equal(after, "1x,3c,4d");
+    free(after);
+    /* The journal has the compaction. */
+    char *j = scalar(f, "SELECT op || ' ' || reason FROM journal WHERE dataset = 'c' AND "
+                        "version = 4");
+    assert_string_equal(j, "compact tidy");
+    free(j);
+}
+
+static void test_journal_rollup_keeps_every_event(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,v\n1,a\n", &err), 0);
+    lh_upsert_result r;
+    char data[64];
+    for (int i = 0; i < 4; i++) {
+        snprintf(data, sizeof data, "id,v\n1,x%d\n%d,new\n", i, 10 + i);
+        assert_int_equal(upsert(f, "c", "u.csv", data, false, &r, &err), 0);
+    }
+    /* An orphan batch, as a crash between writing it and committing would leave. */
+    char orphan[128];
+    snprintf(orphan, sizeof orphan, "_journal/2020-01/batch_1_c_v99_deadbeef.parquet");
+    assert_int_equal(lh_storage_put(f->st, orphan, "x", 1, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    static const char *digest = "SELECT count(*) || ':' || sum(hash(entity, field, old_value, "
+                                "new_value, version)) FROM journal WHERE dataset = 'c'";
+    char *before = scalar(f, digest);
+    int64_t rolled = 0;
+    /* This month's batches count as past when the cut is next month. */
+    int64_t next_month = lh_wall_us() + 40LL * 24 * 3600 * 1000000;
+    assert_int_equal(
+        lh_ingest_journal_rollup(f->ing, &lh_identity_default, "c", lh_wall_us(), &rolled, &err),
+        0);
+    assert_int_equal(rolled, 0);
+    assert_int_equal(
+        lh_ingest_journal_rollup(f->ing, &lh_identity_default, "c", next_month, &rolled, &err), 0);
+    assert_int_equal(rolled, 5);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(m->njournal, 1);
+    assert_non_null(strstr(m->journal[0], "/month_c_"));
+    lh_manifest_free(m);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *after = scalar(f, digest);
+    assert_string_equal(after, before);
+    free(after);
+    /* gc removes the replaced batches and the orphan; the journal reads the same. */
+    int64_t deleted = 0;
+    assert_int_equal(lh_ingest_gc(f->ing, &lh_identity_default, "c", 0, &deleted, &err), 0);
+    lh_object_info info;
+    assert_int_equal(lh_storage_head(f->st, orphan, &info, NULL), LH_ENOENT);
+    lh_object_list l;
+    assert_int_equal(lh_storage_list_all(f->st, "_journal/", &l, &err), 0);
+    assert_int_equal(l.count, 1);
+    lh_storage_list_free(&l);
+    after = scalar(f, digest);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+}
+
+static void test_upsert_compacts_past_the_delta_threshold(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_ingest_close(f->ing);
+    f->cfg.compact_delta_files = 3;
+    assert_int_equal(lh_ingest_open(f->cat, &f->cfg, &f->ing, &err), 0);
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,v\n1,0\n", &err), 0);
+    lh_upsert_result r;
+    char data[64];
+    for (int i = 1; i <= 3; i++) {
+        snprintf(data, sizeof data, "id,v\n1,%d\n", i);
+        assert_int_equal(upsert(f, "c", "u.csv", data, false, &r, &err), 0);
+        assert_int_equal(r.compacted, i == 3 ? 5 : 0);
+    }
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(m->version, 5);
+    assert_int_equal(lh_manifest_ndeltas(m), 0);
+    lh_manifest_free(m);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *v = scalar(f, "SELECT v FROM c WHERE id = 1");
+    assert_string_equal(v, "3");
+    free(v);
+}
+
+static void test_cache_refuses_pin_past_budget_and_never_serves_stale_rows(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_query_close(f->q);
+    f->cfg.cache_memory_mb = 2;
+    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
+    lh_query_cache_enable(f->q);
+    /* ~200K distinct strings: far more than 2 MB in memory. */
+    lh_buf big = {0};
+    lh_buf_puts(&big, "id,s\n");
+    for (int i = 0; i < 200000; i++)
+        lh_buf_printf(&big, "%d,row-%d-padding-padding-padding-padding\n", i, i);
+    assert_int_equal(ingest_keyed(f, "big", "id", big.data, &err), 0);
+    lh_buf_free(&big);
+    assert_int_equal(ingest_keyed(f, "small", "id", "id,v\n1,a\n", &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "big", &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "small", &err), 0);
+    lh_error e = {0};
+    assert_int_equal(lh_query_cache_pin(f->q, &lh_identity_default, "big", &e), LH_ETOOBIG);
+    assert_non_null(strstr(e.msg, "cache budget is 2 MB"));
+    assert_int_equal(lh_query_cache_pin(f->q, &lh_identity_default, "small", &err), 0);
+    json_t *st = lh_query_cache_stats(f->q);
+    size_t i;
+    json_t *entry;
+    int cached = 0;
+    json_array_foreach(json_object_get(st, "entries"), i, entry)
+    {
+        const char *ds = json_string_value(json_object_get(entry, "dataset"));
+        if (json_is_true(json_object_get(entry, "cached"))) {
+            assert_string_equal(ds, "small");
+            cached++;
+        }
+    }
+    assert_int_equal(cached, 1);
+    json_decref(st);
+    /* Every commit is visible at once through the pinned table. */
+    for (int k = 0; k < 5; k++) {
+        char data[64], want[16];
+        snprintf(data, sizeof data, "id,v\n1,v%d\n", k);
+        snprintf(want, sizeof want, "v%d", k);
+        lh_upsert_result r;
+        assert_int_equal(upsert(f, "small", "u.csv", data, false, &r, &err), 0);
+        assert_int_equal(lh_query_refresh(f->q, "small", &err), 0);
+        char *v = scalar(f, "SELECT v FROM small WHERE id = 1");
+        assert_string_equal(v, want);
+        free(v);
+    }
+}
+
+static void test_cache_eviction_moves_the_view_back_to_parquet(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_query_close(f->q);
+    f->cfg.cache_memory_mb = 4;
+    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
+    lh_query_cache_enable(f->q);
+    /* Two datasets of incompressible text, each over half the budget (~2.5 MB in memory). */
+    for (int d = 0; d < 2; d++) {
+        lh_buf b = {0};
+        lh_buf_puts(&b, "id,s\n");
+        for (int i = 0; i < 20000; i++) {
+            char hex[LH_SHA256_HEX];
+            char in[32];
+            snprintf(in, sizeof in, "%d-%d", d, i);
+            lh_sha256_hex(in, strlen(in), hex);
+            lh_buf_printf(&b, "%d,%.40s\n", i, hex);
+        }
+        assert_int_equal(ingest_keyed(f, d ? "b" : "a", "id", b.data, &err), 0);
+        lh_buf_free(&b);
+        assert_int_equal(lh_query_refresh(f->q, d ? "b" : "a", &err), 0);
+    }
+    assert_int_equal(lh_query_cache_pin(f->q, &lh_identity_default, "a", &err), 0);
+    assert_int_equal(lh_query_cache_unpin(f->q, &lh_identity_default, "a", &err), 0);
+    assert_int_equal(lh_query_cache_pin(f->q, &lh_identity_default, "b", &err), 0);
+    json_t *st = lh_query_cache_stats(f->q);
+    size_t i;
+    json_t *entry;
+    json_array_foreach(json_object_get(st, "entries"), i, entry)
+    {
+        const char *ds = json_string_value(json_object_get(entry, "dataset"));
+        assert_int_equal(json_is_true(json_object_get(entry, "cached")), strcmp(ds, "b") == 0);
+    }
+    json_decref(st);
+    /* "a" was evicted: its view reads Parquet again. */
+    char *v = scalar(f, "SELECT count(*) FROM a");
+    assert_string_equal(v, "20000");
+    free(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_merge_on_read_matches_rewrite_oracle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_never_rewrites_base_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_batch_upsert_and_pure_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_bad_input_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_upsert_duplicates_last_wins_and_absent_deletes_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_primary_key_refused_on_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_records_old_and_new_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_travel_returns_exact_earlier_rows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_keeps_rows_and_old_versions, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_compacts_past_the_delta_threshold, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_journal_rollup_keeps_every_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_cache_refuses_pin_past_budget_and_never_serves_stale_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_eviction_moves_the_view_back_to_parquet, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
