@@ -85,4 +85,19 @@ static inline double vb_pct(double *lat, size_t n, double p)
 static const int vb_efs[] = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
 #define VB_NEFS ((int)(sizeof vb_efs / sizeof vb_efs[0]))
 
+/* VB_QUICK=1: a short run for comparing build changes (2-thread build only, ef 32/64/128/256,
+ * no int8 or cold-load rows). */
+static inline int vb_quick(void)
+{
+    const char *q = getenv("VB_QUICK");
+    return q && *q && *q != '0';
+}
+
+/* Whether the sweep skips vb_efs[i] in this run. */
+static inline int vb_skip_ef(int i)
+{
+    int e = vb_efs[i];
+    return vb_quick() && e != 32 && e != 64 && e != 128 && e != 256;
+}
+
 #endif

@@ -101,6 +101,14 @@ int lh_vector_kernel_l2sq(const char *name, const float *a, const float *b, size
 /* sum_j codes[j] * w[j] (uint8 codes, float weights) with the named kernel set. */
 int lh_vector_kernel_u8dot(const char *name, const uint8_t *codes, const float *w, size_t d,
                            float *out, lh_error *err);
+/* sum_j a[j] * b[j] with b in fp16 (IEEE binary16 bits), as the graph build computes it. */
+int lh_vector_kernel_f16dot(const char *name, const float *a, const uint16_t *b, size_t d,
+                            float *out, lh_error *err);
+/* Squared L2 distance between float a and fp16 b; as lh_vector_kernel_f16dot. */
+int lh_vector_kernel_f16l2sq(const char *name, const float *a, const uint16_t *b, size_t d,
+                             float *out, lh_error *err);
+/* Rounds n floats to fp16 bits (nearest even) into out, the form the f16 kernels read. */
+void lh_vector_f16_encode(const float *x, uint16_t *out, size_t n);
 
 /* ------------------------------------------------------------- bitsets */
 
