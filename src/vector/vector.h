@@ -341,6 +341,28 @@ int lh_vector_index_current(lh_storage *s, const char *index, lh_vector_index_me
  * index (pointer log order); caller json_decref()s. LH_ENOENT if no such index. */
 int lh_vector_index_describe(lh_storage *s, const char *index, json_t **out, lh_error *err);
 
+/* What lh_vector_index_gc found and did. */
+typedef struct lh_vector_gc_report {
+    int64_t generations; /* generation folders looked at */
+    int64_t published;   /* of those, named by a pointer record */
+    int64_t abandoned;   /* unpublished, untouched for the grace period: removed */
+    int64_t young;       /* unpublished but touched within the grace period: kept */
+    int64_t retired;     /* published, older than the newest `keep`: removed */
+    int64_t objects;     /* objects removed (pointer records included) */
+    int64_t bytes;       /* their size */
+    json_t *removed;     /* [{"index","generation","reason","objects","bytes"}]; decref it */
+} lh_vector_gc_report;
+
+/* Removes generation folders of index (NULL: every index under vectors/) that no pointer
+ * record names and whose newest object is older than grace_s seconds (left by builds that
+ * died before publishing; the grace protects builds in flight), and with keep > 0 the
+ * published generations beyond the newest keep in publication order, with the pointer records
+ * naming them; the current generation is never removed. dry_run only reports. Everything is
+ * listed and read before the first delete: a listing or read error (e.g. an unreadable pointer
+ * record) removes nothing. LH_EINVAL for keep < 0 or grace_s < 0. */
+int lh_vector_index_gc(lh_storage *s, const char *index, int64_t grace_s, int keep, bool dry_run,
+                       lh_vector_gc_report *out, lh_error *err);
+
 /* A loaded generation: metadata, mapped graph, ids. Shared by reference. */
 typedef struct lh_vector_index lh_vector_index;
 
