@@ -6,18 +6,9 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 
 #include "vector/vector.h"
 #include "vbench.h"
-
-static double cpu_s(void)
-{
-    struct rusage r;
-    getrusage(RUSAGE_SELF, &r);
-    return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6 +
-           (double)r.ru_stime.tv_sec + (double)r.ru_stime.tv_usec / 1e6;
-}
 
 int main(int argc, char **argv)
 {
@@ -41,13 +32,13 @@ int main(int argc, char **argv)
     p.ef_construction = argc > 5 ? atoi(argv[5]) : 100;
     lh_hnsw *h;
     lh_error err = {0};
-    double c0 = cpu_s(), t0 = vb_now();
+    double c0 = vb_cpu(), t0 = vb_now();
     if (lh_hnsw_build(d.base, n, d.dim, &p, &h, &err)) {
         fprintf(stderr, "build: %s\n", err.msg);
         return 1;
     }
     printf("build %zu x %u, %d threads: wall %.2f s, cpu %.2f s\n", n, d.dim, p.threads,
-           vb_now() - t0, cpu_s() - c0);
+           vb_now() - t0, vb_cpu() - c0);
     /* ground truth covers the whole set only */
     for (int ef = 32; n == d.n && ef <= 128; ef *= 2) {
         lh_vector_eval e;

@@ -31,11 +31,12 @@ static void parallel(size_t n, int threads, const std::function<void(size_t)> &f
 static Index *build(const vb_data &d, hnswlib::SpaceInterface<float> *sp, const char *name,
                     int threads, int m, int efc)
 {
-    double t0 = vb_now();
+    double t0 = vb_now(), c0 = vb_cpu();
     Index *h = new Index(sp, d.n, m, efc, 100);
     h->addPoint(d.base, 0);
     parallel(d.n - 1, threads, [&](size_t i) { h->addPoint(d.base + (i + 1) * d.dim, i + 1); });
     printf("BUILD\t%s\thnswlib\t%d\t%.2f\n", name, threads, vb_now() - t0);
+    printf("BUILDCPU\t%s\thnswlib\t%d\t%.2f\n", name, threads, vb_cpu() - c0);
     fflush(stdout);
     return h;
 }

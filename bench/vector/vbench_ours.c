@@ -44,12 +44,13 @@ static lh_hnsw *build(const vb_data *d, const char *name, const char *lib, int t
     p.capacity = d->n;
     lh_hnsw *h;
     lh_error err = {0};
-    double t0 = vb_now();
+    double t0 = vb_now(), c0 = vb_cpu();
     if (lh_hnsw_build(d->base, d->n, d->dim, &p, &h, &err)) {
         fprintf(stderr, "build: %s\n", err.msg);
         exit(1);
     }
     printf("BUILD\t%s\t%s\t%d\t%.2f\n", name, lib, threads, vb_now() - t0);
+    printf("BUILDCPU\t%s\t%s\t%d\t%.2f\n", name, lib, threads, vb_cpu() - c0);
     fflush(stdout);
     return h;
 }
