@@ -953,6 +953,16 @@ int lh_vector_index_gc(lh_storage *s, const char *index, int64_t grace_s, int ke
 
 /* ------------------------------------------------------------ loaded index */
 
+#define ALLOW_CACHE 16
+
+/* A cached allow-set: bit p = row position p of this generation may be returned. */
+typedef struct allow_entry {
+    char *key; /* NULL: free slot */
+    uint64_t *words;
+    int64_t matches;
+    uint64_t used; /* LRU clock */
+} allow_entry;
+
 struct lh_vector_index {
     _Atomic int refs;
     int64_t pointer; /* pointer record this generation was loaded from */
@@ -960,7 +970,70 @@ struct lh_vector_index {
     lh_hnsw *h;
     char *ids_text; /* ids.jsonl, lines NUL-terminated in place */
     char **ids;     /* count entries into ids_text, or NULL */
+    /* Allow-sets of recent filters. They live and die with the generation, so a new
+     * generation (or a new dataset version, which needs one) starts empty. */
+    pthread_mutex_t allow_mu;
+    allow_entry allow[ALLOW_CACHE];
+    uint64_t allow_clock;
 };
+
+static size_t allow_words(const lh_vector_index *v)
+{
+    return ((size_t)v->meta.count + 63) / 64;
+}
+
+bool lh_vector_index_allow_get(lh_vector_index *v, const char *key, uint64_t **words,
+                               int64_t *matches)
+{
+    *words = NULL;
+    bool hit = false;
+    pthread_mutex_lock(&v->allow_mu);
+    for (int i = 0; i < ALLOW_CACHE && !hit; i++) {
+        allow_entry *e = &v->allow[i];
+        if (!e->key || strcmp(e->key, key) != 0) continue;
+        *words = malloc(allow_words(v) * sizeof(uint64_t) + 8);
+        if (*words) {
+            memcpy(*words, e->words, allow_words(v) * sizeof(uint64_t));
+            *matches = e->matches;
+            e->used = ++v->allow_clock;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&v->allow_mu);
+    return hit;
+}
+
+void lh_vector_index_allow_put(lh_vector_index *v, const char *key, const uint64_t *words,
+                               int64_t matches)
+{
+    size_t bytes = allow_words(v) * sizeof(uint64_t);
+    uint64_t *copy = malloc(bytes + 8);
+    char *k = strdup(key);
+    if (!copy || !k) {
+        free(copy);
+        free(k);
+        return;
+    }
+    memcpy(copy, words, bytes);
+    pthread_mutex_lock(&v->allow_mu);
+    allow_entry *slot = &v->allow[0];
+    for (int i = 0; i < ALLOW_CACHE; i++) {
+        allow_entry *e = &v->allow[i];
+        if (e->key && strcmp(e->key, key) == 0) {
+            slot = e; /* computed twice concurrently: replace */
+            break;
+        }
+        if (!e->key || e->used < slot->used) slot = e;
+        if (!e->key) break;
+    }
+    free(slot->key);
+    free(slot->words);
+    slot->key = k;
+    slot->words = copy;
+    slot->matches = matches;
+    slot->used = ++v->allow_clock;
+    pthread_mutex_unlock(&v->allow_mu);
+}
 
 void lh_vector_index_release(lh_vector_index *v)
 {
@@ -969,6 +1042,11 @@ void lh_vector_index_release(lh_vector_index *v)
     lh_vector_index_meta_free(&v->meta);
     free(v->ids_text);
     free(v->ids);
+    for (int i = 0; i < ALLOW_CACHE; i++) {
+        free(v->allow[i].key);
+        free(v->allow[i].words);
+    }
+    pthread_mutex_destroy(&v->allow_mu);
     free(v);
 }
 
@@ -980,6 +1058,7 @@ static int open_pointer(lh_storage *s, const char *index, int64_t n, const char 
     int rc = read_pointer(s, index, &n, gen, NULL, err);
     if (rc) return rc;
     lh_vector_index *v = lh_calloc(1, sizeof *v);
+    pthread_mutex_init(&v->allow_mu, NULL);
     atomic_store(&v->refs, 1);
     v->pointer = n;
     if ((rc = read_meta(s, index, gen, &v->meta, err))) goto fail;

@@ -391,6 +391,16 @@ int lh_vector_index_query_from_json(const lh_vector_index *v, const json_t *j, f
  * caller json_decref()s. */
 json_t *lh_vector_index_hits_json(const lh_vector_index *v, const lh_vector_hit *hits, size_t n);
 
+/* Copies the allow-set cached on this loaded generation under key (the filter text and what
+ * else the set depends on) into *words ((count + 63) / 64 words; caller frees) and its number
+ * of set bits into *matches; false on a miss (or out of memory). Thread-safe. */
+bool lh_vector_index_allow_get(lh_vector_index *v, const char *key, uint64_t **words,
+                               int64_t *matches);
+/* Caches a copy of an allow-set over this generation's rows under key, evicting the least
+ * recently used of the 16 kept per generation. Thread-safe; out of memory skips caching. */
+void lh_vector_index_allow_put(lh_vector_index *v, const char *key, const uint64_t *words,
+                               int64_t matches);
+
 /* Loaded indexes shared by a server's threads, reloaded when a new generation is published
  * (checked at most every 500 ms per index). */
 typedef struct lh_vector_registry lh_vector_registry;
