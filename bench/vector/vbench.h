@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +27,16 @@ static inline double vb_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system, all threads) used by this process so far: steadier than wall
+ * time for build comparisons when other jobs share the cores. */
+static inline double vb_cpu(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6 +
+           (double)r.ru_stime.tv_sec + (double)r.ru_stime.tv_usec / 1e6;
 }
 
 static inline int vb_load(const char *path, vb_data *d)
@@ -84,5 +95,20 @@ static inline double vb_pct(double *lat, size_t n, double p)
 /* ef_search sweep used by every graph library */
 static const int vb_efs[] = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
 #define VB_NEFS ((int)(sizeof vb_efs / sizeof vb_efs[0]))
+
+/* VB_QUICK=1: a short run for comparing build changes (2-thread build only, ef 32/64/128/256,
+ * no int8 or cold-load rows). */
+static inline int vb_quick(void)
+{
+    const char *q = getenv("VB_QUICK");
+    return q && *q && *q != '0';
+}
+
+/* Whether the sweep skips vb_efs[i] in this run. */
+static inline int vb_skip_ef(int i)
+{
+    int e = vb_efs[i];
+    return vb_quick() && e != 32 && e != 64 && e != 128 && e != 256;
+}
 
 #endif

@@ -16,6 +16,7 @@
 static void sweep(const vb_data *d, const char *name, const char *lib, const lh_hnsw *h)
 {
     for (int i = 0; i < VB_NEFS; i++) {
+        if (vb_skip_ef(i)) continue;
         lh_vector_eval e1, e2;
         lh_error err = {0};
         if (lh_hnsw_eval(h, d->queries, d->nq, d->gt, 10, vb_efs[i], NULL, 1, &e1, &err) ||
@@ -43,12 +44,13 @@ static lh_hnsw *build(const vb_data *d, const char *name, const char *lib, int t
     p.capacity = d->n;
     lh_hnsw *h;
     lh_error err = {0};
-    double t0 = vb_now();
+    double t0 = vb_now(), c0 = vb_cpu();
     if (lh_hnsw_build(d->base, d->n, d->dim, &p, &h, &err)) {
         fprintf(stderr, "build: %s\n", err.msg);
         exit(1);
     }
     printf("BUILD\t%s\t%s\t%d\t%.2f\n", name, lib, threads, vb_now() - t0);
+    printf("BUILDCPU\t%s\t%s\t%d\t%.2f\n", name, lib, threads, vb_cpu() - c0);
     fflush(stdout);
     return h;
 }
@@ -104,10 +106,15 @@ int main(int argc, char **argv)
     int m = argc > 4 ? atoi(argv[4]) : 16, efc = argc > 5 ? atoi(argv[5]) : 100;
     fprintf(stderr, "ours: kernel %s, %u x %u, M=%d efc=%d\n", lh_vector_kernel_name(), d.n, d.dim,
             m, efc);
-    if (!getenv("VB_SKIP_1T")) lh_hnsw_free(build(&d, name, "ours", 1, m, efc, LH_QUANT_NONE));
+    if (!getenv("VB_SKIP_1T") && !vb_quick())
+        lh_hnsw_free(build(&d, name, "ours", 1, m, efc, LH_QUANT_NONE));
     lh_hnsw *h = build(&d, name, "ours", 2, m, efc, LH_QUANT_NONE);
     printf("MEM\t%s\tours\t%zu\n", name, lh_hnsw_memory_bytes(h) / d.n);
     sweep(&d, name, "ours", h);
+    if (vb_quick()) {
+        lh_hnsw_free(h);
+        return 0;
+    }
     cold_load(h, name, "ours", argv[3]);
     lh_hnsw_free(h);
     lh_hnsw *q = build(&d, name, "ours-int8", 2, m, efc, LH_QUANT_INT8);

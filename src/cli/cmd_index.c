@@ -26,12 +26,16 @@ static const char *index_help =
     "                       [--chunk-size N] [--overlap N] [--chunk-unit chars|tokens]\n"
     "       lakehouse index list\n"
     "       lakehouse index show INDEX\n"
+    "       lakehouse index gc [INDEX] [--grace S] [--keep N] [--dry-run]\n"
     "build: an HNSW index over a column of number arrays of the dataset's current version,\n"
     "published as a new generation (default name DATASET_COL). search: the k nearest rows,\n"
     "optionally only among rows where the predicate holds. eval: recall@k against exact\n"
     "search, latency and QPS on queries between pairs of indexed rows. text: chunk, embed and\n"
     "index a text column for `lakehouse search` (vector + BM25; default name DATASET_COL_text;\n"
-    "unchanged chunks reuse the vectors of the current generation).\n";
+    "unchanged chunks reuse the vectors of the current generation). gc: remove generation\n"
+    "folders no pointer record names (builds that died before publishing) untouched for S\n"
+    "seconds (default 3600), and with --keep N the published generations older than the\n"
+    "newest N (never the current one); every index when INDEX is omitted.\n";
 
 /* Parses an integer flag value in [lo, hi]; prints the error and returns false otherwise. */
 static bool int_arg(const char *flag, const char *s, long lo, long hi, int *out)
@@ -52,8 +56,8 @@ typedef struct opts {
     const char *column, *name, *metric, *quantize, *id_column, *model;
     const char *vector, *like_row, *filter, *format, *embedder, *chunk_unit;
     int chunk_size, overlap;
-    int m, ef_construction, ef_search, k, queries, threads;
-    bool no_rows;
+    int m, ef_construction, ef_search, k, queries, threads, grace, keep;
+    bool no_rows, dry_run;
 } opts;
 
 /* Parses subcommand arguments into o; returns 0, or 2 on a usage error (printed). */
@@ -65,6 +69,10 @@ static int parse(int argc, char **argv, opts *o)
         bool ok = true;
         if (strcmp(a, "--no-rows") == 0) {
             o->no_rows = true;
+            continue;
+        }
+        if (strcmp(a, "--dry-run") == 0) {
+            o->dry_run = true;
             continue;
         }
         if (a[0] != '-' || !a[1]) {
@@ -120,6 +128,10 @@ static int parse(int argc, char **argv, opts *o)
             ok = int_arg(a, v, 1, 100000, &o->queries);
         else if (strcmp(a, "--threads") == 0)
             ok = int_arg(a, v, 0, 256, &o->threads);
+        else if (strcmp(a, "--grace") == 0)
+            ok = int_arg(a, v, 0, INT_MAX, &o->grace);
+        else if (strcmp(a, "--keep") == 0)
+            ok = int_arg(a, v, 1, INT_MAX, &o->keep);
         else {
             fprintf(stderr, "lakehouse index: unknown option '%s'\n%s", a, index_help);
             return 2;
@@ -462,6 +474,35 @@ static int do_show(cli_env *env, const opts *o)
     return 0;
 }
 
+static int do_gc(cli_env *env, const opts *o)
+{
+    lh_error err = {0};
+    lh_vector_gc_report g;
+    if (lh_vector_index_gc(env->st, o->target, o->grace, o->keep, o->dry_run, &g, &err)) {
+        json_decref(g.removed);
+        cli_fail("index gc", &err);
+        return 1;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(g.removed, i, it)
+    {
+        printf("%s vectors/%s/%s/ (%s, %" PRId64 " objects, %" PRId64 " bytes)\n",
+               o->dry_run ? "would remove" : "removed",
+               json_string_value(json_object_get(it, "index")),
+               json_string_value(json_object_get(it, "generation")),
+               json_string_value(json_object_get(it, "reason")),
+               (int64_t)json_integer_value(json_object_get(it, "objects")),
+               (int64_t)json_integer_value(json_object_get(it, "bytes")));
+    }
+    printf("gc: %" PRId64 " generations, %" PRId64 " published; %" PRId64 " abandoned and %" PRId64
+           " retired %s (%" PRId64 " bytes); %" PRId64 " unpublished but younger than %d s kept\n",
+           g.generations, g.published, g.abandoned, g.retired,
+           o->dry_run ? "would be removed" : "removed", g.bytes, g.young, o->grace);
+    json_decref(g.removed);
+    return 0;
+}
+
 int cmd_index(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -473,7 +514,7 @@ int cmd_index(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
-    static const char *subs[] = {"build", "search", "eval", "list", "show", "text", NULL};
+    static const char *subs[] = {"build", "search", "eval", "list", "show", "text", "gc", NULL};
     bool known = false;
     for (int i = 0; subs[i]; i++)
         known = known || strcmp(sub, subs[i]) == 0;
@@ -481,7 +522,7 @@ int cmd_index(int argc, char **argv)
         fprintf(stderr, "lakehouse index: unknown subcommand '%s'\n%s", sub, index_help);
         return 2;
     }
-    opts o = {.overlap = -1};
+    opts o = {.overlap = -1, .grace = 3600};
     int rc = parse(argc, argv, &o);
     if (rc) return rc;
     cli_env env;
@@ -496,6 +537,8 @@ int cmd_index(int argc, char **argv)
         rc = do_list(&env);
     else if (strcmp(sub, "text") == 0)
         rc = do_text(&env, &o);
+    else if (strcmp(sub, "gc") == 0)
+        rc = do_gc(&env, &o);
     else
         rc = do_show(&env, &o);
     cli_env_close(&env);

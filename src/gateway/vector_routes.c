@@ -5,6 +5,7 @@
  * reference for its duration and takes no lock while it runs. */
 #include "gateway/gateway_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,17 +111,26 @@ void gw_handle_vector_search(gw_req *r)
                           .nrows = m->count};
     lh_vector_bitset allow = {0};
     int64_t matches = -1;
+    bool cached = false;
     if (s.filter) {
         /* Subqueries in the filter may name other datasets: their views must be current. */
         lh_error serr = {0};
         if (lh_query_sync(gw_req_env(r)->query, &serr) != LH_OK)
             lh_log(LH_LOG_WARN, "vector_filter_sync_failed", "msg", serr.msg, (const char *)NULL);
-        if (lh_query_filter_rows(gw_req_env(r)->query, &r->who, &rs, s.filter, &words, &matches,
-                                 &err)) {
+        /* The allow-set depends on the generation (its cache), the profile, the views any
+         * subquery reads (their generation) and the text; repeated filters skip the scan. */
+        char *key = lh_sprintf("%s\x1f%" PRIu64 "\x1f%s", r->who.profile ? r->who.profile : "",
+                               lh_query_view_generation(gw_req_env(r)->query), s.filter);
+        cached = lh_vector_index_allow_get(v, key, &words, &matches);
+        if (!cached && lh_query_filter_rows(gw_req_env(r)->query, &r->who, &rs, s.filter, &words,
+                                            &matches, &err)) {
+            free(key);
             gw_send_error(r, err.code == LH_EINVAL ? 400 : 0, err.code, err.msg,
                           json_pack("{s:s}", "field", "filter"));
             goto out;
         }
+        if (!cached) lh_vector_index_allow_put(v, key, words, matches);
+        free(key);
         allow = (lh_vector_bitset){.words = words, .nbits = (size_t)m->count};
     }
     hits = lh_calloc((size_t)s.k, sizeof *hits);
@@ -152,7 +162,10 @@ void gw_handle_vector_search(gw_req *r)
                              (json_int_t)m->dataset_version, "k", s.k, "strategy",
                              so.used_strategy == LH_STRATEGY_EXACT ? "exact" : "graph", "hits", jh,
                              "elapsed_ms", (double)(lh_now_ns() - t0) / 1e6);
-    if (s.filter) json_object_set_new(body, "filter_matches", json_integer(matches));
+    if (s.filter) {
+        json_object_set_new(body, "filter_matches", json_integer(matches));
+        json_object_set_new(body, "filter_cached", json_boolean(cached));
+    }
     gw_send_json(r, 200, body);
 out:
     json_decref(rows);

@@ -479,6 +479,11 @@ static int sync_locked(lh_query *q, lh_error *err)
     return LH_OK;
 }
 
+uint64_t lh_query_view_generation(lh_query *q)
+{
+    return __atomic_load_n(&q->view_gen, __ATOMIC_ACQUIRE);
+}
+
 int lh_query_sync(lh_query *q, lh_error *err)
 {
     int rc = LH_OK;

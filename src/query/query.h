@@ -48,6 +48,9 @@ int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err);
 /* Picks up versions and datasets committed by any process since the last check. Cheap:
  * one stat per known dataset, a full listing at most every couple of seconds. */
 int lh_query_sync(lh_query *q, lh_error *err);
+/* A counter bumped on every change of a dataset view (new version, dataset added or dropped):
+ * anything computed through the views is current while it is unchanged. Thread-safe. */
+uint64_t lh_query_view_generation(lh_query *q);
 
 /* Runs one read-only statement for who and streams the result to sink in opts->format.
  * Refused statements: LH_EDENIED naming the statement kind; SQL errors: LH_EINVAL with

@@ -37,6 +37,8 @@ struct lh_hnsw_ctx {
     float qconst, qnorm;
     lh_vector_hit *tmp; /* exact search / re-rank scratch */
     size_t tmp_cap;
+    float *rows; /* build: two rows widened from fp16 */
+    size_t rows_cap;
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -260,6 +262,7 @@ void lh_hnsw_ctx_free(lh_hnsw_ctx *c)
     free(c->q);
     free(c->qw);
     free(c->tmp);
+    free(c->rows);
     free(c);
 }
 
@@ -296,6 +299,7 @@ static int ctx_reserve(lh_hnsw_ctx *c, const lh_hnsw *h, size_t beam, size_t k)
     if (grow((void **)&c->qw, &qc, h->dim, sizeof(float))) return -1;
     c->qcap = qc;
     if (grow((void **)&c->tmp, &c->tmp_cap, beam + k + 1, sizeof(lh_vector_hit))) return -1;
+    if (grow((void **)&c->rows, &c->rows_cap, 2 * h->dim, sizeof(float))) return -1;
     return 0;
 }
 
@@ -334,13 +338,14 @@ static lh_hnsw_ctx *tls_ctx(void)
 
 /* ------------------------------------------------------------- distance */
 
-enum { QMODE_FLOAT = 0, QMODE_CODES = 1 };
+enum { QMODE_FLOAT = 0, QMODE_CODES = 1, QMODE_HALF = 2 };
 
 /* Distance from the prepared query in ctx to a node. */
 static inline float qdist(const lh_hnsw *h, const vkernels *k, const lh_hnsw_ctx *c, int mode,
                           uint32_t node)
 {
     if (mode == QMODE_FLOAT) return hnsw_fdist(h, k, c->q, hnsw_vec(h, node));
+    if (mode == QMODE_HALF) return hnsw_hdist(h, k, c->q, h->half + (size_t)node * h->dim);
     float dot = c->qconst + k->u8dot(h->codes + (size_t)node * h->dim, c->qw, h->dim);
     switch (h->params.metric) {
     case LH_METRIC_L2:
@@ -354,9 +359,12 @@ static inline float qdist(const lh_hnsw *h, const vkernels *k, const lh_hnsw_ctx
 
 static inline void prefetch_node(const lh_hnsw *h, int mode, uint32_t node)
 {
-    const char *p = mode == QMODE_FLOAT ? (const char *)hnsw_vec(h, node)
-                                        : (const char *)(h->codes + (size_t)node * h->dim);
-    size_t bytes = mode == QMODE_FLOAT ? h->dim * sizeof(float) : h->dim;
+    const char *p = mode == QMODE_FLOAT  ? (const char *)hnsw_vec(h, node)
+                    : mode == QMODE_HALF ? (const char *)(h->half + (size_t)node * h->dim)
+                                         : (const char *)(h->codes + (size_t)node * h->dim);
+    size_t bytes = mode == QMODE_FLOAT  ? h->dim * sizeof(float)
+                   : mode == QMODE_HALF ? h->dim * sizeof(uint16_t)
+                                        : h->dim;
     size_t lines = bytes / 64 < 4 ? bytes / 64 + 1 : 4;
     for (size_t i = 0; i < lines; i++)
         __builtin_prefetch(p + 64 * i, 0, 3);
@@ -510,17 +518,32 @@ static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, 
 
 /* -------------------------------------------------------------- build */
 
+/* A node's row as floats: during the build widened from the fp16 copy into buf[dim] (the
+ * fp16 row is likely cached, having just been read by the search; the float32 row is not),
+ * else the float32 row itself. */
+static inline const float *build_row(const lh_hnsw *h, uint32_t node, float *buf)
+{
+    if (!h->half) return hnsw_vec(h, node);
+    vk_f16_decode(h->half + (size_t)node * h->dim, buf, h->dim);
+    return buf;
+}
+
 /* Heuristic neighbour selection (Malkov & Yashunin, alg. 4): keep a candidate only if it is
- * closer to the base than to every neighbour already kept. cand is sorted ascending. */
+ * closer to the base than to every neighbour already kept. cand is sorted ascending; buf
+ * holds dim floats. */
 static size_t select_neighbors(const lh_hnsw *h, const vkernels *k, const beam_item *cand, size_t n,
-                               size_t m, uint32_t *out)
+                               size_t m, uint32_t *out, float *buf)
 {
     size_t kept = 0;
     for (size_t i = 0; i < n && kept < m; i++) {
-        const float *cv = hnsw_vec(h, cand[i].id);
+        if (kept == 0) {
+            out[kept++] = cand[i].id; /* the nearest is always kept */
+            continue;
+        }
+        const float *cv = build_row(h, cand[i].id, buf);
         bool good = true;
         for (size_t r = 0; r < kept; r++) {
-            if (hnsw_fdist(h, k, cv, hnsw_vec(h, out[r])) < cand[i].d) {
+            if (hnsw_ndist(h, k, cv, out[r]) < cand[i].d) {
                 good = false;
                 break;
             }
@@ -531,8 +554,9 @@ static size_t select_neighbors(const lh_hnsw *h, const vkernels *k, const beam_i
 }
 
 /* Adds `node` to nb's list on `level`, shrinking it with the heuristic if full. Caller holds
- * no lock; this takes nb's. */
-static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, int level)
+ * no lock; this takes nb's. buf holds 2 * dim floats. */
+static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, int level,
+                     float *buf)
 {
     size_t maxc = level == 0 ? (size_t)h->m0 : (size_t)h->m;
     spin_lock(&h->locks[nb]);
@@ -546,11 +570,11 @@ static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, 
     } else {
         beam_item cand[2 * 256 + 1];
         size_t nc = 0;
-        const float *bv = hnsw_vec(h, nb);
-        cand[nc].d = hnsw_fdist(h, k, bv, hnsw_vec(h, node));
+        const float *bv = build_row(h, nb, buf);
+        cand[nc].d = hnsw_ndist(h, k, bv, node);
         cand[nc++].id = node;
         for (uint32_t j = 0; j < cnt; j++) {
-            cand[nc].d = hnsw_fdist(h, k, bv, hnsw_vec(h, l[1 + j]));
+            cand[nc].d = hnsw_ndist(h, k, bv, l[1 + j]);
             cand[nc++].id = l[1 + j];
         }
         /* insertion sort: nc <= 2m+1 */
@@ -564,7 +588,7 @@ static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, 
             cand[j] = t;
         }
         uint32_t sel[2 * 256];
-        size_t ns = select_neighbors(h, k, cand, nc, maxc, sel);
+        size_t ns = select_neighbors(h, k, cand, nc, maxc, sel, buf + h->dim);
         for (size_t j = 0; j < ns; j++)
             st32(l + 1 + j, sel[j]);
         st32(l, (uint32_t)ns);
@@ -600,20 +624,21 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
     int top = (int)(e >> 32);
     uint32_t cur = (uint32_t)e;
     memcpy(c->q, hnsw_vec(h, node), h->dim * sizeof(float));
-    float curd = qdist(h, k, c, QMODE_FLOAT, cur);
+    int mode = h->half ? QMODE_HALF : QMODE_FLOAT;
+    float curd = qdist(h, k, c, mode, cur);
     for (int lc = top; lc > level; lc--)
-        greedy(h, k, c, QMODE_FLOAT, lc, &cur, &curd);
+        greedy(h, k, c, mode, lc, &cur, &curd);
     uint32_t sel[256];
     for (int lc = level < top ? level : top; lc >= 0; lc--) {
         ctx_new_epoch(c);
-        size_t cnt = search_level(h, k, c, QMODE_FLOAT, cur, curd,
-                                  (size_t)h->params.ef_construction, lc, node, NULL, 0, NULL);
+        size_t cnt = search_level(h, k, c, mode, cur, curd, (size_t)h->params.ef_construction, lc,
+                                  node, NULL, 0, NULL);
         /* drop self if a concurrent insert linked us already */
         size_t w = 0;
         for (size_t i = 0; i < cnt; i++)
             if (c->beam[i].id != node) c->beam[w++] = c->beam[i];
         cnt = w;
-        size_t ns = select_neighbors(h, k, c->beam, cnt, (size_t)h->m, sel);
+        size_t ns = select_neighbors(h, k, c->beam, cnt, (size_t)h->m, sel, c->rows);
         /* A concurrent insert may already have linked itself into this list (it found us
          * through a level above): keep those links, or that node loses an in-link the
          * single-threaded build would have given it and may become unreachable. */
@@ -632,9 +657,9 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
         st32(l, (uint32_t)ns);
         spin_unlock(&h->locks[node]);
         for (size_t j = 0; j < nearly; j++)
-            add_link(h, k, node, early[j], lc);
+            add_link(h, k, node, early[j], lc, c->rows);
         for (size_t j = 0; j < ns; j++)
-            add_link(h, k, sel[j], node, lc);
+            add_link(h, k, sel[j], node, lc, c->rows);
         if (cnt) {
             cur = c->beam[0].id;
             curd = c->beam[0].d;
@@ -694,6 +719,10 @@ static int build_graph(lh_hnsw *h, size_t n, int threads, lh_error *err)
         used += (size_t)l * (1 + h->m);
     }
     atomic_store(&h->upper_used, used);
+    /* the fp16 copy halves the bytes each build distance reads; without memory for it the
+     * build reads float32 (same graph quality, slower) */
+    h->half = n ? malloc(n * h->dim * sizeof(uint16_t)) : NULL;
+    if (h->half) vk_f16_encode(h->vectors, h->half, n * h->dim);
     if (threads <= 0) threads = lh_cpu_count();
     if ((size_t)threads > n / 64 + 1) threads = (int)(n / 64 + 1);
     if (threads > 64) threads = 64;
@@ -716,6 +745,8 @@ static int build_graph(lh_hnsw *h, size_t n, int threads, lh_error *err)
     build_worker(&job);
     for (int t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
+    free(h->half);
+    h->half = NULL;
     if (job.failed) return lh_error_set(err, LH_ENOMEM, "out of memory for HNSW build scratch");
     atomic_store_explicit(&h->n, n, memory_order_release);
     return LH_OK;

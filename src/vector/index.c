@@ -820,7 +820,182 @@ int lh_vector_index_describe(lh_storage *s, const char *index, json_t **out, lh_
     return LH_OK;
 }
 
+/* --------------------------------------------------------------------- gc */
+
+/* One generation folder of an index listing: its objects are items[first, first + count). */
+typedef struct gc_gen {
+    char name[GEN_MAX];
+    size_t first, count;
+    int64_t newest_us, bytes;
+    int64_t rank; /* 0: unpublished; else 1 = current, 2 = published before it, ... */
+} gc_gen;
+
+static gc_gen *gc_find(gc_gen *g, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(g[i].name, name) == 0) return &g[i];
+    return NULL;
+}
+
+static int gc_index(lh_storage *s, const char *index, int64_t grace_s, int keep, bool dry_run,
+                    lh_vector_gc_report *r, lh_error *err)
+{
+    char *prefix = lh_sprintf("vectors/%s/", index);
+    size_t plen = strlen(prefix);
+    lh_object_list l = {0};
+    gc_gen *gens = NULL;
+    size_t ngen = 0, cap = 0;
+    int64_t *ptrs = NULL; /* pointer record numbers, listing order */
+    char(*ptr_gen)[GEN_MAX] = NULL;
+    size_t nptr = 0;
+    int rc = lh_storage_list_all(s, prefix, &l, err);
+    if (rc == LH_OK) {
+        ptrs = lh_calloc(l.count + 1, sizeof *ptrs);
+        ptr_gen = lh_calloc(l.count + 1, sizeof *ptr_gen);
+    }
+    /* group the listing into generation folders; collect the pointer records */
+    for (size_t i = 0; rc == LH_OK && i < l.count; i++) {
+        const char *rest = l.items[i].key + plen;
+        int64_t p;
+        char tail;
+        if (strncmp(rest, "_current/", 9) == 0) {
+            if (sscanf(rest + 9, "%" SCNd64 ".jso%c", &p, &tail) == 2 && p > 0) ptrs[nptr++] = p;
+            continue;
+        }
+        if (gen_number(rest) < 0) continue; /* not ours: leave it alone */
+        char name[GEN_MAX];
+        snprintf(name, sizeof name, "%.*s", GEN_DIGITS + 1, rest);
+        gc_gen *g = ngen ? gc_find(gens, ngen, name) : NULL;
+        if (!g) {
+            if (ngen == cap) {
+                cap = cap ? cap * 2 : 16;
+                gens = lh_realloc(gens, cap * sizeof *gens);
+            }
+            g = &gens[ngen++];
+            memset(g, 0, sizeof *g);
+            snprintf(g->name, sizeof g->name, "%s", name);
+            g->first = i;
+        }
+        g->count = i + 1 - g->first;
+        g->bytes += l.items[i].size;
+        if (l.items[i].mtime_us > g->newest_us) g->newest_us = l.items[i].mtime_us;
+    }
+    /* rank published generations, newest publication first; any unreadable record stops gc
+     * before it deletes anything */
+    for (size_t a = 0; a + 1 < nptr; a++) /* few records: a selection sort, highest first */
+        for (size_t b = a + 1; b < nptr; b++)
+            if (ptrs[b] > ptrs[a]) {
+                int64_t t = ptrs[a];
+                ptrs[a] = ptrs[b];
+                ptrs[b] = t;
+            }
+    int64_t rank = 0;
+    for (size_t i = 0; rc == LH_OK && i < nptr; i++) {
+        int64_t n = ptrs[i];
+        rc = read_pointer(s, index, &n, ptr_gen[i], NULL, err);
+        if (rc) {
+            rc = lh_error_prefix(err, "index gc of '%s' (nothing removed)", index);
+            break;
+        }
+        gc_gen *g = gc_find(gens, ngen, ptr_gen[i]);
+        if (g && g->rank == 0) g->rank = ++rank;
+    }
+    int64_t now = lh_wall_us();
+    for (size_t i = 0; rc == LH_OK && i < ngen; i++) {
+        gc_gen *g = &gens[i];
+        r->generations++;
+        const char *reason = NULL;
+        if (g->rank) {
+            r->published++;
+            if (keep > 0 && g->rank > keep) reason = "retired";
+        } else if (now - g->newest_us >= grace_s * 1000000) {
+            reason = "abandoned";
+        } else {
+            r->young++;
+        }
+        if (!reason) continue;
+        int64_t objects = (int64_t)g->count;
+        /* a retired generation's pointer records go first, so the log never names a folder
+         * that is half gone */
+        for (size_t p = 0; p < nptr; p++) {
+            if (strcmp(ptr_gen[p], g->name) != 0) continue;
+            objects++;
+            if (dry_run) continue;
+            char *key = ptr_key(index, ptrs[p]);
+            rc = lh_storage_delete(s, key, err);
+            free(key);
+            if (rc) break;
+        }
+        for (size_t k = g->first; rc == LH_OK && !dry_run && k < g->first + g->count; k++)
+            rc = lh_storage_delete(s, l.items[k].key, err);
+        if (rc) break;
+        if (g->rank)
+            r->retired++;
+        else
+            r->abandoned++;
+        r->objects += objects;
+        r->bytes += g->bytes;
+        json_array_append_new(r->removed,
+                              json_pack("{s:s, s:s, s:s, s:I, s:I}", "index", index, "generation",
+                                        g->name, "reason", reason, "objects", (json_int_t)objects,
+                                        "bytes", (json_int_t)g->bytes));
+        if (!dry_run)
+            lh_log(LH_LOG_INFO, "vector.index_gc", "index", index, "generation", g->name, "reason",
+                   reason, (const char *)NULL);
+    }
+    lh_storage_list_free(&l);
+    free(gens);
+    free(ptrs);
+    free(ptr_gen);
+    free(prefix);
+    return rc;
+}
+
+int lh_vector_index_gc(lh_storage *s, const char *index, int64_t grace_s, int keep, bool dry_run,
+                       lh_vector_gc_report *out, lh_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (grace_s < 0 || keep < 0)
+        return lh_error_set(err, LH_EINVAL,
+                            "index gc: grace (%" PRId64 " s) and keep (%d) must "
+                            "not be negative",
+                            grace_s, keep);
+    if (index && !lh_name_valid(index, err)) return lh_error_prefix(err, "index name");
+    out->removed = json_array();
+    if (index) return gc_index(s, index, grace_s, keep, dry_run, out, err);
+    /* every index, including those whose only builds died before publishing */
+    lh_object_list l = {0};
+    int rc = lh_storage_list_all(s, "vectors/", &l, err);
+    char *last = NULL;
+    for (size_t i = 0; rc == LH_OK && i < l.count; i++) {
+        const char *rest = l.items[i].key + 8;
+        const char *slash = strchr(rest, '/');
+        if (!slash) continue;
+        char *name = lh_strndup(rest, (size_t)(slash - rest));
+        if ((last && strcmp(last, name) == 0) || !lh_name_valid(name, NULL)) {
+            free(name);
+            continue;
+        }
+        free(last);
+        last = name;
+        rc = gc_index(s, name, grace_s, keep, dry_run, out, err);
+    }
+    free(last);
+    lh_storage_list_free(&l);
+    return rc;
+}
+
 /* ------------------------------------------------------------ loaded index */
+
+#define ALLOW_CACHE 16
+
+/* A cached allow-set: bit p = row position p of this generation may be returned. */
+typedef struct allow_entry {
+    char *key; /* NULL: free slot */
+    uint64_t *words;
+    int64_t matches;
+    uint64_t used; /* LRU clock */
+} allow_entry;
 
 struct lh_vector_index {
     _Atomic int refs;
@@ -829,7 +1004,70 @@ struct lh_vector_index {
     lh_hnsw *h;
     char *ids_text; /* ids.jsonl, lines NUL-terminated in place */
     char **ids;     /* count entries into ids_text, or NULL */
+    /* Allow-sets of recent filters. They live and die with the generation, so a new
+     * generation (or a new dataset version, which needs one) starts empty. */
+    pthread_mutex_t allow_mu;
+    allow_entry allow[ALLOW_CACHE];
+    uint64_t allow_clock;
 };
+
+static size_t allow_words(const lh_vector_index *v)
+{
+    return ((size_t)v->meta.count + 63) / 64;
+}
+
+bool lh_vector_index_allow_get(lh_vector_index *v, const char *key, uint64_t **words,
+                               int64_t *matches)
+{
+    *words = NULL;
+    bool hit = false;
+    pthread_mutex_lock(&v->allow_mu);
+    for (int i = 0; i < ALLOW_CACHE && !hit; i++) {
+        allow_entry *e = &v->allow[i];
+        if (!e->key || strcmp(e->key, key) != 0) continue;
+        *words = malloc(allow_words(v) * sizeof(uint64_t) + 8);
+        if (*words) {
+            memcpy(*words, e->words, allow_words(v) * sizeof(uint64_t));
+            *matches = e->matches;
+            e->used = ++v->allow_clock;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&v->allow_mu);
+    return hit;
+}
+
+void lh_vector_index_allow_put(lh_vector_index *v, const char *key, const uint64_t *words,
+                               int64_t matches)
+{
+    size_t bytes = allow_words(v) * sizeof(uint64_t);
+    uint64_t *copy = malloc(bytes + 8);
+    char *k = strdup(key);
+    if (!copy || !k) {
+        free(copy);
+        free(k);
+        return;
+    }
+    memcpy(copy, words, bytes);
+    pthread_mutex_lock(&v->allow_mu);
+    allow_entry *slot = &v->allow[0];
+    for (int i = 0; i < ALLOW_CACHE; i++) {
+        allow_entry *e = &v->allow[i];
+        if (e->key && strcmp(e->key, key) == 0) {
+            slot = e; /* computed twice concurrently: replace */
+            break;
+        }
+        if (!e->key || e->used < slot->used) slot = e;
+        if (!e->key) break;
+    }
+    free(slot->key);
+    free(slot->words);
+    slot->key = k;
+    slot->words = copy;
+    slot->matches = matches;
+    slot->used = ++v->allow_clock;
+    pthread_mutex_unlock(&v->allow_mu);
+}
 
 void lh_vector_index_release(lh_vector_index *v)
 {
@@ -838,6 +1076,11 @@ void lh_vector_index_release(lh_vector_index *v)
     lh_vector_index_meta_free(&v->meta);
     free(v->ids_text);
     free(v->ids);
+    for (int i = 0; i < ALLOW_CACHE; i++) {
+        free(v->allow[i].key);
+        free(v->allow[i].words);
+    }
+    pthread_mutex_destroy(&v->allow_mu);
     free(v);
 }
 
@@ -849,6 +1092,7 @@ static int open_pointer(lh_storage *s, const char *index, int64_t n, const char 
     int rc = read_pointer(s, index, &n, gen, NULL, err);
     if (rc) return rc;
     lh_vector_index *v = lh_calloc(1, sizeof *v);
+    pthread_mutex_init(&v->allow_mu, NULL);
     atomic_store(&v->refs, 1);
     v->pointer = n;
     if ((rc = read_meta(s, index, gen, &v->meta, err))) goto fail;

@@ -101,6 +101,14 @@ int lh_vector_kernel_l2sq(const char *name, const float *a, const float *b, size
 /* sum_j codes[j] * w[j] (uint8 codes, float weights) with the named kernel set. */
 int lh_vector_kernel_u8dot(const char *name, const uint8_t *codes, const float *w, size_t d,
                            float *out, lh_error *err);
+/* sum_j a[j] * b[j] with b in fp16 (IEEE binary16 bits), as the graph build computes it. */
+int lh_vector_kernel_f16dot(const char *name, const float *a, const uint16_t *b, size_t d,
+                            float *out, lh_error *err);
+/* Squared L2 distance between float a and fp16 b; as lh_vector_kernel_f16dot. */
+int lh_vector_kernel_f16l2sq(const char *name, const float *a, const uint16_t *b, size_t d,
+                             float *out, lh_error *err);
+/* Rounds n floats to fp16 bits (nearest even) into out, the form the f16 kernels read. */
+void lh_vector_f16_encode(const float *x, uint16_t *out, size_t n);
 
 /* ------------------------------------------------------------- bitsets */
 
@@ -346,6 +354,28 @@ int lh_vector_index_current(lh_storage *s, const char *index, lh_vector_index_me
  * index (pointer log order); caller json_decref()s. LH_ENOENT if no such index. */
 int lh_vector_index_describe(lh_storage *s, const char *index, json_t **out, lh_error *err);
 
+/* What lh_vector_index_gc found and did. */
+typedef struct lh_vector_gc_report {
+    int64_t generations; /* generation folders looked at */
+    int64_t published;   /* of those, named by a pointer record */
+    int64_t abandoned;   /* unpublished, untouched for the grace period: removed */
+    int64_t young;       /* unpublished but touched within the grace period: kept */
+    int64_t retired;     /* published, older than the newest `keep`: removed */
+    int64_t objects;     /* objects removed (pointer records included) */
+    int64_t bytes;       /* their size */
+    json_t *removed;     /* [{"index","generation","reason","objects","bytes"}]; decref it */
+} lh_vector_gc_report;
+
+/* Removes generation folders of index (NULL: every index under vectors/) that no pointer
+ * record names and whose newest object is older than grace_s seconds (left by builds that
+ * died before publishing; the grace protects builds in flight), and with keep > 0 the
+ * published generations beyond the newest keep in publication order, with the pointer records
+ * naming them; the current generation is never removed. dry_run only reports. Everything is
+ * listed and read before the first delete: a listing or read error (e.g. an unreadable pointer
+ * record) removes nothing. LH_EINVAL for keep < 0 or grace_s < 0. */
+int lh_vector_index_gc(lh_storage *s, const char *index, int64_t grace_s, int keep, bool dry_run,
+                       lh_vector_gc_report *out, lh_error *err);
+
 /* A loaded generation: metadata, mapped graph, ids. Shared by reference. */
 typedef struct lh_vector_index lh_vector_index;
 
@@ -373,6 +403,16 @@ int lh_vector_index_query_from_json(const lh_vector_index *v, const json_t *j, f
 /* Hits as a JSON array of {"row", "id" (the id column's value, or the row), "distance"};
  * caller json_decref()s. */
 json_t *lh_vector_index_hits_json(const lh_vector_index *v, const lh_vector_hit *hits, size_t n);
+
+/* Copies the allow-set cached on this loaded generation under key (the filter text and what
+ * else the set depends on) into *words ((count + 63) / 64 words; caller frees) and its number
+ * of set bits into *matches; false on a miss (or out of memory). Thread-safe. */
+bool lh_vector_index_allow_get(lh_vector_index *v, const char *key, uint64_t **words,
+                               int64_t *matches);
+/* Caches a copy of an allow-set over this generation's rows under key, evicting the least
+ * recently used of the 16 kept per generation. Thread-safe; out of memory skips caching. */
+void lh_vector_index_allow_put(lh_vector_index *v, const char *key, const uint64_t *words,
+                               int64_t matches);
 
 /* Loaded indexes shared by a server's threads, reloaded when a new generation is published
  * (checked at most every 500 ms per index). */

@@ -11,13 +11,21 @@
 
 typedef float (*vdist_fn)(const float *a, const float *b, size_t d);
 typedef float (*u8dot_fn)(const uint8_t *c, const float *w, size_t d);
+typedef float (*f16dist_fn)(const float *a, const uint16_t *b, size_t d);
 
 typedef struct vkernels {
     const char *name;
     vdist_fn dot;
     vdist_fn l2sq;
     u8dot_fn u8dot;
+    f16dist_fn f16dot;  /* float x fp16 (IEEE binary16) */
+    f16dist_fn f16l2sq; /* float x fp16 */
 } vkernels;
+
+/* Rounds n floats to fp16 (nearest even), the form the build's distance kernels read. */
+void vk_f16_encode(const float *x, uint16_t *out, size_t n);
+/* Widens n fp16 values to float. */
+void vk_f16_decode(const uint16_t *x, float *out, size_t n);
 
 /* The active kernel set (chosen once from cpuid, or forced by lh_vector_kernel_select). */
 const vkernels *vk_active(void);
@@ -67,6 +75,9 @@ struct lh_hnsw {
     _Atomic size_t ndeleted; /* tombstoned rows; >0 makes searches filter results */
     uint8_t *codes;
     float *sq_min, *sq_scale, *code_norm;
+    /* During lh_hnsw_build only: fp16 copy of rows [0, n) that the build's distances read
+     * (half the memory traffic of float32); NULL otherwise. */
+    uint16_t *half;
 
     double build_s;
     uint64_t rng; /* level generator state; guarded by `writer` */
@@ -112,6 +123,28 @@ static inline float hnsw_fdist(const lh_hnsw *h, const vkernels *k, const float 
     default:
         return 1.0f - k->dot(a, b, h->dim);
     }
+}
+
+/* Distance between a stored-format float vector and an fp16 row under the index metric. */
+static inline float hnsw_hdist(const lh_hnsw *h, const vkernels *k, const float *a,
+                               const uint16_t *b)
+{
+    switch (h->params.metric) {
+    case LH_METRIC_L2:
+        return k->f16l2sq(a, b, h->dim);
+    case LH_METRIC_IP:
+        return -k->f16dot(a, b, h->dim);
+    default:
+        return 1.0f - k->f16dot(a, b, h->dim);
+    }
+}
+
+/* Distance between a stored-format float vector and a node: from the build's fp16 copy while
+ * building, else from the float32 rows. */
+static inline float hnsw_ndist(const lh_hnsw *h, const vkernels *k, const float *a, uint32_t node)
+{
+    if (h->half) return hnsw_hdist(h, k, a, h->half + (size_t)node * h->dim);
+    return hnsw_fdist(h, k, a, hnsw_vec(h, node));
 }
 
 /* Allocates the arrays of a heap index for cap rows; fills h->cap etc. */

@@ -40,6 +40,7 @@ static void test_simd_kernels_agree_with_scalar(void **state)
     uint64_t s = 7;
     float *a = malloc(2000 * sizeof(float)), *b = malloc(2000 * sizeof(float));
     uint8_t *c = malloc(2000);
+    uint16_t *hb = malloc(2000 * sizeof(uint16_t));
     int tested = 0;
     for (size_t ki = 0; ki < 2; ki++) {
         float tmp;
@@ -74,6 +75,18 @@ static void test_simd_kernels_agree_with_scalar(void **state)
                 assert_int_equal(lh_vector_kernel_u8dot("scalar", c, pa, d, &want, NULL), LH_OK);
                 assert_int_equal(lh_vector_kernel_u8dot(simd[ki], c, pa, d, &got, NULL), LH_OK);
                 assert_close(want, got, mu8, "u8dot", simd[ki], d);
+                /* the build's float x fp16 kernels, against scalar on the same fp16 bits */
+                lh_vector_f16_encode(pb, hb + rep, d);
+                assert_int_equal(lh_vector_kernel_f16dot("scalar", pa, hb + rep, d, &want, NULL),
+                                 LH_OK);
+                assert_int_equal(lh_vector_kernel_f16dot(simd[ki], pa, hb + rep, d, &got, NULL),
+                                 LH_OK);
+                assert_close(want, got, mdot, "f16dot", simd[ki], d);
+                assert_int_equal(lh_vector_kernel_f16l2sq("scalar", pa, hb + rep, d, &want, NULL),
+                                 LH_OK);
+                assert_int_equal(lh_vector_kernel_f16l2sq(simd[ki], pa, hb + rep, d, &got, NULL),
+                                 LH_OK);
+                assert_close(want, got, ml2, "f16l2sq", simd[ki], d);
             }
         }
     }
@@ -81,6 +94,41 @@ static void test_simd_kernels_agree_with_scalar(void **state)
     free(a);
     free(b);
     free(c);
+    free(hb);
+}
+
+static void test_f16_kernels_match_float_within_rounding(void **state)
+{
+    (void)state;
+    /* fp16 keeps 11 significant bits: a 768-d distance through the fp16 copy stays within
+     * 2^-11 of the magnitude of its terms, so the build ranks neighbours as float32 does
+     * except for near-ties */
+    uint64_t s = 13;
+    float a[768], b[768];
+    uint16_t hb[768];
+    fill(a, 768, &s);
+    fill(b, 768, &s);
+    lh_vector_f16_encode(b, hb, 768);
+    double mdot = 0, ml2 = 0;
+    for (int i = 0; i < 768; i++) {
+        mdot += fabs((double)a[i] * b[i]);
+        ml2 += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    }
+    float want, got;
+    assert_int_equal(lh_vector_kernel_dot("scalar", a, b, 768, &want, NULL), LH_OK);
+    assert_int_equal(lh_vector_kernel_f16dot("scalar", a, hb, 768, &got, NULL), LH_OK);
+    assert_true(fabs((double)want - got) <= mdot / 2048);
+    assert_int_equal(lh_vector_kernel_l2sq("scalar", a, b, 768, &want, NULL), LH_OK);
+    assert_int_equal(lh_vector_kernel_f16l2sq("scalar", a, hb, 768, &got, NULL), LH_OK);
+    assert_true(fabs((double)want - got) <= ml2 / 1024);
+    /* exact values survive: small integers, halves, zero, and the rounding is to nearest */
+    float ex[4] = {1.0f, -0.5f, 0.0f, 1.0f + 1.0f / 4096};
+    uint16_t he[4];
+    lh_vector_f16_encode(ex, he, 4);
+    assert_int_equal(he[0], 0x3C00);
+    assert_int_equal(he[1], 0xB800);
+    assert_int_equal(he[2], 0x0000);
+    assert_int_equal(he[3], 0x3C00); /* 1 + 2^-12 ties to even: 1.0 */
 }
 
 static void test_scalar_kernels_match_double_precision(void **state)
@@ -156,6 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simd_kernels_agree_with_scalar),
         cmocka_unit_test(test_scalar_kernels_match_double_precision),
+        cmocka_unit_test(test_f16_kernels_match_float_within_rounding),
         cmocka_unit_test(test_unknown_kernel_is_rejected),
         cmocka_unit_test(test_kernel_selection_runs_searches_with_each_set),
     };
