@@ -345,7 +345,7 @@ int lh_manifest_from_json(const json_t *j, lh_manifest **out, lh_error *err)
     *out = NULL;
     if (!json_is_object(j)) return corrupt(err, "(root)", "expected a JSON object");
     int rc;
-    int64_t format;
+    int64_t format = 0;
     if ((rc = read_int(j, "format", "format", 1, &format, err)) != LH_OK) return rc;
     if (format != MANIFEST_FORMAT)
         return lh_error_set(err, LH_EUNSUPPORTED,
