@@ -444,46 +444,93 @@ async function apiGet(p) {
     await shot(page, 'ask');
   });
 
-  await step('Ask: an answer with sources, and generated SQL (stand-in /rag and /ask)', async () => {
-    // The server has no /rag or /ask yet: a stand-in answers in their place, so that the
-    // rendering of answers, sources and generated SQL is exercised here.
+  await step('Ask: a real /rag answer cites dataset, row and chunk; /ask without a model says so', async () => {
+    // A text column embedded on ingest (?embed=bio) queues a text-index job; wait for it.
+    const csv = 'id,name,bio\n1,Ada,Ada writes compilers in Chicago. She likes Java.\n' +
+      '2,Grace,Grace builds databases in Boston. She mentors juniors.\n3,Linus,Linus maintains kernels in Portland.\n';
+    const res = await fetch(`${URL_BASE}/ingest?dataset=notes&name=notes.csv&embed=bio`, {
+      method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: csv });
+    const ing = await res.json();
+    ok(res.status === 201 && ing.jobs && ing.jobs.length === 1, 'ingest with ?embed=bio queues one job', JSON.stringify(ing));
+    let job = ing.jobs[0];
+    for (let i = 0; i < 600 && !['done', 'failed', 'canceled'].includes(job.state); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await apiGet(`/jobs/${job.id}`)).body;
+    }
+    ok(job.state === 'done', 'the text index job is done', JSON.stringify(job));
     const p2 = await context.newPage();
-    const seen = [];
-    await p2.route('**/openapi.json', async (route) => {
-      const res = await route.fetch();
-      const doc = await res.json();
-      const body = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Question' } } } };
-      doc.components.schemas.Question = { type: 'object', properties: { question: { type: 'string' } } };
-      doc.paths['/rag'] = { post: { requestBody: body, responses: {} } };
-      doc.paths['/ask'] = { post: { requestBody: body, responses: {} } };
-      await route.fulfill({ response: res, json: doc });
-    });
-    await p2.route('**/rag', async (route) => {
-      seen.push(route.request().postDataJSON());
-      await route.fulfill({ json: { answer: 'Chicago has the most people [1].',
-        sources: [{ dataset: 'people', row: 1, chunk: 0, score: 0.91, text: 'Ada lives in Chicago' }] } });
-    });
-    await p2.route('**/ask', async (route) => {
-      seen.push(route.request().postDataJSON());
-      await route.fulfill({ json: { sql: 'SELECT city, count(*) AS n FROM people GROUP BY city ORDER BY n DESC' } });
-    });
     await p2.goto(`${URL_BASE}/#ask`);
-    await p2.locator('.modes input[value=rag]').waitFor();
-    await p2.fill('#ask-input', 'Where do most people live?');
+    await p2.locator('#ask-source option[value=notes_bio_text]').waitFor({ state: 'attached' });
+    await p2.fill('#ask-input', 'Who writes compilers?');
     await p2.keyboard.press('Control+Enter');
     await p2.locator('#ask-out .answer-text').waitFor();
-    ok(/Chicago has the most people/.test(await p2.locator('#ask-out .answer-text').innerText()), 'the answer is shown');
-    const src = await p2.locator('#ask-out ol.sources').innerText();
-    ok(/people/.test(src) && /row 1/.test(src) && /chunk 0/.test(src) && /Ada lives in Chicago/.test(src),
-      'its source is cited with dataset, row and chunk', src);
-    ok(seen[0] && seen[0].question === 'Where do most people live?', 'the question was sent as {question}', JSON.stringify(seen[0]));
+    const answer = await p2.locator('#ask-out .answer-text').innerText();
+    ok(/Ada writes compilers in Chicago/.test(answer) && await p2.locator('#ask-out .answer-text a.cite').count() >= 1,
+      'the offline answer quotes the best sentence with a numbered citation', answer);
+    const msg = await p2.locator('#ask-out .note').first().innerText();
+    ok(/No language model is configured/.test(msg), 'the tab says plainly that no language model is configured', msg);
+    ok(await p2.locator('#ask-out ul.sentences mark').count() >= 1, 'the matching words are highlighted');
+    const src = await p2.locator('#ask-out ol.sources li#ask-source-1').innerText();
+    ok(/\[1\] notes · row 0 · chunk 0/.test(src) && /Ada writes compilers/.test(src),
+      'source [1] is cited with dataset, row and chunk', src);
+    await noObjectObject(p2, 'Ask (rag)');
+    await shot(p2, 'ask-rag');
     await p2.check('.modes input[value=ask]');
     await p2.click('#ask-button');
+    await p2.locator('#ask-out .note').waitFor();
+    const none = await p2.locator('#ask-out').innerText();
+    ok(/needs a language model/.test(none) && /no language model is configured/.test(none) && /generator_url/.test(none),
+      'without a model, /ask (503) is explained with how to configure one', none);
+    await shot(p2, 'ask-no-model');
+    await p2.close();
+  });
+
+  await step('Ask: generated SQL is shown and runs in the SQL tab (/ask answered by interception)', async () => {
+    // The server has no model here: /ask's 200 is intercepted, in AskResult's documented shape.
+    const p2 = await context.newPage();
+    const seen = [];
+    const sqlText = 'SELECT city, count(*) AS n FROM people GROUP BY city ORDER BY n DESC';
+    await p2.route('**/ask', async (route) => {
+      seen.push(route.request().postDataJSON());
+      await route.fulfill({ json: { question: 'Where do most people live?', sql: sqlText, generator: 'ollama/sql',
+        attempts: [{ sql: 'SELECT town FROM people', error: { code: 'sql_error', message: 'no column town' } }, { sql: sqlText }],
+        result: { columns: [{ name: 'city', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }], rows: [['Chicago', 2]], row_count: 1, truncated: false } } });
+    });
+    await p2.goto(`${URL_BASE}/#ask`);
+    await p2.locator('.modes input[value=ask]').waitFor();
+    await p2.check('.modes input[value=ask]');
+    await p2.fill('#ask-input', 'Where do most people live?');
+    await p2.click('#ask-button');
     await p2.locator('#ask-out pre.sql-text').waitFor();
+    ok(seen[0] && seen[0].question === 'Where do most people live?', 'the question was sent as {question}', JSON.stringify(seen[0]));
+    ok(/first query was refused \(no column town\)/.test(await p2.locator('#ask-out').innerText()), 'the refused first attempt is told');
     await p2.click('#ask-out button:has-text("Run in SQL")');
     await p2.locator('#sql-grid table.results tbody tr').first().waitFor();
     ok((await p2.locator('#tab-sql').getAttribute('aria-selected')) === 'true' &&
       await p2.locator('#sql-grid table.results tbody tr').count() === 3, 'the generated SQL runs in the SQL tab');
+    await p2.close();
+  });
+
+  await step('System: the cache card lists entries and pins a dataset', async () => {
+    await apiGet('/cache');
+    await fetch(`${URL_BASE}/sql`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sql: 'SELECT count(*) FROM people' }) });
+    const p2 = await context.newPage();
+    await p2.goto(`${URL_BASE}/#system`);
+    await p2.locator('#cache-summary').waitFor();
+    ok(/in use/.test(await p2.locator('#cache-summary').innerText()), 'the cache budget and use are shown');
+    await p2.locator('#cache-pin-dataset option[value=people]').waitFor({ state: 'attached' });
+    await p2.selectOption('#cache-pin-dataset', 'people');
+    await p2.click('#cache-pin');
+    await p2.locator('table.cache-entries .tag:has-text("pinned")').waitFor();
+    const row = await p2.locator('table.cache-entries tbody tr:has-text("people")').innerText();
+    ok(/pinned/.test(row) && /Unpin/.test(row), 'people is pinned and can be unpinned', row);
+    const cache = (await apiGet('/cache')).body;
+    ok(cache.entries.some((e) => e.dataset === 'people' && e.pinned), 'GET /cache agrees', JSON.stringify(cache));
+    await shot(p2, 'system-cache');
+    await p2.click('table.cache-entries tbody tr:has-text("people") button:has-text("Unpin")');
+    await p2.locator('table.cache-entries tbody tr:has-text("people") button:has-text("Pin")').waitFor();
+    ok(!(await apiGet('/cache')).body.entries.some((e) => e.dataset === 'people' && e.pinned), 'Unpin unpins');
     await p2.close();
   });
 
