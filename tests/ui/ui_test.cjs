@@ -2,6 +2,7 @@
 // sandbox, background networking off) against a running `lakehouse serve`.
 // Run by tests/ui/test_ui.sh, which starts the server and passes:
 //   LH_URL        the server's base URL
+//   LH_ASK_URL    a second server whose generator is the stand-in model (tests/ai/standin.js)
 //   LH_CHROMIUM   the chromium executable
 //   LH_PLAYWRIGHT the playwright-core package folder
 //   LH_FIXTURES   a folder with the upload fixtures (people.csv, ragged.csv, bad_score.csv)
@@ -17,6 +18,7 @@ const env = (k) => {
   return v;
 };
 const URL_BASE = env('LH_URL');
+const ASK_URL = env('LH_ASK_URL');
 const { chromium } = require(env('LH_PLAYWRIGHT'));
 const FIX = env('LH_FIXTURES');
 const ART = env('LH_ARTIFACTS');
@@ -484,29 +486,30 @@ async function apiGet(p) {
     await p2.close();
   });
 
-  await step('Ask: generated SQL is shown and runs in the SQL tab (/ask answered by interception)', async () => {
-    // The server has no model here: /ask's 200 is intercepted, in AskResult's documented shape.
+  await step('Ask: generated SQL from a model is shown, with its refused attempt, and runs in SQL', async () => {
+    // LH_ASK_URL: a server whose generator is the stand-in model "sql-retry" (a query naming
+    // a missing column first; with the error, SELECT count(*) AS n FROM people).
     const p2 = await context.newPage();
-    const seen = [];
-    const sqlText = 'SELECT city, count(*) AS n FROM people GROUP BY city ORDER BY n DESC';
-    await p2.route('**/ask', async (route) => {
-      seen.push(route.request().postDataJSON());
-      await route.fulfill({ json: { question: 'Where do most people live?', sql: sqlText, generator: 'ollama/sql',
-        attempts: [{ sql: 'SELECT town FROM people', error: { code: 'sql_error', message: 'no column town' } }, { sql: sqlText }],
-        result: { columns: [{ name: 'city', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }], rows: [['Chicago', 2]], row_count: 1, truncated: false } } });
-    });
-    await p2.goto(`${URL_BASE}/#ask`);
+    await p2.goto(`${ASK_URL}/#ask`);
     await p2.locator('.modes input[value=ask]').waitFor();
     await p2.check('.modes input[value=ask]');
-    await p2.fill('#ask-input', 'Where do most people live?');
+    await p2.fill('#ask-input', 'How many people are there?');
     await p2.click('#ask-button');
     await p2.locator('#ask-out pre.sql-text').waitFor();
-    ok(seen[0] && seen[0].question === 'Where do most people live?', 'the question was sent as {question}', JSON.stringify(seen[0]));
-    ok(/first query was refused \(no column town\)/.test(await p2.locator('#ask-out').innerText()), 'the refused first attempt is told');
-    await p2.click('#ask-out button:has-text("Run in SQL")');
+    const sqlText = await p2.locator('#ask-out pre.sql-text').innerText();
+    ok(/SELECT count\(\*\) AS n FROM people/i.test(sqlText), 'the generated SQL is shown', sqlText);
+    const text = await p2.locator('#ask-out').innerText();
+    ok(/Written by ollama\/sql-retry/.test(text) && /first query was refused/.test(text),
+      'the model and its refused first attempt are told', text.replace(/\s+/g, ' '));
+    ok(/\b6\b/.test(await p2.locator('#ask-out table.results tbody').innerText()), 'its result is shown (6 people)');
+    await shot(p2, 'ask-sql');
+    await p2.click('#ask-out button:has-text("Edit in SQL")');
+    await p2.locator('#tab-sql[aria-selected=true]').waitFor();
+    ok(/count\(\*\) AS n FROM people/i.test(await p2.locator('#sql-editor .cm-content').innerText()),
+      'Edit in SQL puts the query in the editor');
+    await p2.click('#sql-run');
     await p2.locator('#sql-grid table.results tbody tr').first().waitFor();
-    ok((await p2.locator('#tab-sql').getAttribute('aria-selected')) === 'true' &&
-      await p2.locator('#sql-grid table.results tbody tr').count() === 3, 'the generated SQL runs in the SQL tab');
+    ok(await p2.locator('#sql-grid table.results tbody tr').count() === 1, 'the generated SQL runs in the SQL tab');
     await p2.close();
   });
 

@@ -11,7 +11,7 @@ const MODES = {
   ask: { path: '/ask', label: 'Write SQL for me', hint: 'Turns the question into SQL you can check, edit and run.' },
 };
 
-let ctx, form, input, out, banner, modeBox, sourceSelect;
+let ctx, form, input, out, banner, modeBox, sourceSelect, sourceRow;
 let available = { rag: false, ask: false };
 
 export function mount(panel, context) {
@@ -20,7 +20,8 @@ export function mount(panel, context) {
     'aria-label': 'Your question',
     onkeydown: (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); } } });
   banner = h('div', { id: 'ask-banner' });
-  modeBox = h('div', { class: 'modes', role: 'radiogroup', 'aria-label': 'How to answer' });
+  modeBox = h('div', { class: 'modes', role: 'radiogroup', 'aria-label': 'How to answer',
+    onchange: () => syncSourceRow() });
   sourceSelect = h('select', { id: 'ask-source', 'aria-label': 'Text index to answer from' });
   out = h('div', { id: 'ask-out', 'aria-live': 'polite' });
   form = h('form', { class: 'card ask', onsubmit: (e) => { e.preventDefault(); submit(); } },
@@ -28,7 +29,8 @@ export function mount(panel, context) {
     input,
     modeBox,
     h('div', { class: 'toolbar' },
-      h('label', { class: 'muted small', for: 'ask-source' }, 'Answer from '), sourceSelect,
+      sourceRow = h('span', { id: 'ask-source-row' },
+        h('label', { class: 'muted small', for: 'ask-source' }, 'Answer from '), sourceSelect),
       h('button', { type: 'submit', id: 'ask-button' }, 'Ask', h('kbd', {}, 'Ctrl+Enter'))));
   setChildren(panel, h('div', { class: 'ask-wrap' }, banner, form, out));
   detect();
@@ -67,11 +69,18 @@ function renderModes() {
   const modes = Object.entries(MODES).filter(([k]) => available[k]);
   if (modes.length < 2) {
     setChildren(modeBox, modes.length ? h('p', { class: 'muted small' }, MODES[modes[0][0]].hint) : null);
+    syncSourceRow();
     return;
   }
   setChildren(modeBox, modes.map(([k, m], i) => h('label', { class: 'mode' },
     h('input', { type: 'radio', name: 'ask-mode', value: k, checked: i === 0 }),
     h('span', {}, h('strong', {}, m.label), h('span', { class: 'muted small' }, ` — ${m.hint}`)))));
+  syncSourceRow();
+}
+
+// The text index picker is for /rag only.
+function syncSourceRow() {
+  sourceRow.hidden = chosenMode() !== 'rag';
 }
 
 function chosenMode() {
