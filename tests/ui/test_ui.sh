@@ -33,8 +33,35 @@ start_server
 # (ENOTDIR), which is the storage error the System tab is checked to show.
 : >"$T/lake/data/blocked" 2>/dev/null || { mkdir -p "$T/lake/data" && : >"$T/lake/data/blocked"; }
 
+# /ask with a model: the stand-in model server (tests/ai/standin.js, model sql-retry: a
+# refused query first, then a good one) behind a second server on a lake of its own.
+node "$LH_SOURCE_DIR/tests/ai/standin.js" >"$T/standin.out" 2>&1 &
+STANDIN=$!
+ASK_PID=""
+trap 'kill $STANDIN $ASK_PID 2>/dev/null; cleanup' EXIT
+for _ in $(seq 1 50); do grep -q listening "$T/standin.out" && break; sleep 0.1; done
+SPORT=$(awk '/listening/ {print $2}' "$T/standin.out")
+env LAKEHOUSE_GENERATOR=ollama LAKEHOUSE_GENERATOR_MODEL=sql-retry \
+    LAKEHOUSE_GENERATOR_URL="http://127.0.0.1:$SPORT" \
+    "$LH_BIN" serve --data "$T/asklake" --listen 127.0.0.1:0 >"$T/ask.out" 2>"$T/ask.err" &
+ASK_PID=$!
+ASK_URL=""
+for _ in $(seq 1 300); do
+    ASK_URL=$(sed -n '1s/^listening on \(http:\/\/[^ ]*\)$/\1/p' "$T/ask.out")
+    [ -n "$ASK_URL" ] && break
+    sleep 0.1
+done
 CHECKS=$((CHECKS + 1))
-if LH_URL=$URL LH_CHROMIUM=$CHROMIUM LH_PLAYWRIGHT=$PLAYWRIGHT \
+if [ -n "$SPORT" ] && [ -n "$ASK_URL" ] &&
+    curl -sf -X POST "$ASK_URL/ingest?dataset=people&name=people.csv" -H 'Content-Type: text/csv' \
+        --data-binary @"$LH_SOURCE_DIR/tests/ui/fixtures/people.csv" >/dev/null; then
+    pass "a second server with the stand-in model is up ($ASK_URL)"
+else
+    fail "the stand-in model server or the /ask server did not start: $(cat "$T/standin.out" "$T/ask.err")"
+fi
+
+CHECKS=$((CHECKS + 1))
+if LH_URL=$URL LH_ASK_URL=$ASK_URL LH_CHROMIUM=$CHROMIUM LH_PLAYWRIGHT=$PLAYWRIGHT \
     LH_FIXTURES=$LH_SOURCE_DIR/tests/ui/fixtures LH_ARTIFACTS=$ARTIFACTS \
     timeout 300 node "$LH_SOURCE_DIR/tests/ui/ui_test.cjs" >"$T/ui.out" 2>"$T/ui.err"; then
     pass "browser checks passed ($(grep -c '^ok - ' "$T/ui.out") checks; screenshots in $ARTIFACTS)"

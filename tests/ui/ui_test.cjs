@@ -2,6 +2,7 @@
 // sandbox, background networking off) against a running `lakehouse serve`.
 // Run by tests/ui/test_ui.sh, which starts the server and passes:
 //   LH_URL        the server's base URL
+//   LH_ASK_URL    a second server whose generator is the stand-in model (tests/ai/standin.js)
 //   LH_CHROMIUM   the chromium executable
 //   LH_PLAYWRIGHT the playwright-core package folder
 //   LH_FIXTURES   a folder with the upload fixtures (people.csv, ragged.csv, bad_score.csv)
@@ -17,6 +18,7 @@ const env = (k) => {
   return v;
 };
 const URL_BASE = env('LH_URL');
+const ASK_URL = env('LH_ASK_URL');
 const { chromium } = require(env('LH_PLAYWRIGHT'));
 const FIX = env('LH_FIXTURES');
 const ART = env('LH_ARTIFACTS');
@@ -137,11 +139,10 @@ async function apiGet(p) {
     await page.locator('#dataset-detail ol.versions li .version-head').first().waitFor();
     const hist = await page.locator('#dataset-detail ol.versions').innerText();
     ok(/v1/.test(hist) && /ingest/.test(hist) && /people\.csv/.test(hist), 'the version history names v1, the op and the source', hist);
-    const journal = page.locator('#dataset-detail .journal');
-    await page.waitForFunction(() => document.querySelector('#dataset-detail .journal')?.children.length > 1);
-    const jtext = await journal.innerText();
-    if ((await apiGet('/openapi.json')).body.paths['/journal/{entity}']) ok(!/Cannot read/.test(jtext), 'the journal is shown', jtext);
-    else ok(/not available in this build/.test(jtext), 'the journal is said to be missing', jtext);
+    const journal = page.locator('#dataset-detail ol.versions li .journal');
+    await journal.first().waitFor();
+    ok(/1 journal event/.test(await journal.first().innerText()) && /rows: 6 rows from people\.csv/.test(await journal.first().innerText()),
+      'v1 shows its ingest journal event', await journal.first().innerText());
     await noObjectObject(page, 'Explore');
     await shot(page, 'explore');
   });
@@ -444,46 +445,112 @@ async function apiGet(p) {
     await shot(page, 'ask');
   });
 
-  await step('Ask: an answer with sources, and generated SQL (stand-in /rag and /ask)', async () => {
-    // The server has no /rag or /ask yet: a stand-in answers in their place, so that the
-    // rendering of answers, sources and generated SQL is exercised here.
+  await step('Ask: a real /rag answer cites dataset, row and chunk; /ask without a model says so', async () => {
+    // A text column embedded on ingest (?embed=bio) queues a text-index job; wait for it.
+    const csv = 'id,name,bio\n1,Ada,Ada writes compilers in Chicago. She likes Java.\n' +
+      '2,Grace,Grace builds databases in Boston. She mentors juniors.\n3,Linus,Linus maintains kernels in Portland.\n';
+    const res = await fetch(`${URL_BASE}/ingest?dataset=notes&name=notes.csv&embed=bio`, {
+      method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: csv });
+    const ing = await res.json();
+    ok(res.status === 201 && ing.jobs && ing.jobs.length === 1, 'ingest with ?embed=bio queues one job', JSON.stringify(ing));
+    let job = ing.jobs[0];
+    for (let i = 0; i < 600 && !['done', 'failed', 'canceled'].includes(job.state); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await apiGet(`/jobs/${job.id}`)).body;
+    }
+    ok(job.state === 'done', 'the text index job is done', JSON.stringify(job));
     const p2 = await context.newPage();
-    const seen = [];
-    await p2.route('**/openapi.json', async (route) => {
-      const res = await route.fetch();
-      const doc = await res.json();
-      const body = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Question' } } } };
-      doc.components.schemas.Question = { type: 'object', properties: { question: { type: 'string' } } };
-      doc.paths['/rag'] = { post: { requestBody: body, responses: {} } };
-      doc.paths['/ask'] = { post: { requestBody: body, responses: {} } };
-      await route.fulfill({ response: res, json: doc });
-    });
-    await p2.route('**/rag', async (route) => {
-      seen.push(route.request().postDataJSON());
-      await route.fulfill({ json: { answer: 'Chicago has the most people [1].',
-        sources: [{ dataset: 'people', row: 1, chunk: 0, score: 0.91, text: 'Ada lives in Chicago' }] } });
-    });
-    await p2.route('**/ask', async (route) => {
-      seen.push(route.request().postDataJSON());
-      await route.fulfill({ json: { sql: 'SELECT city, count(*) AS n FROM people GROUP BY city ORDER BY n DESC' } });
-    });
     await p2.goto(`${URL_BASE}/#ask`);
-    await p2.locator('.modes input[value=rag]').waitFor();
-    await p2.fill('#ask-input', 'Where do most people live?');
+    await p2.locator('#ask-source option[value=notes_bio_text]').waitFor({ state: 'attached' });
+    await p2.fill('#ask-input', 'Who writes compilers?');
     await p2.keyboard.press('Control+Enter');
     await p2.locator('#ask-out .answer-text').waitFor();
-    ok(/Chicago has the most people/.test(await p2.locator('#ask-out .answer-text').innerText()), 'the answer is shown');
-    const src = await p2.locator('#ask-out ol.sources').innerText();
-    ok(/people/.test(src) && /row 1/.test(src) && /chunk 0/.test(src) && /Ada lives in Chicago/.test(src),
-      'its source is cited with dataset, row and chunk', src);
-    ok(seen[0] && seen[0].question === 'Where do most people live?', 'the question was sent as {question}', JSON.stringify(seen[0]));
+    const answer = await p2.locator('#ask-out .answer-text').innerText();
+    ok(/Ada writes compilers in Chicago/.test(answer) && await p2.locator('#ask-out .answer-text a.cite').count() >= 1,
+      'the offline answer quotes the best sentence with a numbered citation', answer);
+    const msg = await p2.locator('#ask-out .note').first().innerText();
+    ok(/No language model is configured/.test(msg), 'the tab says plainly that no language model is configured', msg);
+    ok(await p2.locator('#ask-out ul.sentences mark').count() >= 1, 'the matching words are highlighted');
+    const src = await p2.locator('#ask-out ol.sources li#ask-source-1').innerText();
+    ok(/\[1\] notes · row 0 · chunk 0/.test(src) && /Ada writes compilers/.test(src),
+      'source [1] is cited with dataset, row and chunk', src);
+    await noObjectObject(p2, 'Ask (rag)');
+    await shot(p2, 'ask-rag');
     await p2.check('.modes input[value=ask]');
     await p2.click('#ask-button');
+    await p2.locator('#ask-out .note').waitFor();
+    const none = await p2.locator('#ask-out').innerText();
+    ok(/needs a language model/.test(none) && /no language model is configured/.test(none) && /generator_url/.test(none),
+      'without a model, /ask (503) is explained with how to configure one', none);
+    await shot(p2, 'ask-no-model');
+    await p2.close();
+  });
+
+  await step('Ask: generated SQL from a model is shown, with its refused attempt, and runs in SQL', async () => {
+    // LH_ASK_URL: a server whose generator is the stand-in model "sql-retry" (a query naming
+    // a missing column first; with the error, SELECT count(*) AS n FROM people).
+    const p2 = await context.newPage();
+    await p2.goto(`${ASK_URL}/#ask`);
+    await p2.locator('.modes input[value=ask]').waitFor();
+    await p2.check('.modes input[value=ask]');
+    await p2.fill('#ask-input', 'How many people are there?');
+    await p2.click('#ask-button');
     await p2.locator('#ask-out pre.sql-text').waitFor();
-    await p2.click('#ask-out button:has-text("Run in SQL")');
+    const sqlText = await p2.locator('#ask-out pre.sql-text').innerText();
+    ok(/SELECT count\(\*\) AS n FROM people/i.test(sqlText), 'the generated SQL is shown', sqlText);
+    const text = await p2.locator('#ask-out').innerText();
+    ok(/Written by ollama\/sql-retry/.test(text) && /first query was refused/.test(text),
+      'the model and its refused first attempt are told', text.replace(/\s+/g, ' '));
+    ok(/\b6\b/.test(await p2.locator('#ask-out table.results tbody').innerText()), 'its result is shown (6 people)');
+    await shot(p2, 'ask-sql');
+    await p2.click('#ask-out button:has-text("Edit in SQL")');
+    await p2.locator('#tab-sql[aria-selected=true]').waitFor();
+    ok(/count\(\*\) AS n FROM people/i.test(await p2.locator('#sql-editor .cm-content').innerText()),
+      'Edit in SQL puts the query in the editor');
+    await p2.click('#sql-run');
     await p2.locator('#sql-grid table.results tbody tr').first().waitFor();
-    ok((await p2.locator('#tab-sql').getAttribute('aria-selected')) === 'true' &&
-      await p2.locator('#sql-grid table.results tbody tr').count() === 3, 'the generated SQL runs in the SQL tab');
+    ok(await p2.locator('#sql-grid table.results tbody tr').count() === 1, 'the generated SQL runs in the SQL tab');
+    await p2.close();
+  });
+
+  await step('Explore: a version shows its journal events (GET /journal/{dataset})', async () => {
+    const post = (p, body) => fetch(`${URL_BASE}${p}`, { method: 'POST',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    ok((await post('/datasets/notes/key', { key: 'id' })).ok, 'notes gets the key id');
+    const up = await post('/datasets/notes/upsert', { rows: [{ id: 2, name: 'Grace Hopper' }], reason: 'full name' });
+    ok(up.ok, 'an upsert changes one name', await up.text());
+    const p2 = await context.newPage();
+    await p2.goto(`${URL_BASE}/#explore/notes`);
+    const ev = p2.locator('#dataset-detail ol.versions > li').first().locator('ul.journal-events');
+    await ev.waitFor();
+    const text = await ev.innerText();
+    ok(/name: Grace\s*→\s*Grace Hopper/.test(text) && /\b2\b/.test(text) && /why: full name/.test(text),
+      'the newest version lists its event: field, old → new, key and why', text.replace(/\s+/g, ' '));
+    await noObjectObject(p2, 'Explore journal');
+    await shot(p2, 'explore-journal');
+    await p2.close();
+  });
+
+  await step('System: the cache card lists entries and pins a dataset', async () => {
+    await apiGet('/cache');
+    await fetch(`${URL_BASE}/sql`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sql: 'SELECT count(*) FROM people' }) });
+    const p2 = await context.newPage();
+    await p2.goto(`${URL_BASE}/#system`);
+    await p2.locator('#cache-summary').waitFor();
+    ok(/in use/.test(await p2.locator('#cache-summary').innerText()), 'the cache budget and use are shown');
+    await p2.locator('#cache-pin-dataset option[value=people]').waitFor({ state: 'attached' });
+    await p2.selectOption('#cache-pin-dataset', 'people');
+    await p2.click('#cache-pin');
+    await p2.locator('table.cache-entries .tag:has-text("pinned")').waitFor();
+    const row = await p2.locator('table.cache-entries tbody tr:has-text("people")').innerText();
+    ok(/pinned/.test(row) && /Unpin/.test(row), 'people is pinned and can be unpinned', row);
+    const cache = (await apiGet('/cache')).body;
+    ok(cache.entries.some((e) => e.dataset === 'people' && e.pinned), 'GET /cache agrees', JSON.stringify(cache));
+    await shot(p2, 'system-cache');
+    await p2.click('table.cache-entries tbody tr:has-text("people") button:has-text("Unpin")');
+    await p2.locator('table.cache-entries tbody tr:has-text("people") button:has-text("Pin")').waitFor();
+    ok(!(await apiGet('/cache')).body.entries.some((e) => e.dataset === 'people' && e.pinned), 'Unpin unpins');
     await p2.close();
   });
 

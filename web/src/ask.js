@@ -1,8 +1,9 @@
 // Ask: a question goes to POST /rag (an answer with cited sources) or POST /ask (NL→SQL:
-// the generated SQL, editable and runnable in the SQL tab). Which routes exist is read from
+// the generated SQL, editable and runnable in the SQL tab). /rag is asked of a text index
+// (picked from GET /vectors/indexes); its sources are cited as [n] → dataset, row, chunk. Which routes exist is read from
 // the server's OpenAPI document; a server without them gets a plain explanation instead.
-import { api, describe, isMissingRoute, operation, resolveRef } from './api.js';
-import { cellText, h, jsonView, note, setChildren } from './dom.js';
+import { api, describe, isMissingRoute, operation } from './api.js';
+import { h, note, setChildren } from './dom.js';
 import { renderGrid } from './grid.js';
 
 const MODES = {
@@ -10,7 +11,7 @@ const MODES = {
   ask: { path: '/ask', label: 'Write SQL for me', hint: 'Turns the question into SQL you can check, edit and run.' },
 };
 
-let ctx, form, input, out, banner, modeBox;
+let ctx, form, input, out, banner, modeBox, sourceSelect, sourceRow;
 let available = { rag: false, ask: false };
 
 export function mount(panel, context) {
@@ -19,13 +20,17 @@ export function mount(panel, context) {
     'aria-label': 'Your question',
     onkeydown: (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); } } });
   banner = h('div', { id: 'ask-banner' });
-  modeBox = h('div', { class: 'modes', role: 'radiogroup', 'aria-label': 'How to answer' });
+  modeBox = h('div', { class: 'modes', role: 'radiogroup', 'aria-label': 'How to answer',
+    onchange: () => syncSourceRow() });
+  sourceSelect = h('select', { id: 'ask-source', 'aria-label': 'Text index to answer from' });
   out = h('div', { id: 'ask-out', 'aria-live': 'polite' });
   form = h('form', { class: 'card ask', onsubmit: (e) => { e.preventDefault(); submit(); } },
     h('h2', {}, 'Ask a question'),
     input,
     modeBox,
     h('div', { class: 'toolbar' },
+      sourceRow = h('span', { id: 'ask-source-row' },
+        h('label', { class: 'muted small', for: 'ask-source' }, 'Answer from '), sourceSelect),
       h('button', { type: 'submit', id: 'ask-button' }, 'Ask', h('kbd', {}, 'Ctrl+Enter'))));
   setChildren(panel, h('div', { class: 'ask-wrap' }, banner, form, out));
   detect();
@@ -33,6 +38,7 @@ export function mount(panel, context) {
 
 export function show() {
   if (input) input.focus();
+  if (sourceSelect) loadSources();
 }
 
 async function detect() {
@@ -63,11 +69,18 @@ function renderModes() {
   const modes = Object.entries(MODES).filter(([k]) => available[k]);
   if (modes.length < 2) {
     setChildren(modeBox, modes.length ? h('p', { class: 'muted small' }, MODES[modes[0][0]].hint) : null);
+    syncSourceRow();
     return;
   }
   setChildren(modeBox, modes.map(([k, m], i) => h('label', { class: 'mode' },
     h('input', { type: 'radio', name: 'ask-mode', value: k, checked: i === 0 }),
     h('span', {}, h('strong', {}, m.label), h('span', { class: 'muted small' }, ` — ${m.hint}`)))));
+  syncSourceRow();
+}
+
+// The text index picker is for /rag only.
+function syncSourceRow() {
+  sourceRow.hidden = chosenMode() !== 'rag';
 }
 
 function chosenMode() {
@@ -76,23 +89,32 @@ function chosenMode() {
   return available.ask && !available.rag ? 'ask' : 'rag';
 }
 
-// The request body follows the route's documented schema: {question} or {query}.
-async function bodyFor(mode, question) {
-  const op = await operation('post', MODES[mode].path);
-  let props = {};
+// The text index a /rag question is asked of: the newest text indexes, from /vectors/indexes.
+async function loadSources() {
+  let indexes = [];
   try {
-    const schema = await resolveRef(op.requestBody.content['application/json'].schema);
-    props = (schema && schema.properties) || {};
+    const res = await api('/vectors/indexes');
+    indexes = (res.indexes || []).filter((x) => x.current && x.current.kind === 'text');
   } catch {
-    props = {};
+    indexes = [];
   }
-  if (props.question || !props.query) return { question };
-  return { query: question };
+  const previous = sourceSelect.value;
+  setChildren(sourceSelect, indexes.map((x) => h('option', { value: x.name },
+    `${x.current.dataset} · ${x.current.column}`)));
+  if (indexes.some((x) => x.name === previous)) sourceSelect.value = previous;
+  sourceSelect.disabled = !indexes.length;
+  return indexes;
+}
+
+function noIndexNote() {
+  return note('info', h('strong', {}, 'There is no text index to answer from yet. '),
+    'Upload a file in ', h('a', { href: '#explore' }, 'Explore'), ' with a text column to embed, ',
+    'or run ', h('code', {}, 'lakehouse index text DATASET COLUMN'), '; answers then cite its rows.');
 }
 
 async function submit() {
-  const q = input.value.trim();
-  if (!q) {
+  const question = input.value.trim();
+  if (!question) {
     setChildren(out, note('error', 'Type a question first.'));
     return;
   }
@@ -101,55 +123,107 @@ async function submit() {
   button.disabled = true;
   setChildren(out, h('p', { class: 'muted' }, 'Thinking…'));
   try {
-    const res = await api(MODES[mode].path, { method: 'POST', json: await bodyFor(mode, q) });
-    setChildren(out, mode === 'ask' ? renderSqlAnswer(res) : renderRagAnswer(res));
+    let res;
+    if (mode === 'rag') {
+      if (!sourceSelect.value) await loadSources();
+      if (!sourceSelect.value) {
+        setChildren(out, noIndexNote());
+        return;
+      }
+      res = await api('/rag', { method: 'POST', json: { question, index: sourceSelect.value } });
+      const index = (await api('/vectors/indexes')).indexes.find((x) => x.name === res.index);
+      setChildren(out, renderRagAnswer(res, index ? index.current.dataset : res.index));
+    } else {
+      res = await api('/ask', { method: 'POST', json: { question } });
+      setChildren(out, renderSqlAnswer(res));
+    }
   } catch (e) {
     if (isMissingRoute(e)) {
       available[mode] = false;
       renderModes();
       setChildren(out, unavailableNote());
     } else {
-      setChildren(out, note('error', h('strong', {}, 'No answer: '), describe(e)));
+      setChildren(out, failureNote(mode, e));
     }
   } finally {
     button.disabled = false;
   }
 }
 
-function renderRagAnswer(res) {
-  const answer = res.answer ?? res.text ?? null;
-  const sources = res.sources ?? res.citations ?? res.passages ?? [];
-  const offline = res.generator === null || res.llm === false || res.offline === true ||
-    /no (language )?model/i.test(String(res.note ?? res.message ?? ''));
-  return h('div', { class: 'card answer' },
-    offline ? note('info', res.note || res.message ||
-      'No language model is configured: these are the passages that best support an answer.') : null,
-    answer ? h('div', { class: 'answer-text' }, String(answer)) : null,
-    Array.isArray(sources) && sources.length
-      ? h('div', {}, h('h3', {}, 'Sources'),
-        h('ol', { class: 'sources' }, sources.map((s) => h('li', {}, sourceLine(s)))))
-      : h('p', { class: 'muted' }, 'No supporting sources were found.'),
-    answer === null && !sources.length ? jsonView(res) : null);
+// The API's refusals as the user's situation: 503 = no model (or unreachable), 422 = the
+// model's SQL was refused twice (with what it tried).
+function failureNote(mode, e) {
+  if (e.status === 503 && mode === 'ask') {
+    return note('info', h('strong', {}, 'SQL from questions needs a language model. '), describe(e), '. ',
+      'Set ', h('code', {}, 'generator'), ', ', h('code', {}, 'generator_url'), ' and ',
+      h('code', {}, 'generator_model'), ' in ', h('code', {}, 'lakehouse.yaml'),
+      ' (see “Embeddings and models” in the README), or write the query yourself in ',
+      h('a', { href: '#sql' }, 'SQL'), '.');
+  }
+  if (e.status === 422 && mode === 'ask') {
+    const attempts = (e.detail && e.detail.attempts) || [];
+    return note('error', h('strong', {}, 'The model could not write a query that runs: '), describe(e),
+      attempts.length ? h('ol', { class: 'attempts' }, attempts.map((a) => h('li', {},
+        h('pre', { class: 'sql-text' }, String(a.sql || '')),
+        a.error ? h('div', { class: 'muted small' }, String(a.error.message || a.error.code || '')) : null))) : null);
+  }
+  return note('error', h('strong', {}, 'No answer: '), describe(e));
 }
 
-function sourceLine(s) {
-  if (!s || typeof s !== 'object') return cellText(s);
-  const where = [s.dataset, s.document ?? s.doc ?? (s.row !== undefined ? `row ${s.row}` : null),
-    s.chunk !== undefined ? `chunk ${s.chunk}` : null].filter(Boolean).join(' · ');
-  return [h('div', { class: 'source-where' }, where || 'source',
-    s.score !== undefined ? h('span', { class: 'muted' }, ` · score ${Number(s.score).toFixed(3)}`) : null),
-  s.text || s.snippet || s.highlight ? h('blockquote', {}, String(s.text ?? s.snippet ?? s.highlight)) : null];
+// The server's highlight strings mark words with <mark>…</mark>; everything else is text.
+function highlighted(s) {
+  const parts = String(s ?? '').split(/(<mark>|<\/mark>)/);
+  const nodes = [];
+  let inMark = false;
+  for (const part of parts) {
+    if (part === '<mark>') inMark = true;
+    else if (part === '</mark>') inMark = false;
+    else if (part) nodes.push(inMark ? h('mark', {}, part) : part);
+  }
+  return nodes;
+}
+
+// An answer's "[n]" become links to source n.
+function withCitations(text) {
+  return String(text).split(/(\[\d+\])/).map((part) => {
+    const m = /^\[(\d+)\]$/.exec(part);
+    return m ? h('a', { href: `#ask-source-${m[1]}`, class: 'cite',
+      onclick: (e) => { e.preventDefault(); const t = document.getElementById(`ask-source-${m[1]}`); if (t) t.scrollIntoView({ block: 'nearest' }); } }, part) : part;
+  });
+}
+
+function renderRagAnswer(res, dataset) {
+  const offline = res.generator === null;
+  const sources = res.sources || [];
+  return h('div', { class: 'card answer' },
+    res.message ? note(res.supported === false ? 'warn' : 'info', res.message) : null,
+    h('div', { class: 'answer-text' }, withCitations(res.answer || '')),
+    offline && res.sentences && res.sentences.length
+      ? h('div', {}, h('h3', {}, 'Best matching sentences'),
+        h('ul', { class: 'sentences' }, res.sentences.map((s) => h('li', {}, highlighted(s.highlight || s.text),
+          h('span', { class: 'muted small' }, ` [${s.source}]`)))))
+      : null,
+    !offline ? h('p', { class: 'muted small' }, `Written by ${res.generator}.`) : null,
+    sources.length
+      ? h('div', {}, h('h3', {}, 'Sources'),
+        h('ol', { class: 'sources' }, sources.map((s) => h('li', {
+          id: `ask-source-${s.n}`, class: (res.citations || []).includes(s.n) ? 'cited' : null },
+        h('div', { class: 'source-where' }, `[${s.n}] ${dataset} · row ${s.row} · chunk ${s.chunk && s.chunk.id !== undefined ? s.chunk.id : s.chunk}`,
+          s.similarity !== undefined ? h('span', { class: 'muted' }, ` · similarity ${Number(s.similarity).toFixed(2)}`) : null),
+        h('blockquote', {}, highlighted(s.highlight || s.text))))))
+      : h('p', { class: 'muted' }, 'No supporting sources were found.'));
 }
 
 function renderSqlAnswer(res) {
   const query = res.sql || '';
+  const retried = (res.attempts || []).length > 1;
   return h('div', { class: 'card answer' },
-    res.note || res.message ? note('info', res.note || res.message) : null,
-    query ? [h('h3', {}, 'Generated SQL'), h('pre', { class: 'sql-text' }, query),
-      h('div', { class: 'toolbar' },
-        h('button', { type: 'button', onclick: () => ctx.openSql(query, true) }, 'Run in SQL'),
-        h('button', { type: 'button', class: 'ghost', onclick: () => ctx.openSql(query, false) }, 'Edit in SQL'))] : null,
-    res.columns && res.rows ? renderGrid(res) : null,
-    res.result && res.result.columns ? renderGrid(res.result) : null,
-    !query && !res.columns ? jsonView(res) : null);
+    h('h3', {}, 'Generated SQL'),
+    h('pre', { class: 'sql-text' }, query),
+    h('p', { class: 'muted small' }, `Written by ${res.generator}`,
+      retried ? `; its first query was refused (${(res.attempts[0].error || {}).message || 'error'}) and it tried again` : '', '.'),
+    h('div', { class: 'toolbar' },
+      h('button', { type: 'button', onclick: () => ctx.openSql(query, true) }, 'Run in SQL'),
+      h('button', { type: 'button', class: 'ghost', onclick: () => ctx.openSql(query, false) }, 'Edit in SQL')),
+    res.result && res.result.columns ? renderGrid(res.result) : null);
 }

@@ -1,8 +1,8 @@
 // Explore: the catalog (datasets with rows, size, versions), one dataset's schema, metadata,
 // a sample of rows and its version history; and uploading a CSV/NDJSON file to create or
 // append to a dataset, with upload progress and ingest errors shown with line and column.
-import { api, describe, hasRoute, ingestErrorParts, ingestUpload, isMissingRoute, sql } from './api.js';
-import { cellText, fmtBytes, fmtInt, fmtTime, h, jsonView, note, setChildren } from './dom.js';
+import { api, describe, hasRoute, ingestErrorParts, ingestUpload, sql } from './api.js';
+import { cellText, fmtBytes, fmtInt, fmtTime, h, note, setChildren } from './dom.js';
 import { renderGrid } from './grid.js';
 
 let ctx;
@@ -135,7 +135,6 @@ async function openDataset(name, version) {
     h('div', { class: 'card' }, h('h3', {}, 'Version history'), historyBox));
 
   renderHistory(historyBox, name, m);
-  renderJournal(historyBox, name);
   if (version && version !== latest) {
     setChildren(sample, h('p', { class: 'muted' },
       'Samples come from the latest version (SQL reads the current data).'));
@@ -158,12 +157,13 @@ function quoteIdent(name) {
 }
 
 // The manifest lists every version number; each version's manifest says what changed
-// (op, actor, rows, sources added, and why). Newest first, the last 10 fetched, the rest on
+// (op, actor, rows, sources added, and why), and the journal its events. Newest first, the last 10 fetched, the rest on
 // demand.
 async function renderHistory(el, name, m) {
   const versions = [...(m.versions || [m.version])].sort((a, b) => b - a);
   const list = h('ol', { class: 'versions', reversed: true });
   setChildren(el, list);
+  const journal = journalByVersion(name);
   const manifests = new Map([[m.version, Promise.resolve(m)]]);
   const manifest = (v) => {
     if (!manifests.has(v)) manifests.set(v, api(`/catalog/datasets/${encodeURIComponent(name)}?version=${v}`));
@@ -187,7 +187,7 @@ async function renderHistory(el, name, m) {
   };
   const showVersions = async (vs) => {
     for (const v of vs) {
-      const item = h('li', {}, h('span', { class: 'muted' }, `v${v}…`));
+      const item = h('li', { value: v }, h('span', { class: 'muted' }, `v${v}…`));
       list.append(item);
       try {
         const mv = await manifest(v);
@@ -206,7 +206,8 @@ async function renderHistory(el, name, m) {
             ? h('ul', { class: 'sources' }, added.map((s) => h('li', {},
               `${s.name || 'upload'}: ${fmtInt(s.rows)} rows, ${fmtBytes(s.bytes)}`,
               h('code', { class: 'hash', title: s.sha256 }, ` ${String(s.sha256 || '').slice(0, 12)}`))))
-            : null);
+            : null,
+          ((await journal) || new Map()).has(v) ? journalEvents((await journal).get(v)) : null);
       } catch (e) {
         setChildren(item, note('error', `v${v}: ${describe(e)}`));
       }
@@ -222,24 +223,38 @@ async function renderHistory(el, name, m) {
   }
 }
 
-// The mutation journal of the dataset (GET /journal/{entity}), newest last, when the server
-// has it; each event says who changed what, when and why.
-async function renderJournal(el, name) {
-  const box = h('div', { class: 'journal' }, h('h3', {}, 'Journal'));
-  el.after(box);
-  if (!(await hasRoute('get', '/journal/{entity}'))) {
-    box.append(h('p', { class: 'unavailable' }, 'Journal events: not available in this build (no /journal route yet).'));
-    return;
-  }
+// The dataset's journal (GET /journal/{dataset}) as events grouped by version: a Map from
+// version to [{ts, key, field, old_value, new_value, op, actor, source, reason}]. Null when the
+// server has no journal route or it cannot be read (the history then shows without events).
+async function journalByVersion(name) {
+  if (!(await hasRoute('get', '/journal/{dataset}'))) return null;
   try {
     const body = await api(`/journal/${encodeURIComponent(name)}`);
-    const events = Array.isArray(body) ? body : body.events ?? [];
-    box.append(events.length ? jsonView(events.slice(-50)) : h('p', { class: 'muted' }, 'No journal events.'));
-  } catch (e) {
-    box.append(isMissingRoute(e)
-      ? h('p', { class: 'unavailable' }, 'Journal events: not available in this build (no /journal route yet).')
-      : note('error', `Cannot read the journal: ${describe(e)}`));
+    const cols = (body.columns || []).map((c) => c.name);
+    const byVersion = new Map();
+    for (const row of body.events || []) {
+      const ev = Object.fromEntries(cols.map((c, i) => [c, row[i]]));
+      if (!byVersion.has(ev.version)) byVersion.set(ev.version, []);
+      byVersion.get(ev.version).push(ev);
+    }
+    return byVersion;
+  } catch {
+    return null;
   }
+}
+
+function journalEvents(events) {
+  const shown = events.slice(0, 20);
+  const text = (v) => (v === null || v === undefined ? '∅' : String(v));
+  return h('details', { class: 'journal', open: events.length <= 5 },
+    h('summary', {}, `${fmtInt(events.length)} journal event${events.length === 1 ? '' : 's'}`),
+    h('ul', { class: 'journal-events' }, shown.map((e) => h('li', {},
+      h('span', { class: 'tag' }, e.op),
+      e.key ? h('code', {}, ` ${e.key}`) : null,
+      ` ${e.field}: `, e.old_value !== null && e.old_value !== undefined ? [h('del', {}, text(e.old_value)), ' → '] : null,
+      h('ins', {}, text(e.new_value)),
+      h('span', { class: 'muted small' }, ` · ${e.actor || 'unknown'}${e.source ? ` · ${e.source}` : ''}${e.reason ? ` · why: ${e.reason}` : ''}`)))),
+    events.length > shown.length ? h('p', { class: 'muted small' }, `and ${fmtInt(events.length - shown.length)} more`) : null);
 }
 
 // ----------------------------------------------------------------------- upload

@@ -15,8 +15,7 @@ const OPTIONAL = [
   { id: 'vector-indexes', title: 'Vector indexes', paths: ['/vectors/indexes', '/vectors', '/hnsw/indexes'],
     like: /^\/(vectors|hnsw)(\/[a-z_]+)?$/, pick: (b) => b.indexes ?? b, empty: 'No vector indexes yet.',
     render: renderIndexes },
-  { id: 'cache', title: 'Cache', paths: ['/cache', '/query/cache'],
-    pick: (b) => b.entries ?? b, empty: 'The cache is empty.' },
+  { id: 'cache', title: 'Cache', paths: ['/cache'], pick: (b) => b, render: renderCache },
 ];
 
 let healthBox, optionalBoxes, routesBox, trialsBox;
@@ -100,6 +99,45 @@ function renderIndexes(data) {
             `${g.generation}${g.current ? ' (current)' : ''}: ${fmtInt(g.count)} vectors, ${fmtTime(g.published_at || g.created_at)}`))))
         : h('p', { class: 'muted small' }, `${gens.length || 1} generation`));
   }));
+}
+
+// GET /cache: {enabled, budget_bytes, used_bytes, entries: [{dataset, cached, pinned, version,
+// bytes, rows, hits, misses}]}, with Pin/Unpin (POST /cache/pin|unpin {dataset}) per entry
+// and for any catalog dataset. Null (generic view) for any other shape.
+function renderCache(body) {
+  if (!body || !Array.isArray(body.entries)) return null;
+  const box = h('div', { class: 'cache' });
+  const act = async (route, dataset) => {
+    try {
+      setChildren(box, renderCache(await api(route, { method: 'POST', json: { dataset } })));
+    } catch (e) {
+      box.append(note('error', `Cannot ${route === '/cache/pin' ? 'pin' : 'unpin'} ${dataset}: ${describe(e)}`));
+    }
+  };
+  const entries = body.entries;
+  const pinSelect = h('select', { id: 'cache-pin-dataset', 'aria-label': 'Dataset to pin' });
+  api('/catalog/datasets').then((c) => setChildren(pinSelect, ((c && c.datasets) || [])
+    .filter((d) => !entries.some((e) => e.dataset === d.name && e.pinned))
+    .map((d) => h('option', { value: d.name }, d.name)))).catch(() => {});
+  setChildren(box,
+    h('p', { id: 'cache-summary' }, body.enabled
+      ? `${fmtBytes(body.used_bytes)} of ${fmtBytes(body.budget_bytes)} in use; ${fmtInt(entries.length)} entr${entries.length === 1 ? 'y' : 'ies'}.`
+      : 'The cache is off (cache_bytes: 0): every query reads the lake.'),
+    entries.length
+      ? h('div', { class: 'table-wrap' }, h('table', { class: 'cache-entries' },
+        h('thead', {}, h('tr', {}, ['Dataset', 'In memory', 'Rows', 'Bytes', 'Hits', 'Misses', ''].map((t) => h('th', {}, t)))),
+        h('tbody', {}, entries.map((e) => h('tr', {},
+          h('td', {}, e.dataset, e.pinned ? h('span', { class: 'tag' }, 'pinned') : null),
+          h('td', {}, e.cached ? `v${e.version}` : 'no'),
+          h('td', { class: 'num' }, fmtInt(e.rows)), h('td', { class: 'num' }, fmtBytes(e.bytes)),
+          h('td', { class: 'num' }, fmtInt(e.hits)), h('td', { class: 'num' }, fmtInt(e.misses)),
+          h('td', {}, h('button', { type: 'button', class: 'ghost',
+            onclick: () => act(e.pinned ? '/cache/unpin' : '/cache/pin', e.dataset) }, e.pinned ? 'Unpin' : 'Pin')))))))
+      : h('p', { class: 'muted' }, 'Nothing is cached yet: datasets come in as they are queried.'),
+    body.enabled ? h('div', { class: 'toolbar' }, pinSelect,
+      h('button', { type: 'button', id: 'cache-pin', onclick: () => pinSelect.value && act('/cache/pin', pinSelect.value) },
+        'Pin in memory')) : null);
+  return box;
 }
 
 // GET /storage/errors: {total, counts: [{bucket, op, status, count}], events: [{time, bucket,
