@@ -210,6 +210,8 @@ typedef struct lh_config {
                                   LAKEHOUSE_COMPACT_DELTA_FILES; default 64, 0 = never */
     int64_t cache_memory_mb;   /* hot cache budget; LAKEHOUSE_CACHE_MEMORY_MB; 0 = 10% of the
                                   query memory limit */
+    bool cache_auto_admit;     /* admit datasets queried often into the hot cache without a
+                                * pin; LAKEHOUSE_CACHE_AUTO_ADMIT; default false */
     /* Whether ingest_dir / cache_dir were set explicitly; if not, they follow data_dir
      * whenever it changes (lh_config_set of "data_dir" re-derives them). */
     bool ingest_dir_set;

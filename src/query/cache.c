@@ -10,7 +10,11 @@
  * table loads (at least the Parquet size). Loading past the budget evicts the least
  * recently used unpinned tables; pins that cannot fit are refused. Datasets named in
  * queries ADMIT_MISSES times while not cached are admitted automatically if they fit in
- * a quarter of the budget (estimated from their Parquet size). */
+ * a quarter of the budget (estimated from their Parquet size) — only with cache_auto_admit:
+ * an in-memory table answers point lookups far faster than Parquet, but DuckDB scans and
+ * aggregates zstd Parquet as fast or faster (the 500K-row open-rate aggregation of
+ * bench/sql: 4.4 ms over Parquet, 8.1 ms over the same rows in memory), so admission by
+ * query count alone can slow a server down. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,17 +37,19 @@ typedef struct hot_entry {
 struct lh_hot {
     lh_storage *st;
     int64_t budget;
+    bool auto_admit; /* admit datasets queried often (off: pins only) */
     hot_entry *e;
     size_t n;
     char **evicted; /* datasets evicted since lh_hot_take_evicted: their views must move */
     size_t nevicted;
 };
 
-lh_hot *lh_hot_new(lh_storage *st, int64_t budget_bytes)
+lh_hot *lh_hot_new(lh_storage *st, int64_t budget_bytes, bool auto_admit)
 {
     lh_hot *h = lh_calloc(1, sizeof *h);
     h->st = st;
     h->budget = budget_bytes;
+    h->auto_admit = auto_admit;
     return h;
 }
 
@@ -234,7 +240,8 @@ bool lh_hot_touch(lh_hot *h, const char *dataset, int64_t version, int64_t bytes
         return false;
     }
     e->misses++;
-    return e->misses % ADMIT_MISSES == 0 && bytes * PARQUET_EXPANSION <= h->budget / 4;
+    return h->auto_admit && e->misses % ADMIT_MISSES == 0 &&
+           bytes * PARQUET_EXPANSION <= h->budget / 4;
 }
 
 char **lh_hot_take_evicted(lh_hot *h, size_t *n)

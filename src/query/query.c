@@ -558,7 +558,7 @@ int lh_query_open(lh_catalog *cat, const lh_config *cfg, lh_query **out, lh_erro
     q->row_limit = cfg->query_row_limit > 0 ? cfg->query_row_limit : 10000;
     int64_t query_mb = cfg->query_memory_mb > 0 ? cfg->query_memory_mb : 1024;
     int64_t cache_mb = cfg->cache_memory_mb > 0 ? cfg->cache_memory_mb : query_mb / 10;
-    q->hot = lh_hot_new(q->st, cache_mb << 20);
+    q->hot = lh_hot_new(q->st, cache_mb << 20, cfg->cache_auto_admit);
     q->timeout_ms = cfg->query_timeout_ms > 0 ? cfg->query_timeout_ms : 30000;
     pthread_mutex_init(&q->views_mu, NULL);
     pthread_mutex_init(&q->pool_mu, NULL);

@@ -37,7 +37,7 @@ int qry_scan(lh_query *q, const char *sql, qry_chunk_fn fn, void *ctx, lh_error 
 /* The hot cache (cache.c). The engine's views lock guards an lh_hot: callers hold it. */
 typedef struct lh_hot lh_hot;
 /* A cache with a memory budget; objects read through st. */
-lh_hot *lh_hot_new(lh_storage *st, int64_t budget_bytes);
+lh_hot *lh_hot_new(lh_storage *st, int64_t budget_bytes, bool auto_admit);
 /* Frees the bookkeeping (the tables go with the database). Accepts NULL. */
 void lh_hot_free(lh_hot *h);
 /* If dataset is in memory at version, appends the SELECT reading it and returns true. */

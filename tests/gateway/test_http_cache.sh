@@ -1,7 +1,7 @@
 # The hot cache: pin, hits, invalidation on commit (never a stale row), unpin, automatic
 # admission of a dataset queried often, a pin refused past the memory budget.
 . "$(dirname "$0")/lib.sh"
-start_server
+start_server LAKEHOUSE_CACHE_AUTO_ADMIT=true
 
 printf 'id,name\n1,ada\n2,grace\n' >"$T/p.csv"
 req POST '/ingest?dataset=people&key=id' --data-binary @"$T/p.csv"
