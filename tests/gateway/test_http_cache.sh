@@ -1,5 +1,6 @@
 # The hot cache: pin, hits, invalidation on commit (never a stale row), unpin, automatic
-# admission of a dataset queried often, a pin refused past the memory budget.
+# admission of a dataset queried often (cache_auto_admit), none without it, a pin refused
+# past the memory budget.
 . "$(dirname "$0")/lib.sh"
 start_server LAKEHOUSE_CACHE_AUTO_ADMIT=true
 
@@ -45,4 +46,11 @@ req POST /cache/pin --data-binary '{"dataset":"nope"}'
 expect_status 404
 req POST /cache/pin --data-binary '{"dataset":"people","x":1}'
 expect_status 400
+
+# Without cache_auto_admit (the default) query counts admit nothing: only pins load tables.
+start_server
+for i in 1 2 3 4 5 6; do sql 'SELECT count(*) FROM other' >/dev/null; done
+req GET /cache
+expect_jq '[.entries[] | select(.cached)] | length == 0' "nothing admitted without cache_auto_admit"
+expect_eq "$(sql 'SELECT sum(v) FROM other' | jq -r '.rows[0][0]')" "1999000" "answers from Parquet"
 finish
