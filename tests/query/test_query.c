@@ -7,42 +7,28 @@
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
-#include "testutil.h"
+#include "lakefix.h"
 
 #include <dirent.h>
 #include <unistd.h>
 
 #include "core/duckdb_capi.h"
 
-typedef struct fx {
-    char *dir;
-    lh_config cfg;
-    lh_storage *st;
-    lh_catalog *cat;
-    lh_ingest *ing;
-    lh_query *q;
-} fx;
+typedef tu_lake fx;
 
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
-    f->dir = tu_tmpdir("query");
+    static const char *const settings[] = {"query_timeout_ms", "1500", NULL};
+    tu_lake_open(f, "query", settings);
     lh_error err = {0};
-    assert_int_equal(lh_config_load(&f->cfg, NULL, &err), 0);
-    char *lake = lh_path_join(f->dir, "lake");
-    assert_int_equal(lh_config_set(&f->cfg, "data_dir", lake, &err), 0);
-    free(lake);
-    f->cfg.query_timeout_ms = 1500;
-    assert_int_equal(lh_storage_open_local(f->cfg.data_dir, &f->st, &err), 0);
-    assert_int_equal(lh_catalog_open(f->st, &f->cat, &err), 0);
-    assert_int_equal(lh_ingest_open(f->cat, &f->cfg, &f->ing, &err), 0);
     char *p =
         tu_write(f->dir, "people.csv",
                  "id,name,city,score\n1,Ann,Chicago,3.5\n2,Bo,Dallas,4.25\n3,Cy,Chicago,\n", -1);
     lh_ingest_opts o = {.dataset = "people"};
     assert_int_equal(lh_ingest_file(f->ing, &lh_identity_default, p, &o, NULL, &err), 0);
     free(p);
-    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
+    tu_lake_open_query(f);
     *state = f;
     return 0;
 }
@@ -50,12 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    lh_query_close(f->q);
-    lh_ingest_close(f->ing);
-    lh_catalog_close(f->cat);
-    lh_storage_close(f->st);
-    lh_config_free(&f->cfg);
-    tu_rmdir(f->dir);
+    tu_lake_close(f);
     free(f);
     return 0;
 }

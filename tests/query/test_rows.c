@@ -10,15 +10,10 @@
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
-#include "testutil.h"
+#include "lakefix.h"
 
 typedef struct fx {
-    char *dir;
-    lh_config cfg;
-    lh_storage *st;
-    lh_catalog *cat;
-    lh_ingest *ing;
-    lh_query *q;
+    tu_lake l;
     lh_manifest *m;
     const char **keys;
     int64_t *bases;
@@ -31,10 +26,10 @@ static void ingest_rows(fx *f, const char *name, int from, int to)
     lh_buf_puts(&b, "id,city\n");
     for (int i = from; i < to; i++)
         lh_buf_printf(&b, "%d,%s\n", i, i % 4 == 0 ? "Chicago" : "Dallas");
-    char *p = tu_write(f->dir, name, b.data, -1);
+    char *p = tu_write(f->l.dir, name, b.data, -1);
     lh_ingest_opts o = {.dataset = "people"};
     lh_error err = {0};
-    if (lh_ingest_file(f->ing, &lh_identity_default, p, &o, NULL, &err))
+    if (lh_ingest_file(f->l.ing, &lh_identity_default, p, &o, NULL, &err))
         fail_msg("ingest: %s", err.msg);
     free(p);
     lh_buf_free(&b);
@@ -43,22 +38,15 @@ static void ingest_rows(fx *f, const char *name, int from, int to)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    f->dir = tu_tmpdir("rows");
+    static const char *const settings[] = {"query_timeout_ms", "3000", NULL};
+    tu_lake_open(&f->l, "rows", settings);
     lh_error err = {0};
-    assert_int_equal(lh_config_load(&f->cfg, NULL, &err), 0);
-    char *lake = lh_path_join(f->dir, "lake");
-    assert_int_equal(lh_config_set(&f->cfg, "data_dir", lake, &err), 0);
-    free(lake);
-    f->cfg.query_timeout_ms = 3000;
-    assert_int_equal(lh_storage_open_local(f->cfg.data_dir, &f->st, &err), 0);
-    assert_int_equal(lh_catalog_open(f->st, &f->cat, &err), 0);
-    assert_int_equal(lh_ingest_open(f->cat, &f->cfg, &f->ing, &err), 0);
     /* three files: ids equal positions */
     ingest_rows(f, "a.csv", 0, 5000);
     ingest_rows(f, "b.csv", 5000, 5003);
     ingest_rows(f, "c.csv", 5003, 7000);
-    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
-    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "people", 0, &f->m, &err), 0);
+    tu_lake_open_query(&f->l);
+    assert_int_equal(lh_catalog_get(f->l.cat, &lh_identity_default, "people", 0, &f->m, &err), 0);
     f->keys = calloc(f->m->nfiles, sizeof(char *));
     f->bases = calloc(f->m->nfiles, sizeof(int64_t));
     int64_t base = 0;
@@ -83,12 +71,7 @@ static int teardown(void **state)
     free(f->keys);
     free(f->bases);
     lh_manifest_free(f->m);
-    lh_query_close(f->q);
-    lh_ingest_close(f->ing);
-    lh_catalog_close(f->cat);
-    lh_storage_close(f->st);
-    lh_config_free(&f->cfg);
-    tu_rmdir(f->dir);
+    tu_lake_close(&f->l);
     free(f);
     return 0;
 }
@@ -140,7 +123,7 @@ static void test_rows_filter_gives_stable_positions_across_files(void **state)
     for (int round = 0; round < 2; round++) {
         uint64_t *w = NULL;
         int64_t count = 0;
-        if (lh_query_filter_rows(f->q, &lh_identity_default, &f->rs,
+        if (lh_query_filter_rows(f->l.q, &lh_identity_default, &f->rs,
                                  "city = 'Chicago' OR id IN (5001, 5002)", &w, &count, &err))
             fail_msg("%s", err.msg);
         int64_t expect = 0;
@@ -172,8 +155,8 @@ static void test_rows_filter_refuses_hostile_predicates(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint64_t *w = NULL;
         lh_error err = {0};
-        int rc =
-            lh_query_filter_rows(f->q, &lh_identity_default, &f->rs, cases[i].pred, &w, NULL, &err);
+        int rc = lh_query_filter_rows(f->l.q, &lh_identity_default, &f->rs, cases[i].pred, &w, NULL,
+                                      &err);
         if (rc != cases[i].rc) fail_msg("%s: rc %d (%s)", cases[i].pred, rc, err.msg);
         assert_null(w);
         assert_null(strstr(err.msg, "root:"));
@@ -182,7 +165,7 @@ static void test_rows_filter_refuses_hostile_predicates(void **state)
     uint64_t *w = NULL;
     lh_error err = {0};
     assert_int_equal(
-        lh_query_filter_rows(f->q, &lh_identity_default, &f->rs, "id = 6999", &w, NULL, &err), 0);
+        lh_query_filter_rows(f->l.q, &lh_identity_default, &f->rs, "id = 6999", &w, NULL, &err), 0);
     assert_true((w[6999 >> 6] >> (6999 & 63)) & 1);
     free(w);
 }
@@ -193,7 +176,7 @@ static void test_rows_json_by_position_in_the_order_asked(void **state)
     lh_error err = {0};
     int64_t pos[] = {6500, 3, 5001, 99999};
     json_t *rows = NULL;
-    if (lh_query_rows_json(f->q, &lh_identity_default, &f->rs, pos, 4, "city", &rows, &err))
+    if (lh_query_rows_json(f->l.q, &lh_identity_default, &f->rs, pos, 4, "city", &rows, &err))
         fail_msg("%s", err.msg);
     assert_int_equal(json_array_size(rows), 4);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 0), "id")), 6500);

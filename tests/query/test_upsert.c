@@ -10,31 +10,16 @@
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
-#include "testutil.h"
+#include "lakefix.h"
 
-typedef struct fx {
-    char *dir;
-    lh_config cfg;
-    lh_storage *st;
-    lh_catalog *cat;
-    lh_ingest *ing;
-    lh_query *q;
-} fx;
+typedef tu_lake fx;
 
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
-    f->dir = tu_tmpdir("upsert");
-    lh_error err = {0};
-    assert_int_equal(lh_config_load(&f->cfg, NULL, &err), 0);
-    char *lake = lh_path_join(f->dir, "lake");
-    assert_int_equal(lh_config_set(&f->cfg, "data_dir", lake, &err), 0);
-    free(lake);
-    assert_int_equal(lh_config_set(&f->cfg, "query_threads", "2", &err), 0);
-    assert_int_equal(lh_storage_open_local(f->cfg.data_dir, &f->st, &err), 0);
-    assert_int_equal(lh_catalog_open(f->st, &f->cat, &err), 0);
-    assert_int_equal(lh_ingest_open(f->cat, &f->cfg, &f->ing, &err), 0);
-    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
+    static const char *const settings[] = {"query_threads", "2", NULL};
+    tu_lake_open(f, "upsert", settings);
+    tu_lake_open_query(f);
     *state = f;
     return 0;
 }
@@ -42,12 +27,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    lh_query_close(f->q);
-    lh_ingest_close(f->ing);
-    lh_catalog_close(f->cat);
-    lh_storage_close(f->st);
-    lh_config_free(&f->cfg);
-    tu_rmdir(f->dir);
+    tu_lake_close(f);
     free(f);
     return 0;
 }

@@ -10,19 +10,13 @@
 
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
-#include "testutil.h"
+#include "lakefix.h"
 #include "vector/vector.h"
 
 #define DIM 8
 #define ROWS 300
 
-typedef struct fx {
-    char *dir;
-    lh_config cfg;
-    lh_storage *st;
-    lh_catalog *cat;
-    lh_ingest *ing;
-} fx;
+typedef tu_lake fx;
 
 /* NDJSON rows id, city, vector (DIM numbers, five clusters); `from` .. `from + n - 1`. */
 static char *ndjson(size_t from, size_t n)
@@ -53,15 +47,7 @@ static void ingest(fx *f, const char *dataset, const char *name, const char *tex
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    f->dir = tu_tmpdir("vindex");
-    lh_error err = {0};
-    assert_int_equal(lh_config_load(&f->cfg, NULL, &err), 0);
-    char *lake = lh_path_join(f->dir, "lake");
-    assert_int_equal(lh_config_set(&f->cfg, "data_dir", lake, &err), 0);
-    free(lake);
-    assert_int_equal(lh_storage_open_local(f->cfg.data_dir, &f->st, &err), 0);
-    assert_int_equal(lh_catalog_open(f->st, &f->cat, &err), 0);
-    assert_int_equal(lh_ingest_open(f->cat, &f->cfg, &f->ing, &err), 0);
+    tu_lake_open(f, "vindex", NULL);
     /* two files: positions 0..199 in the first, 200..299 in the second */
     char *a = ndjson(0, 200), *b = ndjson(200, ROWS - 200);
     ingest(f, "docs", "a.ndjson", a);
@@ -75,11 +61,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    lh_ingest_close(f->ing);
-    lh_catalog_close(f->cat);
-    lh_storage_close(f->st);
-    lh_config_free(&f->cfg);
-    tu_rmdir(f->dir);
+    tu_lake_close(f);
     free(f);
     return 0;
 }
