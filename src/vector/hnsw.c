@@ -39,6 +39,9 @@ struct lh_hnsw_ctx {
     size_t tmp_cap;
     float *rows; /* build: two rows widened from fp16 */
     size_t rows_cap;
+    uint32_t *sel; /* build: chosen neighbours, m per level */
+    size_t sel_cap;
+    uint16_t nsel[HNSW_MAX_LEVEL];
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -263,6 +266,7 @@ void lh_hnsw_ctx_free(lh_hnsw_ctx *c)
     free(c->qw);
     free(c->tmp);
     free(c->rows);
+    free(c->sel);
     free(c);
 }
 
@@ -300,6 +304,8 @@ static int ctx_reserve(lh_hnsw_ctx *c, const lh_hnsw *h, size_t beam, size_t k)
     c->qcap = qc;
     if (grow((void **)&c->tmp, &c->tmp_cap, beam + k + 1, sizeof(lh_vector_hit))) return -1;
     if (grow((void **)&c->rows, &c->rows_cap, 2 * h->dim, sizeof(float))) return -1;
+    if (grow((void **)&c->sel, &c->sel_cap, HNSW_MAX_LEVEL * (size_t)h->m, sizeof(uint32_t)))
+        return -1;
     return 0;
 }
 
@@ -628,8 +634,15 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
     float curd = qdist(h, k, c, mode, cur);
     for (int lc = top; lc > level; lc--)
         greedy(h, k, c, mode, lc, &cur, &curd);
-    uint32_t sel[256];
-    for (int lc = level < top ? level : top; lc >= 0; lc--) {
+    /* Three phases: choose the neighbours on every level, write all of this node's lists, and
+     * only then link it into its neighbours' lists. Another insert can find this node only
+     * through those links, so it never descends into a level whose list is still empty (it
+     * would see a one-node beam, keep this node as its only neighbour and, once this node's
+     * list pruned it away, lose its only in-link). A single-threaded build makes the same
+     * graph as linking level by level: a level's search reads only that level's lists. */
+    int from = level < top ? level : top;
+    size_t m = (size_t)h->m;
+    for (int lc = from; lc >= 0; lc--) {
         ctx_new_epoch(c);
         size_t cnt = search_level(h, k, c, mode, cur, curd, (size_t)h->params.ef_construction, lc,
                                   node, NULL, 0, NULL);
@@ -638,10 +651,18 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
         for (size_t i = 0; i < cnt; i++)
             if (c->beam[i].id != node) c->beam[w++] = c->beam[i];
         cnt = w;
-        size_t ns = select_neighbors(h, k, c->beam, cnt, (size_t)h->m, sel, c->rows);
-        /* A concurrent insert may already have linked itself into this list (it found us
-         * through a level above): keep those links, or that node loses an in-link the
-         * single-threaded build would have given it and may become unreachable. */
+        c->nsel[lc] =
+            (uint16_t)select_neighbors(h, k, c->beam, cnt, m, c->sel + (size_t)lc * m, c->rows);
+        if (cnt) {
+            cur = c->beam[0].id;
+            curd = c->beam[0].d;
+        }
+    }
+    for (int lc = from; lc >= 0; lc--) {
+        const uint32_t *sel = c->sel + (size_t)lc * m;
+        size_t ns = c->nsel[lc];
+        /* Keep any link already in the list (an insert that found this node early); with the
+         * phases above none should be, but dropping one could orphan its node. */
         uint32_t early[2 * 256];
         size_t nearly = 0;
         spin_lock(&h->locks[node]);
@@ -658,12 +679,11 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
         spin_unlock(&h->locks[node]);
         for (size_t j = 0; j < nearly; j++)
             add_link(h, k, node, early[j], lc, c->rows);
-        for (size_t j = 0; j < ns; j++)
+    }
+    for (int lc = 0; lc <= from; lc++) {
+        const uint32_t *sel = c->sel + (size_t)lc * m;
+        for (size_t j = 0; j < c->nsel[lc]; j++)
             add_link(h, k, sel[j], node, lc, c->rows);
-        if (cnt) {
-            cur = c->beam[0].id;
-            curd = c->beam[0].d;
-        }
     }
     if (top_lock || raise)
         atomic_store_explicit(&h->entry, ((uint64_t)level << 32) | node, memory_order_release);
@@ -699,6 +719,117 @@ static void *build_worker(void *arg)
     }
     lh_hnsw_ctx_free(c);
     return NULL;
+}
+
+/* Marks in seen[] every row reachable on level 0 from the rows already queued in
+ * queue[0..qt); returns the new queue length. */
+static size_t reach_level0(const lh_hnsw *h, uint8_t *seen, uint32_t *queue, size_t qh, size_t qt)
+{
+    while (qh < qt) {
+        const uint32_t *l = hnsw_list(h, queue[qh++], 0);
+        for (uint32_t j = 0; j < l[0]; j++) {
+            uint32_t x = l[1 + j];
+            if (!seen[x]) {
+                seen[x] = 1;
+                queue[qt++] = x;
+            }
+        }
+    }
+    return qt;
+}
+
+/*
+ * Links every row that level 0 cannot reach from the entry point into the reachable part,
+ * so that searches can return it. The heuristic pruning of add_link can drop a row's only
+ * in-link in any build (an outlier whose chosen neighbours all keep closer ones); a
+ * concurrent build does so more often, the insertion order being different. Each orphan
+ * is offered to its reachable near rows (searched like an insert) through add_link; if every
+ * one prunes it away, the nearest gives up its farthest link to a row that keeps another
+ * in-link. Returns how many rows were relinked, or -1 out of memory.
+ */
+static long relink(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, size_t n)
+{
+    uint64_t e = atomic_load_explicit(&h->entry, memory_order_acquire);
+    if (n < 2 || e == UINT64_MAX) return 0;
+    uint8_t *seen = calloc(n, 1);
+    uint32_t *queue = malloc(n * sizeof(uint32_t));
+    uint32_t *indeg = calloc(n, sizeof(uint32_t));
+    if (!seen || !queue || !indeg) {
+        free(seen);
+        free(queue);
+        free(indeg);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t *l = hnsw_list(h, (uint32_t)i, 0);
+        for (uint32_t j = 0; j < l[0]; j++)
+            indeg[l[1 + j]]++;
+    }
+    seen[(uint32_t)e] = 1;
+    queue[0] = (uint32_t)e;
+    size_t qt = reach_level0(h, seen, queue, 0, 1);
+    long relinked = 0;
+    int mode = h->half ? QMODE_HALF : QMODE_FLOAT;
+    size_t maxc = (size_t)h->m0;
+    for (size_t o = 0; o < n && qt < n; o++) {
+        if (seen[o]) continue;
+        memcpy(c->q, hnsw_vec(h, (uint32_t)o), h->dim * sizeof(float));
+        uint32_t cur = (uint32_t)e;
+        float curd = qdist(h, k, c, mode, cur);
+        for (int lc = (int)(e >> 32); lc > 0; lc--)
+            greedy(h, k, c, mode, lc, &cur, &curd);
+        ctx_new_epoch(c);
+        size_t cnt = search_level(h, k, c, mode, cur, curd, (size_t)h->params.ef_construction, 0,
+                                  (uint32_t)o, NULL, 0, NULL);
+        uint32_t first = UINT32_MAX;
+        bool linked = false;
+        for (size_t i = 0; i < cnt && !linked; i++) {
+            uint32_t x = c->beam[i].id;
+            if (!seen[x]) continue;
+            if (first == UINT32_MAX) first = x;
+            add_link(h, k, x, (uint32_t)o, 0, c->rows);
+            const uint32_t *l = hnsw_list(h, x, 0);
+            for (uint32_t j = 0; j < l[0] && !linked; j++)
+                linked = l[1 + j] == o;
+        }
+        if (!linked && first != UINT32_MAX) {
+            /* every near row pruned it: the nearest drops its farthest link whose row has
+             * another in-link (lists are sorted nearest first by add_link's pruning) */
+            uint32_t *l = hnsw_list(h, first, 0);
+            if (l[0] < maxc) {
+                st32(l + 1 + l[0], (uint32_t)o);
+                st32(l, l[0] + 1);
+                linked = true;
+            } else {
+                for (uint32_t j = l[0]; j-- > 0 && !linked;) {
+                    if (indeg[l[1 + j]] < 2) continue;
+                    indeg[l[1 + j]]--;
+                    st32(l + 1 + j, (uint32_t)o);
+                    linked = true;
+                }
+            }
+        }
+        if (!linked) continue;
+        indeg[o]++;
+        relinked++;
+        seen[o] = 1;
+        queue[qt] = (uint32_t)o;
+        qt = reach_level0(h, seen, queue, qt, qt + 1);
+    }
+    free(seen);
+    free(queue);
+    free(indeg);
+    return relinked;
+}
+
+long hnsw_relink_unreachable(lh_hnsw *h, size_t n)
+{
+    lh_hnsw_ctx *c = lh_hnsw_ctx_new();
+    long r = -1;
+    if (c && !ctx_reserve(c, h, (size_t)h->params.ef_construction, 1))
+        r = relink(h, vk_active(), c, n);
+    lh_hnsw_ctx_free(c);
+    return r;
 }
 
 static int store_row(lh_hnsw *h, uint32_t row, const float *v, lh_error *err)
@@ -745,6 +876,7 @@ static int build_graph(lh_hnsw *h, size_t n, int threads, lh_error *err)
     build_worker(&job);
     for (int t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
+    if (!job.failed && hnsw_relink_unreachable(h, n) < 0) job.failed = 1;
     free(h->half);
     h->half = NULL;
     if (job.failed) return lh_error_set(err, LH_ENOMEM, "out of memory for HNSW build scratch");

@@ -161,6 +161,11 @@ size_t hnsw_exact(const lh_hnsw *h, const float *q, size_t k, const lh_vector_bi
  * query is not finite or is zero for cosine. */
 bool hnsw_prepare_query(const lh_hnsw *h, const float *q, float *out);
 
+/* Links every row of [0, n) that level 0 cannot reach from the entry point into the reachable
+ * part (a build's last step; not safe beside concurrent writers). Returns the number of rows
+ * relinked, or -1 when out of memory (the graph is then unchanged). */
+long hnsw_relink_unreachable(lh_hnsw *h, size_t n);
+
 /* Unmaps a loaded index's file (persist.c). */
 void hnsw_unmap(lh_hnsw *h);
 
