@@ -37,9 +37,10 @@ struct lh_hnsw_ctx {
     float qconst, qnorm;
     lh_vector_hit *tmp; /* exact search / re-rank scratch */
     size_t tmp_cap;
-    float *rows; /* build: two rows widened from fp16 */
+    float *rows; /* build: rows widened from fp16 (two, or one per kept neighbour) */
     size_t rows_cap;
-    uint32_t *sel; /* build: chosen neighbours, m per level */
+    size_t kept_rows; /* build: how many kept neighbours rows holds beside the base row */
+    uint32_t *sel;    /* build: chosen neighbours, m per level */
     size_t sel_cap;
     uint16_t nsel[HNSW_MAX_LEVEL];
 };
@@ -303,9 +304,20 @@ static int ctx_reserve(lh_hnsw_ctx *c, const lh_hnsw *h, size_t beam, size_t k)
     if (grow((void **)&c->qw, &qc, h->dim, sizeof(float))) return -1;
     c->qcap = qc;
     if (grow((void **)&c->tmp, &c->tmp_cap, beam + k + 1, sizeof(lh_vector_hit))) return -1;
-    if (grow((void **)&c->rows, &c->rows_cap, 2 * h->dim, sizeof(float))) return -1;
     if (grow((void **)&c->sel, &c->sel_cap, HNSW_MAX_LEVEL * (size_t)h->m, sizeof(uint32_t)))
         return -1;
+    return 0;
+}
+
+/* ctx_reserve for inserts into h: also the rows the neighbour heuristic widens from fp16
+ * (one per kept neighbour when that takes at most 4 MB, else two, widened per candidate). */
+static int ctx_reserve_build(lh_hnsw_ctx *c, const lh_hnsw *h)
+{
+    if (ctx_reserve(c, h, (size_t)h->params.ef_construction, 1)) return -1;
+    size_t kept = (size_t)h->m0;
+    if (kept * h->dim * sizeof(float) > (4u << 20)) kept = 1;
+    if (grow((void **)&c->rows, &c->rows_cap, (1 + kept) * h->dim, sizeof(float))) return -1;
+    c->kept_rows = kept;
     return 0;
 }
 
@@ -536,23 +548,27 @@ static inline const float *build_row(const lh_hnsw *h, uint32_t node, float *buf
 
 /* Heuristic neighbour selection (Malkov & Yashunin, alg. 4): keep a candidate only if it is
  * closer to the base than to every neighbour already kept. cand is sorted ascending; buf
- * holds dim floats. */
+ * holds rows floats of dim each (rows >= 1). During the build, with a row per kept neighbour,
+ * each kept neighbour is widened from fp16 once and the candidates are read as fp16: most
+ * candidates are rejected at their first comparison, so widening each candidate cost more
+ * than the comparison (the same distances: a product does not depend on which side was
+ * widened). */
 static size_t select_neighbors(const lh_hnsw *h, const vkernels *k, const beam_item *cand, size_t n,
-                               size_t m, uint32_t *out, float *buf)
+                               size_t m, uint32_t *out, float *buf, size_t rows)
 {
     size_t kept = 0;
+    bool widen_kept = h->half && rows >= m;
     for (size_t i = 0; i < n && kept < m; i++) {
-        if (kept == 0) {
-            out[kept++] = cand[i].id; /* the nearest is always kept */
-            continue;
-        }
-        const float *cv = build_row(h, cand[i].id, buf);
         bool good = true;
-        for (size_t r = 0; r < kept; r++) {
-            if (hnsw_ndist(h, k, cv, out[r]) < cand[i].d) {
-                good = false;
-                break;
-            }
+        if (widen_kept) {
+            for (size_t r = 0; r < kept && good; r++)
+                good = hnsw_ndist(h, k, buf + r * h->dim, cand[i].id) >= cand[i].d;
+            if (good)
+                vk_f16_decode(h->half + (size_t)cand[i].id * h->dim, buf + kept * h->dim, h->dim);
+        } else if (kept) {
+            const float *cv = build_row(h, cand[i].id, buf);
+            for (size_t r = 0; r < kept && good; r++)
+                good = hnsw_ndist(h, k, cv, out[r]) >= cand[i].d;
         }
         if (good) out[kept++] = cand[i].id;
     }
@@ -560,9 +576,9 @@ static size_t select_neighbors(const lh_hnsw *h, const vkernels *k, const beam_i
 }
 
 /* Adds `node` to nb's list on `level`, shrinking it with the heuristic if full. Caller holds
- * no lock; this takes nb's. buf holds 2 * dim floats. */
+ * no lock; this takes nb's. buf holds rows (>= 2) rows of dim floats. */
 static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, int level,
-                     float *buf)
+                     float *buf, size_t rows)
 {
     size_t maxc = level == 0 ? (size_t)h->m0 : (size_t)h->m;
     spin_lock(&h->locks[nb]);
@@ -594,7 +610,7 @@ static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, 
             cand[j] = t;
         }
         uint32_t sel[2 * 256];
-        size_t ns = select_neighbors(h, k, cand, nc, maxc, sel, buf + h->dim);
+        size_t ns = select_neighbors(h, k, cand, nc, maxc, sel, buf + h->dim, rows - 1);
         for (size_t j = 0; j < ns; j++)
             st32(l + 1 + j, sel[j]);
         st32(l, (uint32_t)ns);
@@ -651,8 +667,8 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
         for (size_t i = 0; i < cnt; i++)
             if (c->beam[i].id != node) c->beam[w++] = c->beam[i];
         cnt = w;
-        c->nsel[lc] =
-            (uint16_t)select_neighbors(h, k, c->beam, cnt, m, c->sel + (size_t)lc * m, c->rows);
+        c->nsel[lc] = (uint16_t)select_neighbors(h, k, c->beam, cnt, m, c->sel + (size_t)lc * m,
+                                                 c->rows, c->kept_rows + 1);
         if (cnt) {
             cur = c->beam[0].id;
             curd = c->beam[0].d;
@@ -678,12 +694,12 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
         st32(l, (uint32_t)ns);
         spin_unlock(&h->locks[node]);
         for (size_t j = 0; j < nearly; j++)
-            add_link(h, k, node, early[j], lc, c->rows);
+            add_link(h, k, node, early[j], lc, c->rows, c->kept_rows + 1);
     }
     for (int lc = 0; lc <= from; lc++) {
         const uint32_t *sel = c->sel + (size_t)lc * m;
         for (size_t j = 0; j < c->nsel[lc]; j++)
-            add_link(h, k, sel[j], node, lc, c->rows);
+            add_link(h, k, sel[j], node, lc, c->rows, c->kept_rows + 1);
     }
     if (top_lock || raise)
         atomic_store_explicit(&h->entry, ((uint64_t)level << 32) | node, memory_order_release);
@@ -705,7 +721,7 @@ static void *build_worker(void *arg)
     build_job *j = arg;
     const vkernels *k = vk_active();
     lh_hnsw_ctx *c = lh_hnsw_ctx_new();
-    if (!c || ctx_reserve(c, j->h, (size_t)j->h->params.ef_construction, 1)) {
+    if (!c || ctx_reserve_build(c, j->h)) {
         __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
         lh_hnsw_ctx_free(c);
         return NULL;
@@ -787,7 +803,7 @@ static long relink(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, size_t n)
             uint32_t x = c->beam[i].id;
             if (!seen[x]) continue;
             if (first == UINT32_MAX) first = x;
-            add_link(h, k, x, (uint32_t)o, 0, c->rows);
+            add_link(h, k, x, (uint32_t)o, 0, c->rows, c->kept_rows + 1);
             const uint32_t *l = hnsw_list(h, x, 0);
             for (uint32_t j = 0; j < l[0] && !linked; j++)
                 linked = l[1 + j] == o;
@@ -826,8 +842,7 @@ long hnsw_relink_unreachable(lh_hnsw *h, size_t n)
 {
     lh_hnsw_ctx *c = lh_hnsw_ctx_new();
     long r = -1;
-    if (c && !ctx_reserve(c, h, (size_t)h->params.ef_construction, 1))
-        r = relink(h, vk_active(), c, n);
+    if (c && !ctx_reserve_build(c, h)) r = relink(h, vk_active(), c, n);
     lh_hnsw_ctx_free(c);
     return r;
 }
@@ -981,7 +996,7 @@ int lh_hnsw_insert(lh_hnsw *h, const float *vector, int64_t *out_id, lh_error *e
     atomic_store(&h->upper_used, used + need);
     if (h->codes) hnsw_quant_encode(h, (uint32_t)row);
     lh_hnsw_ctx *c = tls_ctx();
-    if (!c || ctx_reserve(c, h, (size_t)h->params.ef_construction, 1)) {
+    if (!c || ctx_reserve_build(c, h)) {
         rc = lh_error_set(err, LH_ENOMEM, "out of memory for insert scratch");
         goto out;
     }
