@@ -8,7 +8,6 @@
 #include <string.h>
 
 #define CANDIDATES_MIN 50
-#define LEXICAL_FILTERED 1000
 
 int lh_ai_search_mode_parse(const char *s, lh_ai_search_mode *out, lh_error *err)
 {
@@ -108,7 +107,7 @@ typedef struct cand {
     int64_t chunk;
     int vrank, lrank; /* 1-based; 0 = not found by that mode */
     double vscore, lscore, fused;
-    char *snippet; /* lexical snippet, may be NULL */
+    int64_t lid; /* the chunk's row in the lexical index, when lrank */
 } cand;
 
 static cand *cand_get(cand **cs, size_t *n, size_t *cap, int64_t chunk)
@@ -236,9 +235,11 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
         }
     }
     if (want_l) {
-        size_t want = o->filter ? LEXICAL_FILTERED : (size_t)ncand;
+        /* The allow-set is applied inside the BM25 ranking, and snippets are made below for
+         * the hits shown only. */
+        lh_ai_lexical_opts lo = {.k = (size_t)ncand, .allow = o->filter ? &allow : NULL};
         lh_error le = {0};
-        rc = lh_ai_lexical_search(ai_text_lexical(t), o->query, want, &lh, &nl, &le);
+        rc = lh_ai_lexical_query(ai_text_lexical(t), o->query, &lo, &lh, &nl, NULL, &le);
         if (rc == LH_EINVAL && o->mode == LH_AI_SEARCH_HYBRID && strstr(le.msg, "no words")) {
             rc = LH_OK; /* only punctuation or symbols: the vector side still answers */
         } else if (rc) {
@@ -248,12 +249,10 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
         int rank = 0;
         for (size_t i = 0; i < nl && rank < ncand; i++) {
             if (lh[i].chunk_id < 0 || (size_t)lh[i].chunk_id >= nchunks) continue;
-            if (o->filter && !((allow.words[lh[i].chunk_id >> 6] >> (lh[i].chunk_id & 63)) & 1))
-                continue;
             cand *c = cand_get(&cs, &ncs, &cap, lh[i].chunk_id);
             c->lrank = ++rank;
             c->lscore = lh[i].score;
-            c->snippet = lh[i].highlight;
+            c->lid = lh[i].id;
         }
     }
     for (size_t i = 0; i < ncs; i++) {
@@ -304,7 +303,17 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
                       (json_int_t)c->chunk, "text", text, "char_start", (json_int_t)a, "char_end",
                       (json_int_t)b, "scores", scores, "highlight", hl);
         free(hl);
-        if (c->snippet) json_object_set_new(hit, "snippet", json_string(c->snippet));
+        char *snippet = NULL;
+        if (c->lrank) {
+            lh_error se = {0};
+            if ((rc = lh_ai_lexical_snippet(ai_text_lexical(t), o->query, c->lid, &snippet, &se))) {
+                json_decref(hit);
+                *err = se;
+                goto done;
+            }
+            json_object_set_new(hit, "snippet", json_string(snippet));
+            free(snippet);
+        }
         if (rows) json_object_set(hit, "fields", json_array_get(rows, i));
         json_array_append_new(hits, hit);
     }
