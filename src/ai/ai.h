@@ -163,6 +163,9 @@ int lh_ai_lexical_open(const char *path, lh_ai_lexical **out, lh_error *err);
 int lh_ai_lexical_add(lh_ai_lexical *x, const lh_ai_lexical_doc *docs, size_t n, lh_error *err);
 /* Removes every chunk of doc_id; *removed (may be NULL) gets how many. */
 int lh_ai_lexical_delete_doc(lh_ai_lexical *x, const char *doc_id, size_t *removed, lh_error *err);
+/* Merges the index's FTS5 segments into one (after a bulk add: each search then looks each
+ * word up once instead of once per segment). LH_EIO if SQLite fails; the index is unchanged. */
+int lh_ai_lexical_optimize(lh_ai_lexical *x, lh_error *err);
 /* Number of chunks in the index. */
 int lh_ai_lexical_count(lh_ai_lexical *x, int64_t *out, lh_error *err);
 /* Replaces the whole index by the chunks (doc_id, chunk_id, chunk_text; rows with a NULL text

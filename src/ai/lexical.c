@@ -75,7 +75,11 @@ int lh_ai_lexical_open(const char *path, lh_ai_lexical **out, lh_error *err)
         goto fail;
     }
     sqlite3_busy_timeout(x->db, 5000);
-    rc = exec(x, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", err);
+    /* searches read the FTS5 pages through a memory map rather than read() into the page cache */
+    rc = exec(x,
+              "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+              " PRAGMA mmap_size = 1073741824;",
+              err);
     if (rc == LH_OK) rc = exec(x, schema, err);
     if (rc != LH_OK) {
         /* a file that is not SQLite, or a SQLite file with other tables of these names */
@@ -225,6 +229,14 @@ int lh_ai_lexical_delete_doc(lh_ai_lexical *x, const char *doc_id, size_t *remov
     return rc;
 }
 
+int lh_ai_lexical_optimize(lh_ai_lexical *x, lh_error *err)
+{
+    if (!x) return lh_error_set(err, LH_EINVAL, "lexical optimize: no index");
+    int rc = exec(x, "INSERT INTO lh_fts(lh_fts) VALUES('optimize')", err);
+    stats_drop(x);
+    return rc;
+}
+
 int lh_ai_lexical_count(lh_ai_lexical *x, int64_t *out, lh_error *err)
 {
     *out = 0;
@@ -254,6 +266,7 @@ int lh_ai_lexical_rebuild_from_store(lh_ai_lexical *x, const char *parquet_path,
     if (rc == LH_OK) {
         rc = exec(x, "DELETE FROM lh_fts; DELETE FROM lh_chunks;", err);
         if (rc == LH_OK) rc = add_rows(x, docs, m, err);
+        if (rc == LH_OK) rc = exec(x, "INSERT INTO lh_fts(lh_fts) VALUES('optimize')", err);
         if (rc == LH_OK) {
             sqlite3_stmt *st = NULL;
             sqlite3_prepare_v2(x->db, "INSERT OR REPLACE INTO lh_meta VALUES('source', ?)", -1, &st,

@@ -406,6 +406,11 @@ static void test_lexical_pruned_topk_equals_full_bm25_ranking(void **state)
     for (size_t i = 0; i < nq; i++)
         for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++)
             check_against_bm25(x, db, q[i][0], q[i][1], ks[j], NULL, &terms_read);
+    /* and merging the segments changes no ranking */
+    assert_int_equal(lh_ai_lexical_optimize(x, &err), LH_OK);
+    for (size_t i = 0; i < nq; i++)
+        for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++)
+            check_against_bm25(x, db, q[i][0], q[i][1], ks[j], NULL, &terms_read);
 
     lh_vector_bitset_free(&allow);
     sqlite3_close(db);
