@@ -148,15 +148,6 @@ lh_vector_index *ai_text_vectors(const lh_ai_text_index *t);
  * IN, NOT, AND, OR) and none of the SQL words that read the clock or the session (SELECT,
  * CURRENT_DATE, ...). Quoted strings and quoted names are skipped. */
 bool ai_filter_cacheable(const char *predicate);
-/* A filter's cached allow-set over the generation's chunks (bit i = chunk i): copies it into
- * *words (caller frees; (chunks + 63) / 64 words) and *matches (rows) and returns true, or
- * returns false if the filter (for who's profile) is not cached. Thread-safe. */
-bool ai_text_filter_get(lh_ai_text_index *t, const lh_identity *who, const char *filter,
-                        uint64_t **words, int64_t *matches);
-/* Caches a copy of a filter's allow-set when the predicate can only depend on the rows (no
- * function call, subquery, clock or session word); the 16 most recently used are kept. */
-void ai_text_filter_put(lh_ai_text_index *t, const lh_identity *who, const char *filter,
-                        const uint64_t *words, int64_t matches);
 /* The lexical side (borrowed). */
 lh_ai_lexical *ai_text_lexical(const lh_ai_text_index *t);
 

@@ -2,10 +2,12 @@
  * and hybrid (reciprocal rank fusion), with highlights and the hits' rows. */
 #include "ai/ai_int.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CANDIDATES_MIN 50
 
@@ -101,6 +103,44 @@ char *lh_ai_highlight(const char *query, const char *text, size_t len)
     return lh_buf_steal(&b);
 }
 
+/* ------------------------------------------------------------- filters */
+
+bool ai_filter_cacheable(const char *p)
+{
+    static const char *const volatile_words[] = {"select",       "current_date",
+                                                 "current_time", "current_timestamp",
+                                                 "localtime",    "localtimestamp",
+                                                 "current_user", "session_user",
+                                                 "user",         NULL};
+    for (size_t i = 0; p[i];) {
+        char c = p[i];
+        if (c == '\'' || c == '"') {
+            for (i++; p[i] && p[i] != c; i++)
+                ;
+            if (p[i]) i++;
+            continue;
+        }
+        if (!isalpha((unsigned char)c) && c != '_') {
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (isalnum((unsigned char)p[i]) || p[i] == '_')
+            i++;
+        size_t len = i - s, j = i;
+        for (size_t w = 0; volatile_words[w]; w++)
+            if (strlen(volatile_words[w]) == len && strncasecmp(p + s, volatile_words[w], len) == 0)
+                return false;
+        while (isspace((unsigned char)p[j]))
+            j++;
+        bool op =
+            (len == 2 && (strncasecmp(p + s, "in", 2) == 0 || strncasecmp(p + s, "or", 2) == 0)) ||
+            (len == 3 && (strncasecmp(p + s, "and", 3) == 0 || strncasecmp(p + s, "not", 3) == 0));
+        if (p[j] == '(' && !op) return false;
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------- search */
 
 typedef struct cand {
@@ -194,9 +234,15 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
         goto done;
     }
     if (o->filter) {
-        /* The allow-set of a filter over this generation is cached: the rows it reads never
-         * change, and DuckDB needs ~10 ms to evaluate it over 100K rows. */
-        if (!ai_text_filter_get(t, who, o->filter, &allow.words, &matches)) {
+        /* A filter's allow-set over this generation's chunks is kept in the generation's
+         * allow-set cache (as for vector searches), keyed by profile, the views a subquery
+         * could read and the text; DuckDB needs ~10 ms to evaluate it over 100K rows. Only
+         * predicates that depend on the rows alone are cached (no clock, no random()). */
+        bool cacheable = ai_filter_cacheable(o->filter);
+        char *key =
+            lh_sprintf("chunks\x1f%s\x1f%" PRIu64 "\x1f%s", who && who->profile ? who->profile : "",
+                       lh_query_view_generation(q), o->filter);
+        if (!cacheable || !lh_vector_index_allow_get(vi, key, &allow.words, &matches)) {
             int64_t nrows = ai_text_dataset_rows(t);
             lh_query_rowset rs = {.dataset = m->dataset,
                                   .version = m->dataset_version,
@@ -204,16 +250,22 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
                                   .bases = m->file_bases,
                                   .nfiles = m->nfiles,
                                   .nrows = nrows};
-            if ((rc = lh_query_filter_rows(q, who, &rs, o->filter, &rows_allowed, &matches, err)))
+            if ((rc = lh_query_filter_rows(q, who, &rs, o->filter, &rows_allowed, &matches, err))) {
+                free(key);
                 goto done;
+            }
             /* Rows to chunks: a chunk is allowed when its row is. */
-            if ((rc = lh_vector_bitset_new(nchunks, &allow, err))) goto done;
+            if ((rc = lh_vector_bitset_new(nchunks, &allow, err))) {
+                free(key);
+                goto done;
+            }
             for (size_t i = 0; i < nchunks; i++) {
                 int64_t r = ai_text_row(t, i, NULL, NULL, NULL);
                 if ((rows_allowed[r >> 6] >> (r & 63)) & 1) lh_vector_bitset_set(&allow, i);
             }
-            ai_text_filter_put(t, who, o->filter, allow.words, matches);
+            if (cacheable) lh_vector_index_allow_put(vi, key, allow.words, matches);
         }
+        free(key);
         allow.nbits = nchunks;
     }
     if (want_v) {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #define EMBED_BATCH 256
@@ -451,16 +450,6 @@ out:
 
 /* --------------------------------------------------------------- loading */
 
-#define FILTER_CACHE 16
-
-/* A filter's allow-set over this generation's chunks. */
-typedef struct filter_entry {
-    char *key; /* profile, '\n', predicate */
-    uint64_t *words;
-    int64_t matches;
-    struct filter_entry *next;
-} filter_entry;
-
 struct lh_ai_text_index {
     _Atomic int refs;
     lh_vector_index *v; /* graph and metadata */
@@ -469,20 +458,11 @@ struct lh_ai_text_index {
     char **texts;
     lh_ai_lexical *lex;
     int64_t dataset_rows;
-    pthread_mutex_t fmu;   /* guards filters */
-    filter_entry *filters; /* most recently used first, at most FILTER_CACHE */
 };
 
 void lh_ai_text_index_release(lh_ai_text_index *t)
 {
     if (!t || atomic_fetch_sub(&t->refs, 1) != 1) return;
-    for (filter_entry *f = t->filters, *nx; f; f = nx) {
-        nx = f->next;
-        free(f->key);
-        free(f->words);
-        free(f);
-    }
-    pthread_mutex_destroy(&t->fmu);
     for (size_t i = 0; i < t->n; i++)
         free(t->texts[i]);
     free(t->texts);
@@ -514,7 +494,6 @@ static int text_load(lh_storage *s, lh_vector_index *v, const char *cache_dir,
     }
     lh_ai_text_index *t = lh_calloc(1, sizeof *t);
     atomic_store(&t->refs, 1);
-    pthread_mutex_init(&t->fmu, NULL);
     t->v = v;
     t->n = (size_t)m->count;
     t->dataset_rows = json_integer_value(json_object_get(m->json, "dataset_rows"));
@@ -723,99 +702,4 @@ lh_vector_index *ai_text_vectors(const lh_ai_text_index *t)
 lh_ai_lexical *ai_text_lexical(const lh_ai_text_index *t)
 {
     return t->lex;
-}
-
-/* ------------------------------------------------------ filter allow-sets */
-
-bool ai_filter_cacheable(const char *p)
-{
-    static const char *const volatile_words[] = {"select",       "current_date",
-                                                 "current_time", "current_timestamp",
-                                                 "localtime",    "localtimestamp",
-                                                 "current_user", "session_user",
-                                                 "user",         NULL};
-    for (size_t i = 0; p[i];) {
-        char c = p[i];
-        if (c == '\'' || c == '"') {
-            for (i++; p[i] && p[i] != c; i++)
-                ;
-            if (p[i]) i++;
-            continue;
-        }
-        if (!isalpha((unsigned char)c) && c != '_') {
-            i++;
-            continue;
-        }
-        size_t s = i;
-        while (isalnum((unsigned char)p[i]) || p[i] == '_')
-            i++;
-        size_t len = i - s, j = i;
-        for (size_t w = 0; volatile_words[w]; w++)
-            if (strlen(volatile_words[w]) == len && strncasecmp(p + s, volatile_words[w], len) == 0)
-                return false;
-        while (isspace((unsigned char)p[j]))
-            j++;
-        bool op =
-            (len == 2 && (strncasecmp(p + s, "in", 2) == 0 || strncasecmp(p + s, "or", 2) == 0)) ||
-            (len == 3 && (strncasecmp(p + s, "and", 3) == 0 || strncasecmp(p + s, "not", 3) == 0));
-        if (p[j] == '(' && !op) return false;
-    }
-    return true;
-}
-
-static char *filter_key(const lh_identity *who, const char *filter)
-{
-    return lh_sprintf("%s\n%s", who && who->profile ? who->profile : "", filter);
-}
-
-bool ai_text_filter_get(lh_ai_text_index *t, const lh_identity *who, const char *filter,
-                        uint64_t **words, int64_t *matches)
-{
-    char *key = filter_key(who, filter);
-    size_t nw = (t->n + 63) / 64;
-    bool found = false;
-    pthread_mutex_lock(&t->fmu);
-    for (filter_entry **pp = &t->filters; *pp; pp = &(*pp)->next) {
-        filter_entry *f = *pp;
-        if (strcmp(f->key, key) != 0) continue;
-        *words = lh_malloc((nw ? nw : 1) * sizeof(uint64_t));
-        memcpy(*words, f->words, nw * sizeof(uint64_t));
-        *matches = f->matches;
-        *pp = f->next; /* to the front */
-        f->next = t->filters;
-        t->filters = f;
-        found = true;
-        break;
-    }
-    pthread_mutex_unlock(&t->fmu);
-    free(key);
-    return found;
-}
-
-void ai_text_filter_put(lh_ai_text_index *t, const lh_identity *who, const char *filter,
-                        const uint64_t *words, int64_t matches)
-{
-    if (!ai_filter_cacheable(filter)) return;
-    size_t nw = (t->n + 63) / 64;
-    filter_entry *f = lh_calloc(1, sizeof *f);
-    f->key = filter_key(who, filter);
-    f->words = lh_malloc((nw ? nw : 1) * sizeof(uint64_t));
-    memcpy(f->words, words, nw * sizeof(uint64_t));
-    f->matches = matches;
-    pthread_mutex_lock(&t->fmu);
-    f->next = t->filters;
-    t->filters = f;
-    size_t n = 0;
-    for (filter_entry **pp = &t->filters; *pp;) {
-        if (++n > FILTER_CACHE || (n > 1 && strcmp((*pp)->key, f->key) == 0)) {
-            filter_entry *old = *pp;
-            *pp = old->next;
-            free(old->key);
-            free(old->words);
-            free(old);
-        } else {
-            pp = &(*pp)->next;
-        }
-    }
-    pthread_mutex_unlock(&t->fmu);
 }
