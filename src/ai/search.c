@@ -115,8 +115,11 @@ bool ai_filter_cacheable(const char *p)
     for (size_t i = 0; p[i];) {
         char c = p[i];
         if (c == '\'' || c == '"') {
+            /* E'...' takes backslash escapes (as lh_query_predicate_check reads it) */
+            bool bs = c == '\'' && i > 0 && (p[i - 1] == 'e' || p[i - 1] == 'E') &&
+                      (i == 1 || !(isalnum((unsigned char)p[i - 2]) || p[i - 2] == '_'));
             for (i++; p[i] && p[i] != c; i++)
-                ;
+                if (bs && p[i] == '\\' && p[i + 1]) i++;
             if (p[i]) i++;
             continue;
         }
@@ -364,12 +367,14 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
         char *snippet = NULL;
         if (c->lrank) {
             lh_error se = {0};
-            if ((rc = lh_ai_lexical_snippet(ai_text_lexical(t), o->query, c->lid, &snippet, &se))) {
+            rc = lh_ai_lexical_snippet(ai_text_lexical(t), o->query, c->lid, &snippet, &se);
+            if (rc == LH_ENOENT) rc = LH_OK; /* no snippet rather than no answer */
+            if (rc) {
                 json_decref(hit);
                 *err = se;
                 goto done;
             }
-            json_object_set_new(hit, "snippet", json_string(snippet));
+            if (snippet) json_object_set_new(hit, "snippet", json_string(snippet));
             free(snippet);
         }
         if (rows) json_object_set(hit, "fields", json_array_get(rows, i));

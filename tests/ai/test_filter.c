@@ -18,6 +18,7 @@ static void test_filter_cache_takes_predicates_over_columns_only(void **state)
         "\"select\" = 1 AND \"user\" = 2", /* quoted names */
         "created_at::DATE > '2024-01-01'",
         "notes IS NULL and(x = 1)",
+        "name = 'it''s (not) now()'",
     };
     const char *no[] = {
         "created_at > now() - INTERVAL 1 DAY",
@@ -28,6 +29,7 @@ static void test_filter_cache_takes_predicates_over_columns_only(void **state)
         "owner = current_user",
         "lower (city) = 'chicago'",
         "CAST(years AS INT) > 3",
+        "name = E'it\\'s' OR now() > created_at", /* the escaped quote does not end it */
     };
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         if (!ai_filter_cacheable(yes[i])) fail_msg("should be cacheable: %s", yes[i]);
