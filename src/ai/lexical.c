@@ -793,7 +793,11 @@ static int rank_topk(lh_ai_lexical *x, lex_stats *st, char *const *phrases, size
         ts[t].mult++;
         phrase_term[i] = (int)t;
     }
-    if (sqlite3_prepare_v2(x->db, "SELECT lh_rank(lh_fts, ?1) FROM lh_fts WHERE lh_fts MATCH ?2",
+    /* lh_rank returns NULL: the statement yields no row, so each batch is one sqlite3_step
+     * (one lock of the connection) however many chunks it scores */
+    if (sqlite3_prepare_v2(x->db,
+                           "SELECT rowid FROM lh_fts WHERE lh_fts MATCH ?2"
+                           " AND lh_rank(lh_fts, ?1) IS NOT NULL",
                            -1, &rank, NULL) != SQLITE_OK) {
         rc = db_error(x, LH_EIO, "prepare search", err);
         goto done;
