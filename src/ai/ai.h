@@ -134,9 +134,25 @@ typedef struct lh_ai_lexical_doc {
 typedef struct lh_ai_lexical_hit {
     char *doc_id;
     int64_t chunk_id;
+    int64_t id;      /* the chunk's row in the index (for lh_ai_lexical_snippet) */
     double score;    /* BM25 (higher is better) */
-    char *highlight; /* a snippet of the chunk with the matched words in <mark>...</mark> */
+    char *highlight; /* a snippet of the chunk with the matched words in <mark>...</mark>;
+                        NULL when not asked for */
 } lh_ai_lexical_hit;
+
+/* How lh_ai_lexical_query ranks. */
+typedef struct lh_ai_lexical_opts {
+    size_t k;                      /* 1..1000 */
+    const lh_vector_bitset *allow; /* chunk ids (bit chunk_id) that may be returned; NULL = all */
+    bool snippets;                 /* fill each hit's highlight */
+} lh_ai_lexical_opts;
+
+/* What a ranking read (for tests and benchmarks). */
+typedef struct lh_ai_lexical_info {
+    size_t terms;      /* distinct query phrases found in the index */
+    size_t terms_read; /* of those, how many had their chunks read before the top k was sure */
+    size_t scored;     /* chunks scored */
+} lh_ai_lexical_info;
 
 /* Opens (creating if absent) the index file at path (":memory:" for a private in-memory one).
  * LH_EIO if SQLite cannot open it, LH_ECORRUPT if it is not a lexical index of this version.
@@ -147,17 +163,32 @@ int lh_ai_lexical_open(const char *path, lh_ai_lexical **out, lh_error *err);
 int lh_ai_lexical_add(lh_ai_lexical *x, const lh_ai_lexical_doc *docs, size_t n, lh_error *err);
 /* Removes every chunk of doc_id; *removed (may be NULL) gets how many. */
 int lh_ai_lexical_delete_doc(lh_ai_lexical *x, const char *doc_id, size_t *removed, lh_error *err);
+/* Merges the index's FTS5 segments into one (after a bulk add: each search then looks each
+ * word up once instead of once per segment). LH_EIO if SQLite fails; the index is unchanged. */
+int lh_ai_lexical_optimize(lh_ai_lexical *x, lh_error *err);
 /* Number of chunks in the index. */
 int lh_ai_lexical_count(lh_ai_lexical *x, int64_t *out, lh_error *err);
 /* Replaces the whole index by the chunks (doc_id, chunk_id, chunk_text; rows with a NULL text
  * skipped) of an embedding-store Parquet file (lh_vector_store_write). All or nothing. */
 int lh_ai_lexical_rebuild_from_store(lh_ai_lexical *x, const char *parquet_path, lh_error *err);
-/* The k (1..1000) best chunks for a query by BM25. The query is user text, never FTS syntax:
- * its words are quoted as terms and OR-ed, so operators, quotes, column filters and NEAR are
- * plain words. LH_EINVAL for a query with no words, invalid UTF-8 or a bad k; LH_ETOOBIG
- * over 4 KiB. *out (free with lh_ai_lexical_hits_free) gets *n_out hits, best first. */
+/* The k (1..1000) best chunks for a query by BM25, with snippets (lh_ai_lexical_query). The query
+ * is user text, never FTS syntax: its words are quoted as terms and OR-ed, so operators, quotes,
+ * column filters and NEAR are plain words. LH_EINVAL for a query with no words, invalid UTF-8 or a
+ * bad k; LH_ETOOBIG over 4 KiB. *out (free with lh_ai_lexical_hits_free) gets *n_out hits, best
+ * first. */
 int lh_ai_lexical_search(lh_ai_lexical *x, const char *query, size_t k, lh_ai_lexical_hit **out,
                          size_t *n_out, lh_error *err);
+/* The exact top o->k chunks by FTS5's BM25 (the scores bm25() gives, ties by index row),
+ * among the chunks o->allow lets through, without scoring every chunk that holds a query word
+ * (term-level MaxScore over statistics cached per handle). Same query rules and errors as
+ * lh_ai_lexical_search; *info (may be NULL) gets what was read. */
+int lh_ai_lexical_query(lh_ai_lexical *x, const char *query, const lh_ai_lexical_opts *o,
+                        lh_ai_lexical_hit **out, size_t *n_out, lh_ai_lexical_info *info,
+                        lh_error *err);
+/* The snippet of index row id (a hit's id) for query, words in <mark>...</mark>; *out (caller
+ * frees). LH_ENOENT if that row does not match the query. */
+int lh_ai_lexical_snippet(lh_ai_lexical *x, const char *query, int64_t id, char **out,
+                          lh_error *err);
 /* Frees n hits. Accepts NULL. */
 void lh_ai_lexical_hits_free(lh_ai_lexical_hit *hits, size_t n);
 /* Closes the index. Accepts NULL. */

@@ -143,6 +143,11 @@ int64_t ai_text_row(const lh_ai_text_index *t, size_t chunk, size_t *char_start,
 int64_t ai_text_dataset_rows(const lh_ai_text_index *t);
 /* The vector side (borrowed). */
 lh_vector_index *ai_text_vectors(const lh_ai_text_index *t);
+/* True when a predicate's value on a generation's rows can only depend on those rows, so its
+ * allow-set may be cached: no function call or subquery (a name followed by '(' other than
+ * IN, NOT, AND, OR) and none of the SQL words that read the clock or the session (SELECT,
+ * CURRENT_DATE, ...). Quoted strings and quoted names are skipped. */
+bool ai_filter_cacheable(const char *predicate);
 /* The lexical side (borrowed). */
 lh_ai_lexical *ai_text_lexical(const lh_ai_text_index *t);
 

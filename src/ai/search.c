@@ -2,13 +2,14 @@
  * and hybrid (reciprocal rank fusion), with highlights and the hits' rows. */
 #include "ai/ai_int.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CANDIDATES_MIN 50
-#define LEXICAL_FILTERED 1000
 
 int lh_ai_search_mode_parse(const char *s, lh_ai_search_mode *out, lh_error *err)
 {
@@ -102,13 +103,54 @@ char *lh_ai_highlight(const char *query, const char *text, size_t len)
     return lh_buf_steal(&b);
 }
 
+/* ------------------------------------------------------------- filters */
+
+bool ai_filter_cacheable(const char *p)
+{
+    static const char *const volatile_words[] = {"select",       "current_date",
+                                                 "current_time", "current_timestamp",
+                                                 "localtime",    "localtimestamp",
+                                                 "current_user", "session_user",
+                                                 "user",         NULL};
+    for (size_t i = 0; p[i];) {
+        char c = p[i];
+        if (c == '\'' || c == '"') {
+            /* E'...' takes backslash escapes (as lh_query_predicate_check reads it) */
+            bool bs = c == '\'' && i > 0 && (p[i - 1] == 'e' || p[i - 1] == 'E') &&
+                      (i == 1 || !(isalnum((unsigned char)p[i - 2]) || p[i - 2] == '_'));
+            for (i++; p[i] && p[i] != c; i++)
+                if (bs && p[i] == '\\' && p[i + 1]) i++;
+            if (p[i]) i++;
+            continue;
+        }
+        if (!isalpha((unsigned char)c) && c != '_') {
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (isalnum((unsigned char)p[i]) || p[i] == '_')
+            i++;
+        size_t len = i - s, j = i;
+        for (size_t w = 0; volatile_words[w]; w++)
+            if (strlen(volatile_words[w]) == len && strncasecmp(p + s, volatile_words[w], len) == 0)
+                return false;
+        while (isspace((unsigned char)p[j]))
+            j++;
+        bool op =
+            (len == 2 && (strncasecmp(p + s, "in", 2) == 0 || strncasecmp(p + s, "or", 2) == 0)) ||
+            (len == 3 && (strncasecmp(p + s, "and", 3) == 0 || strncasecmp(p + s, "not", 3) == 0));
+        if (p[j] == '(' && !op) return false;
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------- search */
 
 typedef struct cand {
     int64_t chunk;
     int vrank, lrank; /* 1-based; 0 = not found by that mode */
     double vscore, lscore, fused;
-    char *snippet; /* lexical snippet, may be NULL */
+    int64_t lid; /* the chunk's row in the lexical index, when lrank */
 } cand;
 
 static cand *cand_get(cand **cs, size_t *n, size_t *cap, int64_t chunk)
@@ -195,21 +237,39 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
         goto done;
     }
     if (o->filter) {
-        int64_t nrows = ai_text_dataset_rows(t);
-        lh_query_rowset rs = {.dataset = m->dataset,
-                              .version = m->dataset_version,
-                              .keys = (const char *const *)m->file_keys,
-                              .bases = m->file_bases,
-                              .nfiles = m->nfiles,
-                              .nrows = nrows};
-        if ((rc = lh_query_filter_rows(q, who, &rs, o->filter, &rows_allowed, &matches, err)))
-            goto done;
-        /* Rows to chunks: a chunk is allowed when its row is. */
-        if ((rc = lh_vector_bitset_new(nchunks, &allow, err))) goto done;
-        for (size_t i = 0; i < nchunks; i++) {
-            int64_t r = ai_text_row(t, i, NULL, NULL, NULL);
-            if ((rows_allowed[r >> 6] >> (r & 63)) & 1) lh_vector_bitset_set(&allow, i);
+        /* A filter's allow-set over this generation's chunks is kept in the generation's
+         * allow-set cache (as for vector searches), keyed by profile, the views a subquery
+         * could read and the text; DuckDB needs ~10 ms to evaluate it over 100K rows. Only
+         * predicates that depend on the rows alone are cached (no clock, no random()). */
+        bool cacheable = ai_filter_cacheable(o->filter);
+        char *key =
+            lh_sprintf("chunks\x1f%s\x1f%" PRIu64 "\x1f%s", who && who->profile ? who->profile : "",
+                       lh_query_view_generation(q), o->filter);
+        if (!cacheable || !lh_vector_index_allow_get(vi, key, &allow.words, &matches)) {
+            int64_t nrows = ai_text_dataset_rows(t);
+            lh_query_rowset rs = {.dataset = m->dataset,
+                                  .version = m->dataset_version,
+                                  .keys = (const char *const *)m->file_keys,
+                                  .bases = m->file_bases,
+                                  .nfiles = m->nfiles,
+                                  .nrows = nrows};
+            if ((rc = lh_query_filter_rows(q, who, &rs, o->filter, &rows_allowed, &matches, err))) {
+                free(key);
+                goto done;
+            }
+            /* Rows to chunks: a chunk is allowed when its row is. */
+            if ((rc = lh_vector_bitset_new(nchunks, &allow, err))) {
+                free(key);
+                goto done;
+            }
+            for (size_t i = 0; i < nchunks; i++) {
+                int64_t r = ai_text_row(t, i, NULL, NULL, NULL);
+                if ((rows_allowed[r >> 6] >> (r & 63)) & 1) lh_vector_bitset_set(&allow, i);
+            }
+            if (cacheable) lh_vector_index_allow_put(vi, key, allow.words, matches);
         }
+        free(key);
+        allow.nbits = nchunks;
     }
     if (want_v) {
         size_t dim = lh_ai_embedder_dims(e);
@@ -236,9 +296,11 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
         }
     }
     if (want_l) {
-        size_t want = o->filter ? LEXICAL_FILTERED : (size_t)ncand;
+        /* The allow-set is applied inside the BM25 ranking, and snippets are made below for
+         * the hits shown only. */
+        lh_ai_lexical_opts lo = {.k = (size_t)ncand, .allow = o->filter ? &allow : NULL};
         lh_error le = {0};
-        rc = lh_ai_lexical_search(ai_text_lexical(t), o->query, want, &lh, &nl, &le);
+        rc = lh_ai_lexical_query(ai_text_lexical(t), o->query, &lo, &lh, &nl, NULL, &le);
         if (rc == LH_EINVAL && o->mode == LH_AI_SEARCH_HYBRID && strstr(le.msg, "no words")) {
             rc = LH_OK; /* only punctuation or symbols: the vector side still answers */
         } else if (rc) {
@@ -248,12 +310,10 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
         int rank = 0;
         for (size_t i = 0; i < nl && rank < ncand; i++) {
             if (lh[i].chunk_id < 0 || (size_t)lh[i].chunk_id >= nchunks) continue;
-            if (o->filter && !((allow.words[lh[i].chunk_id >> 6] >> (lh[i].chunk_id & 63)) & 1))
-                continue;
             cand *c = cand_get(&cs, &ncs, &cap, lh[i].chunk_id);
             c->lrank = ++rank;
             c->lscore = lh[i].score;
-            c->snippet = lh[i].highlight;
+            c->lid = lh[i].id;
         }
     }
     for (size_t i = 0; i < ncs; i++) {
@@ -304,7 +364,19 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
                       (json_int_t)c->chunk, "text", text, "char_start", (json_int_t)a, "char_end",
                       (json_int_t)b, "scores", scores, "highlight", hl);
         free(hl);
-        if (c->snippet) json_object_set_new(hit, "snippet", json_string(c->snippet));
+        char *snippet = NULL;
+        if (c->lrank) {
+            lh_error se = {0};
+            rc = lh_ai_lexical_snippet(ai_text_lexical(t), o->query, c->lid, &snippet, &se);
+            if (rc == LH_ENOENT) rc = LH_OK; /* no snippet rather than no answer */
+            if (rc) {
+                json_decref(hit);
+                *err = se;
+                goto done;
+            }
+            if (snippet) json_object_set_new(hit, "snippet", json_string(snippet));
+            free(snippet);
+        }
         if (rows) json_object_set(hit, "fields", json_array_get(rows, i));
         json_array_append_new(hits, hit);
     }

@@ -381,6 +381,7 @@ int lh_ai_text_index_build(lh_catalog *cat, lh_query *q, lh_ai_embedder *e, cons
     unlink(lex_path);
     if (!rc) rc = lh_ai_lexical_open(lex_path, &lex, err);
     if (!rc) rc = lh_ai_lexical_add(lex, docs, c.n, err);
+    if (!rc) rc = lh_ai_lexical_optimize(lex, err);
     lh_ai_lexical_close(lex);
     lex = NULL;
     for (size_t i = 0; i < c.n; i++)
