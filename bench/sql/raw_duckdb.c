@@ -8,7 +8,9 @@
  *     Opens an in-memory database with default settings, runs SETUP_SQL_FILE (the
  *     CREATE VIEW ... AS SELECT * FROM read_parquet([...]) statements over the lake's data
  *     files), then each query WARMUP untimed + RUNS timed times. A run is duckdb_query (parse,
- *     plan, execute, materialize) plus fetching every chunk of the result. Prints, per query:
+ *     plan, execute, materialize) plus fetching every chunk of the result (RAW_DUCKDB_MODE and
+ *     RAW_DUCKDB_THREAD below change how). SETUP_SQL_FILE may begin with SET statements, e.g.
+ *     the query engine's sandbox settings, to measure what they cost. Prints, per query:
  *         NAME  MEDIAN_MS  MIN_MS  MAX_MS  ROWS  0  SAMPLE_MS,SAMPLE_MS,...
  *
  * usage: raw_duckdb ingest CSV_FILE OUT_PARQUET RUNS
@@ -17,6 +19,8 @@
  *              (FORMAT parquet, COMPRESSION zstd)
  *     timed from open to close. Prints: ingest  MEDIAN_S  MIN_S  MAX_S  ROWS
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +37,12 @@
  *                      ready, duckdb_execute_pending, then fetch */
 typedef enum { MODE_QUERY, MODE_PREPARED, MODE_STREAMING, MODE_PENDING_STREAMING } exec_mode;
 static exec_mode mode = MODE_QUERY;
+
+/* RAW_DUCKDB_THREAD=fresh runs every query (timed runs and warm-ups) on a thread of its own,
+ * started for it and joined after it: what POST /sql did before its producers ran on a crew
+ * of kept threads. DuckDB's allocator then faults the query's buffers in anew each time
+ * (compare `perf stat -e page-faults` with and without). */
+static bool fresh_thread = false;
 
 static int fail(const char *what, duckdb_result *res)
 {
@@ -97,6 +107,37 @@ static double run_query(duckdb_connection c, const bench_query *q, long long *ro
     return ms;
 }
 
+typedef struct thread_run {
+    duckdb_connection c;
+    const bench_query *q;
+    long long rows;
+    double ms;
+} thread_run;
+
+static void *thread_main(void *arg)
+{
+    thread_run *t = arg;
+    t->ms = run_query(t->c, t->q, &t->rows);
+    return NULL;
+}
+
+/* run_query, on a fresh thread if asked; the time includes starting and joining it. */
+static double run_timed(duckdb_connection c, const bench_query *q, long long *rows)
+{
+    if (!fresh_thread) return run_query(c, q, rows);
+    thread_run t = {.c = c, .q = q};
+    double t0 = bench_now_ms();
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, thread_main, &t) != 0) {
+        fprintf(stderr, "raw_duckdb: cannot start a thread\n");
+        return -1;
+    }
+    pthread_join(tid, NULL);
+    if (t.ms < 0) return -1;
+    *rows = t.rows;
+    return bench_now_ms() - t0;
+}
+
 static int cmd_query(const char *setup_path, const char *queries_path, int warmup, int runs)
 {
     bench_query *qs = NULL;
@@ -125,10 +166,10 @@ static int cmd_query(const char *setup_path, const char *queries_path, int warmu
     for (int i = 0; i < nq && status == 0; i++) {
         long long rows = 0;
         for (int w = 0; w < warmup && status == 0; w++)
-            if (run_query(c, &qs[i], &rows) < 0) status = 1;
+            if (run_timed(c, &qs[i], &rows) < 0) status = 1;
         double lo = 1e300, hi = 0;
         for (int r = 0; r < runs && status == 0; r++) {
-            if ((t[r] = run_query(c, &qs[i], &rows)) < 0) status = 1;
+            if ((t[r] = run_timed(c, &qs[i], &rows)) < 0) status = 1;
             if (t[r] < lo) lo = t[r];
             if (t[r] > hi) hi = t[r];
         }
@@ -217,6 +258,14 @@ int main(int argc, char **argv)
                     m);
             return 2;
         }
+    }
+    const char *th = getenv("RAW_DUCKDB_THREAD");
+    if (th && *th && strcmp(th, "same") != 0) {
+        if (strcmp(th, "fresh") != 0) {
+            fprintf(stderr, "raw_duckdb: RAW_DUCKDB_THREAD=%s: expected same or fresh\n", th);
+            return 2;
+        }
+        fresh_thread = true;
     }
     if (argc == 6 && strcmp(argv[1], "query") == 0)
         return cmd_query(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]) > 0 ? atoi(argv[5]) : 1);

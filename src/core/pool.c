@@ -2,11 +2,13 @@
 #define _GNU_SOURCE
 #include "core/core.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct task {
@@ -188,6 +190,143 @@ void lh_pool_free(lh_pool *p)
     pthread_cond_destroy(&p->work_cv);
     pthread_cond_destroy(&p->idle_cv);
     free(p);
+}
+
+/* ------------------------------------------------------------------ crew */
+
+/* An idle crew thread, on its own stack: lh_crew_run hands it a task through fn/arg. */
+typedef struct crew_slot {
+    pthread_cond_t cv;
+    lh_task_fn fn; /* set by lh_crew_run when it takes this slot off the idle list */
+    void *arg;
+    struct crew_slot *next;
+} crew_slot;
+
+struct lh_crew {
+    pthread_mutex_t mu;
+    pthread_cond_t done_cv; /* signalled when a thread exits */
+    crew_slot *idle;        /* idle threads, most recently idle first; guarded by mu */
+    int nidle, nthreads;    /* guarded by mu */
+    bool stopping;          /* guarded by mu */
+    int max_idle, idle_ms;
+};
+
+typedef struct crew_start {
+    lh_crew *crew;
+    lh_task_fn fn;
+    void *arg;
+} crew_start;
+
+static void *crew_main(void *p)
+{
+    crew_start *start = p;
+    lh_crew *c = start->crew;
+    crew_slot self = {.fn = start->fn, .arg = start->arg};
+    free(start);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&self.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_lock(&c->mu);
+    while (self.fn) {
+        lh_task_fn fn = self.fn;
+        self.fn = NULL;
+        pthread_mutex_unlock(&c->mu);
+        fn(self.arg);
+        pthread_mutex_lock(&c->mu);
+        if (c->stopping || c->nidle >= c->max_idle) break;
+        self.next = c->idle;
+        c->idle = &self;
+        c->nidle++;
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_sec += c->idle_ms / 1000;
+        dl.tv_nsec += (long)(c->idle_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        while (!self.fn && !c->stopping)
+            if (pthread_cond_timedwait(&self.cv, &c->mu, &dl) == ETIMEDOUT) break;
+        if (!self.fn) { /* timed out or stopping: still on the idle list */
+            for (crew_slot **pp = &c->idle; *pp; pp = &(*pp)->next) {
+                if (*pp == &self) {
+                    *pp = self.next;
+                    break;
+                }
+            }
+            c->nidle--;
+        }
+    }
+    c->nthreads--;
+    pthread_cond_broadcast(&c->done_cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_cond_destroy(&self.cv);
+    return NULL;
+}
+
+lh_crew *lh_crew_new(int max_idle, int idle_ms)
+{
+    lh_crew *c = lh_calloc(1, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->done_cv, NULL);
+    c->max_idle = max_idle > 0 ? max_idle : 0;
+    c->idle_ms = idle_ms > 0 ? idle_ms : 1;
+    return c;
+}
+
+int lh_crew_run(lh_crew *c, lh_task_fn fn, void *arg)
+{
+    pthread_mutex_lock(&c->mu);
+    crew_slot *s = c->idle;
+    if (s) {
+        c->idle = s->next;
+        c->nidle--;
+        s->fn = fn;
+        s->arg = arg;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&c->mu);
+        return LH_OK;
+    }
+    crew_start *start = lh_malloc(sizeof *start);
+    *start = (crew_start){.crew = c, .fn = fn, .arg = arg};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t tid;
+    int rc = pthread_create(&tid, &attr, crew_main, start);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) c->nthreads++;
+    pthread_mutex_unlock(&c->mu);
+    if (rc != 0) {
+        free(start);
+        return LH_EUNAVAIL;
+    }
+    return LH_OK;
+}
+
+void lh_crew_counts(lh_crew *c, int *running, int *idle)
+{
+    pthread_mutex_lock(&c->mu);
+    if (running) *running = c->nthreads - c->nidle;
+    if (idle) *idle = c->nidle;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void lh_crew_free(lh_crew *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    for (crew_slot *s = c->idle; s; s = s->next)
+        pthread_cond_signal(&s->cv);
+    while (c->nthreads > 0)
+        pthread_cond_wait(&c->done_cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->done_cv);
+    free(c);
 }
 
 int lh_cpu_count(void)

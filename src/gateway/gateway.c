@@ -26,6 +26,8 @@
  * can still get its 413 (MHD answers only once a body is complete); past this, the
  * connection is dropped. With a Content-Length the 413 goes out before any body is read. */
 #define GW_DRAIN_MAX (64 * 1024 * 1024)
+/* How long an idle query producer thread is kept for the next query. */
+#define PRODUCER_IDLE_MS 60000
 
 /* ------------------------------------------------------------------ responses */
 
@@ -535,6 +537,9 @@ int lh_gateway_start(const lh_gateway_deps *deps, lh_gateway **out, lh_error *er
     unsigned threads =
         deps->cfg->threads > 0 ? (unsigned)deps->cfg->threads : (unsigned)(2 * lh_cpu_count());
     errno = 0;
+    /* One idle producer thread per request thread at most: enough for every request thread
+     * to start a query on a warm thread. */
+    g->producers = lh_crew_new((int)threads, PRODUCER_IDLE_MS);
     g->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -561,6 +566,7 @@ fail:
     if (ai) freeaddrinfo(ai);
     free(host);
     if (g) {
+        lh_crew_free(g->producers);
         pthread_mutex_destroy(&g->mu);
         pthread_cond_destroy(&g->cv);
         gw_ai_free(g);
@@ -587,6 +593,7 @@ void lh_gateway_stop(lh_gateway *g)
     while (g->nstreams > 0)
         pthread_cond_wait(&g->cv, &g->mu);
     pthread_mutex_unlock(&g->mu);
+    lh_crew_free(g->producers);
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     gw_ai_free(g);

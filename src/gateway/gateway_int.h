@@ -142,6 +142,7 @@ struct lh_gateway {
     pthread_mutex_t mu;         /* guards nstreams */
     pthread_cond_t cv;          /* signalled when nstreams drops */
     int nstreams;               /* live query producer threads */
+    lh_crew *producers;         /* the threads query producers run on (kept warm, sql.c) */
     char *ui_dir;               /* the built web UI served at / (cfg->ui_dir or the default) */
     const lh_config *base_cfg;  /* every bucket's configuration derives from it */
     gw_env served;              /* the served bucket (deps) */

@@ -35,8 +35,9 @@ struct gw_stream {
     int rc;
     lh_error err;
     lh_query_stats stats;
-    bool cancel;  /* the consumer is gone: the sink tells the query to stop */
-    bool limited; /* the stream was cut at the row limit (the query was stopped on purpose) */
+    bool cancel;    /* the consumer is gone: the sink tells the query to stop */
+    bool limited;   /* the stream was cut at the row limit (the query was stopped on purpose) */
+    bool streaming; /* a streamed response reads the buffer (else only the handler waits) */
     int refs;
     uint64_t sent;
     /* row limit for NDJSON/CSV, applied in the sink (producer thread only): */
@@ -136,13 +137,15 @@ static int sink(void *ctx, const char *data, size_t n)
     }
     memcpy(s->buf + s->start + s->len, data, keep);
     s->len += keep;
-    pthread_cond_broadcast(&s->cv);
+    /* Before the response exists, a JSON result wakes the handler only when it is done or
+     * fills the buffer: a needless wake-up costs a context switch per query. */
+    if (s->streaming || s->opts.format != LH_QUERY_JSON) pthread_cond_broadcast(&s->cv);
     bool stop = s->limited;
     stream_unlock(s);
     return stop ? 1 : 0;
 }
 
-static void *producer(void *arg)
+static void producer(void *arg)
 {
     gw_stream *s = arg;
     lh_gateway *g = s->g;
@@ -156,14 +159,15 @@ static void *producer(void *arg)
     s->err = err;
     s->stats = stats;
     s->done = true;
-    pthread_cond_broadcast(&s->cv);
     stream_unlock(s);
+    /* After the unlock (our reference keeps s alive): the woken handler then finds the
+     * lock free instead of blocking on it once more. */
+    pthread_cond_broadcast(&s->cv);
     gw_stream_release(s);
     pthread_mutex_lock(&g->mu);
     g->nstreams--;
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
-    return NULL;
 }
 
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -394,13 +398,9 @@ void gw_handle_sql(gw_req *r)
     pthread_mutex_lock(&g->mu);
     g->nstreams++;
     pthread_mutex_unlock(&g->mu);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t tid;
-    int prc = pthread_create(&tid, &attr, producer, s);
-    pthread_attr_destroy(&attr);
-    if (prc != 0) {
+    /* On a warm crew thread: a thread of its own per query made DuckDB page-fault its
+     * buffers in anew every time (bench/RESULTS.md, SQL). */
+    if (lh_crew_run(g->producers, producer, s) != LH_OK) {
         s->refs--;
         pthread_mutex_lock(&g->mu);
         g->nstreams--;
@@ -443,6 +443,7 @@ void gw_handle_sql(gw_req *r)
     } else {
         stream_lock(s);
         s->refs++; /* the response's reference, dropped by reader_free */
+        s->streaming = true;
         stream_unlock(s);
         resp =
             MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, s, reader_free);

@@ -92,6 +92,7 @@ struct lh_query {
     pthread_mutex_t wd_mu; /* guards running_list, wd_stop */
     pthread_cond_t wd_cv;
     running *running_list;
+    uint64_t wd_next; /* when the watchdog wakes next (it looks at least every 100 ms) */
     bool wd_stop;
     pthread_t wd_thread;
     bool wd_started;
@@ -114,6 +115,7 @@ static void *watchdog_main(void *arg)
             }
         }
         /* Sleep until the earliest deadline (monotonic clock in ns → CLOCK_MONOTONIC). */
+        q->wd_next = next;
         struct timespec ts = {.tv_sec = (time_t)(next / 1000000000ULL),
                               .tv_nsec = (long)(next % 1000000000ULL)};
         pthread_cond_timedwait(&q->wd_cv, &q->wd_mu, &ts);
@@ -130,7 +132,9 @@ static void watch(lh_query *q, running *r, duckdb_connection conn, int timeout_m
     pthread_mutex_lock(&q->wd_mu);
     r->next = q->running_list;
     q->running_list = r;
-    pthread_cond_signal(&q->wd_cv);
+    /* Wake the watchdog only if it would look too late: a wake-up per query is a context
+     * switch on a core the query could use. */
+    if (r->deadline_ns < q->wd_next) pthread_cond_signal(&q->wd_cv);
     pthread_mutex_unlock(&q->wd_mu);
 }
 

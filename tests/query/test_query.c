@@ -179,6 +179,32 @@ static void test_query_serializes_types(void **state)
     free(j);
 }
 
+/* Integers at their extremes and dates, times and timestamps around the edges of the fast
+ * formatting paths, written as they always were. */
+static void test_query_serializes_integer_and_time_edges(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    char *j = run_json(f,
+                       "SELECT (-128)::TINYINT, (-32768)::SMALLINT, (-2147483648)::INTEGER, "
+                       "(-9223372036854775808)::BIGINT, 9223372036854775807::BIGINT, "
+                       "255::UTINYINT, 65535::USMALLINT, 4294967295::UINTEGER, "
+                       "18446744073709551615::UBIGINT, 0::BIGINT, (-7)::INTEGER, "
+                       "DATE '1969-12-31', DATE '0001-01-01', DATE '12345-06-07', "
+                       "TIME '00:00:00', TIME '23:59:59.000001', TIME '07:08:09.12', "
+                       "TIMESTAMP '1969-12-31 23:59:59.999999', TIMESTAMP '1970-01-01 00:00:00', "
+                       "TIMESTAMP '2024-02-29 12:34:56.789', DATE '-0044-03-15'",
+                       0, &err);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "[[-128,-32768,-2147483648,-9223372036854775808,"
+                              "9223372036854775807,255,65535,4294967295,18446744073709551615,0,"
+                              "-7,\"1969-12-31\",\"0001-01-01\",\"12345-06-07\",\"00:00:00\","
+                              "\"23:59:59.000001\",\"07:08:09.120000\","
+                              "\"1969-12-31 23:59:59.999999\",\"1970-01-01 00:00:00\","
+                              "\"2024-02-29 12:34:56.789000\",\"-044-03-15\"]]"));
+    free(j);
+}
+
 static int buf_sink(void *ctx, const char *data, size_t n)
 {
     lh_buf_append(ctx, data, n);
@@ -404,6 +430,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_runaway_hits_timeout_and_engine_recovers, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_serializes_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_serializes_integer_and_time_edges, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_query_streams_ndjson_and_csv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_json_row_limit_truncates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_exports_parquet, setup, teardown),
