@@ -339,6 +339,7 @@ typedef struct upsert_commit {
     int64_t base_version;
     const char *delta;
     int64_t delta_size, delta_rows;
+    int64_t net_rows; /* logical rows the delta adds: inserted - deleted */
     const char *journal;
     const bool *nullable; /* per dataset column: the delta has NULLs there */
     const char *op;
@@ -352,7 +353,7 @@ static int upsert_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **ne
     if (!cur || cur->version != u->base_version)
         return lh_error_set(err, LH_ECONFLICT, "dataset changed while the %s was prepared", u->op);
     lh_manifest *m = lh_manifest_clone(cur);
-    lh_manifest_add_delta(m, u->delta, u->delta_size, u->delta_rows);
+    lh_manifest_add_delta(m, u->delta, u->delta_size, u->delta_rows, u->net_rows);
     lh_manifest_add_journal(m, u->journal);
     for (size_t i = 0; i < m->ncolumns; i++)
         m->columns[i].nullable = m->columns[i].nullable || u->nullable[i];
@@ -726,13 +727,14 @@ done:
 
 #define PREFILTER_MAX_KEYS 1024
 
-/* Appends " WHERE k IN (literals)" per key column so that reading the current rows of the
- * batch's keys touches few rows: the semi-join alone is not pushed into the Parquet scan (it
- * reads every column of every row), a constant IN list is (row groups whose min/max exclude
- * every key are skipped; other columns are read for matching rows only). A large batch
+/* Appends to where "k IN (literals)" per key column (nothing: no filter) so that reading the
+ * current rows of the batch's keys touches few rows: the semi-join alone is not pushed into
+ * the Parquet scans (they would read every column of every row), a constant IN list is (row
+ * groups whose min/max exclude every key are skipped; other columns are read for matching
+ * rows only), in base and delta files alike (lh_manifest_scan_sql_where). A large batch
  * first finds which of its keys exist, reading the key columns only: a pure append then
  * reads nothing more. */
-static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
+static int key_prefilter(upsert_run *u, lh_buf *where, lh_error *err)
 {
     const lh_manifest *m = u->cur;
     const char *src = "lh_batch";
@@ -754,7 +756,7 @@ static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
             (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_hit", &n, err)))
             goto done;
         if (n == 0) {
-            lh_buf_puts(sql, " WHERE false");
+            lh_buf_puts(where, "false");
             goto done;
         }
         if (n > PREFILTER_MAX_KEYS) goto done;
@@ -772,9 +774,9 @@ static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
         char *list = duckdb_value_varchar(&res, 0, 0);
         duckdb_destroy_result(&res);
         if (list && *list) {
-            lh_buf_puts(sql, k ? " AND __c." : " WHERE __c.");
-            lh_sql_ident(sql, m->key[k]);
-            lh_buf_printf(sql, " IN (%s)", list);
+            if (where->len) lh_buf_puts(where, " AND ");
+            lh_sql_ident(where, m->key[k]);
+            lh_buf_printf(where, " IN (%s)", list);
         }
         duckdb_free(list);
     }
@@ -788,14 +790,15 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
 {
     const lh_manifest *m = u->cur;
     bool del = u->o->delete_rows;
-    lh_buf sql = {0};
+    lh_buf sql = {0}, where = {0};
     char *k0 = m->key[0];
+    int rc = key_prefilter(u, &where, err);
+    if (rc) goto done;
     lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_old AS SELECT __c.* FROM (");
-    int rc = lh_manifest_scan_sql(u->ing->st, m, &sql, err);
+    rc = lh_manifest_scan_sql_where(u->ing->st, m, where.len ? where.data : NULL, &sql, err);
     if (rc) goto done;
     lh_buf_puts(&sql, ") AS __c SEMI JOIN lh_batch AS __n ON ");
     key_join(&sql, m->key, m->nkey, "__c", "__n");
-    if ((rc = key_prefilter(u, &sql, err))) goto done;
     if ((rc = lh_duckdb_exec(u->c, sql.data, "current rows", err))) goto done;
 
     /* What changes: an upsert row is new, or differs in a given non-key column. */
@@ -921,6 +924,7 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
     lh_buf_free(&changed);
 done:
     lh_buf_free(&sql);
+    lh_buf_free(&where);
     return rc;
 }
 
@@ -1002,6 +1006,7 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
                         .delta = dkey,
                         .delta_size = sb.st_size,
                         .delta_rows = ndelta,
+                        .net_rows = r->inserted - r->deleted,
                         .journal = jkey,
                         .nullable = nullable,
                         .op = o->delete_rows ? "delete" : "upsert",
@@ -1065,12 +1070,12 @@ int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
          * merging them (reads of every delta's key column grow with both). Its own commit
          * stands whatever happens here. */
         lh_manifest *m = NULL;
-        int64_t delta_rows = 0;
+        int64_t delta_rows = 0, base_rows = 0;
         if (lh_catalog_get(ing->cat, who, o->dataset, 0, &m, NULL) == LH_OK)
             for (size_t i = 0; i < m->nfiles; i++)
-                delta_rows += m->files[i].delta ? m->files[i].rows : 0;
+                *(m->files[i].delta ? &delta_rows : &base_rows) += m->files[i].rows;
         if (m && (lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files ||
-                  (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > m->rows - delta_rows))) {
+                  (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > base_rows))) {
             lh_compact_result cr;
             lh_error ce = {0};
             if (lh_ingest_compact(ing, who, o->dataset, "automatic: deltas over threshold", &cr,

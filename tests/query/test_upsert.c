@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "catalog/catalog.h"
+#include "core/duckdb_capi.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
 #include "lakefix.h"
@@ -259,6 +260,90 @@ static void test_upsert_never_rewrites_base_files(void **state)
     free(v);
     lh_manifest_free(m1);
     lh_manifest_free(m2);
+}
+
+/* The merge with a key filter inside every file scan gives, for each key, exactly what the
+ * full merge gives for it: updated, deleted, inserted, untouched and absent keys. */
+static void test_scan_with_key_filter_matches_the_full_merge(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,1\nC2,2\nC3,3\nC4,4\n", &err), 0);
+    assert_int_equal(upsert(f, "c", "u1.csv", "id,phone\nC1,10\nC5,5\n", false, &r, &err), 0);
+    assert_int_equal(upsert(f, "c", "d1.csv", "id\nC2\n", true, &r, &err), 0);
+    assert_int_equal(upsert(f, "c", "u2.csv", "id,phone\nC1,11\nC3,33\n", false, &r, &err), 0);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(lh_manifest_ndeltas(m), 3);
+    duckdb_database db;
+    duckdb_connection c;
+    assert_int_equal(duckdb_open(NULL, &db), DuckDBSuccess);
+    assert_int_equal(duckdb_connect(db, &c), DuckDBSuccess);
+    static const char *const keys[] = {"C1", "C2", "C3", "C4", "C5", "C6"};
+    static const char *const want[] = {"C1:11", "", "C3:33", "C4:4", "C5:5", ""};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        lh_buf where = {0}, sql = {0};
+        lh_buf_printf(&where, "id = '%s'", keys[i]);
+        lh_buf_puts(&sql, "SELECT coalesce(string_agg(id || ':' || phone, ';'), '') FROM (");
+        assert_int_equal(lh_manifest_scan_sql_where(f->st, m, where.data, &sql, &err), 0);
+        lh_buf_putc(&sql, ')');
+        duckdb_result res;
+        assert_int_equal(duckdb_query(c, sql.data, &res), DuckDBSuccess);
+        char *got = duckdb_value_varchar(&res, 0, 0);
+        assert_string_equal(got, want[i]);
+        duckdb_free(got);
+        duckdb_destroy_result(&res);
+        lh_buf_free(&where);
+        lh_buf_free(&sql);
+    }
+    duckdb_disconnect(&c);
+    duckdb_close(&db);
+    lh_manifest_free(m);
+}
+
+/* The catalog's rows are the dataset's logical rows (what count(*) returns) after updates,
+ * inserts and deletes; the rows stored, deltas included, are the physical rows. */
+static void test_catalog_rows_count_logical_rows(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,1\nC2,2\nC3,3\n", &err), 0);
+    static const struct {
+        const char *name, *data;
+        bool del;
+        int64_t rows, physical;
+    } steps[] = {
+        {"u.csv", "id,phone\nC1,10\n", false, 3, 4},       /* update */
+        {"i.csv", "id,phone\nC4,4\nC1,11\n", false, 4, 6}, /* insert + update */
+        {"d.csv", "id\nC2\nC9\n", true, 3, 7},             /* delete (+ absent key) */
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        assert_int_equal(upsert(f, "c", steps[i].name, steps[i].data, steps[i].del, &r, &err), 0);
+        lh_manifest *m = NULL;
+        assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+        assert_int_equal(m->rows, steps[i].rows);
+        assert_int_equal(lh_manifest_physical_rows(m), steps[i].physical);
+        json_t *j = lh_manifest_to_json(m);
+        assert_int_equal(json_integer_value(json_object_get(j, "physical_rows")),
+                         steps[i].physical);
+        json_decref(j);
+        lh_manifest_free(m);
+        assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+        char *n = scalar(f, "SELECT count(*) FROM c");
+        char want[32];
+        snprintf(want, sizeof want, "%" PRId64, steps[i].rows);
+        assert_string_equal(n, want);
+        free(n);
+    }
+    lh_compact_result cr;
+    assert_int_equal(lh_ingest_compact(f->ing, &lh_identity_default, "c", "test", &cr, &err), 0);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(m->rows, 3);
+    assert_int_equal(lh_manifest_physical_rows(m), 3);
+    lh_manifest_free(m);
 }
 
 static void test_upsert_bad_input_changes_nothing(void **state)
@@ -730,6 +815,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_merge_on_read_matches_rewrite_oracle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_never_rewrites_base_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_with_key_filter_matches_the_full_merge, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_catalog_rows_count_logical_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_batch_upsert_and_pure_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_bad_input_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
