@@ -12,6 +12,7 @@
  * number depend on the version it builds on. */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -928,6 +929,21 @@ done:
     return rc;
 }
 
+/* An upload run on its own thread: the delta file's fsyncs overlap writing the journal batch. */
+typedef struct put_job {
+    lh_storage *st;
+    const char *key, *path;
+    int rc;
+    lh_error err;
+} put_job;
+
+static void *put_main(void *arg)
+{
+    put_job *p = arg;
+    p->rc = lh_storage_put_file(p->st, p->key, p->path, &p->err);
+    return NULL;
+}
+
 /* One attempt against the latest version: LH_ECONFLICT if another writer got there first. */
 static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
                        const char *path, const lh_upsert_opts *o, const char *name,
@@ -997,11 +1013,21 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
         rc = lh_error_set(err, LH_EIO, "%s: delta file vanished", tmp);
         goto done;
     }
-    if ((rc = lh_storage_put_file(ing->st, dkey, tmp, err))) goto done;
+    /* Two fsynced objects before the commit: the delta's upload runs while DuckDB writes the
+     * journal batch. Either failing fails the upsert (and removes what was uploaded). */
+    put_job pj = {.st = ing->st, .key = dkey, .path = tmp};
+    pthread_t put_tid;
+    bool threaded = pthread_create(&put_tid, NULL, put_main, &pj) == 0;
+    if (!threaded) put_main(&pj);
     uploaded = true;
-    if ((rc = ing_journal_write(ing, c, who, o->dataset, version, events.data, o->source, o->reason,
-                                &r->events, &jkey, err)))
-        goto done;
+    rc = ing_journal_write(ing, c, who, o->dataset, version, events.data, o->source, o->reason,
+                           &r->events, &jkey, err);
+    if (threaded) pthread_join(put_tid, NULL);
+    if (pj.rc) {
+        rc = pj.rc;
+        if (err) *err = pj.err;
+    }
+    if (rc) goto done;
     upsert_commit uc = {.base_version = cur->version,
                         .delta = dkey,
                         .delta_size = sb.st_size,

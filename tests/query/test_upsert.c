@@ -346,6 +346,52 @@ static void test_catalog_rows_count_logical_rows(void **state)
     lh_manifest_free(m);
 }
 
+/* A keyed dataset's newest delta rows live in one in-memory table: an upsert or delete moves
+ * that table without re-creating the view, a compaction puts the view back on Parquet alone
+ * and drops the table; every step reads the exact rows. */
+static void test_delta_table_follows_upserts_without_recreating_the_view(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    const char *rows = "SELECT string_agg(id || ':' || phone, ',' ORDER BY id) FROM c";
+    const char *tables = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'lh_delta'";
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,1\nC2,2\nC3,3\n", &err), 0);
+    assert_int_equal(upsert(f, "c", "u1.csv", "id,phone\nC1,10\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *v = scalar(f, tables);
+    assert_string_equal(v, "1");
+    free(v);
+    uint64_t gen = lh_query_view_generation(f->q);
+    static const struct {
+        const char *name, *data;
+        bool del;
+        const char *want;
+    } steps[] = {
+        {"u2.csv", "id,phone\nC2,20\nC4,4\n", false, "C1:10,C2:20,C3:3,C4:4"},
+        {"d1.csv", "id\nC3\n", true, "C1:10,C2:20,C4:4"},
+        {"u3.csv", "id,phone\nC3,33\nC1,11\n", false, "C1:11,C2:20,C3:33,C4:4"},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        assert_int_equal(upsert(f, "c", steps[i].name, steps[i].data, steps[i].del, &r, &err), 0);
+        assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+        assert_int_equal(lh_query_view_generation(f->q), gen);
+        v = scalar(f, rows);
+        assert_string_equal(v, steps[i].want);
+        free(v);
+    }
+    lh_compact_result cr;
+    assert_int_equal(lh_ingest_compact(f->ing, &lh_identity_default, "c", "test", &cr, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    assert_true(lh_query_view_generation(f->q) != gen);
+    v = scalar(f, tables);
+    assert_string_equal(v, "0");
+    free(v);
+    v = scalar(f, rows);
+    assert_string_equal(v, "C1:11,C2:20,C3:33,C4:4");
+    free(v);
+}
+
 static void test_upsert_bad_input_changes_nothing(void **state)
 {
     fx *f = *state;
@@ -818,6 +864,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan_with_key_filter_matches_the_full_merge, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_catalog_rows_count_logical_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_delta_table_follows_upserts_without_recreating_the_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_batch_upsert_and_pure_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_bad_input_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
