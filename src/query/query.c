@@ -212,9 +212,12 @@ static void conn_put(lh_query *q, qconn *c)
  * transaction — rows of the new files replace those of their keys (a later commit has a
  * higher sequence) — without re-creating the view, which binds every file. Any other change
  * (base files changed, deltas removed, the table missing) builds a new table, re-points the
- * view and drops the old table, so a query sees one version or the next. Deltas past
+ * view and drops the old table, so a query sees one version or the next. Each row notes
+ * whether its key is in a base file (DELTA_SHADOW): only those keys enter the anti-join
+ * against the base, so appended rows cost a key lookup nothing. Deltas past
  * DELTA_MEM_MAX_BYTES of Parquet stay on disk (lh_manifest_scan_sql). */
 #define DELTA_MEM_MAX_BYTES (64LL << 20)
+#define DELTA_SHADOW "__lh_shadow" /* the row's key is in a base file: it hides that row */
 
 static bool delta_in_memory(const lh_manifest *m)
 {
@@ -293,6 +296,17 @@ static void key_cols(lh_buf *b, const lh_manifest *m, const char *alias)
     }
 }
 
+/* Appends "x.k1 = y.k1 AND ...". */
+static void key_match(lh_buf *b, const lh_manifest *m, const char *x, const char *y)
+{
+    for (size_t i = 0; i < m->nkey; i++) {
+        lh_buf_printf(b, "%s%s.", i ? " AND " : "", x);
+        lh_sql_ident(b, m->key[i]);
+        lh_buf_printf(b, " = %s.", y);
+        lh_sql_ident(b, m->key[i]);
+    }
+}
+
 /* SELECT of the newest row per key of the delta files in list. */
 static void latest_rows(lh_buf *b, const lh_manifest *m, const char *list)
 {
@@ -317,23 +331,35 @@ static bool delta_advance(lh_query *q, view *v, const lh_manifest *m)
             kept = m->files[i].delta && strcmp(m->files[i].key, v->dfiles[k]) == 0;
         if (!kept) return false;
     }
-    lh_buf list = {0}, sql = {0};
+    lh_buf list = {0}, sql = {0}, base = {0};
     size_t nnew = 0;
     bool ok = false;
-    if (local_list(q, m, true, v->dfiles, v->ndfiles, &list, &nnew, NULL) || nnew == 0) goto done;
-    lh_buf_printf(&sql, "BEGIN TRANSACTION; DELETE FROM %s AS __t USING (SELECT DISTINCT ",
-                  v->dtable);
+    if (local_list(q, m, true, v->dfiles, v->ndfiles, &list, &nnew, NULL) || nnew == 0 ||
+        local_list(q, m, false, NULL, 0, &base, NULL, NULL))
+        goto done;
+    /* New rows first (a key shadows a base row if its older delta row did, or the base has
+     * it), then the older rows of their keys go: every new file's sequence is higher. */
+    lh_buf_printf(&sql,
+                  "BEGIN TRANSACTION; INSERT INTO %s BY NAME SELECT __l.*, (EXISTS (SELECT 1 "
+                  "FROM %s AS __t WHERE __t." DELTA_SHADOW " AND ",
+                  v->dtable, v->dtable);
+    key_match(&sql, m, "__t", "__l");
+    lh_buf_puts(&sql, ")");
+    if (base.len > 2) {
+        lh_buf_printf(&sql, " OR EXISTS (SELECT 1 FROM read_parquet(%s) AS __b WHERE ", base.data);
+        key_match(&sql, m, "__b", "__l");
+        lh_buf_puts(&sql, ")");
+    }
+    lh_buf_puts(&sql, ") AS " DELTA_SHADOW " FROM (");
+    latest_rows(&sql, m, list.data);
+    lh_buf_printf(&sql, ") AS __l; DELETE FROM %s AS __t USING (SELECT DISTINCT ", v->dtable);
     key_cols(&sql, m, NULL);
     lh_buf_printf(&sql, " FROM read_parquet(%s)) AS __n WHERE ", list.data);
-    for (size_t i = 0; i < m->nkey; i++) {
-        lh_buf_puts(&sql, i ? " AND __t." : "__t.");
-        lh_sql_ident(&sql, m->key[i]);
-        lh_buf_puts(&sql, " = __n.");
-        lh_sql_ident(&sql, m->key[i]);
-    }
-    lh_buf_printf(&sql, "; INSERT INTO %s BY NAME ", v->dtable);
-    latest_rows(&sql, m, list.data);
-    lh_buf_puts(&sql, "; COMMIT");
+    key_match(&sql, m, "__t", "__n");
+    lh_buf_printf(&sql,
+                  " AND __t." LH_DELTA_SEQ " < (SELECT min(" LH_DELTA_SEQ
+                  ") FROM read_parquet(%s)); COMMIT",
+                  list.data);
     lh_error e = {0};
     if (lh_duckdb_exec(q->admin, sql.data, "delta rows", &e)) {
         lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
@@ -354,6 +380,7 @@ static bool delta_advance(lh_query *q, view *v, const lh_manifest *m)
 done:
     lh_buf_free(&list);
     lh_buf_free(&sql);
+    lh_buf_free(&base);
     return ok;
 }
 
@@ -369,8 +396,18 @@ static int delta_build(lh_query *q, const lh_manifest *m, lh_buf *out, char **ta
     lh_buf_printf(&name, "%s#%" PRIu64, m->dataset, ++q->delta_gen);
     lh_buf_puts(&tbl, "lh_delta.");
     lh_sql_ident(&tbl, name.data);
-    lh_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; CREATE TABLE %s AS ", tbl.data);
+    lh_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; CREATE TABLE %s AS SELECT __l.*, ",
+                  tbl.data);
+    if (nbase) {
+        lh_buf_printf(&sql, "EXISTS (SELECT 1 FROM read_parquet(%s) AS __b WHERE ", base.data);
+        key_match(&sql, m, "__b", "__l");
+        lh_buf_puts(&sql, ")");
+    } else {
+        lh_buf_puts(&sql, "false");
+    }
+    lh_buf_puts(&sql, " AS " DELTA_SHADOW " FROM (");
     latest_rows(&sql, m, list.data);
+    lh_buf_puts(&sql, ") AS __l");
     if ((rc = lh_duckdb_exec(q->admin, sql.data, "delta table", err))) goto done;
     if (nbase) {
         lh_buf_puts(out, "SELECT ");
@@ -378,14 +415,12 @@ static int delta_build(lh_query *q, const lh_manifest *m, lh_buf *out, char **ta
             lh_buf_puts(out, i ? ", __b." : "__b.");
             lh_sql_ident(out, m->columns[i].name);
         }
-        lh_buf_printf(out, " FROM read_parquet(%s) AS __b ANTI JOIN %s AS __d ON ", base.data,
-                      tbl.data);
-        for (size_t i = 0; i < m->nkey; i++) {
-            lh_buf_puts(out, i ? " AND __b." : "__b.");
-            lh_sql_ident(out, m->key[i]);
-            lh_buf_puts(out, " = __d.");
-            lh_sql_ident(out, m->key[i]);
-        }
+        /* Only delta keys the base holds take part in the anti-join: a key fetch then hashes
+         * a few keys, not every appended row's. */
+        lh_buf_printf(out, " FROM read_parquet(%s) AS __b ANTI JOIN (SELECT ", base.data);
+        key_cols(out, m, NULL);
+        lh_buf_printf(out, " FROM %s WHERE " DELTA_SHADOW ") AS __d ON ", tbl.data);
+        key_match(out, m, "__b", "__d");
         lh_buf_puts(out, " UNION ALL ");
     }
     lh_buf_puts(out, "SELECT ");

@@ -390,6 +390,20 @@ static void test_delta_table_follows_upserts_without_recreating_the_view(void **
     v = scalar(f, rows);
     assert_string_equal(v, "C1:11,C2:20,C3:33,C4:4");
     free(v);
+
+    /* A composite key: rows match on both columns. */
+    const char *crows = "SELECT string_agg(a || b || ':' || x, ',' ORDER BY a, b) FROM p";
+    assert_int_equal(ingest_keyed(f, "p", "a,b", "a,b,x\n1,1,a\n1,2,b\n2,1,c\n", &err), 0);
+    assert_int_equal(upsert(f, "p", "p1.csv", "a,b,x\n1,2,B\n2,2,d\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "p", &err), 0);
+    gen = lh_query_view_generation(f->q);
+    assert_int_equal(upsert(f, "p", "p2.csv", "a,b\n1,1\n", true, &r, &err), 0);
+    assert_int_equal(upsert(f, "p", "p3.csv", "a,b,x\n2,1,C\n1,2,BB\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "p", &err), 0);
+    assert_int_equal(lh_query_view_generation(f->q), gen);
+    v = scalar(f, crows);
+    assert_string_equal(v, "12:BB,21:C,22:d");
+    free(v);
 }
 
 static void test_upsert_bad_input_changes_nothing(void **state)
