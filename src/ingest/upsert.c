@@ -552,6 +552,8 @@ typedef struct upsert_run {
     bool json;   /* lh_raw holds JSON values (NDJSON input) */
     bool *given; /* per dataset column: present in the input */
     lh_upsert_result *r;
+    int64_t nbatch; /* rows in lh_batch (one per key) */
+    int64_t ndelta; /* rows in lh_delta */
 } upsert_run;
 
 /* The input value of column i as read (VARCHAR text, or JSON for nested types). */
@@ -699,9 +701,8 @@ static int check_and_batch(upsert_run *u, lh_error *err)
     key_list(&sql, m->key, m->nkey);
     lh_buf_puts(&sql, " ORDER BY __lh_row DESC) = 1");
     if ((rc = lh_duckdb_exec(u->c, sql.data, "batch", err))) goto done;
-    int64_t nbatch = 0;
-    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &nbatch, err))) goto done;
-    u->r->duplicates = u->r->rows_in - nbatch;
+    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &u->nbatch, err))) goto done;
+    u->r->duplicates = u->r->rows_in - u->nbatch;
     if (u->r->duplicates) {
         lh_buf_reset(&sql);
         lh_buf_puts(&sql, "SELECT string_agg(k, ', ') FROM (SELECT k FROM (SELECT ");
@@ -739,10 +740,9 @@ static int key_prefilter(upsert_run *u, lh_buf *where, lh_error *err)
 {
     const lh_manifest *m = u->cur;
     const char *src = "lh_batch";
-    int64_t n = 0;
+    int64_t n = u->nbatch;
     lh_buf q = {0};
-    int rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &n, err);
-    if (rc) goto done;
+    int rc = LH_OK;
     if (n > PREFILTER_MAX_KEYS) {
         lh_buf_puts(&q, "CREATE OR REPLACE TEMP TABLE lh_hit AS SELECT ");
         for (size_t k = 0; k < m->nkey; k++) {
@@ -857,13 +857,17 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
 
     /* Counts for the result. */
     lh_buf_reset(&sql);
-    int64_t nold = 0, nbatch = 0, ndelta = 0;
-    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err)) ||
-        (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &nbatch, err)) ||
-        (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_delta", &ndelta, err))) {
+    int64_t nold = 0, nbatch = u->nbatch, ndelta = 0;
+    duckdb_result cnt;
+    if ((rc = ing_query(u->c,
+                        "SELECT (SELECT count(*) FROM lh_old), (SELECT count(*) FROM lh_delta)",
+                        &cnt, err))) {
         lh_buf_free(&changed);
         goto done;
     }
+    nold = duckdb_value_int64(&cnt, 0, 0);
+    ndelta = u->ndelta = duckdb_value_int64(&cnt, 1, 0);
+    duckdb_destroy_result(&cnt);
     if (del) {
         u->r->deleted = nold;
         u->r->absent = nbatch - nold;
@@ -978,26 +982,29 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
     if ((rc = check_and_batch(&u, err))) goto done;
     int64_t version = cur->version + 1;
     if ((rc = build_delta(&u, version, &events, err))) goto done;
-    int64_t ndelta = 0;
-    if ((rc = scalar_i64(c, "SELECT count(*) FROM lh_delta", &ndelta, err))) goto done;
+    int64_t ndelta = u.ndelta;
     if (ndelta == 0) {
         r->noop = true;
         r->version = cur->version;
         goto done;
     }
-    /* Which columns the delta fills with NULL (nullability only widens). */
-    lh_buf_puts(&sql, "SELECT ");
-    for (size_t i = 0; i < cur->ncolumns; i++) {
-        lh_buf_printf(&sql, "%scount_if(", i ? ", " : "");
+    /* Which columns not yet nullable the delta fills with NULL (nullability only widens; a
+     * delete's NULLs do not count). */
+    size_t nask = 0;
+    for (size_t i = 0; !o->delete_rows && i < cur->ncolumns; i++) {
+        if (cur->columns[i].nullable) continue;
+        lh_buf_printf(&sql, "%scount_if(", nask++ ? ", " : "SELECT ");
         lh_sql_ident(&sql, cur->columns[i].name);
         lh_buf_puts(&sql, " IS NULL)");
     }
-    lh_buf_puts(&sql, " FROM lh_delta");
-    duckdb_result res;
-    if ((rc = ing_query(c, sql.data, &res, err))) goto done;
-    for (size_t i = 0; i < cur->ncolumns; i++)
-        nullable[i] = !o->delete_rows && duckdb_value_int64(&res, i, 0) != 0;
-    duckdb_destroy_result(&res);
+    if (nask) {
+        lh_buf_puts(&sql, " FROM lh_delta");
+        duckdb_result res;
+        if ((rc = ing_query(c, sql.data, &res, err))) goto done;
+        for (size_t i = 0, k = 0; i < cur->ncolumns; i++)
+            if (!cur->columns[i].nullable) nullable[i] = duckdb_value_int64(&res, k++, 0) != 0;
+        duckdb_destroy_result(&res);
+    }
 
     char uuid[37];
     lh_uuid(uuid);

@@ -406,6 +406,29 @@ static void test_delta_table_follows_upserts_without_recreating_the_view(void **
     free(v);
 }
 
+/* A column becomes nullable when an upsert writes a NULL into it, not when a delete does. */
+static void test_upsert_widens_nullability_deletes_do_not(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone,zip\nC1,1,10\nC2,2,20\n", &err), 0);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_false(lh_manifest_column(m, "phone")->nullable);
+    lh_manifest_free(m);
+    assert_int_equal(upsert(f, "c", "d.csv", "id\nC1\n", true, &r, &err), 0);
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_false(lh_manifest_column(m, "phone")->nullable);
+    lh_manifest_free(m);
+    assert_int_equal(
+        upsert(f, "c", "n.ndjson", "{\"id\":\"C2\",\"phone\":null}\n", false, &r, &err), 0);
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_true(lh_manifest_column(m, "phone")->nullable);
+    assert_false(lh_manifest_column(m, "zip")->nullable);
+    lh_manifest_free(m);
+}
+
 static void test_upsert_bad_input_changes_nothing(void **state)
 {
     fx *f = *state;
@@ -878,6 +901,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan_with_key_filter_matches_the_full_merge, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_catalog_rows_count_logical_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_widens_nullability_deletes_do_not, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_delta_table_follows_upserts_without_recreating_the_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_batch_upsert_and_pure_append, setup, teardown),
