@@ -228,13 +228,19 @@ static bool delta_in_memory(const lh_manifest *m)
     return m->nkey > 0 && n > 0 && bytes <= DELTA_MEM_MAX_BYTES;
 }
 
+/* Frees a string list and empties it. */
+static void strv_clear(char ***v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((*v)[i]);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
 static void view_delta_free(view *v)
 {
-    for (size_t i = 0; i < v->ndfiles; i++)
-        free(v->dfiles[i]);
-    free(v->dfiles);
-    v->dfiles = NULL;
-    v->ndfiles = 0;
+    strv_clear(&v->dfiles, &v->ndfiles);
     free(v->dtable);
     v->dtable = NULL;
     free(v->base_sig);
@@ -450,20 +456,12 @@ static view *view_find(lh_query *q, const char *name)
 
 static void view_paths_free(view *v)
 {
-    for (size_t i = 0; i < v->npaths; i++)
-        free(v->paths[i]);
-    free(v->paths);
-    v->paths = NULL;
-    v->npaths = 0;
+    strv_clear(&v->paths, &v->npaths);
 }
 
 static void view_journal_free(view *v)
 {
-    for (size_t i = 0; i < v->njournal; i++)
-        free(v->journal[i]);
-    free(v->journal);
-    v->journal = NULL;
-    v->njournal = 0;
+    strv_clear(&v->journal, &v->njournal);
 }
 
 static void view_remove(lh_query *q, const char *name)
