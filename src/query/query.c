@@ -322,6 +322,42 @@ static void latest_rows(lh_buf *b, const lh_manifest *m, const char *list)
     lh_buf_puts(b, " ORDER BY " LH_DELTA_SEQ " DESC) = 1");
 }
 
+/* Appends "SELECT __l.*, <key in shadow> AS __lh_shadow FROM (newest rows of files) AS __l
+ * LEFT JOIN (keys that shadow a base row) AS __s ON ...": a key shadows if base (a list, "[]"
+ * for none) holds it — a semi-join against the few new keys, which DuckDB pushes into the
+ * base scan as a key range — or if table (NULL for none) flags it already. */
+static void with_shadow(lh_buf *b, const lh_manifest *m, const char *files, const char *base,
+                        const char *table)
+{
+    bool has_base = strcmp(base, "[]") != 0;
+    lh_buf_puts(b, "SELECT __l.*, ");
+    if (!table && !has_base) {
+        lh_buf_puts(b, "false AS " DELTA_SHADOW " FROM (");
+        latest_rows(b, m, files);
+        lh_buf_puts(b, ") AS __l");
+        return;
+    }
+    lh_buf_puts(b, "__s.");
+    lh_sql_ident(b, m->key[0]);
+    lh_buf_puts(b, " IS NOT NULL AS " DELTA_SHADOW " FROM (");
+    latest_rows(b, m, files);
+    lh_buf_puts(b, ") AS __l LEFT JOIN (");
+    if (table) {
+        lh_buf_puts(b, "SELECT ");
+        key_cols(b, m, "__t");
+        lh_buf_printf(b, " FROM %s AS __t WHERE __t." DELTA_SHADOW, table);
+    }
+    if (has_base) {
+        lh_buf_puts(b, table ? " UNION SELECT " : "SELECT ");
+        key_cols(b, m, "__b");
+        lh_buf_printf(b, " FROM read_parquet(%s) AS __b SEMI JOIN read_parquet(%s) AS __n ON ",
+                      base, files);
+        key_match(b, m, "__b", "__n");
+    }
+    lh_buf_puts(b, ") AS __s ON ");
+    key_match(b, m, "__s", "__l");
+}
+
 /* Adds m's delta files that v's table lacks, in one transaction. False (nothing changed) if
  * the table cannot follow m that way: the caller builds a new one. Caller holds views_mu. */
 static bool delta_advance(lh_query *q, view *v, const lh_manifest *m)
@@ -345,20 +381,9 @@ static bool delta_advance(lh_query *q, view *v, const lh_manifest *m)
         goto done;
     /* New rows first (a key shadows a base row if its older delta row did, or the base has
      * it), then the older rows of their keys go: every new file's sequence is higher. */
-    lh_buf_printf(&sql,
-                  "BEGIN TRANSACTION; INSERT INTO %s BY NAME SELECT __l.*, (EXISTS (SELECT 1 "
-                  "FROM %s AS __t WHERE __t." DELTA_SHADOW " AND ",
-                  v->dtable, v->dtable);
-    key_match(&sql, m, "__t", "__l");
-    lh_buf_puts(&sql, ")");
-    if (base.len > 2) {
-        lh_buf_printf(&sql, " OR EXISTS (SELECT 1 FROM read_parquet(%s) AS __b WHERE ", base.data);
-        key_match(&sql, m, "__b", "__l");
-        lh_buf_puts(&sql, ")");
-    }
-    lh_buf_puts(&sql, ") AS " DELTA_SHADOW " FROM (");
-    latest_rows(&sql, m, list.data);
-    lh_buf_printf(&sql, ") AS __l; DELETE FROM %s AS __t USING (SELECT DISTINCT ", v->dtable);
+    lh_buf_printf(&sql, "BEGIN TRANSACTION; INSERT INTO %s BY NAME ", v->dtable);
+    with_shadow(&sql, m, list.data, base.data, v->dtable);
+    lh_buf_printf(&sql, "; DELETE FROM %s AS __t USING (SELECT DISTINCT ", v->dtable);
     key_cols(&sql, m, NULL);
     lh_buf_printf(&sql, " FROM read_parquet(%s)) AS __n WHERE ", list.data);
     key_match(&sql, m, "__t", "__n");
@@ -402,18 +427,8 @@ static int delta_build(lh_query *q, const lh_manifest *m, lh_buf *out, char **ta
     lh_buf_printf(&name, "%s#%" PRIu64, m->dataset, ++q->delta_gen);
     lh_buf_puts(&tbl, "lh_delta.");
     lh_sql_ident(&tbl, name.data);
-    lh_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; CREATE TABLE %s AS SELECT __l.*, ",
-                  tbl.data);
-    if (nbase) {
-        lh_buf_printf(&sql, "EXISTS (SELECT 1 FROM read_parquet(%s) AS __b WHERE ", base.data);
-        key_match(&sql, m, "__b", "__l");
-        lh_buf_puts(&sql, ")");
-    } else {
-        lh_buf_puts(&sql, "false");
-    }
-    lh_buf_puts(&sql, " AS " DELTA_SHADOW " FROM (");
-    latest_rows(&sql, m, list.data);
-    lh_buf_puts(&sql, ") AS __l");
+    lh_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; CREATE TABLE %s AS ", tbl.data);
+    with_shadow(&sql, m, list.data, base.data, NULL);
     if ((rc = lh_duckdb_exec(q->admin, sql.data, "delta table", err))) goto done;
     if (nbase) {
         lh_buf_puts(out, "SELECT ");
