@@ -157,7 +157,8 @@ void lh_manifest_add_column(lh_manifest *m, const char *name, const char *type, 
 /* Appends a data file (copies the key) and updates rows/bytes totals. Its added_version is
  * provisional until lh_catalog_commit stamps it. */
 void lh_manifest_add_file(lh_manifest *m, const char *key, int64_t size, int64_t rows);
-/* Appends a delta file (an upsert/delete batch); like lh_manifest_add_file otherwise. */
+/* Appends a delta file (an upsert/delete batch) that adds net_rows logical rows (inserted -
+ * deleted keys; may be negative); like lh_manifest_add_file otherwise. */
 void lh_manifest_add_delta(lh_manifest *m, const char *key, int64_t size, int64_t rows,
                            int64_t net_rows);
 /* Physical rows of m: every file's rows, deltas included (a key updated twice counts 3). */
