@@ -86,6 +86,7 @@ struct lh_query {
     uint64_t last_sync_ns;
     lh_hot *hot;        /* guarded by views_mu */
     uint64_t delta_gen; /* names new delta tables; guarded by views_mu */
+    bool journal_stale; /* the journal view lacks new batches (atomic; installed under views_mu) */
     bool hot_on;        /* set once by lh_query_cache_enable */
 
     uint64_t view_gen; /* bumped on every view change (atomic): invalidates cached statements */
@@ -699,9 +700,38 @@ int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err)
 {
     pthread_mutex_lock(&q->views_mu);
     int rc = refresh_locked(q, dataset, err);
-    if (!rc) rc = journal_install(q, err);
+    /* The journal view reads every batch: it is re-created when a query names it, not on
+     * every commit (a mutation's refresh would pay for binding all batches). */
+    __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&q->views_mu);
     return rc;
+}
+
+/* True if sql mentions the journal view's name (any case): it may read the view. */
+static bool names_journal(const char *sql)
+{
+    size_t n = strlen(LH_JOURNAL_VIEW);
+    for (const char *p = sql; *p; p++)
+        if (strncasecmp(p, LH_JOURNAL_VIEW, n) == 0) return true;
+    return false;
+}
+
+/* Brings the journal view up to date before a query that may read it. */
+static void journal_fresh(lh_query *q, const char *sql)
+{
+    if (!__atomic_load_n(&q->journal_stale, __ATOMIC_ACQUIRE) || !names_journal(sql)) return;
+    pthread_mutex_lock(&q->views_mu);
+    lh_error e = {0};
+    if (__atomic_load_n(&q->journal_stale, __ATOMIC_ACQUIRE)) {
+        if (journal_install(q, &e)) {
+            lh_log(LH_LOG_WARN, "query.journal_view_failed", "error", e.msg, NULL);
+        } else {
+            __atomic_store_n(&q->journal_stale, false, __ATOMIC_RELEASE);
+            /* Cached statements naming the old journal view: prepare them again. */
+            __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&q->views_mu);
 }
 
 #define PINS_PREFIX "_cache/pins/"
@@ -759,9 +789,7 @@ static int sync_locked(lh_query *q, lh_error *err)
     lh_catalog_names_free(names, n);
     if (q->hot_on) pins_sync_locked(q);
     q->last_sync_ns = lh_now_ns();
-    lh_error e = {0};
-    if (journal_install(q, &e))
-        lh_log(LH_LOG_WARN, "query.journal_view_failed", "error", e.msg, NULL);
+    __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE); /* see lh_query_refresh */
     return LH_OK;
 }
 
@@ -1027,6 +1055,7 @@ int lh_query_check(lh_query *q, const char *sql, lh_error *err)
 {
     qconn *conn;
     duckdb_prepared_statement ps = NULL;
+    journal_fresh(q, sql);
     int rc = conn_get(q, &conn, err);
     if (rc) return rc;
     rc = prepare_checked(conn->c, sql, &ps, err);
@@ -1380,6 +1409,7 @@ int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_
     if (!opts) opts = &defaults;
     lh_error e = {0};
     bool sent = false;
+    journal_fresh(q, sql);
     int rc = run_once(q, who, sql, opts, sink, sink_ctx, stats, &sent, &e);
     /* A view over an evicted copy of a remote object fails to open its file: fetch the copy
      * again, rebuild the view and run the query once more — unless output already left. */
@@ -1503,6 +1533,7 @@ static int64_t copy_count(duckdb_result *res)
 int lh_query_export_parquet(lh_query *q, const lh_identity *who, const char *sql, int timeout_ms,
                             int *out_fd, int64_t *out_size, int64_t *out_rows, lh_error *err)
 {
+    journal_fresh(q, sql);
     qconn *conn = NULL;
     duckdb_prepared_statement ps = NULL;
     duckdb_extracted_statements ex = NULL;
@@ -1600,6 +1631,7 @@ lh_storage *qry_storage(lh_query *q)
 
 int qry_scan(lh_query *q, const char *sql, qry_chunk_fn fn, void *ctx, lh_error *err)
 {
+    journal_fresh(q, sql);
     qconn *conn = NULL;
     duckdb_prepared_statement ps = NULL;
     duckdb_result res;

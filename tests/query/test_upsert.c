@@ -429,6 +429,34 @@ static void test_upsert_widens_nullability_deletes_do_not(void **state)
     lh_manifest_free(m);
 }
 
+/* The journal view, re-created when a query names it rather than at every commit, shows each
+ * committed batch to the next query — the same statement text too (a cached statement). */
+static void test_journal_view_follows_each_commit(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    const char *count = "SELECT count(*) FROM journal WHERE dataset = 'c'";
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,1\nC2,2\n", &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *v = scalar(f, count);
+    assert_string_equal(v, "1");
+    free(v);
+    assert_int_equal(upsert(f, "c", "u1.csv", "id,phone\nC1,10\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    v = scalar(f, count);
+    assert_string_equal(v, "2");
+    free(v);
+    assert_int_equal(upsert(f, "c", "u2.csv", "id,phone\nC2,20\nC3,3\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    v = scalar(f, "SELECT count(*) FROM JOURNAL WHERE dataset = 'c' AND op <> 'ingest'");
+    assert_string_equal(v, "3");
+    free(v);
+    v = scalar(f, count);
+    assert_string_equal(v, "4");
+    free(v);
+}
+
 static void test_upsert_bad_input_changes_nothing(void **state)
 {
     fx *f = *state;
@@ -901,6 +929,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan_with_key_filter_matches_the_full_merge, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_catalog_rows_count_logical_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_view_follows_each_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_widens_nullability_deletes_do_not, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
