@@ -84,6 +84,14 @@ int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char 
                             (long long)m->version);
     lh_buf deltas = {0};
     if ((rc = path_list(st, m, true, &deltas, err))) goto done;
+    if (where) {
+        /* A lookup: the few matching delta rows are read once, for both sides (opening every
+         * small delta file costs more than its rows). */
+        lh_buf_printf(out, "WITH __dl AS MATERIALIZED (SELECT * FROM read_parquet(%s)",
+                      deltas.data);
+        where_clause(out, where);
+        lh_buf_puts(out, ") ");
+    }
     if (nbase) {
         /* The filter goes into both sides of the anti-join: DuckDB pushes a filter on the
          * key into the probe side only, and the delta side would read every delta's keys. */
@@ -98,8 +106,10 @@ int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char 
             if (i) lh_buf_puts(out, ", ");
             lh_sql_ident(out, m->key[i]);
         }
-        lh_buf_printf(out, " FROM read_parquet(%s)", deltas.data);
-        where_clause(out, where);
+        if (where)
+            lh_buf_puts(out, " FROM __dl");
+        else
+            lh_buf_printf(out, " FROM read_parquet(%s)", deltas.data);
         lh_buf_puts(out, ") AS __d ON ");
         for (size_t i = 0; i < m->nkey; i++) {
             if (i) lh_buf_puts(out, " AND ");
@@ -112,8 +122,10 @@ int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char 
     }
     lh_buf_puts(out, "SELECT ");
     column_list(m, NULL, out);
-    lh_buf_printf(out, " FROM (SELECT * FROM read_parquet(%s)", deltas.data);
-    where_clause(out, where);
+    if (where)
+        lh_buf_puts(out, " FROM (SELECT * FROM __dl");
+    else
+        lh_buf_printf(out, " FROM (SELECT * FROM read_parquet(%s)", deltas.data);
     lh_buf_puts(out, " QUALIFY row_number() OVER (PARTITION BY ");
     for (size_t i = 0; i < m->nkey; i++) {
         if (i) lh_buf_puts(out, ", ");
