@@ -314,11 +314,13 @@ static void key_match(lh_buf *b, const lh_manifest *m, const char *x, const char
     }
 }
 
-/* SELECT of the newest row per key of the delta files in list. */
-static void latest_rows(lh_buf *b, const lh_manifest *m, const char *list)
+/* SELECT of the newest row per key of the n delta files in list. One file needs no window:
+ * an upsert writes one row per key (the last row of each key in its batch). */
+static void latest_rows(lh_buf *b, const lh_manifest *m, const char *list, size_t n)
 {
-    lh_buf_printf(b, "SELECT * FROM read_parquet(%s) QUALIFY row_number() OVER (PARTITION BY ",
-                  list);
+    lh_buf_printf(b, "SELECT * FROM read_parquet(%s)", list);
+    if (n < 2) return;
+    lh_buf_puts(b, " QUALIFY row_number() OVER (PARTITION BY ");
     key_cols(b, m, NULL);
     lh_buf_puts(b, " ORDER BY " LH_DELTA_SEQ " DESC) = 1");
 }
@@ -327,21 +329,21 @@ static void latest_rows(lh_buf *b, const lh_manifest *m, const char *list)
  * LEFT JOIN (keys that shadow a base row) AS __s ON ...": a key shadows if base (a list, "[]"
  * for none) holds it — a semi-join against the few new keys, which DuckDB pushes into the
  * base scan as a key range — or if table (NULL for none) flags it already. */
-static void with_shadow(lh_buf *b, const lh_manifest *m, const char *files, const char *base,
-                        const char *table)
+static void with_shadow(lh_buf *b, const lh_manifest *m, const char *files, size_t nfiles,
+                        const char *base, const char *table)
 {
     bool has_base = strcmp(base, "[]") != 0;
     lh_buf_puts(b, "SELECT __l.*, ");
     if (!table && !has_base) {
         lh_buf_puts(b, "false AS " DELTA_SHADOW " FROM (");
-        latest_rows(b, m, files);
+        latest_rows(b, m, files, nfiles);
         lh_buf_puts(b, ") AS __l");
         return;
     }
     lh_buf_puts(b, "__s.");
     lh_sql_ident(b, m->key[0]);
     lh_buf_puts(b, " IS NOT NULL AS " DELTA_SHADOW " FROM (");
-    latest_rows(b, m, files);
+    latest_rows(b, m, files, nfiles);
     lh_buf_puts(b, ") AS __l LEFT JOIN (");
     if (table) {
         lh_buf_puts(b, "SELECT ");
@@ -380,18 +382,28 @@ static bool delta_advance(lh_query *q, view *v, const lh_manifest *m)
     if (local_list(q, m, true, v->dfiles, v->ndfiles, &list, &nnew, NULL) || nnew == 0 ||
         local_list(q, m, false, NULL, 0, &base, NULL, NULL))
         goto done;
+    int64_t min_seq = 0;
+    lh_buf_printf(&sql, "SELECT min(" LH_DELTA_SEQ ") FROM read_parquet(%s)", list.data);
+    duckdb_result res;
+    if (duckdb_query(q->admin, sql.data, &res) != DuckDBSuccess) {
+        duckdb_destroy_result(&res);
+        goto done;
+    }
+    min_seq = duckdb_value_int64(&res, 0, 0);
+    duckdb_destroy_result(&res);
+    lh_buf_reset(&sql);
     /* New rows first (a key shadows a base row if its older delta row did, or the base has
      * it), then the older rows of their keys go: every new file's sequence is higher. */
     lh_buf_printf(&sql, "BEGIN TRANSACTION; INSERT INTO %s BY NAME ", v->dtable);
-    with_shadow(&sql, m, list.data, base.data, v->dtable);
-    lh_buf_printf(&sql, "; DELETE FROM %s AS __t USING (SELECT DISTINCT ", v->dtable);
+    with_shadow(&sql, m, list.data, nnew, base.data, v->dtable);
+    /* The older rows are found in the table itself (rows at or past the new files' lowest
+     * sequence are the new ones), not by reading the new files again. */
+    lh_buf_printf(&sql, "; DELETE FROM %s AS __t USING (SELECT ", v->dtable);
     key_cols(&sql, m, NULL);
-    lh_buf_printf(&sql, " FROM read_parquet(%s)) AS __n WHERE ", list.data);
+    lh_buf_printf(&sql, " FROM %s WHERE " LH_DELTA_SEQ " >= %" PRId64 ") AS __n WHERE ", v->dtable,
+                  min_seq);
     key_match(&sql, m, "__t", "__n");
-    lh_buf_printf(&sql,
-                  " AND __t." LH_DELTA_SEQ " < (SELECT min(" LH_DELTA_SEQ
-                  ") FROM read_parquet(%s)); COMMIT",
-                  list.data);
+    lh_buf_printf(&sql, " AND __t." LH_DELTA_SEQ " < %" PRId64 "; COMMIT", min_seq);
     lh_error e = {0};
     if (lh_duckdb_exec(q->admin, sql.data, "delta rows", &e)) {
         lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
@@ -421,15 +433,15 @@ done:
 static int delta_build(lh_query *q, const lh_manifest *m, lh_buf *out, char **table, lh_error *err)
 {
     lh_buf name = {0}, tbl = {0}, list = {0}, base = {0}, sql = {0};
-    size_t nbase = 0;
-    int rc = local_list(q, m, true, NULL, 0, &list, NULL, err);
+    size_t nbase = 0, nlist = 0;
+    int rc = local_list(q, m, true, NULL, 0, &list, &nlist, err);
     if (!rc) rc = local_list(q, m, false, NULL, 0, &base, &nbase, err);
     if (rc) goto done;
     lh_buf_printf(&name, "%s#%" PRIu64, m->dataset, ++q->delta_gen);
     lh_buf_puts(&tbl, "lh_delta.");
     lh_sql_ident(&tbl, name.data);
     lh_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; CREATE TABLE %s AS ", tbl.data);
-    with_shadow(&sql, m, list.data, base.data, NULL);
+    with_shadow(&sql, m, list.data, nlist, base.data, NULL);
     if ((rc = lh_duckdb_exec(q->admin, sql.data, "delta table", err))) goto done;
     if (nbase) {
         lh_buf_puts(out, "SELECT ");
