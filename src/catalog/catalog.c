@@ -146,16 +146,28 @@ void lh_manifest_add_file(lh_manifest *m, const char *key, int64_t size, int64_t
     f->key = dup_or_empty(key);
     f->size = size;
     f->rows = rows;
+    f->net_rows = 0;
     f->added_version = m->version > 0 ? m->version : 1; /* set exactly at commit */
     f->delta = false;
     m->rows += rows;
     m->bytes += size;
 }
 
-void lh_manifest_add_delta(lh_manifest *m, const char *key, int64_t size, int64_t rows)
+void lh_manifest_add_delta(lh_manifest *m, const char *key, int64_t size, int64_t rows,
+                           int64_t net_rows)
 {
     lh_manifest_add_file(m, key, size, rows);
     m->files[m->nfiles - 1].delta = true;
+    m->files[m->nfiles - 1].net_rows = net_rows;
+    m->rows += net_rows - rows;
+}
+
+int64_t lh_manifest_physical_rows(const lh_manifest *m)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < m->nfiles; i++)
+        n += m->files[i].rows;
+    return n;
 }
 
 void lh_manifest_set_key(lh_manifest *m, const char *const *cols, size_t n)
@@ -232,6 +244,9 @@ json_t *lh_manifest_to_json(const lh_manifest *m)
     json_object_set_new(j, "actor", json_string(m->actor ? m->actor : ""));
     json_object_set_new(j, "profile", json_string(m->profile ? m->profile : ""));
     json_object_set_new(j, "rows", json_integer(m->rows));
+    /* With deltas, the rows stored (a key updated twice is stored three times); not read. */
+    if (lh_manifest_ndeltas(m))
+        json_object_set_new(j, "physical_rows", json_integer(lh_manifest_physical_rows(m)));
     json_object_set_new(j, "bytes", json_integer(m->bytes));
     json_t *cols = json_array();
     for (size_t i = 0; i < m->ncolumns; i++)
@@ -246,7 +261,10 @@ json_t *lh_manifest_to_json(const lh_manifest *m)
             json_pack("{s:s, s:I, s:I, s:I}", "key", m->files[i].key ? m->files[i].key : "", "size",
                       (json_int_t)m->files[i].size, "rows", (json_int_t)m->files[i].rows,
                       "added_version", (json_int_t)m->files[i].added_version);
-        if (m->files[i].delta) json_object_set_new(f, "delta", json_true());
+        if (m->files[i].delta) {
+            json_object_set_new(f, "delta", json_true());
+            json_object_set_new(f, "net_rows", json_integer(m->files[i].net_rows));
+        }
         json_array_append_new(files, f);
     }
     json_object_set_new(j, "files", files);
@@ -438,6 +456,12 @@ int lh_manifest_from_json(const json_t *j, lh_manifest **out, lh_error *err)
             goto fail;
         }
         df->delta = json_is_true(dl);
+        /* Deltas written before net_rows counted every row as added. */
+        df->net_rows = df->rows;
+        snprintf(path, sizeof path, "files[%zu].net_rows", i);
+        if (df->delta && json_object_get(f, "net_rows") &&
+            (rc = read_int(f, "net_rows", path, INT64_MIN, &df->net_rows, err)) != LH_OK)
+            goto fail;
     }
     if ((rc = read_strv(j, "key", false, &m->key, &m->nkey, err)) != LH_OK ||
         (rc = read_strv(j, "journal", true, &m->journal, &m->njournal, err)) != LH_OK)
@@ -977,7 +1001,7 @@ int lh_catalog_commit(lh_catalog *c, const lh_identity *who, lh_manifest *next, 
         lh_data_file *f = &next->files[i];
         if (!has_file(prev, f->key) || f->added_version < 1 || f->added_version > next->version)
             f->added_version = next->version;
-        next->rows += f->rows;
+        next->rows += f->delta ? f->net_rows : f->rows;
         next->bytes += f->size;
     }
     for (size_t i = 0; i < next->nsources; i++) {

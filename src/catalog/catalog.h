@@ -27,9 +27,10 @@ typedef struct lh_column {
 
 /* One immutable Parquet data file of a dataset version. */
 typedef struct lh_data_file {
-    char *key;    /* object key, e.g. data/candidates/<uuid>.parquet */
-    int64_t size; /* bytes */
-    int64_t rows;
+    char *key;             /* object key, e.g. data/candidates/<uuid>.parquet */
+    int64_t size;          /* bytes */
+    int64_t rows;          /* physical rows in the file */
+    int64_t net_rows;      /* delta only: rows it adds to the dataset (inserted - deleted) */
     int64_t added_version; /* version that added it */
     bool delta;            /* an upsert/delete delta (data/<dataset>/_delta/): merged on read */
 } lh_data_file;
@@ -57,7 +58,7 @@ typedef struct lh_manifest {
     size_t nfiles;
     lh_source *sources;
     size_t nsources;
-    int64_t rows;     /* sum of file rows */
+    int64_t rows;     /* logical rows: base file rows plus each delta's net_rows */
     int64_t bytes;    /* sum of file sizes */
     char *op;         /* what made this version: "ingest", "append", "resync", ... */
     char *actor;      /* identity actor that committed it */
@@ -156,8 +157,12 @@ void lh_manifest_add_column(lh_manifest *m, const char *name, const char *type, 
 /* Appends a data file (copies the key) and updates rows/bytes totals. Its added_version is
  * provisional until lh_catalog_commit stamps it. */
 void lh_manifest_add_file(lh_manifest *m, const char *key, int64_t size, int64_t rows);
-/* Appends a delta file (an upsert/delete batch); like lh_manifest_add_file otherwise. */
-void lh_manifest_add_delta(lh_manifest *m, const char *key, int64_t size, int64_t rows);
+/* Appends a delta file (an upsert/delete batch) that adds net_rows logical rows (inserted -
+ * deleted keys; may be negative); like lh_manifest_add_file otherwise. */
+void lh_manifest_add_delta(lh_manifest *m, const char *key, int64_t size, int64_t rows,
+                           int64_t net_rows);
+/* Physical rows of m: every file's rows, deltas included (a key updated twice counts 3). */
+int64_t lh_manifest_physical_rows(const lh_manifest *m);
 /* Replaces the primary key with cols[0..n) (copies; n = 0 removes it). */
 void lh_manifest_set_key(lh_manifest *m, const char *const *cols, size_t n);
 /* Appends a journal batch object key (copies). */
@@ -170,6 +175,11 @@ size_t lh_manifest_ndeltas(const lh_manifest *m);
  * on read (latest row per key wins, deleted keys dropped) in one DuckDB plan. Files are read
  * in place (the store must have local paths: LH_EUNSUPPORTED otherwise). */
 int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_error *err);
+/* lh_manifest_scan_sql with where (a SQL predicate over the key columns only, or NULL) applied
+ * inside every file scan, base and delta, so a lookup by key reads few rows of each; a
+ * predicate on other columns would break the merge. Same ownership and failures. */
+int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char *where, lh_buf *out,
+                               lh_error *err);
 /* Appends a source record (copies strings). */
 void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
                             int64_t rows);

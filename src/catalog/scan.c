@@ -43,7 +43,19 @@ static void column_list(const lh_manifest *m, const char *alias, lh_buf *out)
     }
 }
 
+/* Appends " WHERE (where)" if where is set. */
+static void where_clause(lh_buf *out, const char *where)
+{
+    if (where) lh_buf_printf(out, " WHERE (%s)", where);
+}
+
 int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_error *err)
+{
+    return lh_manifest_scan_sql_where(st, m, NULL, out, err);
+}
+
+int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char *where, lh_buf *out,
+                               lh_error *err)
 {
     size_t ndelta = lh_manifest_ndeltas(m);
     size_t nbase = m->nfiles - ndelta;
@@ -63,6 +75,7 @@ int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_e
         lh_buf_puts(out, "SELECT * FROM read_parquet(");
         rc = path_list(st, m, false, out, err);
         lh_buf_putc(out, ')');
+        where_clause(out, where);
         return rc;
     }
     if (m->nkey == 0)
@@ -71,12 +84,33 @@ int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_e
                             (long long)m->version);
     lh_buf deltas = {0};
     if ((rc = path_list(st, m, true, &deltas, err))) goto done;
+    if (where) {
+        /* A lookup: the few matching delta rows are read once, for both sides (opening every
+         * small delta file costs more than its rows). */
+        lh_buf_printf(out, "WITH __dl AS MATERIALIZED (SELECT * FROM read_parquet(%s)",
+                      deltas.data);
+        where_clause(out, where);
+        lh_buf_puts(out, ") ");
+    }
     if (nbase) {
+        /* The filter goes into both sides of the anti-join: DuckDB pushes a filter on the
+         * key into the probe side only, and the delta side would read every delta's keys. */
         lh_buf_puts(out, "SELECT ");
         column_list(m, "__b", out);
-        lh_buf_puts(out, " FROM read_parquet(");
+        lh_buf_puts(out, " FROM (SELECT * FROM read_parquet(");
         if ((rc = path_list(st, m, false, out, err))) goto done;
-        lh_buf_printf(out, ") AS __b ANTI JOIN read_parquet(%s) AS __d ON ", deltas.data);
+        lh_buf_putc(out, ')');
+        where_clause(out, where);
+        lh_buf_puts(out, ") AS __b ANTI JOIN (SELECT ");
+        for (size_t i = 0; i < m->nkey; i++) {
+            if (i) lh_buf_puts(out, ", ");
+            lh_sql_ident(out, m->key[i]);
+        }
+        if (where)
+            lh_buf_puts(out, " FROM __dl");
+        else
+            lh_buf_printf(out, " FROM read_parquet(%s)", deltas.data);
+        lh_buf_puts(out, ") AS __d ON ");
         for (size_t i = 0; i < m->nkey; i++) {
             if (i) lh_buf_puts(out, " AND ");
             lh_buf_puts(out, "__b.");
@@ -88,10 +122,11 @@ int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_e
     }
     lh_buf_puts(out, "SELECT ");
     column_list(m, NULL, out);
-    lh_buf_printf(out,
-                  " FROM (SELECT * FROM read_parquet(%s) QUALIFY row_number() OVER "
-                  "(PARTITION BY ",
-                  deltas.data);
+    if (where)
+        lh_buf_puts(out, " FROM (SELECT * FROM __dl");
+    else
+        lh_buf_printf(out, " FROM (SELECT * FROM read_parquet(%s)", deltas.data);
+    lh_buf_puts(out, " QUALIFY row_number() OVER (PARTITION BY ");
     for (size_t i = 0; i < m->nkey; i++) {
         if (i) lh_buf_puts(out, ", ");
         lh_sql_ident(out, m->key[i]);

@@ -17,11 +17,30 @@ static const char *param(gw_req *r, const char *key)
     return v ? v : gw_kv_get(r->args, r->nargs, key);
 }
 
+/* True if the body is the JSON form {"rows": [...]} (or {"keys": [...]}): said by its
+ * Content-Type, or — when the type names no format (none, the form encoding curl -d sends,
+ * text/plain) — seen in the body: a '[' first, or one JSON object with "rows" or "keys" (a
+ * one-line NDJSON row is an object without them; NDJSON of several lines is no one value). */
 static bool is_json_body(gw_req *r)
 {
     const char *ct =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    return ct && strncasecmp(ct, "application/json", 16) == 0;
+    if (ct && strncasecmp(ct, "application/json", 16) == 0) return true;
+    if (r->multipart || !r->tmp_path ||
+        (ct && *ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 &&
+         strncasecmp(ct, "text/plain", 10) != 0))
+        return false;
+    FILE *f = fopen(r->tmp_path, "rb");
+    int ch = EOF;
+    while (f && (ch = fgetc(f)) != EOF && (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t'))
+        ;
+    if (f) fclose(f);
+    if (ch == '[') return true;
+    if (ch != '{') return false;
+    json_t *j = json_load_file(r->tmp_path, 0, NULL);
+    bool envelope = json_is_object(j) && (json_object_get(j, "rows") || json_object_get(j, "keys"));
+    json_decref(j);
+    return envelope;
 }
 
 /* Appends one JSON object as an NDJSON line. */

@@ -50,7 +50,17 @@ int lh_ingest_open(lh_catalog *cat, const lh_config *cfg, lh_ingest **out, lh_er
                           open_err ? open_err : "unknown error");
         goto fail;
     }
-    rc = LH_OK;
+    /* Data files are immutable (new names for new content): their footers can be kept. An
+     * upsert's lookup of current rows otherwise parses every base and delta footer. (The
+     * Parquet reader's options are not known to duckdb_set_config before open.) */
+    duckdb_connection c0 = NULL;
+    if (duckdb_connect(ing->db, &c0) != DuckDBSuccess) {
+        rc = lh_error_set(err, LH_EINTERNAL, "ingest: cannot connect to DuckDB");
+        goto fail;
+    }
+    rc = lh_duckdb_exec(c0, "SET GLOBAL parquet_metadata_cache = true", "ingest setup", err);
+    duckdb_disconnect(&c0);
+    if (rc) goto fail;
     *out = ing;
 fail:
     if (open_err) duckdb_free(open_err);

@@ -12,6 +12,7 @@
  * number depend on the version it builds on. */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,7 @@ typedef struct upsert_commit {
     int64_t base_version;
     const char *delta;
     int64_t delta_size, delta_rows;
+    int64_t net_rows; /* logical rows the delta adds: inserted - deleted */
     const char *journal;
     const bool *nullable; /* per dataset column: the delta has NULLs there */
     const char *op;
@@ -352,7 +354,7 @@ static int upsert_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **ne
     if (!cur || cur->version != u->base_version)
         return lh_error_set(err, LH_ECONFLICT, "dataset changed while the %s was prepared", u->op);
     lh_manifest *m = lh_manifest_clone(cur);
-    lh_manifest_add_delta(m, u->delta, u->delta_size, u->delta_rows);
+    lh_manifest_add_delta(m, u->delta, u->delta_size, u->delta_rows, u->net_rows);
     lh_manifest_add_journal(m, u->journal);
     for (size_t i = 0; i < m->ncolumns; i++)
         m->columns[i].nullable = m->columns[i].nullable || u->nullable[i];
@@ -550,6 +552,8 @@ typedef struct upsert_run {
     bool json;   /* lh_raw holds JSON values (NDJSON input) */
     bool *given; /* per dataset column: present in the input */
     lh_upsert_result *r;
+    int64_t nbatch; /* rows in lh_batch (one per key) */
+    int64_t ndelta; /* rows in lh_delta */
 } upsert_run;
 
 /* The input value of column i as read (VARCHAR text, or JSON for nested types). */
@@ -697,9 +701,8 @@ static int check_and_batch(upsert_run *u, lh_error *err)
     key_list(&sql, m->key, m->nkey);
     lh_buf_puts(&sql, " ORDER BY __lh_row DESC) = 1");
     if ((rc = lh_duckdb_exec(u->c, sql.data, "batch", err))) goto done;
-    int64_t nbatch = 0;
-    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &nbatch, err))) goto done;
-    u->r->duplicates = u->r->rows_in - nbatch;
+    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &u->nbatch, err))) goto done;
+    u->r->duplicates = u->r->rows_in - u->nbatch;
     if (u->r->duplicates) {
         lh_buf_reset(&sql);
         lh_buf_puts(&sql, "SELECT string_agg(k, ', ') FROM (SELECT k FROM (SELECT ");
@@ -726,20 +729,20 @@ done:
 
 #define PREFILTER_MAX_KEYS 1024
 
-/* Appends " WHERE k IN (literals)" per key column so that reading the current rows of the
- * batch's keys touches few rows: the semi-join alone is not pushed into the Parquet scan (it
- * reads every column of every row), a constant IN list is (row groups whose min/max exclude
- * every key are skipped; other columns are read for matching rows only). A large batch
+/* Appends to where "k IN (literals)" per key column (nothing: no filter) so that reading the
+ * current rows of the batch's keys touches few rows: the semi-join alone is not pushed into
+ * the Parquet scans (they would read every column of every row), a constant IN list is (row
+ * groups whose min/max exclude every key are skipped; other columns are read for matching
+ * rows only), in base and delta files alike (lh_manifest_scan_sql_where). A large batch
  * first finds which of its keys exist, reading the key columns only: a pure append then
  * reads nothing more. */
-static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
+static int key_prefilter(upsert_run *u, lh_buf *where, lh_error *err)
 {
     const lh_manifest *m = u->cur;
     const char *src = "lh_batch";
-    int64_t n = 0;
+    int64_t n = u->nbatch;
     lh_buf q = {0};
-    int rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &n, err);
-    if (rc) goto done;
+    int rc = LH_OK;
     if (n > PREFILTER_MAX_KEYS) {
         lh_buf_puts(&q, "CREATE OR REPLACE TEMP TABLE lh_hit AS SELECT ");
         for (size_t k = 0; k < m->nkey; k++) {
@@ -754,7 +757,7 @@ static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
             (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_hit", &n, err)))
             goto done;
         if (n == 0) {
-            lh_buf_puts(sql, " WHERE false");
+            lh_buf_puts(where, "false");
             goto done;
         }
         if (n > PREFILTER_MAX_KEYS) goto done;
@@ -772,9 +775,9 @@ static int key_prefilter(upsert_run *u, lh_buf *sql, lh_error *err)
         char *list = duckdb_value_varchar(&res, 0, 0);
         duckdb_destroy_result(&res);
         if (list && *list) {
-            lh_buf_puts(sql, k ? " AND __c." : " WHERE __c.");
-            lh_sql_ident(sql, m->key[k]);
-            lh_buf_printf(sql, " IN (%s)", list);
+            if (where->len) lh_buf_puts(where, " AND ");
+            lh_sql_ident(where, m->key[k]);
+            lh_buf_printf(where, " IN (%s)", list);
         }
         duckdb_free(list);
     }
@@ -788,14 +791,15 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
 {
     const lh_manifest *m = u->cur;
     bool del = u->o->delete_rows;
-    lh_buf sql = {0};
+    lh_buf sql = {0}, where = {0};
     char *k0 = m->key[0];
+    int rc = key_prefilter(u, &where, err);
+    if (rc) goto done;
     lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_old AS SELECT __c.* FROM (");
-    int rc = lh_manifest_scan_sql(u->ing->st, m, &sql, err);
+    rc = lh_manifest_scan_sql_where(u->ing->st, m, where.len ? where.data : NULL, &sql, err);
     if (rc) goto done;
     lh_buf_puts(&sql, ") AS __c SEMI JOIN lh_batch AS __n ON ");
     key_join(&sql, m->key, m->nkey, "__c", "__n");
-    if ((rc = key_prefilter(u, &sql, err))) goto done;
     if ((rc = lh_duckdb_exec(u->c, sql.data, "current rows", err))) goto done;
 
     /* What changes: an upsert row is new, or differs in a given non-key column. */
@@ -853,13 +857,17 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
 
     /* Counts for the result. */
     lh_buf_reset(&sql);
-    int64_t nold = 0, nbatch = 0, ndelta = 0;
-    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err)) ||
-        (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &nbatch, err)) ||
-        (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_delta", &ndelta, err))) {
+    int64_t nold = 0, nbatch = u->nbatch, ndelta = 0;
+    duckdb_result cnt;
+    if ((rc = ing_query(u->c,
+                        "SELECT (SELECT count(*) FROM lh_old), (SELECT count(*) FROM lh_delta)",
+                        &cnt, err))) {
         lh_buf_free(&changed);
         goto done;
     }
+    nold = duckdb_value_int64(&cnt, 0, 0);
+    ndelta = u->ndelta = duckdb_value_int64(&cnt, 1, 0);
+    duckdb_destroy_result(&cnt);
     if (del) {
         u->r->deleted = nold;
         u->r->absent = nbatch - nold;
@@ -921,7 +929,23 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
     lh_buf_free(&changed);
 done:
     lh_buf_free(&sql);
+    lh_buf_free(&where);
     return rc;
+}
+
+/* An upload run on its own thread: the delta file's fsyncs overlap writing the journal batch. */
+typedef struct put_job {
+    lh_storage *st;
+    const char *key, *path;
+    int rc;
+    lh_error err;
+} put_job;
+
+static void *put_main(void *arg)
+{
+    put_job *p = arg;
+    p->rc = lh_storage_put_file(p->st, p->key, p->path, &p->err);
+    return NULL;
 }
 
 /* One attempt against the latest version: LH_ECONFLICT if another writer got there first. */
@@ -958,26 +982,29 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
     if ((rc = check_and_batch(&u, err))) goto done;
     int64_t version = cur->version + 1;
     if ((rc = build_delta(&u, version, &events, err))) goto done;
-    int64_t ndelta = 0;
-    if ((rc = scalar_i64(c, "SELECT count(*) FROM lh_delta", &ndelta, err))) goto done;
+    int64_t ndelta = u.ndelta;
     if (ndelta == 0) {
         r->noop = true;
         r->version = cur->version;
         goto done;
     }
-    /* Which columns the delta fills with NULL (nullability only widens). */
-    lh_buf_puts(&sql, "SELECT ");
-    for (size_t i = 0; i < cur->ncolumns; i++) {
-        lh_buf_printf(&sql, "%scount_if(", i ? ", " : "");
+    /* Which columns not yet nullable the delta fills with NULL (nullability only widens; a
+     * delete's NULLs do not count). */
+    size_t nask = 0;
+    for (size_t i = 0; !o->delete_rows && i < cur->ncolumns; i++) {
+        if (cur->columns[i].nullable) continue;
+        lh_buf_printf(&sql, "%scount_if(", nask++ ? ", " : "SELECT ");
         lh_sql_ident(&sql, cur->columns[i].name);
         lh_buf_puts(&sql, " IS NULL)");
     }
-    lh_buf_puts(&sql, " FROM lh_delta");
-    duckdb_result res;
-    if ((rc = ing_query(c, sql.data, &res, err))) goto done;
-    for (size_t i = 0; i < cur->ncolumns; i++)
-        nullable[i] = !o->delete_rows && duckdb_value_int64(&res, i, 0) != 0;
-    duckdb_destroy_result(&res);
+    if (nask) {
+        lh_buf_puts(&sql, " FROM lh_delta");
+        duckdb_result res;
+        if ((rc = ing_query(c, sql.data, &res, err))) goto done;
+        for (size_t i = 0, k = 0; i < cur->ncolumns; i++)
+            if (!cur->columns[i].nullable) nullable[i] = duckdb_value_int64(&res, k++, 0) != 0;
+        duckdb_destroy_result(&res);
+    }
 
     char uuid[37];
     lh_uuid(uuid);
@@ -993,15 +1020,26 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
         rc = lh_error_set(err, LH_EIO, "%s: delta file vanished", tmp);
         goto done;
     }
-    if ((rc = lh_storage_put_file(ing->st, dkey, tmp, err))) goto done;
+    /* Two fsynced objects before the commit: the delta's upload runs while DuckDB writes the
+     * journal batch. Either failing fails the upsert (and removes what was uploaded). */
+    put_job pj = {.st = ing->st, .key = dkey, .path = tmp};
+    pthread_t put_tid;
+    bool threaded = pthread_create(&put_tid, NULL, put_main, &pj) == 0;
+    if (!threaded) put_main(&pj);
     uploaded = true;
-    if ((rc = ing_journal_write(ing, c, who, o->dataset, version, events.data, o->source, o->reason,
-                                &r->events, &jkey, err)))
-        goto done;
+    rc = ing_journal_write(ing, c, who, o->dataset, version, events.data, o->source, o->reason,
+                           &r->events, &jkey, err);
+    if (threaded) pthread_join(put_tid, NULL);
+    if (pj.rc) {
+        rc = pj.rc;
+        if (err) *err = pj.err;
+    }
+    if (rc) goto done;
     upsert_commit uc = {.base_version = cur->version,
                         .delta = dkey,
                         .delta_size = sb.st_size,
                         .delta_rows = ndelta,
+                        .net_rows = r->inserted - r->deleted,
                         .journal = jkey,
                         .nullable = nullable,
                         .op = o->delete_rows ? "delete" : "upsert",
@@ -1065,12 +1103,12 @@ int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
          * merging them (reads of every delta's key column grow with both). Its own commit
          * stands whatever happens here. */
         lh_manifest *m = NULL;
-        int64_t delta_rows = 0;
+        int64_t delta_rows = 0, base_rows = 0;
         if (lh_catalog_get(ing->cat, who, o->dataset, 0, &m, NULL) == LH_OK)
             for (size_t i = 0; i < m->nfiles; i++)
-                delta_rows += m->files[i].delta ? m->files[i].rows : 0;
+                *(m->files[i].delta ? &delta_rows : &base_rows) += m->files[i].rows;
         if (m && (lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files ||
-                  (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > m->rows - delta_rows))) {
+                  (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > base_rows))) {
             lh_compact_result cr;
             lh_error ce = {0};
             if (lh_ingest_compact(ing, who, o->dataset, "automatic: deltas over threshold", &cr,

@@ -26,6 +26,10 @@ typedef struct view {
     int64_t bytes;  /* Parquet bytes at that version (hot cache admission) */
     char **journal; /* the dataset's journal batch keys at that version */
     size_t njournal;
+    char *dtable;  /* its in-memory delta table (see "delta tables"), or NULL */
+    char **dfiles; /* the delta files loaded into dtable */
+    size_t ndfiles;
+    char *base_sig; /* the base files the view reads, with dtable (base_signature) */
 } view;
 
 /* A result column set: serializers and names. */
@@ -80,8 +84,10 @@ struct lh_query {
     view *views;
     size_t nviews;
     uint64_t last_sync_ns;
-    lh_hot *hot; /* guarded by views_mu */
-    bool hot_on; /* set once by lh_query_cache_enable */
+    lh_hot *hot;        /* guarded by views_mu */
+    uint64_t delta_gen; /* names new delta tables; guarded by views_mu */
+    bool journal_stale; /* the journal view lacks new batches (atomic; installed under views_mu) */
+    bool hot_on;        /* set once by lh_query_cache_enable */
 
     uint64_t view_gen; /* bumped on every view change (atomic): invalidates cached statements */
 
@@ -202,6 +208,275 @@ static void conn_put(lh_query *q, qconn *c)
     pthread_mutex_unlock(&q->pool_mu);
 }
 
+/* --------------------------------------------------------- delta tables */
+
+/* A keyed dataset with delta files keeps the newest delta row of each key (tombstones
+ * included) in an in-memory table, lh_delta."<dataset>#<n>", and its view merges the base
+ * Parquet files with that table: the delta side no longer opens every delta file on every
+ * query, and a commit that only adds deltas (an upsert or delete) updates the table in one
+ * transaction — rows of the new files replace those of their keys (a later commit has a
+ * higher sequence) — without re-creating the view, which binds every file. Any other change
+ * (base files changed, deltas removed, the table missing) builds a new table, re-points the
+ * view and drops the old table, so a query sees one version or the next. Each row notes
+ * whether its key is in a base file (DELTA_SHADOW): only those keys enter the anti-join
+ * against the base, so appended rows cost a key lookup nothing. Deltas past
+ * DELTA_MEM_MAX_BYTES of Parquet stay on disk (lh_manifest_scan_sql). */
+#define DELTA_MEM_MAX_BYTES (64LL << 20)
+#define DELTA_SHADOW "__lh_shadow" /* the row's key is in a base file: it hides that row */
+
+static bool delta_in_memory(const lh_manifest *m)
+{
+    int64_t bytes = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < m->nfiles; i++)
+        if (m->files[i].delta) bytes += m->files[i].size, n++;
+    return m->nkey > 0 && n > 0 && bytes <= DELTA_MEM_MAX_BYTES;
+}
+
+/* Frees a string list and empties it. */
+static void strv_clear(char ***v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((*v)[i]);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
+static void view_delta_free(view *v)
+{
+    strv_clear(&v->dfiles, &v->ndfiles);
+    free(v->dtable);
+    v->dtable = NULL;
+    free(v->base_sig);
+    v->base_sig = NULL;
+}
+
+/* Drops v's delta table (if any) and forgets it. Caller holds views_mu. */
+static void view_delta_drop(lh_query *q, view *v)
+{
+    if (v->dtable) {
+        lh_buf sql = {0};
+        lh_buf_printf(&sql, "DROP TABLE IF EXISTS %s", v->dtable);
+        lh_duckdb_exec(q->admin, sql.data, "drop delta table", NULL);
+        lh_buf_free(&sql);
+    }
+    view_delta_free(v);
+}
+
+/* The base files' keys, one per line: the view's text changes exactly when this does. */
+static char *base_signature(const lh_manifest *m)
+{
+    lh_buf b = {0};
+    lh_buf_puts(&b, "");
+    for (size_t i = 0; i < m->nfiles; i++)
+        if (!m->files[i].delta) lh_buf_printf(&b, "%s\n", m->files[i].key);
+    return lh_buf_steal(&b);
+}
+
+/* Appends ['p1', ...] of m's files with delta == want that are not in skip (n_skip keys). */
+static int local_list(lh_query *q, const lh_manifest *m, bool want, char *const *skip, size_t nskip,
+                      lh_buf *out, size_t *count, lh_error *err)
+{
+    size_t n = 0;
+    lh_buf_putc(out, '[');
+    for (size_t i = 0; i < m->nfiles; i++) {
+        if (m->files[i].delta != want) continue;
+        bool skipped = false;
+        for (size_t k = 0; k < nskip && !skipped; k++)
+            skipped = strcmp(skip[k], m->files[i].key) == 0;
+        if (skipped) continue;
+        char path[PATH_MAX];
+        if (!lh_storage_local_path(q->st, m->files[i].key, path, sizeof path))
+            return lh_error_set(err, LH_EUNSUPPORTED,
+                                "dataset '%s': file %s has no local copy for the query engine",
+                                m->dataset, m->files[i].key);
+        if (n++) lh_buf_puts(out, ", ");
+        lh_sql_quote(out, path);
+    }
+    lh_buf_putc(out, ']');
+    if (count) *count = n;
+    return LH_OK;
+}
+
+static void key_cols(lh_buf *b, const lh_manifest *m, const char *alias)
+{
+    for (size_t i = 0; i < m->nkey; i++) {
+        lh_buf_printf(b, "%s%s%s", i ? ", " : "", alias ? alias : "", alias ? "." : "");
+        lh_sql_ident(b, m->key[i]);
+    }
+}
+
+/* Appends "x.k1 = y.k1 AND ...". */
+static void key_match(lh_buf *b, const lh_manifest *m, const char *x, const char *y)
+{
+    for (size_t i = 0; i < m->nkey; i++) {
+        lh_buf_printf(b, "%s%s.", i ? " AND " : "", x);
+        lh_sql_ident(b, m->key[i]);
+        lh_buf_printf(b, " = %s.", y);
+        lh_sql_ident(b, m->key[i]);
+    }
+}
+
+/* SELECT of the newest row per key of the n delta files in list. One file needs no window:
+ * an upsert writes one row per key (the last row of each key in its batch). */
+static void latest_rows(lh_buf *b, const lh_manifest *m, const char *list, size_t n)
+{
+    lh_buf_printf(b, "SELECT * FROM read_parquet(%s)", list);
+    if (n < 2) return;
+    lh_buf_puts(b, " QUALIFY row_number() OVER (PARTITION BY ");
+    key_cols(b, m, NULL);
+    lh_buf_puts(b, " ORDER BY " LH_DELTA_SEQ " DESC) = 1");
+}
+
+/* Appends "SELECT __l.*, <key in shadow> AS __lh_shadow FROM (newest rows of files) AS __l
+ * LEFT JOIN (keys that shadow a base row) AS __s ON ...": a key shadows if base (a list, "[]"
+ * for none) holds it — a semi-join against the few new keys, which DuckDB pushes into the
+ * base scan as a key range — or if table (NULL for none) flags it already. */
+static void with_shadow(lh_buf *b, const lh_manifest *m, const char *files, size_t nfiles,
+                        const char *base, const char *table)
+{
+    bool has_base = strcmp(base, "[]") != 0;
+    lh_buf_puts(b, "SELECT __l.*, ");
+    if (!table && !has_base) {
+        lh_buf_puts(b, "false AS " DELTA_SHADOW " FROM (");
+        latest_rows(b, m, files, nfiles);
+        lh_buf_puts(b, ") AS __l");
+        return;
+    }
+    lh_buf_puts(b, "__s.");
+    lh_sql_ident(b, m->key[0]);
+    lh_buf_puts(b, " IS NOT NULL AS " DELTA_SHADOW " FROM (");
+    latest_rows(b, m, files, nfiles);
+    lh_buf_puts(b, ") AS __l LEFT JOIN (");
+    if (table) {
+        lh_buf_puts(b, "SELECT ");
+        key_cols(b, m, "__t");
+        lh_buf_printf(b, " FROM %s AS __t WHERE __t." DELTA_SHADOW, table);
+    }
+    if (has_base) {
+        lh_buf_puts(b, table ? " UNION SELECT " : "SELECT ");
+        key_cols(b, m, "__b");
+        lh_buf_printf(b, " FROM read_parquet(%s) AS __b SEMI JOIN read_parquet(%s) AS __n ON ",
+                      base, files);
+        key_match(b, m, "__b", "__n");
+    }
+    lh_buf_puts(b, ") AS __s ON ");
+    key_match(b, m, "__s", "__l");
+}
+
+/* Adds m's delta files that v's table lacks, in one transaction. False (nothing changed) if
+ * the table cannot follow m that way: the caller builds a new one. Caller holds views_mu. */
+static bool delta_advance(lh_query *q, view *v, const lh_manifest *m)
+{
+    if (!v->dtable || !v->base_sig) return false;
+    char *sig = base_signature(m);
+    bool same = strcmp(sig, v->base_sig) == 0;
+    free(sig);
+    if (!same) return false;
+    for (size_t k = 0; k < v->ndfiles; k++) {
+        bool kept = false;
+        for (size_t i = 0; i < m->nfiles && !kept; i++)
+            kept = m->files[i].delta && strcmp(m->files[i].key, v->dfiles[k]) == 0;
+        if (!kept) return false;
+    }
+    lh_buf list = {0}, sql = {0}, base = {0};
+    size_t nnew = 0;
+    bool ok = false;
+    if (local_list(q, m, true, v->dfiles, v->ndfiles, &list, &nnew, NULL) || nnew == 0 ||
+        local_list(q, m, false, NULL, 0, &base, NULL, NULL))
+        goto done;
+    int64_t min_seq = 0;
+    lh_buf_printf(&sql, "SELECT min(" LH_DELTA_SEQ ") FROM read_parquet(%s)", list.data);
+    duckdb_result res;
+    if (duckdb_query(q->admin, sql.data, &res) != DuckDBSuccess) {
+        duckdb_destroy_result(&res);
+        goto done;
+    }
+    min_seq = duckdb_value_int64(&res, 0, 0);
+    duckdb_destroy_result(&res);
+    lh_buf_reset(&sql);
+    /* New rows first (a key shadows a base row if its older delta row did, or the base has
+     * it), then the older rows of their keys go: every new file's sequence is higher. */
+    lh_buf_printf(&sql, "BEGIN TRANSACTION; INSERT INTO %s BY NAME ", v->dtable);
+    with_shadow(&sql, m, list.data, nnew, base.data, v->dtable);
+    /* The older rows are found in the table itself (rows at or past the new files' lowest
+     * sequence are the new ones), not by reading the new files again. */
+    lh_buf_printf(&sql, "; DELETE FROM %s AS __t USING (SELECT ", v->dtable);
+    key_cols(&sql, m, NULL);
+    lh_buf_printf(&sql, " FROM %s WHERE " LH_DELTA_SEQ " >= %" PRId64 ") AS __n WHERE ", v->dtable,
+                  min_seq);
+    key_match(&sql, m, "__t", "__n");
+    lh_buf_printf(&sql, " AND __t." LH_DELTA_SEQ " < %" PRId64 "; COMMIT", min_seq);
+    lh_error e = {0};
+    if (lh_duckdb_exec(q->admin, sql.data, "delta rows", &e)) {
+        lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
+        lh_log(LH_LOG_WARN, "query.delta_advance_failed", "dataset", m->dataset, "error", e.msg,
+               NULL);
+        goto done;
+    }
+    size_t n = v->ndfiles;
+    v->dfiles = lh_realloc(v->dfiles, (n + m->nfiles) * sizeof *v->dfiles);
+    for (size_t i = 0; i < m->nfiles; i++) {
+        if (!m->files[i].delta) continue;
+        bool had = false;
+        for (size_t k = 0; k < n && !had; k++)
+            had = strcmp(v->dfiles[k], m->files[i].key) == 0;
+        if (!had) v->dfiles[v->ndfiles++] = lh_strdup(m->files[i].key);
+    }
+    ok = true;
+done:
+    lh_buf_free(&list);
+    lh_buf_free(&sql);
+    lh_buf_free(&base);
+    return ok;
+}
+
+/* Appends to out the view body over a new delta table holding m's deltas (created here;
+ * *table gets its name, caller frees). Caller holds views_mu. */
+static int delta_build(lh_query *q, const lh_manifest *m, lh_buf *out, char **table, lh_error *err)
+{
+    lh_buf name = {0}, tbl = {0}, list = {0}, base = {0}, sql = {0};
+    size_t nbase = 0, nlist = 0;
+    int rc = local_list(q, m, true, NULL, 0, &list, &nlist, err);
+    if (!rc) rc = local_list(q, m, false, NULL, 0, &base, &nbase, err);
+    if (rc) goto done;
+    lh_buf_printf(&name, "%s#%" PRIu64, m->dataset, ++q->delta_gen);
+    lh_buf_puts(&tbl, "lh_delta.");
+    lh_sql_ident(&tbl, name.data);
+    lh_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; CREATE TABLE %s AS ", tbl.data);
+    with_shadow(&sql, m, list.data, nlist, base.data, NULL);
+    if ((rc = lh_duckdb_exec(q->admin, sql.data, "delta table", err))) goto done;
+    if (nbase) {
+        lh_buf_puts(out, "SELECT ");
+        for (size_t i = 0; i < m->ncolumns; i++) {
+            lh_buf_puts(out, i ? ", __b." : "__b.");
+            lh_sql_ident(out, m->columns[i].name);
+        }
+        /* Only delta keys the base holds take part in the anti-join: a key fetch then hashes
+         * a few keys, not every appended row's. */
+        lh_buf_printf(out, " FROM read_parquet(%s) AS __b ANTI JOIN (SELECT ", base.data);
+        key_cols(out, m, NULL);
+        lh_buf_printf(out, " FROM %s WHERE " DELTA_SHADOW ") AS __d ON ", tbl.data);
+        key_match(out, m, "__b", "__d");
+        lh_buf_puts(out, " UNION ALL ");
+    }
+    lh_buf_puts(out, "SELECT ");
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        if (i) lh_buf_puts(out, ", ");
+        lh_sql_ident(out, m->columns[i].name);
+    }
+    lh_buf_printf(out, " FROM %s WHERE NOT " LH_DELTA_DELETED, tbl.data);
+    *table = lh_buf_steal(&tbl);
+done:
+    lh_buf_free(&name);
+    lh_buf_free(&tbl);
+    lh_buf_free(&list);
+    lh_buf_free(&base);
+    lh_buf_free(&sql);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- views */
 
 static view *view_find(lh_query *q, const char *name)
@@ -213,26 +488,19 @@ static view *view_find(lh_query *q, const char *name)
 
 static void view_paths_free(view *v)
 {
-    for (size_t i = 0; i < v->npaths; i++)
-        free(v->paths[i]);
-    free(v->paths);
-    v->paths = NULL;
-    v->npaths = 0;
+    strv_clear(&v->paths, &v->npaths);
 }
 
 static void view_journal_free(view *v)
 {
-    for (size_t i = 0; i < v->njournal; i++)
-        free(v->journal[i]);
-    free(v->journal);
-    v->journal = NULL;
-    v->njournal = 0;
+    strv_clear(&v->journal, &v->njournal);
 }
 
 static void view_remove(lh_query *q, const char *name)
 {
     view *v = view_find(q, name);
     if (!v) return;
+    view_delta_drop(q, v);
     view_paths_free(v);
     free(v->name);
     view_journal_free(v);
@@ -246,17 +514,32 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     lh_buf sql = {0};
     int rc = LH_OK;
     char **paths = m->nfiles ? lh_calloc(m->nfiles, sizeof *paths) : NULL;
+    char *dtable = NULL;
+    view *v = view_find(q, m->dataset);
     lh_buf_puts(&sql, "CREATE OR REPLACE VIEW ");
     lh_sql_ident(&sql, m->dataset);
     lh_buf_puts(&sql, " AS ");
+    size_t head = sql.len;
     bool hot = lh_hot_source(q->hot, m->dataset, m->version, &sql);
-    if (!hot && (rc = lh_manifest_scan_sql(q->st, m, &sql, err))) goto done;
-    /* The local files the view reads (base and delta files), to tell later that an evicted
-     * cache copy broke it; a view over a pinned table reads none. */
+    if (!hot && v && v->version != m->version && delta_in_memory(m) && delta_advance(q, v, m))
+        goto installed; /* the view's text stays: only its delta table moved */
+    if (!hot && delta_in_memory(m)) {
+        lh_error e = {0};
+        if (delta_build(q, m, &sql, &dtable, &e)) {
+            lh_log(LH_LOG_WARN, "query.delta_table_failed", "dataset", m->dataset, "error", e.msg,
+                   NULL);
+            sql.len = head;
+            sql.data[head] = 0;
+        }
+    }
+    if (!hot && !dtable && (rc = lh_manifest_scan_sql(q->st, m, &sql, err))) goto done;
+    /* The local files the view reads (base and delta files; base files only beside a delta
+     * table), to tell later that an evicted cache copy broke it; a pinned table reads none. */
     size_t npaths = 0;
     for (size_t i = 0; !hot && i < m->nfiles; i++) {
         char path[PATH_MAX];
-        if (lh_storage_local_path(q->st, m->files[i].key, path, sizeof(path)))
+        if ((!dtable || !m->files[i].delta) &&
+            lh_storage_local_path(q->st, m->files[i].key, path, sizeof(path)))
             paths[npaths++] = lh_strdup(path);
     }
     rc = lh_duckdb_exec(q->admin, sql.data, "create view", err);
@@ -264,28 +547,44 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
         lh_error_prefix(err, "dataset '%s'", m->dataset);
         goto done;
     }
-    view *v = view_find(q, m->dataset);
     if (!v) {
         q->views = lh_realloc(q->views, (q->nviews + 1) * sizeof(*q->views));
         v = &q->views[q->nviews++];
+        memset(v, 0, sizeof *v);
         v->name = lh_strdup(m->dataset);
-        v->paths = NULL;
-        v->npaths = 0;
-        v->journal = NULL;
-        v->njournal = 0;
     }
-    v->version = m->version;
-    v->bytes = m->bytes;
+    /* The view has moved off the old delta table: it can go. */
+    view_delta_drop(q, v);
+    if (dtable) {
+        v->dtable = dtable;
+        dtable = NULL;
+        v->base_sig = base_signature(m);
+        v->dfiles = lh_calloc(m->nfiles, sizeof *v->dfiles);
+        for (size_t i = 0; i < m->nfiles; i++)
+            if (m->files[i].delta) v->dfiles[v->ndfiles++] = lh_strdup(m->files[i].key);
+    }
     view_paths_free(v);
     v->paths = paths;
     v->npaths = npaths;
     paths = NULL;
+    /* Cached statements name the old view: prepare them again. (A moved delta table keeps
+     * its name and its statements: they read its new rows.) */
+    __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
+installed:
+    v->version = m->version;
+    v->bytes = m->bytes;
     view_journal_free(v);
     v->journal = lh_calloc(m->njournal + 1, sizeof *v->journal);
     for (size_t i = 0; i < m->njournal; i++)
         v->journal[v->njournal++] = lh_strdup(m->journal[i]);
-    __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
 done:
+    if (dtable) {
+        lh_buf drop = {0};
+        lh_buf_printf(&drop, "DROP TABLE IF EXISTS %s", dtable);
+        lh_duckdb_exec(q->admin, drop.data, "drop delta table", NULL);
+        lh_buf_free(&drop);
+        free(dtable);
+    }
     for (size_t i = 0; paths && i < m->nfiles; i++)
         free(paths[i]);
     free(paths);
@@ -417,9 +716,38 @@ int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err)
 {
     pthread_mutex_lock(&q->views_mu);
     int rc = refresh_locked(q, dataset, err);
-    if (!rc) rc = journal_install(q, err);
+    /* The journal view reads every batch: it is re-created when a query names it, not on
+     * every commit (a mutation's refresh would pay for binding all batches). */
+    __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&q->views_mu);
     return rc;
+}
+
+/* True if sql mentions the journal view's name (any case): it may read the view. */
+static bool names_journal(const char *sql)
+{
+    size_t n = strlen(LH_JOURNAL_VIEW);
+    for (const char *p = sql; *p; p++)
+        if (strncasecmp(p, LH_JOURNAL_VIEW, n) == 0) return true;
+    return false;
+}
+
+/* Brings the journal view up to date before a query that may read it. */
+static void journal_fresh(lh_query *q, const char *sql)
+{
+    if (!__atomic_load_n(&q->journal_stale, __ATOMIC_ACQUIRE) || !names_journal(sql)) return;
+    pthread_mutex_lock(&q->views_mu);
+    lh_error e = {0};
+    if (__atomic_load_n(&q->journal_stale, __ATOMIC_ACQUIRE)) {
+        if (journal_install(q, &e)) {
+            lh_log(LH_LOG_WARN, "query.journal_view_failed", "error", e.msg, NULL);
+        } else {
+            __atomic_store_n(&q->journal_stale, false, __ATOMIC_RELEASE);
+            /* Cached statements naming the old journal view: prepare them again. */
+            __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&q->views_mu);
 }
 
 #define PINS_PREFIX "_cache/pins/"
@@ -477,9 +805,7 @@ static int sync_locked(lh_query *q, lh_error *err)
     lh_catalog_names_free(names, n);
     if (q->hot_on) pins_sync_locked(q);
     q->last_sync_ns = lh_now_ns();
-    lh_error e = {0};
-    if (journal_install(q, &e))
-        lh_log(LH_LOG_WARN, "query.journal_view_failed", "error", e.msg, NULL);
+    __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE); /* see lh_query_refresh */
     return LH_OK;
 }
 
@@ -621,6 +947,7 @@ void lh_query_close(lh_query *q)
         view_paths_free(&q->views[i]);
         free(q->views[i].name);
         view_journal_free(&q->views[i]);
+        view_delta_free(&q->views[i]);
     }
     free(q->views);
     lh_hot_free(q->hot);
@@ -744,6 +1071,7 @@ int lh_query_check(lh_query *q, const char *sql, lh_error *err)
 {
     qconn *conn;
     duckdb_prepared_statement ps = NULL;
+    journal_fresh(q, sql);
     int rc = conn_get(q, &conn, err);
     if (rc) return rc;
     rc = prepare_checked(conn->c, sql, &ps, err);
@@ -1097,6 +1425,7 @@ int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_
     if (!opts) opts = &defaults;
     lh_error e = {0};
     bool sent = false;
+    journal_fresh(q, sql);
     int rc = run_once(q, who, sql, opts, sink, sink_ctx, stats, &sent, &e);
     /* A view over an evicted copy of a remote object fails to open its file: fetch the copy
      * again, rebuild the view and run the query once more — unless output already left. */
@@ -1220,6 +1549,7 @@ static int64_t copy_count(duckdb_result *res)
 int lh_query_export_parquet(lh_query *q, const lh_identity *who, const char *sql, int timeout_ms,
                             int *out_fd, int64_t *out_size, int64_t *out_rows, lh_error *err)
 {
+    journal_fresh(q, sql);
     qconn *conn = NULL;
     duckdb_prepared_statement ps = NULL;
     duckdb_extracted_statements ex = NULL;
@@ -1317,6 +1647,7 @@ lh_storage *qry_storage(lh_query *q)
 
 int qry_scan(lh_query *q, const char *sql, qry_chunk_fn fn, void *ctx, lh_error *err)
 {
+    journal_fresh(q, sql);
     qconn *conn = NULL;
     duckdb_prepared_statement ps = NULL;
     duckdb_result res;

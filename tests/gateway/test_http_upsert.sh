@@ -98,4 +98,24 @@ req POST /datasets/later/upsert -H 'Content-Type: application/json' --data-binar
 expect_status 200
 expect_jq '.updated == 1' "upsert after a later key"
 
+# A JSON body without Content-Type: application/json (curl -d sends the form encoding) is
+# seen as JSON by its content; a one-line NDJSON row stays a row; an array is a clear 400.
+req POST /datasets/later/upsert --data-binary '{"rows":[{"a":"y","b":3}],"reason":"untyped"}'
+expect_status 200
+expect_jq '.updated == 1 and .rows_in == 1' "JSON body without a Content-Type"
+req POST /datasets/later/upsert -H 'Content-Type: text/plain' --data-binary '{"a":"z","b":5}'
+expect_status 200
+expect_jq '.inserted == 1' "one-line NDJSON body without a JSON Content-Type"
+expect_eq "$(sql 'SELECT string_agg(a || b, $$,$$ ORDER BY a) FROM later' | jq -r '.rows[0][0]')" \
+    "x1,y3,z5" "rows after untyped bodies"
+before=$(catalog_snapshot)
+req POST /datasets/later/upsert --data-binary '[{"a":"y","b":4}]'
+expect_status 400
+expect_contains "expected a JSON object"
+expect_eq "$(catalog_snapshot)" "$before" "catalog after a JSON array body"
+
+# The catalog counts logical rows (x, y, z), and the rows stored with the deltas.
+req GET /catalog/datasets/later
+expect_jq '.rows == 3 and .physical_rows == 5' "logical and physical rows"
+
 finish

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "catalog/catalog.h"
+#include "core/duckdb_capi.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
 #include "lakefix.h"
@@ -259,6 +260,201 @@ static void test_upsert_never_rewrites_base_files(void **state)
     free(v);
     lh_manifest_free(m1);
     lh_manifest_free(m2);
+}
+
+/* The merge with a key filter inside every file scan gives, for each key, exactly what the
+ * full merge gives for it: updated, deleted, inserted, untouched and absent keys. */
+static void test_scan_with_key_filter_matches_the_full_merge(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,1\nC2,2\nC3,3\nC4,4\n", &err), 0);
+    assert_int_equal(upsert(f, "c", "u1.csv", "id,phone\nC1,10\nC5,5\n", false, &r, &err), 0);
+    assert_int_equal(upsert(f, "c", "d1.csv", "id\nC2\n", true, &r, &err), 0);
+    assert_int_equal(upsert(f, "c", "u2.csv", "id,phone\nC1,11\nC3,33\n", false, &r, &err), 0);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(lh_manifest_ndeltas(m), 3);
+    duckdb_database db;
+    duckdb_connection c;
+    assert_int_equal(duckdb_open(NULL, &db), DuckDBSuccess);
+    assert_int_equal(duckdb_connect(db, &c), DuckDBSuccess);
+    static const char *const keys[] = {"C1", "C2", "C3", "C4", "C5", "C6"};
+    static const char *const want[] = {"C1:11", "", "C3:33", "C4:4", "C5:5", ""};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        lh_buf where = {0}, sql = {0};
+        lh_buf_printf(&where, "id = '%s'", keys[i]);
+        lh_buf_puts(&sql, "SELECT coalesce(string_agg(id || ':' || phone, ';'), '') FROM (");
+        assert_int_equal(lh_manifest_scan_sql_where(f->st, m, where.data, &sql, &err), 0);
+        lh_buf_putc(&sql, ')');
+        duckdb_result res;
+        assert_int_equal(duckdb_query(c, sql.data, &res), DuckDBSuccess);
+        char *got = duckdb_value_varchar(&res, 0, 0);
+        assert_string_equal(got, want[i]);
+        duckdb_free(got);
+        duckdb_destroy_result(&res);
+        lh_buf_free(&where);
+        lh_buf_free(&sql);
+    }
+    duckdb_disconnect(&c);
+    duckdb_close(&db);
+    lh_manifest_free(m);
+}
+
+/* The catalog's rows are the dataset's logical rows (what count(*) returns) after updates,
+ * inserts and deletes; the rows stored, deltas included, are the physical rows. */
+static void test_catalog_rows_count_logical_rows(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,1\nC2,2\nC3,3\n", &err), 0);
+    static const struct {
+        const char *name, *data;
+        bool del;
+        int64_t rows, physical;
+    } steps[] = {
+        {"u.csv", "id,phone\nC1,10\n", false, 3, 4},       /* update */
+        {"i.csv", "id,phone\nC4,4\nC1,11\n", false, 4, 6}, /* insert + update */
+        {"d.csv", "id\nC2\nC9\n", true, 3, 7},             /* delete (+ absent key) */
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        assert_int_equal(upsert(f, "c", steps[i].name, steps[i].data, steps[i].del, &r, &err), 0);
+        lh_manifest *m = NULL;
+        assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+        assert_int_equal(m->rows, steps[i].rows);
+        assert_int_equal(lh_manifest_physical_rows(m), steps[i].physical);
+        json_t *j = lh_manifest_to_json(m);
+        assert_int_equal(json_integer_value(json_object_get(j, "physical_rows")),
+                         steps[i].physical);
+        json_decref(j);
+        lh_manifest_free(m);
+        assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+        char *n = scalar(f, "SELECT count(*) FROM c");
+        char want[32];
+        snprintf(want, sizeof want, "%" PRId64, steps[i].rows);
+        assert_string_equal(n, want);
+        free(n);
+    }
+    lh_compact_result cr;
+    assert_int_equal(lh_ingest_compact(f->ing, &lh_identity_default, "c", "test", &cr, &err), 0);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_int_equal(m->rows, 3);
+    assert_int_equal(lh_manifest_physical_rows(m), 3);
+    lh_manifest_free(m);
+}
+
+/* A keyed dataset's newest delta rows live in one in-memory table: an upsert or delete moves
+ * that table without re-creating the view, a compaction puts the view back on Parquet alone
+ * and drops the table; every step reads the exact rows. */
+static void test_delta_table_follows_upserts_without_recreating_the_view(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    const char *rows = "SELECT string_agg(id || ':' || phone, ',' ORDER BY id) FROM c";
+    const char *tables = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'lh_delta'";
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,1\nC2,2\nC3,3\n", &err), 0);
+    assert_int_equal(upsert(f, "c", "u1.csv", "id,phone\nC1,10\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *v = scalar(f, tables);
+    assert_string_equal(v, "1");
+    free(v);
+    uint64_t gen = lh_query_view_generation(f->q);
+    static const struct {
+        const char *name, *data;
+        bool del;
+        const char *want;
+    } steps[] = {
+        {"u2.csv", "id,phone\nC2,20\nC4,4\n", false, "C1:10,C2:20,C3:3,C4:4"},
+        {"d1.csv", "id\nC3\n", true, "C1:10,C2:20,C4:4"},
+        {"u3.csv", "id,phone\nC3,33\nC1,11\n", false, "C1:11,C2:20,C3:33,C4:4"},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        assert_int_equal(upsert(f, "c", steps[i].name, steps[i].data, steps[i].del, &r, &err), 0);
+        assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+        assert_int_equal(lh_query_view_generation(f->q), gen);
+        v = scalar(f, rows);
+        assert_string_equal(v, steps[i].want);
+        free(v);
+    }
+    lh_compact_result cr;
+    assert_int_equal(lh_ingest_compact(f->ing, &lh_identity_default, "c", "test", &cr, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    assert_true(lh_query_view_generation(f->q) != gen);
+    v = scalar(f, tables);
+    assert_string_equal(v, "0");
+    free(v);
+    v = scalar(f, rows);
+    assert_string_equal(v, "C1:11,C2:20,C3:33,C4:4");
+    free(v);
+
+    /* A composite key: rows match on both columns. */
+    const char *crows = "SELECT string_agg(a || b || ':' || x, ',' ORDER BY a, b) FROM p";
+    assert_int_equal(ingest_keyed(f, "p", "a,b", "a,b,x\n1,1,a\n1,2,b\n2,1,c\n", &err), 0);
+    assert_int_equal(upsert(f, "p", "p1.csv", "a,b,x\n1,2,B\n2,2,d\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "p", &err), 0);
+    gen = lh_query_view_generation(f->q);
+    assert_int_equal(upsert(f, "p", "p2.csv", "a,b\n1,1\n", true, &r, &err), 0);
+    assert_int_equal(upsert(f, "p", "p3.csv", "a,b,x\n2,1,C\n1,2,BB\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "p", &err), 0);
+    assert_int_equal(lh_query_view_generation(f->q), gen);
+    v = scalar(f, crows);
+    assert_string_equal(v, "12:BB,21:C,22:d");
+    free(v);
+}
+
+/* A column becomes nullable when an upsert writes a NULL into it, not when a delete does. */
+static void test_upsert_widens_nullability_deletes_do_not(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone,zip\nC1,1,10\nC2,2,20\n", &err), 0);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_false(lh_manifest_column(m, "phone")->nullable);
+    lh_manifest_free(m);
+    assert_int_equal(upsert(f, "c", "d.csv", "id\nC1\n", true, &r, &err), 0);
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_false(lh_manifest_column(m, "phone")->nullable);
+    lh_manifest_free(m);
+    assert_int_equal(
+        upsert(f, "c", "n.ndjson", "{\"id\":\"C2\",\"phone\":null}\n", false, &r, &err), 0);
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "c", 0, &m, &err), 0);
+    assert_true(lh_manifest_column(m, "phone")->nullable);
+    assert_false(lh_manifest_column(m, "zip")->nullable);
+    lh_manifest_free(m);
+}
+
+/* The journal view, re-created when a query names it rather than at every commit, shows each
+ * committed batch to the next query — the same statement text too (a cached statement). */
+static void test_journal_view_follows_each_commit(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_upsert_result r;
+    const char *count = "SELECT count(*) FROM journal WHERE dataset = 'c'";
+    assert_int_equal(ingest_keyed(f, "c", "id", "id,phone\nC1,1\nC2,2\n", &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    char *v = scalar(f, count);
+    assert_string_equal(v, "1");
+    free(v);
+    assert_int_equal(upsert(f, "c", "u1.csv", "id,phone\nC1,10\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    v = scalar(f, count);
+    assert_string_equal(v, "2");
+    free(v);
+    assert_int_equal(upsert(f, "c", "u2.csv", "id,phone\nC2,20\nC3,3\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
+    v = scalar(f, "SELECT count(*) FROM JOURNAL WHERE dataset = 'c' AND op <> 'ingest'");
+    assert_string_equal(v, "3");
+    free(v);
+    v = scalar(f, count);
+    assert_string_equal(v, "4");
+    free(v);
 }
 
 static void test_upsert_bad_input_changes_nothing(void **state)
@@ -730,6 +926,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_merge_on_read_matches_rewrite_oracle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_never_rewrites_base_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_with_key_filter_matches_the_full_merge, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_catalog_rows_count_logical_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_view_follows_each_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_widens_nullability_deletes_do_not, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_delta_table_follows_upserts_without_recreating_the_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_batch_upsert_and_pure_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_bad_input_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
