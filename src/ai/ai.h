@@ -145,6 +145,7 @@ typedef struct lh_ai_lexical_opts {
     size_t k;                      /* 1..1000 */
     const lh_vector_bitset *allow; /* chunk ids (bit chunk_id) that may be returned; NULL = all */
     bool snippets;                 /* fill each hit's highlight */
+    bool no_doc_ids;               /* leave each hit's doc_id NULL (saves a lookup per hit) */
 } lh_ai_lexical_opts;
 
 /* What a ranking read (for tests and benchmarks). */
@@ -189,6 +190,11 @@ int lh_ai_lexical_query(lh_ai_lexical *x, const char *query, const lh_ai_lexical
  * frees). LH_ENOENT if that row does not match the query. */
 int lh_ai_lexical_snippet(lh_ai_lexical *x, const char *query, int64_t id, char **out,
                           lh_error *err);
+/* The snippets of index rows ids[0..n) for query, as lh_ai_lexical_snippet, in one prepared
+ * statement: out[i] (caller frees each) is NULL for a row that does not match. On error all
+ * out[i] are NULL. */
+int lh_ai_lexical_snippets(lh_ai_lexical *x, const char *query, const int64_t *ids, size_t n,
+                           char **out, lh_error *err);
 /* Frees n hits. Accepts NULL. */
 void lh_ai_lexical_hits_free(lh_ai_lexical_hit *hits, size_t n);
 /* Closes the index. Accepts NULL. */

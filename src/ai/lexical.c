@@ -912,14 +912,22 @@ int lh_ai_lexical_query(lh_ai_lexical *x, const char *query, const lh_ai_lexical
     if (sn) sqlite3_bind_text(sn, 1, all.data, (int)all.len, SQLITE_STATIC);
     hits = lh_calloc(c.nheap ? c.nheap : 1, sizeof *hits);
     for (; n < c.nheap; n++) {
-        sqlite3_reset(doc);
-        sqlite3_bind_int64(doc, 1, c.heap[n].id);
-        if (sqlite3_step(doc) != SQLITE_ROW) {
-            rc = db_error(x, LH_ECORRUPT, "chunk of a match", err);
-            goto done;
+        int64_t id = c.heap[n].id;
+        /* the chunk id from the cached map when that is all the caller needs */
+        int64_t ch = o->no_doc_ids && id >= 0 && id < st->nids ? st->chunk[id] : -1;
+        if (ch >= 0) {
+            hits[n].chunk_id = ch;
+        } else {
+            sqlite3_reset(doc);
+            sqlite3_bind_int64(doc, 1, id);
+            if (sqlite3_step(doc) != SQLITE_ROW) {
+                rc = db_error(x, LH_ECORRUPT, "chunk of a match", err);
+                goto done;
+            }
+            if (!o->no_doc_ids)
+                hits[n].doc_id = lh_strdup((const char *)sqlite3_column_text(doc, 0));
+            hits[n].chunk_id = sqlite3_column_int64(doc, 1);
         }
-        hits[n].doc_id = lh_strdup((const char *)sqlite3_column_text(doc, 0));
-        hits[n].chunk_id = sqlite3_column_int64(doc, 1);
         hits[n].id = c.heap[n].id;
         hits[n].score = c.heap[n].score;
         if (sn) {
@@ -955,11 +963,13 @@ int lh_ai_lexical_search(lh_ai_lexical *x, const char *query, size_t k, lh_ai_le
     return lh_ai_lexical_query(x, query, &o, out, n_out, NULL, err);
 }
 
-int lh_ai_lexical_snippet(lh_ai_lexical *x, const char *query, int64_t id, char **out,
-                          lh_error *err)
+int lh_ai_lexical_snippets(lh_ai_lexical *x, const char *query, const int64_t *ids, size_t n,
+                           char **out, lh_error *err)
 {
-    *out = NULL;
-    if (!x || !query) return lh_error_set(err, LH_EINVAL, "lexical snippet: no index or query");
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    if (!x || !query || (n && !ids))
+        return lh_error_set(err, LH_EINVAL, "lexical snippet: no index, query or rows");
     qwords q;
     char **phrases;
     size_t np;
@@ -968,6 +978,7 @@ int lh_ai_lexical_snippet(lh_ai_lexical *x, const char *query, int64_t id, char 
     sqlite3_stmt *sn = NULL;
     if (rc) goto done;
     join_or(&all, phrases, np);
+    /* one statement for all the rows: the query is parsed and prepared once */
     if (sqlite3_prepare_v2(x->db,
                            "SELECT snippet(lh_fts, 0, '<mark>', '</mark>', '…', 32)"
                            " FROM lh_fts WHERE lh_fts MATCH ? AND rowid = ?",
@@ -976,21 +987,36 @@ int lh_ai_lexical_snippet(lh_ai_lexical *x, const char *query, int64_t id, char 
         goto done;
     }
     sqlite3_bind_text(sn, 1, all.data, (int)all.len, SQLITE_STATIC);
-    sqlite3_bind_int64(sn, 2, id);
-    int s = sqlite3_step(sn);
-    if (s == SQLITE_ROW) {
-        const unsigned char *h = sqlite3_column_text(sn, 0);
-        *out = lh_strdup(h ? (const char *)h : "");
-    } else if (s == SQLITE_DONE) {
-        rc = lh_error_set(err, LH_ENOENT, "lexical snippet: row %lld does not match the query",
-                          (long long)id);
-    } else {
-        rc = db_error(x, LH_EIO, "snippet", err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_reset(sn);
+        sqlite3_bind_int64(sn, 2, ids[i]);
+        int s = sqlite3_step(sn);
+        if (s == SQLITE_ROW) {
+            const unsigned char *h = sqlite3_column_text(sn, 0);
+            out[i] = lh_strdup(h ? (const char *)h : "");
+        } else if (s != SQLITE_DONE) {
+            rc = db_error(x, LH_EIO, "snippet", err);
+        }
     }
+    if (rc)
+        for (size_t i = 0; i < n; i++) {
+            free(out[i]);
+            out[i] = NULL;
+        }
 done:
     sqlite3_finalize(sn);
     lh_buf_free(&all);
     qwords_free(&q);
+    return rc;
+}
+
+int lh_ai_lexical_snippet(lh_ai_lexical *x, const char *query, int64_t id, char **out,
+                          lh_error *err)
+{
+    int rc = lh_ai_lexical_snippets(x, query, &id, 1, out, err);
+    if (!rc && !*out)
+        rc = lh_error_set(err, LH_ENOENT, "lexical snippet: row %lld does not match the query",
+                          (long long)id);
     return rc;
 }
 

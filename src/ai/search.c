@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -200,6 +201,35 @@ static int check_opts(const lh_ai_search_opts *o, lh_error *err)
     return LH_OK;
 }
 
+/* The vector half of a search: embeds the query and walks the graph. In hybrid mode it runs
+ * on its own thread while the caller ranks by BM25 (both are read-only on the index and safe
+ * to run alongside other searches); its result is read only after the join. */
+typedef struct vector_half {
+    lh_ai_embedder *e;
+    const lh_hnsw *h;
+    const char *query;
+    lh_hnsw_search_opts so;
+    bool skip;         /* the filter allows no chunk */
+    lh_vector_hit *vh; /* room for so.k, owned by the caller */
+    size_t nv;
+    int rc;
+    lh_error err;
+} vector_half;
+
+static void *vector_half_run(void *arg)
+{
+    vector_half *v = arg;
+    v->nv = 0;
+    if (v->skip) return NULL;
+    float *qv = lh_malloc(lh_ai_embedder_dims(v->e) * sizeof(float));
+    if ((v->rc = lh_ai_embed(v->e, &v->query, NULL, 1, qv, &v->err)))
+        lh_error_prefix(&v->err, "query");
+    else
+        v->rc = lh_hnsw_search(v->h, NULL, qv, &v->so, v->vh, &v->nv, &v->err);
+    free(qv);
+    return NULL;
+}
+
 int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const lh_identity *who,
                       const lh_ai_search_opts *o, json_t **out, lh_error *err)
 {
@@ -222,9 +252,15 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
     uint64_t *rows_allowed = NULL;
     int64_t matches = -1;
     lh_vector_bitset allow = {0};
-    float *qv = NULL;
     lh_vector_hit *vh = NULL;
+    vector_half vhalf = {0};
+    pthread_t vthread;
+    bool vthread_live = false;
+    int lrc = LH_OK;
+    lh_error lerr = {0};
     lh_ai_lexical_hit *lh = NULL;
+    char **snippets = NULL; /* by shown hit; NULL = none */
+    size_t n = 0;           /* hits shown */
     size_t nl = 0;
     cand *cs = NULL;
     size_t ncs = 0, cap = 0;
@@ -278,35 +314,50 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
                               dim, m->index, m->dim);
             goto done;
         }
-        qv = lh_malloc(dim * sizeof(float));
-        if ((rc = lh_ai_embed(e, &o->query, NULL, 1, qv, err))) {
-            lh_error_prefix(err, "query");
-            goto done;
-        }
         vh = lh_calloc((size_t)ncand, sizeof *vh);
-        lh_hnsw_search_opts so = {
-            .k = ncand, .ef_search = o->ef_search, .allow = o->filter ? &allow : NULL};
-        size_t nv = 0;
-        if (!o->filter || matches > 0)
-            if ((rc = lh_hnsw_search(h, NULL, qv, &so, vh, &nv, err))) goto done;
-        for (size_t i = 0; i < nv; i++) {
-            cand *c = cand_get(&cs, &ncs, &cap, vh[i].id);
-            c->vrank = (int)i + 1;
-            c->vscore = 1.0 - vh[i].distance;
-        }
+        vhalf = (vector_half){
+            .e = e,
+            .h = h,
+            .query = o->query,
+            .so = {.k = ncand, .ef_search = o->ef_search, .allow = o->filter ? &allow : NULL},
+            .skip = o->filter && matches <= 0,
+            .vh = vh};
+        /* hybrid: the vector half on a thread of its own, inline if none can be started */
+        if (!want_l || pthread_create(&vthread, NULL, vector_half_run, &vhalf) != 0)
+            vector_half_run(&vhalf);
+        else
+            vthread_live = true;
     }
     if (want_l) {
         /* The allow-set is applied inside the BM25 ranking, and snippets are made below for
          * the hits shown only. */
-        lh_ai_lexical_opts lo = {.k = (size_t)ncand, .allow = o->filter ? &allow : NULL};
-        lh_error le = {0};
-        rc = lh_ai_lexical_query(ai_text_lexical(t), o->query, &lo, &lh, &nl, NULL, &le);
-        if (rc == LH_EINVAL && o->mode == LH_AI_SEARCH_HYBRID && strstr(le.msg, "no words")) {
-            rc = LH_OK; /* only punctuation or symbols: the vector side still answers */
-        } else if (rc) {
-            *err = le;
-            goto done;
-        }
+        lh_ai_lexical_opts lo = {
+            .k = (size_t)ncand, .allow = o->filter ? &allow : NULL, .no_doc_ids = true};
+        lrc = lh_ai_lexical_query(ai_text_lexical(t), o->query, &lo, &lh, &nl, NULL, &lerr);
+        if (lrc == LH_EINVAL && o->mode == LH_AI_SEARCH_HYBRID && strstr(lerr.msg, "no words"))
+            lrc = LH_OK; /* only punctuation or symbols: the vector side still answers */
+    }
+    if (vthread_live) {
+        pthread_join(vthread, NULL);
+        vthread_live = false;
+    }
+    /* the vector half's error first, as when the halves ran one after the other */
+    if (want_v && vhalf.rc) {
+        *err = vhalf.err;
+        rc = vhalf.rc;
+        goto done;
+    }
+    if (lrc) {
+        *err = lerr;
+        rc = lrc;
+        goto done;
+    }
+    for (size_t i = 0; want_v && i < vhalf.nv; i++) {
+        cand *c = cand_get(&cs, &ncs, &cap, vh[i].id);
+        c->vrank = (int)i + 1;
+        c->vscore = 1.0 - vh[i].distance;
+    }
+    if (want_l) {
         int rank = 0;
         for (size_t i = 0; i < nl && rank < ncand; i++) {
             if (lh[i].chunk_id < 0 || (size_t)lh[i].chunk_id >= nchunks) continue;
@@ -327,7 +378,7 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
                 (c->vrank ? wv / (rrf_k + c->vrank) : 0) + (c->lrank ? wl / (rrf_k + c->lrank) : 0);
     }
     qsort(cs, ncs, sizeof *cs, cmp_fused);
-    size_t n = ncs < (size_t)k ? ncs : (size_t)k;
+    n = ncs < (size_t)k ? ncs : (size_t)k;
     if (o->include_rows && n) {
         pos = lh_calloc(n, sizeof *pos);
         for (size_t i = 0; i < n; i++)
@@ -339,6 +390,21 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
                               .nfiles = m->nfiles,
                               .nrows = ai_text_dataset_rows(t)};
         if ((rc = lh_query_rows_json(q, who, &rs, pos, n, NULL, &rows, err))) goto done;
+    }
+    if (want_l && n) {
+        /* the shown lexical hits' snippets, through one statement */
+        int64_t *ids = lh_calloc(n, sizeof *ids);
+        size_t ns = 0;
+        snippets = lh_calloc(n, sizeof *snippets);
+        for (size_t i = 0; i < n; i++)
+            if (cs[i].lrank) ids[ns++] = cs[i].lid;
+        char **got = lh_calloc(ns ? ns : 1, sizeof *got);
+        rc = lh_ai_lexical_snippets(ai_text_lexical(t), o->query, ids, ns, got, err);
+        for (size_t i = 0, j = 0; i < n && !rc; i++)
+            if (cs[i].lrank) snippets[i] = got[j++];
+        free(got);
+        free(ids);
+        if (rc) goto done;
     }
     hits = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -364,19 +430,7 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
                       (json_int_t)c->chunk, "text", text, "char_start", (json_int_t)a, "char_end",
                       (json_int_t)b, "scores", scores, "highlight", hl);
         free(hl);
-        char *snippet = NULL;
-        if (c->lrank) {
-            lh_error se = {0};
-            rc = lh_ai_lexical_snippet(ai_text_lexical(t), o->query, c->lid, &snippet, &se);
-            if (rc == LH_ENOENT) rc = LH_OK; /* no snippet rather than no answer */
-            if (rc) {
-                json_decref(hit);
-                *err = se;
-                goto done;
-            }
-            if (snippet) json_object_set_new(hit, "snippet", json_string(snippet));
-            free(snippet);
-        }
+        if (snippets && snippets[i]) json_object_set_new(hit, "snippet", json_string(snippets[i]));
         if (rows) json_object_set(hit, "fields", json_array_get(rows, i));
         json_array_append_new(hits, hit);
     }
@@ -393,13 +447,16 @@ int lh_ai_text_search(lh_ai_text_index *t, lh_ai_embedder *e, lh_query *q, const
     if (o->filter) json_object_set_new(*out, "filter_matches", json_integer(matches));
     json_object_set_new(*out, "elapsed_ms", json_real((double)(lh_now_ns() - t0) / 1e6));
 done:
+    if (vthread_live) pthread_join(vthread, NULL);
+    for (size_t i = 0; snippets && i < n; i++)
+        free(snippets[i]);
+    free(snippets);
     json_decref(hits);
     json_decref(rows);
     free(pos);
     free(cs);
     lh_ai_lexical_hits_free(lh, nl);
     free(vh);
-    free(qv);
     lh_vector_bitset_free(&allow);
     free(rows_allowed);
     return rc;

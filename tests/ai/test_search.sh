@@ -116,6 +116,35 @@ for mode in hybrid lexical vector; do
     CHECKS=$((CHECKS + 1))
     [[ "$first" == *"[["* ]] && pass "$mode: the filtered search has hits" || fail "no hits: $first"
 done
+# Hybrid runs its vector half on a thread of its own while BM25 ranks: the fusion is still RRF
+# over the two rankings asked for separately (50 candidates each), and hybrid searches sent at
+# once (filtered or not) all get the answer a lone search gets.
+q='"query":"nurse payroll Kubernetes cluster","index":"people_resume_text"'
+post /search "{$q,\"mode\":\"vector\",\"k\":50}"; cp "$T/body" "$T/hv.json"
+post /search "{$q,\"mode\":\"lexical\",\"k\":50}"; cp "$T/body" "$T/hl.json"
+post /search "{$q,\"mode\":\"hybrid\",\"k\":10}"; cp "$T/body" "$T/hh.json"
+expect_eq "$(jq -c '[.hits[].chunk.id]' "$T/hh.json")" "$(jq -nc --slurpfile v "$T/hv.json" \
+    --slurpfile l "$T/hl.json" '[($v[0].hits | to_entries[] | {id: .value.chunk.id, s: (0.5 / (61 + .key))}),
+    ($l[0].hits | to_entries[] | {id: .value.chunk.id, s: (1 / (61 + .key))})] | group_by(.id) |
+    map({id: .[0].id, s: (map(.s) | add)}) | sort_by(-.s, .id) | .[:10] | map(.id)')" \
+    "hybrid = RRF of the vector and lexical rankings"
+expect_jq '(.hits | length) == 10 and all(.hits[]; .scores.vector_rank != null or .scores.lexical_rank != null)' \
+    "hybrid hits carry their ranks"
+shape='[.hits[] | [.chunk.id, .score, .scores, .snippet, .highlight]]'
+for f in "" ',"filter":"city = '"'Chicago'"'"'; do
+    body="{$q,\"mode\":\"hybrid\",\"k\":10$f}"
+    post /search "$body"; alone=$(jq -c "$shape" "$T/body")
+    pids=()
+    for i in 1 2 3 4 5 6 7 8; do
+        curl -s -X POST "$URL/search" -H 'Content-Type: application/json' --data-binary "$body" \
+            >"$T/par$i.json" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    for i in 1 2 3 4 5 6 7 8; do
+        expect_eq "$(jq -c "$shape" "$T/par$i.json")" "$alone" "concurrent hybrid search $i${f:+ (filtered)}"
+    done
+done
 post /search '{"query":"accountant payroll","index":"people_resume_text","mode":"lexical","filter":"city = '"'Boston'"' AND random() < 2","k":10,"include_rows":true}'
 expect_status 200
 expect_jq '(.hits | length) > 0 and all(.hits[]; .fields.city == "Boston")' "a filter with a call (not cached) still filters"
