@@ -171,6 +171,11 @@ void lh_manifest_add_journal(lh_manifest *m, const char *key);
 const lh_column *lh_manifest_column(const lh_manifest *m, const char *name);
 /* Number of delta files in m. */
 size_t lh_manifest_ndeltas(const lh_manifest *m);
+/* Appends ['path', ...] (SQL literals) of m's local file copies, delta or base files, leaving
+ * out the keys in skip; *count (may be NULL) gets how many. LH_EUNSUPPORTED if a file has
+ * no local path. */
+int lh_manifest_file_list(lh_storage *st, const lh_manifest *m, bool delta, char *const *skip,
+                          size_t nskip, lh_buf *out, size_t *count, lh_error *err);
 /* Appends to out a SELECT returning the dataset's rows at m: base files plus deltas merged
  * on read (latest row per key wins, deleted keys dropped) in one DuckDB plan. Files are read
  * in place (the store must have local paths: LH_EUNSUPPORTED otherwise). */

@@ -10,27 +10,32 @@
  * what a full rewrite would hold. */
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "catalog/catalog.h"
 #include "core/duckdb_capi.h"
 
-/* Appends ['p1', 'p2', ...] of the files with delta == want. */
-static int path_list(lh_storage *st, const lh_manifest *m, bool want, lh_buf *out, lh_error *err)
+int lh_manifest_file_list(lh_storage *st, const lh_manifest *m, bool delta, char *const *skip,
+                          size_t nskip, lh_buf *out, size_t *count, lh_error *err)
 {
-    bool first = true;
+    size_t n = 0;
     lh_buf_putc(out, '[');
     for (size_t i = 0; i < m->nfiles; i++) {
-        if (m->files[i].delta != want) continue;
+        if (m->files[i].delta != delta) continue;
+        bool skipped = false;
+        for (size_t k = 0; k < nskip && !skipped; k++)
+            skipped = strcmp(skip[k], m->files[i].key) == 0;
+        if (skipped) continue;
         char path[PATH_MAX];
         if (!lh_storage_local_path(st, m->files[i].key, path, sizeof path))
             return lh_error_set(err, LH_EUNSUPPORTED,
                                 "dataset '%s': file %s has no local copy for the query engine",
                                 m->dataset, m->files[i].key);
-        if (!first) lh_buf_puts(out, ", ");
+        if (n++) lh_buf_puts(out, ", ");
         lh_sql_quote(out, path);
-        first = false;
     }
     lh_buf_putc(out, ']');
+    if (count) *count = n;
     return LH_OK;
 }
 
@@ -73,7 +78,7 @@ int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char 
     }
     if (ndelta == 0) {
         lh_buf_puts(out, "SELECT * FROM read_parquet(");
-        rc = path_list(st, m, false, out, err);
+        rc = lh_manifest_file_list(st, m, false, NULL, 0, out, NULL, err);
         lh_buf_putc(out, ')');
         where_clause(out, where);
         return rc;
@@ -83,7 +88,7 @@ int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char 
                             "dataset '%s' version %lld: delta files but no primary key", m->dataset,
                             (long long)m->version);
     lh_buf deltas = {0};
-    if ((rc = path_list(st, m, true, &deltas, err))) goto done;
+    if ((rc = lh_manifest_file_list(st, m, true, NULL, 0, &deltas, NULL, err))) goto done;
     if (where) {
         /* A lookup: the few matching delta rows are read once, for both sides (opening every
          * small delta file costs more than its rows). */
@@ -98,7 +103,7 @@ int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char 
         lh_buf_puts(out, "SELECT ");
         column_list(m, "__b", out);
         lh_buf_puts(out, " FROM (SELECT * FROM read_parquet(");
-        if ((rc = path_list(st, m, false, out, err))) goto done;
+        if ((rc = lh_manifest_file_list(st, m, false, NULL, 0, out, NULL, err))) goto done;
         lh_buf_putc(out, ')');
         where_clause(out, where);
         lh_buf_puts(out, ") AS __b ANTI JOIN (SELECT ");

@@ -35,6 +35,25 @@ void lh_sql_ident(lh_buf *b, const char *s)
     quote_with(b, s, '"');
 }
 
+void lh_sql_ident_list(lh_buf *b, char *const *names, size_t n, const char *alias)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i) lh_buf_puts(b, ", ");
+        if (alias) lh_buf_printf(b, "%s.", alias);
+        lh_sql_ident(b, names[i]);
+    }
+}
+
+void lh_sql_key_match(lh_buf *b, char *const *key, size_t n, const char *x, const char *y)
+{
+    for (size_t i = 0; i < n; i++) {
+        lh_buf_printf(b, "%s%s.", i ? " AND " : "", x);
+        lh_sql_ident(b, key[i]);
+        lh_buf_printf(b, " = %s.", y);
+        lh_sql_ident(b, key[i]);
+    }
+}
+
 int lh_duckdb_exec(duckdb_connection conn, const char *sql, const char *what, lh_error *err)
 {
     duckdb_result res;

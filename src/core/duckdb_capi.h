@@ -388,6 +388,10 @@ static inline const char *lh_duckdb_string(const duckdb_string_t *s, uint32_t *l
 void lh_sql_quote(lh_buf *b, const char *s);
 /* Appends s to b as a SQL identifier ("..." with quotes doubled). */
 void lh_sql_ident(lh_buf *b, const char *s);
+/* Appends the n names as quoted identifiers, "alias.k1, alias.k2" (alias may be NULL). */
+void lh_sql_ident_list(lh_buf *b, char *const *names, size_t n, const char *alias);
+/* Appends "x.k1 = y.k1 AND x.k2 = y.k2 ..." over the n key columns (a join condition). */
+void lh_sql_key_match(lh_buf *b, char *const *key, size_t n, const char *x, const char *y);
 
 /* Runs one statement on conn, discarding the result; on failure LH_EINVAL/LH_EINTERNAL with
  * DuckDB's message prefixed by what (e.g. "create view candidates"). */

@@ -80,17 +80,6 @@ int ing_key_parse(const char *spec, const lh_manifest *m, char ***out, size_t *n
     return LH_OK;
 }
 
-/* Appends "a.k1 = b.k1 AND a.k2 = b.k2". */
-static void key_join(lh_buf *b, char *const *key, size_t nkey, const char *x, const char *y)
-{
-    for (size_t i = 0; i < nkey; i++) {
-        lh_buf_printf(b, "%s%s.", i ? " AND " : "", x);
-        lh_sql_ident(b, key[i]);
-        lh_buf_printf(b, " = %s.", y);
-        lh_sql_ident(b, key[i]);
-    }
-}
-
 /* Appends the key as text: concat_ws(',', CAST(a.k1 AS VARCHAR), ...). */
 static void key_text(lh_buf *b, char *const *key, size_t nkey, const char *alias)
 {
@@ -108,14 +97,6 @@ static void key_names(lh_buf *b, char *const *key, size_t nkey)
 {
     for (size_t i = 0; i < nkey; i++)
         lh_buf_printf(b, "%s%s", i ? ", " : "", key[i]);
-}
-
-static void key_list(lh_buf *b, char *const *key, size_t nkey)
-{
-    for (size_t i = 0; i < nkey; i++) {
-        if (i) lh_buf_puts(b, ", ");
-        lh_sql_ident(b, key[i]);
-    }
 }
 
 /* One BIGINT (or VARCHAR) scalar from a query. */
@@ -173,7 +154,7 @@ int ing_key_check_unique(duckdb_connection c, const char *dataset, const char *r
     lh_buf_puts(&sql, " AS k, count(*) AS n FROM ");
     lh_buf_puts(&sql, rel);
     lh_buf_puts(&sql, " GROUP BY ");
-    key_list(&sql, key, nkey);
+    lh_sql_ident_list(&sql, key, nkey, NULL);
     lh_buf_puts(&sql, " HAVING count(*) > 1))");
     duckdb_result res;
     if ((rc = ing_query(c, sql.data, &res, err))) goto done;
@@ -698,7 +679,7 @@ static int check_and_batch(upsert_run *u, lh_error *err)
         }
     }
     lh_buf_puts(&sql, " FROM lh_raw) QUALIFY row_number() OVER (PARTITION BY ");
-    key_list(&sql, m->key, m->nkey);
+    lh_sql_ident_list(&sql, m->key, m->nkey, NULL);
     lh_buf_puts(&sql, " ORDER BY __lh_row DESC) = 1");
     if ((rc = lh_duckdb_exec(u->c, sql.data, "batch", err))) goto done;
     if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_batch", &u->nbatch, err))) goto done;
@@ -716,7 +697,7 @@ static int check_and_batch(upsert_run *u, lh_error *err)
             lh_sql_ident(&sql, m->key[k]);
         }
         lh_buf_puts(&sql, " FROM lh_raw) GROUP BY ");
-        key_list(&sql, m->key, m->nkey);
+        lh_sql_ident_list(&sql, m->key, m->nkey, NULL);
         lh_buf_puts(&sql, " HAVING count(*) > 1) ORDER BY first LIMIT 5)");
         scalar_str(u->c, sql.data, u->r->duplicate_keys, sizeof u->r->duplicate_keys);
     }
@@ -752,7 +733,7 @@ static int key_prefilter(upsert_run *u, lh_buf *where, lh_error *err)
         lh_buf_puts(&q, " FROM (");
         if ((rc = lh_manifest_scan_sql(u->ing->st, m, &q, err))) goto done;
         lh_buf_puts(&q, ") AS __c SEMI JOIN lh_batch AS __n ON ");
-        key_join(&q, m->key, m->nkey, "__c", "__n");
+        lh_sql_key_match(&q, m->key, m->nkey, "__c", "__n");
         if ((rc = lh_duckdb_exec(u->c, q.data, "existing keys", err)) ||
             (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_hit", &n, err)))
             goto done;
@@ -799,7 +780,7 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
     rc = lh_manifest_scan_sql_where(u->ing->st, m, where.len ? where.data : NULL, &sql, err);
     if (rc) goto done;
     lh_buf_puts(&sql, ") AS __c SEMI JOIN lh_batch AS __n ON ");
-    key_join(&sql, m->key, m->nkey, "__c", "__n");
+    lh_sql_key_match(&sql, m->key, m->nkey, "__c", "__n");
     if ((rc = lh_duckdb_exec(u->c, sql.data, "current rows", err))) goto done;
 
     /* What changes: an upsert row is new, or differs in a given non-key column. */
@@ -843,10 +824,10 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
                   del ? "true" : "false");
     if (del) {
         lh_buf_puts(&sql, " FROM lh_batch AS __n SEMI JOIN lh_old AS __o ON ");
-        key_join(&sql, m->key, m->nkey, "__n", "__o");
+        lh_sql_key_match(&sql, m->key, m->nkey, "__n", "__o");
     } else {
         lh_buf_puts(&sql, " FROM lh_batch AS __n LEFT JOIN lh_old AS __o ON ");
-        key_join(&sql, m->key, m->nkey, "__n", "__o");
+        lh_sql_key_match(&sql, m->key, m->nkey, "__n", "__o");
         lh_buf_printf(&sql, " WHERE %s", changed.data);
     }
     rc = lh_duckdb_exec(u->c, sql.data, "delta rows", err);
@@ -875,7 +856,7 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
             lh_buf_puts(&sql, "SELECT string_agg(k, ', ') FROM (SELECT ");
             key_text(&sql, m->key, m->nkey, "__n");
             lh_buf_puts(&sql, " AS k FROM lh_batch AS __n ANTI JOIN lh_old AS __o ON ");
-            key_join(&sql, m->key, m->nkey, "__n", "__o");
+            lh_sql_key_match(&sql, m->key, m->nkey, "__n", "__o");
             lh_buf_puts(&sql, " ORDER BY __n.__lh_row LIMIT 5)");
             scalar_str(u->c, sql.data, u->r->absent_keys, sizeof u->r->absent_keys);
         }
@@ -901,11 +882,11 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
     if (del) {
         lh_buf_puts(events, "}) AS VARCHAR) AS old_value, NULL::VARCHAR AS new_value, 'delete' AS "
                             "op FROM lh_old AS __o SEMI JOIN lh_batch AS __n ON ");
-        key_join(events, m->key, m->nkey, "__o", "__n");
+        lh_sql_key_match(events, m->key, m->nkey, "__o", "__n");
     } else {
         lh_buf_puts(events, "}) AS VARCHAR) AS new_value, 'insert' AS op FROM lh_batch AS __n "
                             "ANTI JOIN lh_old AS __o ON ");
-        key_join(events, m->key, m->nkey, "__n", "__o");
+        lh_sql_key_match(events, m->key, m->nkey, "__n", "__o");
     }
     for (size_t i = 0; !del && i < m->ncolumns; i++) {
         const char *c = m->columns[i].name;
@@ -920,7 +901,7 @@ static int build_delta(upsert_run *u, int64_t seq, lh_buf *events, lh_error *err
         lh_sql_ident(events, c);
         lh_buf_puts(events, " AS VARCHAR) AS new_value, 'update' AS op FROM lh_batch AS __n JOIN "
                             "lh_old AS __o ON ");
-        key_join(events, m->key, m->nkey, "__n", "__o");
+        lh_sql_key_match(events, m->key, m->nkey, "__n", "__o");
         lh_buf_printf(events, " WHERE __n.__lh_p%zu AND __n.", i);
         lh_sql_ident(events, c);
         lh_buf_puts(events, " IS DISTINCT FROM __o.");

@@ -274,50 +274,6 @@ static char *base_signature(const lh_manifest *m)
     return lh_buf_steal(&b);
 }
 
-/* Appends ['p1', ...] of m's files with delta == want that are not in skip (n_skip keys). */
-static int local_list(lh_query *q, const lh_manifest *m, bool want, char *const *skip, size_t nskip,
-                      lh_buf *out, size_t *count, lh_error *err)
-{
-    size_t n = 0;
-    lh_buf_putc(out, '[');
-    for (size_t i = 0; i < m->nfiles; i++) {
-        if (m->files[i].delta != want) continue;
-        bool skipped = false;
-        for (size_t k = 0; k < nskip && !skipped; k++)
-            skipped = strcmp(skip[k], m->files[i].key) == 0;
-        if (skipped) continue;
-        char path[PATH_MAX];
-        if (!lh_storage_local_path(q->st, m->files[i].key, path, sizeof path))
-            return lh_error_set(err, LH_EUNSUPPORTED,
-                                "dataset '%s': file %s has no local copy for the query engine",
-                                m->dataset, m->files[i].key);
-        if (n++) lh_buf_puts(out, ", ");
-        lh_sql_quote(out, path);
-    }
-    lh_buf_putc(out, ']');
-    if (count) *count = n;
-    return LH_OK;
-}
-
-static void key_cols(lh_buf *b, const lh_manifest *m, const char *alias)
-{
-    for (size_t i = 0; i < m->nkey; i++) {
-        lh_buf_printf(b, "%s%s%s", i ? ", " : "", alias ? alias : "", alias ? "." : "");
-        lh_sql_ident(b, m->key[i]);
-    }
-}
-
-/* Appends "x.k1 = y.k1 AND ...". */
-static void key_match(lh_buf *b, const lh_manifest *m, const char *x, const char *y)
-{
-    for (size_t i = 0; i < m->nkey; i++) {
-        lh_buf_printf(b, "%s%s.", i ? " AND " : "", x);
-        lh_sql_ident(b, m->key[i]);
-        lh_buf_printf(b, " = %s.", y);
-        lh_sql_ident(b, m->key[i]);
-    }
-}
-
 /* SELECT of the newest row per key of the n delta files in list. One file needs no window:
  * an upsert writes one row per key (the last row of each key in its batch). */
 static void latest_rows(lh_buf *b, const lh_manifest *m, const char *list, size_t n)
@@ -325,7 +281,7 @@ static void latest_rows(lh_buf *b, const lh_manifest *m, const char *list, size_
     lh_buf_printf(b, "SELECT * FROM read_parquet(%s)", list);
     if (n < 2) return;
     lh_buf_puts(b, " QUALIFY row_number() OVER (PARTITION BY ");
-    key_cols(b, m, NULL);
+    lh_sql_ident_list(b, m->key, m->nkey, NULL);
     lh_buf_puts(b, " ORDER BY " LH_DELTA_SEQ " DESC) = 1");
 }
 
@@ -351,18 +307,18 @@ static void with_shadow(lh_buf *b, const lh_manifest *m, const char *files, size
     lh_buf_puts(b, ") AS __l LEFT JOIN (");
     if (table) {
         lh_buf_puts(b, "SELECT ");
-        key_cols(b, m, "__t");
+        lh_sql_ident_list(b, m->key, m->nkey, "__t");
         lh_buf_printf(b, " FROM %s AS __t WHERE __t." DELTA_SHADOW, table);
     }
     if (has_base) {
         lh_buf_puts(b, table ? " UNION SELECT " : "SELECT ");
-        key_cols(b, m, "__b");
+        lh_sql_ident_list(b, m->key, m->nkey, "__b");
         lh_buf_printf(b, " FROM read_parquet(%s) AS __b SEMI JOIN read_parquet(%s) AS __n ON ",
                       base, files);
-        key_match(b, m, "__b", "__n");
+        lh_sql_key_match(b, m->key, m->nkey, "__b", "__n");
     }
     lh_buf_puts(b, ") AS __s ON ");
-    key_match(b, m, "__s", "__l");
+    lh_sql_key_match(b, m->key, m->nkey, "__s", "__l");
 }
 
 /* Adds m's delta files that v's table lacks, in one transaction. False (nothing changed) if
@@ -383,8 +339,8 @@ static bool delta_advance(lh_query *q, view *v, const lh_manifest *m)
     lh_buf list = {0}, sql = {0}, base = {0};
     size_t nnew = 0;
     bool ok = false;
-    if (local_list(q, m, true, v->dfiles, v->ndfiles, &list, &nnew, NULL) || nnew == 0 ||
-        local_list(q, m, false, NULL, 0, &base, NULL, NULL))
+    if (lh_manifest_file_list(q->st, m, true, v->dfiles, v->ndfiles, &list, &nnew, NULL) ||
+        nnew == 0 || lh_manifest_file_list(q->st, m, false, NULL, 0, &base, NULL, NULL))
         goto done;
     int64_t min_seq = 0;
     lh_buf_printf(&sql, "SELECT min(" LH_DELTA_SEQ ") FROM read_parquet(%s)", list.data);
@@ -403,10 +359,10 @@ static bool delta_advance(lh_query *q, view *v, const lh_manifest *m)
     /* The older rows are found in the table itself (rows at or past the new files' lowest
      * sequence are the new ones), not by reading the new files again. */
     lh_buf_printf(&sql, "; DELETE FROM %s AS __t USING (SELECT ", v->dtable);
-    key_cols(&sql, m, NULL);
+    lh_sql_ident_list(&sql, m->key, m->nkey, NULL);
     lh_buf_printf(&sql, " FROM %s WHERE " LH_DELTA_SEQ " >= %" PRId64 ") AS __n WHERE ", v->dtable,
                   min_seq);
-    key_match(&sql, m, "__t", "__n");
+    lh_sql_key_match(&sql, m->key, m->nkey, "__t", "__n");
     lh_buf_printf(&sql, " AND __t." LH_DELTA_SEQ " < %" PRId64 "; COMMIT", min_seq);
     lh_error e = {0};
     if (lh_duckdb_exec(q->admin, sql.data, "delta rows", &e)) {
@@ -438,8 +394,8 @@ static int delta_build(lh_query *q, const lh_manifest *m, lh_buf *out, char **ta
 {
     lh_buf name = {0}, tbl = {0}, list = {0}, base = {0}, sql = {0};
     size_t nbase = 0, nlist = 0;
-    int rc = local_list(q, m, true, NULL, 0, &list, &nlist, err);
-    if (!rc) rc = local_list(q, m, false, NULL, 0, &base, &nbase, err);
+    int rc = lh_manifest_file_list(q->st, m, true, NULL, 0, &list, &nlist, err);
+    if (!rc) rc = lh_manifest_file_list(q->st, m, false, NULL, 0, &base, &nbase, err);
     if (rc) goto done;
     lh_buf_printf(&name, "%s#%" PRIu64, m->dataset, ++q->delta_gen);
     lh_buf_puts(&tbl, "lh_delta.");
@@ -456,9 +412,9 @@ static int delta_build(lh_query *q, const lh_manifest *m, lh_buf *out, char **ta
         /* Only delta keys the base holds take part in the anti-join: a key fetch then hashes
          * a few keys, not every appended row's. */
         lh_buf_printf(out, " FROM read_parquet(%s) AS __b ANTI JOIN (SELECT ", base.data);
-        key_cols(out, m, NULL);
+        lh_sql_ident_list(out, m->key, m->nkey, NULL);
         lh_buf_printf(out, " FROM %s WHERE " DELTA_SHADOW ") AS __d ON ", tbl.data);
-        key_match(out, m, "__b", "__d");
+        lh_sql_key_match(out, m->key, m->nkey, "__b", "__d");
         lh_buf_puts(out, " UNION ALL ");
     }
     lh_buf_puts(out, "SELECT ");
