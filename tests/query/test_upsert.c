@@ -244,6 +244,30 @@ static void test_large_batch_upsert_and_pure_append(void **state)
     snprintf(want, sizeof want, "7000 %" PRId64, sum);
     assert_string_equal(v, want);
     free(v);
+    /* Bulk inserts journal one event per new row naming the delta file that holds it (in the
+     * version's manifest); updates keep their per-field old and new values. */
+    v = scalar(f, "SELECT count(*) || ' ' || count(DISTINCT new_value) || ' ' || "
+                  "bool_and(old_value IS NULL) FROM journal WHERE dataset = 't' AND op = 'insert'");
+    assert_string_equal(v, "4000 2 true");
+    free(v);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "t", 0, &m, &err), 0);
+    char sql[512];
+    for (size_t i = 0, n = 0; i < m->nfiles; i++) {
+        if (!m->files[i].delta) continue;
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM journal WHERE entity = 't/%d' AND op = 'insert' AND "
+                 "new_value = '{\"file\":\"%s\"}'",
+                 n++ ? 7499 : 4499, m->files[i].key);
+        v = scalar(f, sql);
+        assert_string_equal(v, "1");
+        free(v);
+    }
+    lh_manifest_free(m);
+    v = scalar(f, "SELECT old_value || '>' || new_value FROM journal WHERE entity = 't/2000' AND "
+                  "op = 'update'");
+    assert_string_equal(v, "2000>-2000");
+    free(v);
     lh_buf_free(&a);
     lh_buf_free(&b);
     lh_buf_free(&c);
