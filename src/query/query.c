@@ -1188,6 +1188,38 @@ static bool is_query_expression(const char *sql)
     return false;
 }
 
+/* The one-prepare path of a JSON query: prepares "SELECT * FROM (sql) LIMIT limit" with the
+ * checks of prepare_checked and returns true if every result column serializes natively
+ * and no name looks renamed by the wrapper (DuckDB turns a repeated "a" into "a_1"; the
+ * two-prepare path keeps such names). False: nothing prepared, take the two-prepare path
+ * (which also reports any error). Preparing costs more than running a point lookup from
+ * memory, so a new lookup text pays one prepare, not two. */
+static bool prepare_wrapped(duckdb_connection conn, const char *sql, int64_t limit,
+                            duckdb_prepared_statement *out, columns *cols)
+{
+    size_t bad;
+    if (!lh_utf8_valid(sql, strlen(sql), &bad) || lexical_check(sql, NULL)) return false;
+    char *w = lh_sprintf("SELECT * FROM (%s\n) LIMIT %" PRId64, sql, limit);
+    duckdb_prepared_statement ps = NULL;
+    bool ok = prepare_checked(conn, w, &ps, NULL) == LH_OK;
+    free(w);
+    if (!ok) return false;
+    columns cc = {0};
+    ok = columns_init(&cc, ps, NULL);
+    for (idx_t i = 0; ok && i < cc.n; i++) {
+        const char *u = strrchr(cc.names[i], '_');
+        ok = !u || !u[1] || strspn(u + 1, "0123456789") != strlen(u + 1);
+    }
+    if (!ok) {
+        columns_free(&cc);
+        duckdb_destroy_prepare(&ps);
+        return false;
+    }
+    *out = ps;
+    *cols = cc;
+    return true;
+}
+
 /* Finds or prepares the statement for (sql, format, limit) on c. JSON results are bounded:
  * the statement asks for limit + 1 rows (to tell truncation) and runs materialized, which
  * lets DuckDB collect the result in parallel; streamed formats run streaming. */
@@ -1213,13 +1245,19 @@ static int stmt_get(lh_query *q, qconn *c, const char *sql, lh_query_format fmt,
     stmt_clear(victim);
 
     duckdb_prepared_statement ps = NULL;
+    columns cols = {0};
+    bool materialize;
+    if (fmt == LH_QUERY_JSON && is_query_expression(sql) &&
+        prepare_wrapped(c->c, sql, limit + 1, &ps, &cols)) {
+        materialize = true;
+        goto prepared;
+    }
     int rc = prepare_checked(c->c, sql, &ps, err);
     if (rc) return rc;
-    columns cols = {0};
     bool *cast = lh_calloc(duckdb_prepared_statement_column_count(ps) + 1, sizeof(bool));
     bool all_native = columns_init(&cols, ps, cast);
     bool subquery = is_query_expression(sql);
-    bool materialize = fmt == LH_QUERY_JSON && subquery;
+    materialize = fmt == LH_QUERY_JSON && subquery;
     if (!all_native || materialize) {
         /* EXPLAIN and friends cannot be wrapped; their results are small and their columns
          * plain text, so they run as they are. */
@@ -1248,6 +1286,7 @@ static int stmt_get(lh_query *q, qconn *c, const char *sql, lh_query_format fmt,
         columns_free(&cols);
         return rc;
     }
+prepared:
     victim->sql = lh_strdup(sql);
     victim->fmt = fmt;
     victim->limit = key_limit;
