@@ -113,30 +113,19 @@ static void served(lh_query *q, const char *sql)
     free(json);
 }
 
-static double time_served(lh_query *q, const char *sql, int n)
+/* Runs a lookup n times the way a server does and returns the median in ms: sql each time,
+ * or (sql NULL) a fetch cycling through the RUNS keys in ids — more keys than the statement
+ * cache holds, so each text is prepared again as a new key would be. */
+static double time_served(lh_query *q, const char *sql, char *const *ids, int n)
 {
     double *t = lh_calloc((size_t)n, sizeof *t);
     for (int i = 0; i < n; i++) {
+        char fetch[256];
+        if (!sql)
+            snprintf(fetch, sizeof fetch, "SELECT * FROM candidates WHERE candidate_id = '%s'",
+                     ids[i % RUNS]);
         uint64_t t0 = lh_now_ns();
-        served(q, sql);
-        t[i] = ms_since(t0);
-    }
-    double m = median(t, (size_t)n);
-    free(t);
-    return m;
-}
-
-/* Fetches by key n times, cycling through the RUNS keys in ids (more keys than the statement
- * cache holds, so each text is prepared again as a new key would be). */
-static double time_fetches(lh_query *q, char *const *ids, int n)
-{
-    double *t = lh_calloc((size_t)n, sizeof *t);
-    for (int i = 0; i < n; i++) {
-        char sql[256];
-        snprintf(sql, sizeof sql, "SELECT * FROM candidates WHERE candidate_id = '%s'",
-                 ids[i % RUNS]);
-        uint64_t t0 = lh_now_ns();
-        served(q, sql);
+        served(q, sql ? sql : fetch);
         t[i] = ms_since(t0);
     }
     double m = median(t, (size_t)n);
@@ -267,7 +256,7 @@ int main(int argc, char **argv)
     char fetch[256];
     snprintf(fetch, sizeof fetch, "SELECT * FROM candidates WHERE candidate_id = '%s'", ids[0]);
     printf("fetch_by_key_cold_us %.0f us\n", time_query(cold, fetch, FETCHES) * 1000);
-    printf("fetch_by_key_distinct_cold_us %.0f us\n", time_fetches(cold, ids, FETCHES) * 1000);
+    printf("fetch_by_key_distinct_cold_us %.0f us\n", time_served(cold, NULL, ids, FETCHES) * 1000);
 
     /* Key lookups admit the dataset (cache_admit_key_lookups); what a server's user sees
      * after that: every query through lh_query_resolve, as POST /sql runs it. */
@@ -280,8 +269,9 @@ int main(int argc, char **argv)
     }
     if (!cached(q, "candidates")) die("admission by key lookups", &err);
     printf("admit_by_key_lookups_ms %.1f ms (the third lookup loads the table)\n", admit[2]);
-    printf("fetch_by_key_admitted_us %.0f us\n", time_served(q, fetch, FETCHES) * 1000);
-    printf("fetch_by_key_distinct_admitted_us %.0f us\n", time_fetches(q, ids, FETCHES) * 1000);
+    printf("fetch_by_key_admitted_us %.0f us\n", time_served(q, fetch, NULL, FETCHES) * 1000);
+    printf("fetch_by_key_distinct_admitted_us %.0f us\n",
+           time_served(q, NULL, ids, FETCHES) * 1000);
 
     /* Commits on a cached dataset: the table follows them in place (no reload). */
     double fol[10], folvis[10];
@@ -311,7 +301,7 @@ int main(int argc, char **argv)
            median(fol, 10));
     printf("single_row_upsert_visible_cached_ms %.2f ms\n", median(folvis, 10));
     printf("fetch_by_key_admitted_after_upserts_us %.0f us\n",
-           time_served(q, fetch, FETCHES) * 1000);
+           time_served(q, fetch, NULL, FETCHES) * 1000);
 
     /* q1: hot (pinned) and cold (the uncached engine), alternated in the same run. */
     t0 = lh_now_ns();
@@ -345,9 +335,9 @@ int main(int argc, char **argv)
         served(q, fetch);
     printf("readmit_after_compact_ms %.1f ms\n", ms_since(t0));
     printf("fetch_by_key_after_compact_admitted_us %.0f us\n",
-           time_served(q, fetch, FETCHES) * 1000);
+           time_served(q, fetch, NULL, FETCHES) * 1000);
     printf("fetch_by_key_distinct_after_compact_admitted_us %.0f us\n",
-           time_fetches(q, ids, FETCHES) * 1000);
+           time_served(q, NULL, ids, FETCHES) * 1000);
     lh_query_close(cold);
 
     for (int i = 0; i < RUNS; i++)

@@ -1972,6 +1972,26 @@ static const char *skip_string(const char *p)
     return p;
 }
 
+/* Reads the next identifier of the SQL at *pp into name (see read_ident), skipping string
+ * literals and everything else; false at the end. *pp moves past it. */
+static bool next_ident(const char **pp, char *name, size_t n)
+{
+    for (const char *p = *pp; *p;) {
+        if (*p == '\'') {
+            p = skip_string(p);
+            continue;
+        }
+        const char *e = read_ident(p, name, n);
+        if (e == p) {
+            p++;
+            continue;
+        }
+        *pp = e;
+        return true;
+    }
+    return false;
+}
+
 /* Whether sql compares every one of the n key columns by equality or IN (`k = …`, `t.k IN
  * (…)`): a lexical look, no parse. A false positive (the same column name on another table)
  * only counts one lookup too many. */
@@ -1980,17 +2000,7 @@ static bool filters_on_key(const char *sql, char *const *key, size_t n)
     if (n == 0 || n > 64) return false;
     uint64_t seen = 0;
     char name[130];
-    for (const char *p = sql; *p;) {
-        if (*p == '\'') {
-            p = skip_string(p);
-            continue;
-        }
-        const char *e = read_ident(p, name, sizeof name);
-        if (e == p) {
-            p++;
-            continue;
-        }
-        p = e;
+    for (const char *p = sql; next_ident(&p, name, sizeof name);) {
         if (*p == '.') continue; /* a qualifier: the column follows */
         size_t k = 0;
         while (k < n && strcasecmp(name, key[k]) != 0)
@@ -2012,17 +2022,7 @@ static void cache_touch(lh_query *q, const char *sql)
     if (!q->hot_on) return;
     pthread_mutex_lock(&q->views_mu);
     char name[130];
-    for (const char *p = sql; *p;) {
-        if (*p == '\'') {
-            p = skip_string(p);
-            continue;
-        }
-        const char *e = read_ident(p, name, sizeof name);
-        if (e == p) {
-            p++;
-            continue;
-        }
-        p = e;
+    for (const char *p = sql; next_ident(&p, name, sizeof name);) {
         view *v = name[0] ? view_find(q, name) : NULL;
         if (!v || !lh_hot_touch(q->hot, name, v->version, v->bytes,
                                 v->nkey && filters_on_key(sql, v->key, v->nkey)))
