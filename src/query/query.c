@@ -2020,7 +2020,9 @@ static bool filters_on_key(const char *sql, char *const *key, size_t n)
 static void cache_touch(lh_query *q, const char *sql)
 {
     if (!q->hot_on) return;
-    pthread_mutex_lock(&q->views_mu);
+    /* Counting is advisory: while the lock is busy (a refresh, or an admission loading a
+     * table for a second) the query goes on uncounted rather than waiting behind it. */
+    if (pthread_mutex_trylock(&q->views_mu) != 0) return;
     char name[130];
     for (const char *p = sql; next_ident(&p, name, sizeof name);) {
         view *v = name[0] ? view_find(q, name) : NULL;
