@@ -21,8 +21,8 @@
  * only with cache_auto_admit, within a quarter of the budget: DuckDB scans and aggregates zstd
  * Parquet as fast or faster than an in-memory table (the 500K-row open-rate aggregation of
  * bench/sql: 4.4 ms over Parquet, 8.1 ms over the same rows in memory), so admission by query
- * count alone can slow a server down. An admission that does not fit is not retried for the
- * same version. */
+ * count alone can slow a server down. An admission that does not fit is not retried until the
+ * dataset's Parquet shrinks or REFUSED_RETRY_NS pass. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +36,7 @@
 #define CLUSTER_BYTES_PER_VALUE 2 /* ...each stored in at most this many bytes a value */
 #define KEY_ADMIT_LOOKUPS 3       /* key lookups of a dataset not in memory that admit it... */
 #define KEY_WINDOW_NS (60ULL * 1000 * 1000 * 1000) /* ...each within this long of the last */
+#define REFUSED_RETRY_NS (600ULL * 1000 * 1000 * 1000)
 
 typedef struct hot_entry {
     char *dataset;
@@ -50,7 +51,8 @@ typedef struct hot_entry {
     uint64_t lookups;        /* key lookups counted towards admission (see lh_hot_touch) */
     uint64_t last_lookup_ns; /* when the last of them came */
     uint64_t followed;       /* versions applied to the table in place (no reload) */
-    int64_t refused_version; /* an admission of this version did not fit */
+    int64_t refused_bytes;   /* Parquet size at which an admission did not fit (0: none) */
+    uint64_t refused_ns;     /* ...and when */
 } hot_entry;
 
 struct lh_hot {
@@ -279,7 +281,7 @@ int lh_hot_load(lh_hot *h, duckdb_connection admin, const lh_manifest *m, bool p
     }
     if ((rc = lh_duckdb_exec(admin, sql.data, "load into the cache", err))) {
         lh_error_prefix(err, "cache: dataset '%s'", m->dataset);
-        if (!pin) e->refused_version = m->version;
+        if (!pin) e->refused_bytes = m->bytes, e->refused_ns = lh_now_ns();
         lh_buf_reset(&sql);
         lh_buf_puts(&sql, "DROP TABLE IF EXISTS ");
         table_name(&sql, m->dataset);
@@ -296,7 +298,7 @@ int lh_hot_load(lh_hot *h, duckdb_connection admin, const lh_manifest *m, bool p
     if (used(h) > h->budget) {
         int64_t need = e->bytes;
         unload(admin, e);
-        if (!pin) e->refused_version = m->version;
+        if (!pin) e->refused_bytes = m->bytes, e->refused_ns = lh_now_ns();
         rc = lh_error_set(err, LH_ETOOBIG,
                           "cache: dataset '%s' needs %" PRId64 " MB in memory; the cache budget is "
                           "%" PRId64 " MB and pinned datasets hold %" PRId64 " MB",
@@ -421,7 +423,10 @@ bool lh_hot_touch(lh_hot *h, const char *dataset, int64_t version, int64_t bytes
         return false;
     }
     e->misses++;
-    if (e->refused_version == version) return false; /* it did not fit: wait for a new one */
+    /* An admission that did not fit is not retried (each try loads the whole table) until
+     * the dataset shrinks or REFUSED_RETRY_NS pass (pins elsewhere may have gone). */
+    if (e->refused_bytes && bytes >= e->refused_bytes && now - e->refused_ns < REFUSED_RETRY_NS)
+        return false;
     if (key_lookup && h->admit_keys) {
         if (now - e->last_lookup_ns > KEY_WINDOW_NS) e->lookups = 0;
         e->last_lookup_ns = now;
