@@ -1935,9 +1935,8 @@ json_t *lh_query_cache_stats(lh_query *q)
     return j;
 }
 
-/* Reads the identifier at p (bare or double-quoted) into name, lower-cased (names longer
- * than n leave name empty);
- * returns the position after it, or p itself if there is none there. */
+/* Reads the identifier at p (bare or double-quoted) into name, lower-cased (a name longer
+ * than n leaves name empty); returns the position after it, or p itself if none is there. */
 static const char *read_ident(const char *p, char *name, size_t n)
 {
     const char *s = p, *e;
