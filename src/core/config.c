@@ -69,6 +69,8 @@ static const key_def keys[] = {
     {"compact_delta_files", "LAKEHOUSE_COMPACT_DELTA_FILES", T_INT, OFF(compact_delta_files), 0,
      INT_MAX},
     {"cache_auto_admit", "LAKEHOUSE_CACHE_AUTO_ADMIT", T_BOOL, OFF(cache_auto_admit), 0, 0},
+    {"cache_admit_key_lookups", "LAKEHOUSE_CACHE_ADMIT_KEY_LOOKUPS", T_BOOL,
+     OFF(cache_admit_key_lookups), 0, 0},
     {"cache_memory_mb", "LAKEHOUSE_CACHE_MEMORY_MB", T_INT64, OFF(cache_memory_mb), 0,
      INT64_MAX / (1024 * 1024)},
 };
@@ -85,7 +87,7 @@ static const char known_keys[] =
     "s3_retry_max_ms, s3_timeout_ms, s3_conditional_put, "
     "s3_lease_ttl_ms, cache_max_bytes, cache_grace_ms, secrets_file, bucket, "
     "rescue_bucket, buckets, retention_hours, compact_delta_files, "
-    "cache_memory_mb, cache_auto_admit";
+    "cache_memory_mb, cache_auto_admit, cache_admit_key_lookups";
 
 static const key_def *find_key(const char *key)
 {
@@ -162,6 +164,7 @@ static void set_defaults(lh_config *cfg)
     cfg->retention_hours = 168;
     cfg->compact_delta_files = 64;
     cfg->cache_memory_mb = 0;
+    cfg->cache_admit_key_lookups = true;
     derive_dirs(cfg);
 }
 

@@ -19,20 +19,20 @@
 
 enum {
     LH_OK = 0,
-    LH_EINVAL = -1,       /* bad input from the caller: malformed data, bad name, bad SQL */
-    LH_ENOENT = -2,       /* the named thing does not exist */
-    LH_EEXIST = -3,       /* the thing already exists (put-if-absent lost) */
-    LH_EIO = -4,          /* the operating system or a backend failed */
-    LH_ENOMEM = -5,       /* out of memory */
-    LH_ECONFLICT = -6,    /* a concurrent writer committed first */
-    LH_ECORRUPT = -7,     /* stored data fails its checks */
-    LH_ETIMEOUT = -8,     /* the operation ran past its time limit */
-    LH_EDENIED = -9,      /* refused by policy: sandbox, read-only, permissions */
-    LH_ETOOBIG = -10,     /* over a configured size limit */
+    LH_EINVAL = -1,        /* bad input from the caller: malformed data, bad name, bad SQL */
+    LH_ENOENT = -2,        /* the named thing does not exist */
+    LH_EEXIST = -3,        /* the thing already exists (put-if-absent lost) */
+    LH_EIO = -4,           /* the operating system or a backend failed */
+    LH_ENOMEM = -5,        /* out of memory */
+    LH_ECONFLICT = -6,     /* a concurrent writer committed first */
+    LH_ECORRUPT = -7,      /* stored data fails its checks */
+    LH_ETIMEOUT = -8,      /* the operation ran past its time limit */
+    LH_EDENIED = -9,       /* refused by policy: sandbox, read-only, permissions */
+    LH_ETOOBIG = -10,      /* over a configured size limit */
     LH_EUNSUPPORTED = -11, /* valid but not supported (format, type, option) */
-    LH_EINTERNAL = -12,   /* a bug or an unexpected state in our code or a library */
-    LH_ECANCELED = -13,   /* stopped by the caller */
-    LH_EUNAVAIL = -14,    /* a dependency is unavailable (server down) */
+    LH_EINTERNAL = -12,    /* a bug or an unexpected state in our code or a library */
+    LH_ECANCELED = -13,    /* stopped by the caller */
+    LH_EUNAVAIL = -14,     /* a dependency is unavailable (server down) */
 };
 
 #define LH_ERROR_MSG_MAX 1024
@@ -116,7 +116,8 @@ char *lh_buf_steal(lh_buf *b);
 
 /* -------------------------------------------------------------- text */
 
-/* True if the n bytes are valid UTF-8; on false, *bad_offset (if non-NULL) is the first bad byte. */
+/* True if the n bytes are valid UTF-8; on false, *bad_offset (if non-NULL) is the first bad byte.
+ */
 bool lh_utf8_valid(const char *s, size_t n, size_t *bad_offset);
 
 /* True if name is a valid dataset/index/profile name: 1-128 chars of [a-z0-9_], starting
@@ -179,39 +180,41 @@ void lh_logf(lh_log_level level, const char *fmt, ...) __attribute__((format(pri
 /* The program's configuration. Defaults < config file (YAML) < environment (LAKEHOUSE_*)
  * < command-line flags (applied by the CLI). Strings are owned by the struct. */
 typedef struct lh_config {
-    char *data_dir;         /* local lake folder; LAKEHOUSE_DATA; default "./lake" */
-    char *listen;           /* host:port; LAKEHOUSE_LISTEN; default "127.0.0.1:8080" */
-    char *ingest_dir;       /* folder POST /ingest/file may read from; LAKEHOUSE_INGEST_DIR;
-                               default "<data_dir>/../ingest" resolved at load, NULL = disabled */
-    char *cache_dir;        /* local cache (DuckDB temp, fetched objects); default <data_dir>/.cache */
-    char *log_level;        /* LAKEHOUSE_LOG_LEVEL; default "info" */
-    bool log_json;          /* LAKEHOUSE_LOG_JSON; default false */
-    int64_t max_body_bytes; /* LAKEHOUSE_MAX_BODY; default 1 GiB for uploads */
-    int64_t max_json_bytes; /* LAKEHOUSE_MAX_JSON; default 1 MiB for JSON request bodies */
-    int threads;            /* HTTP worker threads; LAKEHOUSE_THREADS; default 2 x cores */
-    int64_t query_memory_mb;   /* DuckDB memory limit; LAKEHOUSE_QUERY_MEMORY_MB; default 25% RAM */
-    int query_timeout_ms;      /* LAKEHOUSE_QUERY_TIMEOUT_MS; default 30000 */
-    int64_t query_row_limit;   /* max rows in a JSON result; LAKEHOUSE_QUERY_ROW_LIMIT; 10000 */
-    int query_threads;         /* DuckDB threads; LAKEHOUSE_QUERY_THREADS; default = cores */
-    char *glove_path;      /* GloVe table; LAKEHOUSE_GLOVE_PATH; NULL = next to the program */
-    char *embedder;        /* "glove" | "ollama" | "openai"; LAKEHOUSE_EMBEDDER; "glove" */
-    char *embedder_url;    /* server base URL; NULL = the provider's local default */
-    char *embedder_model;  /* model name; NULL = the provider's default */
-    char *generator;       /* "none" | "ollama" | "openai"; LAKEHOUSE_GENERATOR; "none" */
-    char *generator_url;   /* server base URL; NULL = the provider's local default */
-    char *generator_model; /* model name (required for a generator) */
-    char *ai_api_key;      /* bearer token for OpenAI-compatible servers; LAKEHOUSE_AI_API_KEY */
-    int ai_timeout_ms;     /* per model-server request; LAKEHOUSE_AI_TIMEOUT_MS; default 60000 */
-    char *ui_dir;          /* built web UI served at /; LAKEHOUSE_UI_DIR; NULL (default) =
-                              the folder "web" next to the running executable */
-    int retention_hours;       /* files no longer current are kept this long (time travel);
-                                  LAKEHOUSE_RETENTION_HOURS; default 168 */
-    int compact_delta_files;   /* an upsert leaving this many delta files compacts the dataset;
-                                  LAKEHOUSE_COMPACT_DELTA_FILES; default 64, 0 = never */
-    int64_t cache_memory_mb;   /* hot cache budget; LAKEHOUSE_CACHE_MEMORY_MB; 0 = 10% of the
-                                  query memory limit */
-    bool cache_auto_admit;     /* admit datasets queried often into the hot cache without a
-                                * pin; LAKEHOUSE_CACHE_AUTO_ADMIT; default false */
+    char *data_dir;   /* local lake folder; LAKEHOUSE_DATA; default "./lake" */
+    char *listen;     /* host:port; LAKEHOUSE_LISTEN; default "127.0.0.1:8080" */
+    char *ingest_dir; /* folder POST /ingest/file may read from; LAKEHOUSE_INGEST_DIR;
+                         default "<data_dir>/../ingest" resolved at load, NULL = disabled */
+    char *cache_dir;  /* local cache (DuckDB temp, fetched objects); default <data_dir>/.cache */
+    char *log_level;  /* LAKEHOUSE_LOG_LEVEL; default "info" */
+    bool log_json;    /* LAKEHOUSE_LOG_JSON; default false */
+    int64_t max_body_bytes;  /* LAKEHOUSE_MAX_BODY; default 1 GiB for uploads */
+    int64_t max_json_bytes;  /* LAKEHOUSE_MAX_JSON; default 1 MiB for JSON request bodies */
+    int threads;             /* HTTP worker threads; LAKEHOUSE_THREADS; default 2 x cores */
+    int64_t query_memory_mb; /* DuckDB memory limit; LAKEHOUSE_QUERY_MEMORY_MB; default 25% RAM */
+    int query_timeout_ms;    /* LAKEHOUSE_QUERY_TIMEOUT_MS; default 30000 */
+    int64_t query_row_limit; /* max rows in a JSON result; LAKEHOUSE_QUERY_ROW_LIMIT; 10000 */
+    int query_threads;       /* DuckDB threads; LAKEHOUSE_QUERY_THREADS; default = cores */
+    char *glove_path;        /* GloVe table; LAKEHOUSE_GLOVE_PATH; NULL = next to the program */
+    char *embedder;          /* "glove" | "ollama" | "openai"; LAKEHOUSE_EMBEDDER; "glove" */
+    char *embedder_url;      /* server base URL; NULL = the provider's local default */
+    char *embedder_model;    /* model name; NULL = the provider's default */
+    char *generator;         /* "none" | "ollama" | "openai"; LAKEHOUSE_GENERATOR; "none" */
+    char *generator_url;     /* server base URL; NULL = the provider's local default */
+    char *generator_model;   /* model name (required for a generator) */
+    char *ai_api_key;        /* bearer token for OpenAI-compatible servers; LAKEHOUSE_AI_API_KEY */
+    int ai_timeout_ms;       /* per model-server request; LAKEHOUSE_AI_TIMEOUT_MS; default 60000 */
+    char *ui_dir;            /* built web UI served at /; LAKEHOUSE_UI_DIR; NULL (default) =
+                                the folder "web" next to the running executable */
+    int retention_hours;     /* files no longer current are kept this long (time travel);
+                                LAKEHOUSE_RETENTION_HOURS; default 168 */
+    int compact_delta_files; /* an upsert leaving this many delta files compacts the dataset;
+                                LAKEHOUSE_COMPACT_DELTA_FILES; default 64, 0 = never */
+    int64_t cache_memory_mb; /* hot cache budget; LAKEHOUSE_CACHE_MEMORY_MB; 0 = 10% of the
+                                query memory limit */
+    bool cache_auto_admit;   /* admit datasets queried often into the hot cache without a
+                              * pin; LAKEHOUSE_CACHE_AUTO_ADMIT; default false */
+    bool cache_admit_key_lookups; /* admit keyed datasets looked up by key often;
+                                     LAKEHOUSE_CACHE_ADMIT_KEY_LOOKUPS; default true */
     /* Whether ingest_dir / cache_dir were set explicitly; if not, they follow data_dir
      * whenever it changes (lh_config_set of "data_dir" re-derives them). */
     bool ingest_dir_set;
@@ -235,24 +238,24 @@ typedef struct lh_config {
     char *secrets_file;             /* LAKEHOUSE_SECRETS_FILE; NULL: environment only */
     /* Bucket registry: the top-level storage settings are the bucket "primary"; `buckets:`
      * (YAML only) adds named ones. `bucket` picks the one this process works on. */
-    char *bucket;                   /* LAKEHOUSE_BUCKET; default "primary" */
-    char *rescue_bucket;            /* LAKEHOUSE_RESCUE_BUCKET; primary's rescue; NULL none */
-    struct lh_bucket_def *buckets;  /* named buckets besides primary, in file order */
+    char *bucket;                  /* LAKEHOUSE_BUCKET; default "primary" */
+    char *rescue_bucket;           /* LAKEHOUSE_RESCUE_BUCKET; primary's rescue; NULL none */
+    struct lh_bucket_def *buckets; /* named buckets besides primary, in file order */
     size_t nbuckets;
 } lh_config;
 
 /* One named bucket of the `buckets:` mapping. Unset strings are NULL (the S3 tuning keys,
  * region and path style default to the top-level settings). */
 typedef struct lh_bucket_def {
-    char *name;            /* [a-z0-9_-], 1-63 chars; not "primary" */
-    char *backend;         /* "local" or "s3" (key storage_backend) */
-    char *data_dir;        /* local: the folder */
-    char *s3_endpoint;     /* s3 */
+    char *name;        /* [a-z0-9_-], 1-63 chars; not "primary" */
+    char *backend;     /* "local" or "s3" (key storage_backend) */
+    char *data_dir;    /* local: the folder */
+    char *s3_endpoint; /* s3 */
     char *s3_region;
     char *s3_bucket;
     char *s3_prefix;
-    int s3_path_style;     /* -1 unset, 0, 1 */
-    char *rescue_bucket;   /* reads that fail here are served by this bucket */
+    int s3_path_style;   /* -1 unset, 0, 1 */
+    char *rescue_bucket; /* reads that fail here are served by this bucket */
 } lh_bucket_def;
 
 /* Fills cfg with defaults, then the YAML file at path (if non-NULL; a missing file given
@@ -311,7 +314,8 @@ lh_pool *lh_pool_new(int n);
 void lh_pool_submit(lh_pool *p, lh_task_fn fn, void *arg);
 /* Blocks until every task submitted so far has finished. */
 void lh_pool_wait(lh_pool *p);
-/* Runs fn(arg, i) for i in [0, n) across the pool's threads and the caller; returns when all done. */
+/* Runs fn(arg, i) for i in [0, n) across the pool's threads and the caller; returns when all done.
+ */
 void lh_pool_parallel_for(lh_pool *p, size_t n, void (*fn)(void *arg, size_t i), void *arg);
 /* Number of worker threads. */
 int lh_pool_size(const lh_pool *p);

@@ -30,6 +30,9 @@ typedef struct view {
     char **dfiles; /* the delta files loaded into dtable */
     size_t ndfiles;
     char *base_sig; /* the base files the view reads, with dtable (base_signature) */
+    char **key;     /* the dataset's primary key columns (hot cache admission) */
+    size_t nkey;
+    bool hot; /* it reads the dataset's hot cache table */
 } view;
 
 /* A result column set: serializers and names. */
@@ -90,6 +93,8 @@ struct lh_query {
     bool hot_on;        /* set once by lh_query_cache_enable */
 
     uint64_t view_gen; /* bumped on every view change (atomic): invalidates cached statements */
+    uint64_t data_gen; /* bumped on every new version of any view, also when the view's text
+                          stays (atomic): lh_query_view_generation */
 
     pthread_mutex_t pool_mu; /* guards free_conns, nfree, cap */
     qconn **free_conns;
@@ -274,9 +279,7 @@ static char *base_signature(const lh_manifest *m)
     return lh_buf_steal(&b);
 }
 
-/* SELECT of the newest row per key of the n delta files in list. One file needs no window:
- * an upsert writes one row per key (the last row of each key in its batch). */
-static void latest_rows(lh_buf *b, const lh_manifest *m, const char *list, size_t n)
+void qry_latest_rows(lh_buf *b, const lh_manifest *m, const char *list, size_t n)
 {
     lh_buf_printf(b, "SELECT * FROM read_parquet(%s)", list);
     if (n < 2) return;
@@ -296,14 +299,14 @@ static void with_shadow(lh_buf *b, const lh_manifest *m, const char *files, size
     lh_buf_puts(b, "SELECT __l.*, ");
     if (!table && !has_base) {
         lh_buf_puts(b, "false AS " DELTA_SHADOW " FROM (");
-        latest_rows(b, m, files, nfiles);
+        qry_latest_rows(b, m, files, nfiles);
         lh_buf_puts(b, ") AS __l");
         return;
     }
     lh_buf_puts(b, "__s.");
     lh_sql_ident(b, m->key[0]);
     lh_buf_puts(b, " IS NOT NULL AS " DELTA_SHADOW " FROM (");
-    latest_rows(b, m, files, nfiles);
+    qry_latest_rows(b, m, files, nfiles);
     lh_buf_puts(b, ") AS __l LEFT JOIN (");
     if (table) {
         lh_buf_puts(b, "SELECT ");
@@ -450,6 +453,7 @@ static void view_paths_free(view *v)
 static void view_journal_free(view *v)
 {
     strv_clear(&v->journal, &v->njournal);
+    strv_clear(&v->key, &v->nkey);
 }
 
 static void view_remove(lh_query *q, const char *name)
@@ -462,6 +466,7 @@ static void view_remove(lh_query *q, const char *name)
     view_journal_free(v);
     *v = q->views[--q->nviews];
     __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
 }
 
 /* Creates or replaces the view of m. Caller holds views_mu. */
@@ -477,6 +482,8 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     lh_buf_puts(&sql, " AS ");
     size_t head = sql.len;
     bool hot = lh_hot_source(q->hot, m->dataset, m->version, &sql);
+    if (hot && v && v->hot)
+        goto installed; /* the view's text stays: the table followed the version (cache.c) */
     if (!hot && v && v->version != m->version && delta_in_memory(m) && delta_advance(q, v, m))
         goto installed; /* the view's text stays: only its delta table moved */
     if (!hot && delta_in_memory(m)) {
@@ -522,6 +529,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     view_paths_free(v);
     v->paths = paths;
     v->npaths = npaths;
+    v->hot = hot;
     paths = NULL;
     /* Cached statements name the old view: prepare them again. (A moved delta table keeps
      * its name and its statements: they read its new rows.) */
@@ -533,6 +541,11 @@ installed:
     v->journal = lh_calloc(m->njournal + 1, sizeof *v->journal);
     for (size_t i = 0; i < m->njournal; i++)
         v->journal[v->njournal++] = lh_strdup(m->journal[i]);
+    v->key = lh_calloc(m->nkey + 1, sizeof *v->key);
+    for (size_t i = 0; i < m->nkey; i++)
+        v->key[v->nkey++] = lh_strdup(m->key[i]);
+    /* What a view reads changed, even where its text (and its statements) stay. */
+    __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
 done:
     if (dtable) {
         lh_buf drop = {0};
@@ -701,6 +714,7 @@ static void journal_fresh(lh_query *q, const char *sql)
             __atomic_store_n(&q->journal_stale, false, __ATOMIC_RELEASE);
             /* Cached statements naming the old journal view: prepare them again. */
             __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
+            __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
         }
     }
     pthread_mutex_unlock(&q->views_mu);
@@ -767,7 +781,7 @@ static int sync_locked(lh_query *q, lh_error *err)
 
 uint64_t lh_query_view_generation(lh_query *q)
 {
-    return __atomic_load_n(&q->view_gen, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&q->data_gen, __ATOMIC_ACQUIRE);
 }
 
 int lh_query_sync(lh_query *q, lh_error *err)
@@ -844,7 +858,7 @@ int lh_query_open(lh_catalog *cat, const lh_config *cfg, lh_query **out, lh_erro
     q->row_limit = cfg->query_row_limit > 0 ? cfg->query_row_limit : 10000;
     int64_t query_mb = cfg->query_memory_mb > 0 ? cfg->query_memory_mb : 1024;
     int64_t cache_mb = cfg->cache_memory_mb > 0 ? cfg->cache_memory_mb : query_mb / 10;
-    q->hot = lh_hot_new(q->st, cache_mb << 20, cfg->cache_auto_admit);
+    q->hot = lh_hot_new(q->st, cache_mb << 20, cfg->cache_auto_admit, cfg->cache_admit_key_lookups);
     q->timeout_ms = cfg->query_timeout_ms > 0 ? cfg->query_timeout_ms : 30000;
     pthread_mutex_init(&q->views_mu, NULL);
     pthread_mutex_init(&q->pool_mu, NULL);
@@ -1174,6 +1188,38 @@ static bool is_query_expression(const char *sql)
     return false;
 }
 
+/* The one-prepare path of a JSON query: prepares "SELECT * FROM (sql) LIMIT limit" with the
+ * checks of prepare_checked and returns true if every result column serializes natively
+ * and no name looks renamed by the wrapper (DuckDB turns a repeated "a" into "a_1"; the
+ * two-prepare path keeps such names). False: nothing prepared, take the two-prepare path
+ * (which also reports any error). Preparing costs more than running a point lookup from
+ * memory, so a new lookup text pays one prepare, not two. */
+static bool prepare_wrapped(duckdb_connection conn, const char *sql, int64_t limit,
+                            duckdb_prepared_statement *out, columns *cols)
+{
+    size_t bad;
+    if (!lh_utf8_valid(sql, strlen(sql), &bad) || lexical_check(sql, NULL)) return false;
+    char *w = lh_sprintf("SELECT * FROM (%s\n) LIMIT %" PRId64, sql, limit);
+    duckdb_prepared_statement ps = NULL;
+    bool ok = prepare_checked(conn, w, &ps, NULL) == LH_OK;
+    free(w);
+    if (!ok) return false;
+    columns cc = {0};
+    ok = columns_init(&cc, ps, NULL);
+    for (idx_t i = 0; ok && i < cc.n; i++) {
+        const char *u = strrchr(cc.names[i], '_');
+        ok = !u || !u[1] || strspn(u + 1, "0123456789") != strlen(u + 1);
+    }
+    if (!ok) {
+        columns_free(&cc);
+        duckdb_destroy_prepare(&ps);
+        return false;
+    }
+    *out = ps;
+    *cols = cc;
+    return true;
+}
+
 /* Finds or prepares the statement for (sql, format, limit) on c. JSON results are bounded:
  * the statement asks for limit + 1 rows (to tell truncation) and runs materialized, which
  * lets DuckDB collect the result in parallel; streamed formats run streaming. */
@@ -1199,13 +1245,19 @@ static int stmt_get(lh_query *q, qconn *c, const char *sql, lh_query_format fmt,
     stmt_clear(victim);
 
     duckdb_prepared_statement ps = NULL;
+    columns cols = {0};
+    bool materialize;
+    if (fmt == LH_QUERY_JSON && is_query_expression(sql) &&
+        prepare_wrapped(c->c, sql, limit + 1, &ps, &cols)) {
+        materialize = true;
+        goto prepared;
+    }
     int rc = prepare_checked(c->c, sql, &ps, err);
     if (rc) return rc;
-    columns cols = {0};
     bool *cast = lh_calloc(duckdb_prepared_statement_column_count(ps) + 1, sizeof(bool));
     bool all_native = columns_init(&cols, ps, cast);
     bool subquery = is_query_expression(sql);
-    bool materialize = fmt == LH_QUERY_JSON && subquery;
+    materialize = fmt == LH_QUERY_JSON && subquery;
     if (!all_native || materialize) {
         /* EXPLAIN and friends cannot be wrapped; their results are small and their columns
          * plain text, so they run as they are. */
@@ -1234,6 +1286,7 @@ static int stmt_get(lh_query *q, qconn *c, const char *sql, lh_query_format fmt,
         columns_free(&cols);
         return rc;
     }
+prepared:
     victim->sql = lh_strdup(sql);
     victim->fmt = fmt;
     victim->limit = key_limit;
@@ -1882,43 +1935,99 @@ json_t *lh_query_cache_stats(lh_query *q)
     return j;
 }
 
-/* Counts a query's use of each dataset it names (identifiers matching a view) and admits
- * the ones asked for often enough. Runs before the query, so an admitted dataset serves it. */
-static void cache_touch(lh_query *q, const char *sql)
+/* Reads the identifier at p (bare or double-quoted) into name, lower-cased (a name longer
+ * than n leaves name empty); returns the position after it, or p itself if none is there. */
+static const char *read_ident(const char *p, char *name, size_t n)
 {
-    if (!q->hot_on) return;
-    pthread_mutex_lock(&q->views_mu);
-    for (const char *p = sql; *p;) {
+    const char *s = p, *e;
+    if (*p == '"') {
+        s = p + 1;
+        e = strchr(s, '"');
+        if (!e) return p;
+        p = e + 1;
+    } else if (isalpha((unsigned char)*p) || *p == '_') {
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+        e = p;
+    } else {
+        return p;
+    }
+    name[0] = 0;
+    if ((size_t)(e - s) >= n) return p;
+    for (size_t i = 0; i < (size_t)(e - s); i++)
+        name[i] = (char)tolower((unsigned char)s[i]);
+    name[e - s] = 0;
+    return p;
+}
+
+/* Skips a '...' literal starting at p. */
+static const char *skip_string(const char *p)
+{
+    for (p++; *p; p++) {
+        if (*p != '\'') continue;
+        if (p[1] != '\'') return p + 1;
+        p++;
+    }
+    return p;
+}
+
+/* Reads the next identifier of the SQL at *pp into name (see read_ident), skipping string
+ * literals and everything else; false at the end. *pp moves past it. */
+static bool next_ident(const char **pp, char *name, size_t n)
+{
+    for (const char *p = *pp; *p;) {
         if (*p == '\'') {
-            for (p++; *p; p++) {
-                if (*p != '\'') continue;
-                if (p[1] != '\'') break;
-                p++;
-            }
-            if (*p) p++;
+            p = skip_string(p);
             continue;
         }
-        const char *s = p, *e;
-        if (*p == '"') {
-            s = p + 1;
-            e = strchr(s, '"');
-            if (!e) break;
-            p = e + 1;
-        } else if (isalpha((unsigned char)*p) || *p == '_') {
-            while (isalnum((unsigned char)*p) || *p == '_')
-                p++;
-            e = p;
-        } else {
+        const char *e = read_ident(p, name, n);
+        if (e == p) {
             p++;
             continue;
         }
-        char name[130];
-        if ((size_t)(e - s) >= sizeof name) continue;
-        for (size_t i = 0; i < (size_t)(e - s); i++)
-            name[i] = (char)tolower((unsigned char)s[i]);
-        name[e - s] = 0;
-        view *v = view_find(q, name);
-        if (!v || !lh_hot_touch(q->hot, name, v->version, v->bytes)) continue;
+        *pp = e;
+        return true;
+    }
+    return false;
+}
+
+/* Whether sql compares every one of the n key columns by equality or IN (`k = …`, `t.k IN
+ * (…)`): a lexical look, no parse. A false positive (the same column name on another table)
+ * only counts one lookup too many. */
+static bool filters_on_key(const char *sql, char *const *key, size_t n)
+{
+    if (n == 0 || n > 64) return false;
+    uint64_t seen = 0;
+    char name[130];
+    for (const char *p = sql; next_ident(&p, name, sizeof name);) {
+        if (*p == '.') continue; /* a qualifier: the column follows */
+        size_t k = 0;
+        while (k < n && strcasecmp(name, key[k]) != 0)
+            k++;
+        if (k == n) continue;
+        const char *t = skip_blank(p);
+        if ((t[0] == '=' && t[1] != '>') ||
+            (strncasecmp(t, "in", 2) == 0 && !isalnum((unsigned char)t[2]) && t[2] != '_'))
+            seen |= 1ULL << k;
+    }
+    return seen == (n == 64 ? ~0ULL : (1ULL << n) - 1);
+}
+
+/* Counts a query's use of each dataset it names (identifiers matching a view) and admits
+ * the ones asked for often enough (cache.c: key lookups of keyed datasets, and with
+ * cache_auto_admit any query). Runs before the query, so an admitted dataset serves it. */
+static void cache_touch(lh_query *q, const char *sql)
+{
+    if (!q->hot_on) return;
+    /* Counting is advisory: while the lock is busy (a refresh, or an admission loading a
+     * table for a second) the query goes on uncounted rather than waiting behind it. */
+    if (pthread_mutex_trylock(&q->views_mu) != 0) return;
+    char name[130];
+    for (const char *p = sql; next_ident(&p, name, sizeof name);) {
+        view *v = name[0] ? view_find(q, name) : NULL;
+        if (!v || !lh_hot_touch(q->hot, name, v->version, v->bytes,
+                                v->nkey && filters_on_key(sql, v->key, v->nkey)))
+            continue;
         lh_manifest *m = NULL;
         lh_error err = {0};
         if (lh_catalog_get(q->cat, &lh_identity_default, name, v->version, &m, &err) ||

@@ -34,10 +34,15 @@ lh_storage *qry_storage(lh_query *q);
 /* Runs one statement through the same checks, sandbox and timeout as lh_query_run and hands
  * each result chunk to fn. Errors as lh_query_run. */
 int qry_scan(lh_query *q, const char *sql, qry_chunk_fn fn, void *ctx, lh_error *err);
+/* Appends the SELECT of the newest row per key of the n delta files in list (a file list of
+ * lh_manifest_file_list), delta columns included. One file needs no window: an upsert writes
+ * one row per key (the last row of each key in its batch). */
+void qry_latest_rows(lh_buf *b, const lh_manifest *m, const char *list, size_t n);
 /* The hot cache (cache.c). The engine's views lock guards an lh_hot: callers hold it. */
 typedef struct lh_hot lh_hot;
-/* A cache with a memory budget; objects read through st. */
-lh_hot *lh_hot_new(lh_storage *st, int64_t budget_bytes, bool auto_admit);
+/* A cache with a memory budget; objects read through st. auto_admit: admit datasets named
+ * often; admit_keys: admit keyed datasets looked up by key often. Caller frees. */
+lh_hot *lh_hot_new(lh_storage *st, int64_t budget_bytes, bool auto_admit, bool admit_keys);
 /* Frees the bookkeeping (the tables go with the database). Accepts NULL. */
 void lh_hot_free(lh_hot *h);
 /* If dataset is in memory at version, appends the SELECT reading it and returns true. */
@@ -45,7 +50,8 @@ bool lh_hot_source(lh_hot *h, const char *dataset, int64_t version, lh_buf *out)
 /* Loads m into memory (pin: never evicted), evicting LRU tables to fit; LH_ETOOBIG if it
  * cannot fit beside the pinned ones (nothing loaded then). */
 int lh_hot_load(lh_hot *h, duckdb_connection admin, const lh_manifest *m, bool pin, lh_error *err);
-/* m is the dataset's new latest version: reloads a pinned table, drops any other. */
+/* m is the dataset's new latest version: applies its new delta files to the table in place
+ * if that is all that changed, else reloads a pinned table and drops any other. */
 void lh_hot_invalidate(lh_hot *h, duckdb_connection admin, const lh_manifest *m);
 /* The dataset is gone: drops its table and statistics. */
 void lh_hot_forget(lh_hot *h, duckdb_connection admin, const char *dataset);
@@ -53,14 +59,15 @@ void lh_hot_forget(lh_hot *h, duckdb_connection admin, const char *dataset);
 void lh_hot_unpin(lh_hot *h, const char *dataset);
 /* Whether the dataset is pinned. */
 bool lh_hot_pinned(lh_hot *h, const char *dataset);
-/* Counts a query naming the dataset (a hit if it is in memory at version); true if it should
- * now be admitted (bytes: its Parquet size). */
-bool lh_hot_touch(lh_hot *h, const char *dataset, int64_t version, int64_t bytes);
+/* Counts a query naming the dataset (a hit if it is in memory at version; key_lookup: it
+ * filters on the dataset's whole key); true if it should now be admitted (bytes: its Parquet
+ * size). */
+bool lh_hot_touch(lh_hot *h, const char *dataset, int64_t version, int64_t bytes, bool key_lookup);
 /* Datasets whose tables were evicted since the last call (caller frees each and the array):
  * their views still name the dropped table and must be installed again. */
 char **lh_hot_take_evicted(lh_hot *h, size_t *n);
 /* {budget_bytes, used_bytes, entries:[{dataset, cached, pinned, version, bytes, rows, hits,
- * misses}]}; caller decrefs. */
+ * misses, followed}]}; caller decrefs. */
 json_t *lh_hot_stats(lh_hot *h);
 
 #endif

@@ -1,6 +1,6 @@
-# The hot cache: pin, hits, invalidation on commit (never a stale row), unpin, automatic
-# admission of a dataset queried often (cache_auto_admit), none without it, a pin refused
-# past the memory budget.
+# The hot cache: pin, hits, commits applied in place (never a stale row), unpin, automatic
+# admission of a dataset queried often (cache_auto_admit), none without it, admission by key
+# lookups (the default), a pin refused past the memory budget.
 . "$(dirname "$0")/lib.sh"
 start_server LAKEHOUSE_CACHE_AUTO_ADMIT=true
 
@@ -29,7 +29,7 @@ req POST /datasets/people/upsert -H 'Content-Type: application/json' --data-bina
 expect_status 200
 expect_eq "$(sql 'SELECT name FROM people WHERE id = 2' | jq -r '.rows[0][0]')" "hopper" "no stale row after an upsert"
 req GET /cache
-expect_jq '.entries[] | select(.dataset == "people") | .cached and .version == 2' "reloaded at version 2"
+expect_jq '.entries[] | select(.dataset == "people") | .cached and .version == 2 and .followed == 1' "applied in place at version 2 (no reload)"
 
 req POST /cache/unpin --data-binary '{"dataset":"people"}'
 expect_status 200
@@ -47,10 +47,22 @@ expect_status 404
 req POST /cache/pin --data-binary '{"dataset":"people","x":1}'
 expect_status 400
 
-# Without cache_auto_admit (the default) query counts admit nothing: only pins load tables.
+# Without cache_auto_admit (the default) scans admit nothing; key lookups admit a keyed
+# dataset (cache_admit_key_lookups, on by default), which then follows commits in place.
 start_server
 for i in 1 2 3 4 5 6; do sql 'SELECT count(*) FROM other' >/dev/null; done
 req GET /cache
 expect_jq '[.entries[] | select(.cached)] | length == 0' "nothing admitted without cache_auto_admit"
 expect_eq "$(sql 'SELECT sum(v) FROM other' | jq -r '.rows[0][0]')" "1999000" "answers from Parquet"
+for i in 1 2; do sql 'SELECT name FROM people WHERE id = 1' >/dev/null; done
+req GET /cache
+expect_jq '[.entries[] | select(.cached)] | length == 0' "two key lookups admit nothing yet"
+expect_eq "$(sql 'SELECT name FROM people WHERE id IN (2)' | jq -r '.rows[0][0]')" "hopper" "third key lookup"
+req GET /cache
+expect_jq '.entries[] | select(.dataset == "people") | .cached and .pinned == false' "admitted by key lookups"
+req POST /datasets/people/upsert -H 'Content-Type: application/json' --data-binary '{"rows":[{"id":3,"name":"lovelace"}]}'
+expect_status 200
+expect_eq "$(sql "SELECT string_agg(name, ',' ORDER BY id) FROM people" | jq -r '.rows[0][0]')" "ada,hopper,lovelace" "admitted table follows the upsert"
+req GET /cache
+expect_jq '.entries[] | select(.dataset == "people") | .cached and .followed == 1' "followed in place"
 finish

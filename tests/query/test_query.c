@@ -272,6 +272,18 @@ static void test_query_json_row_limit_truncates(void **state)
     assert_non_null(strstr(j, "{\"name\":\"a\",\"type\":\"INTEGER\"},{\"name\":\"a\""));
     assert_non_null(strstr(j, "\"rows\":[[1,2]]"));
     free(j);
+    /* ... as does a name that looks like a renamed one; a wide result keeps its limit. */
+    assert_int_equal(
+        lh_query_json(f->q, &lh_identity_default, "SELECT 1 AS a_1, 2 AS a", 0, &j, &err), 0);
+    assert_non_null(strstr(j, "{\"name\":\"a_1\",\"type\":\"INTEGER\"},{\"name\":\"a\""));
+    free(j);
+    assert_int_equal(lh_query_json(f->q, &lh_identity_default,
+                                   "SELECT i, i * 2 AS d FROM range(100) t(i) ORDER BY i DESC", 3,
+                                   &j, &err),
+                     0);
+    assert_non_null(strstr(j, "\"rows\":[[99,198],[98,196],[97,194]]"));
+    assert_non_null(strstr(j, "\"row_count\":3,\"truncated\":true"));
+    free(j);
 }
 
 /* ------------------------------------------------------- Parquet export */

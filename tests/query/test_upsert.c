@@ -116,12 +116,10 @@ static char *oracle_text(const orow *o)
 static const char *table_sql = "SELECT string_agg(id || ':' || coalesce(a, '~') || ':' || "
                                "coalesce(CAST(b AS VARCHAR), '~'), ';' ORDER BY id) FROM t";
 
-static void test_merge_on_read_matches_rewrite_oracle(void **state)
+/* Ingests t (id, a, b) with the even keys of the oracle o. */
+static void oracle_start(fx *f, orow *o)
 {
-    fx *f = *state;
     lh_error err = {0};
-    orow o[NKEYS] = {0};
-    unsigned seed = 12345;
     lh_buf csv = {0};
     lh_buf_puts(&csv, "id,a,b\n");
     for (int i = 0; i < NKEYS; i += 2) {
@@ -132,58 +130,81 @@ static void test_merge_on_read_matches_rewrite_oracle(void **state)
     }
     assert_int_equal(ingest_keyed(f, "t", "id", csv.data, &err), 0);
     lh_buf_free(&csv);
+}
 
-    for (int step = 0; step < 60; step++) {
-        int kind = rand_r(&seed) % 4; /* 0,1: full upsert, 2: partial upsert (a only), 3: delete */
-        int n = 1 + rand_r(&seed) % 5;
-        lh_buf in = {0};
-        orow next[NKEYS];
-        memcpy(next, o, sizeof next);
-        lh_buf_puts(&in, kind == 3 ? "id\n" : kind == 2 ? "id,a\n" : "id,a,b\n");
-        int64_t expect_changed = 0;
-        for (int r = 0; r < n; r++) {
-            int id = rand_r(&seed) % NKEYS;
-            if (kind == 3) {
-                lh_buf_printf(&in, "%d\n", id);
-                next[id].live = false;
-                continue;
-            }
-            char a[16];
-            bool a_null = rand_r(&seed) % 6 == 0;
-            snprintf(a, sizeof a, "v%d", rand_r(&seed) % 50);
-            int64_t b = rand_r(&seed) % 1000;
-            if (!next[id].live) {
-                memset(&next[id], 0, sizeof next[id]);
-                next[id].live = true;
-                next[id].b_null = true; /* set below when given */
-            }
-            snprintf(next[id].a, sizeof next[id].a, "%s", a);
-            next[id].a_null = a_null;
-            if (kind == 2) {
-                lh_buf_printf(&in, "%d,%s\n", id, a_null ? "" : a);
-            } else {
-                next[id].b = b;
-                next[id].b_null = false;
-                lh_buf_printf(&in, "%d,%s,%" PRId64 "\n", id, a_null ? "" : a, b);
-            }
+/* One random commit on t — a full upsert, a partial one (column a only) or a delete of 1-5
+ * keys — applied to the oracle o too; then refreshes the engine. */
+static void oracle_step(fx *f, orow *o, unsigned *seed, int step)
+{
+    lh_error err = {0};
+    int kind = rand_r(seed) % 4; /* 0,1: full upsert, 2: partial upsert (a only), 3: delete */
+    int n = 1 + rand_r(seed) % 5;
+    lh_buf in = {0};
+    orow next[NKEYS];
+    memcpy(next, o, sizeof next);
+    lh_buf_puts(&in, kind == 3 ? "id\n" : kind == 2 ? "id,a\n" : "id,a,b\n");
+    int64_t expect_changed = 0;
+    for (int r = 0; r < n; r++) {
+        int id = rand_r(seed) % NKEYS;
+        if (kind == 3) {
+            lh_buf_printf(&in, "%d\n", id);
+            next[id].live = false;
+            continue;
         }
-        for (int i = 0; i < NKEYS; i++)
-            expect_changed += memcmp(&next[i], &o[i], sizeof o[i]) != 0 &&
-                              !(next[i].live == false && o[i].live == false);
-        lh_upsert_result res;
-        int rc = upsert(f, "t", "ops.csv", in.data, kind == 3, &res, &err);
-        assert_int_equal(rc, 0);
-        lh_buf_free(&in);
-        memcpy(o, next, sizeof o);
-        if (expect_changed == 0) assert_true(res.noop);
-        assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
-        char *got = scalar(f, table_sql);
-        char *want = oracle_text(o);
-        if (strcmp(got, want) != 0)
-            fprintf(stderr, "step %d (kind %d):\n got  %s\n want %s\n", step, kind, got, want);
-        assert_string_equal(got, want);
-        free(got);
-        free(want);
+        char a[16];
+        bool a_null = rand_r(seed) % 6 == 0;
+        snprintf(a, sizeof a, "v%d", rand_r(seed) % 50);
+        int64_t b = rand_r(seed) % 1000;
+        if (!next[id].live) {
+            memset(&next[id], 0, sizeof next[id]);
+            next[id].live = true;
+            next[id].b_null = true; /* set below when given */
+        }
+        snprintf(next[id].a, sizeof next[id].a, "%s", a);
+        next[id].a_null = a_null;
+        if (kind == 2) {
+            lh_buf_printf(&in, "%d,%s\n", id, a_null ? "" : a);
+        } else {
+            next[id].b = b;
+            next[id].b_null = false;
+            lh_buf_printf(&in, "%d,%s,%" PRId64 "\n", id, a_null ? "" : a, b);
+        }
+    }
+    for (int i = 0; i < NKEYS; i++)
+        expect_changed += memcmp(&next[i], &o[i], sizeof o[i]) != 0 &&
+                          !(next[i].live == false && o[i].live == false);
+    lh_upsert_result res;
+    int rc = upsert(f, "t", "ops.csv", in.data, kind == 3, &res, &err);
+    if (rc) fprintf(stderr, "step %d (kind %d): %s\n", step, kind, err.msg);
+    assert_int_equal(rc, 0);
+    lh_buf_free(&in);
+    memcpy(o, next, NKEYS * sizeof *o);
+    if (expect_changed == 0) assert_true(res.noop);
+    assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
+}
+
+/* Checks that sql (over t) reads what the oracle holds. */
+static void oracle_check(fx *f, const orow *o, const char *sql, int step)
+{
+    char *got = scalar(f, sql);
+    char *want = oracle_text(o);
+    if (!got || strcmp(got, want) != 0)
+        fprintf(stderr, "step %d:\n got  %s\n want %s\n", step, got, want);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+}
+
+static void test_merge_on_read_matches_rewrite_oracle(void **state)
+{
+    fx *f = *state;
+    orow o[NKEYS] = {0};
+    unsigned seed = 12345;
+    oracle_start(f, o);
+    for (int step = 0; step < 60; step++) {
+        oracle_step(f, o, &seed, step);
+        oracle_check(f, o, table_sql, step);
     }
 }
 
@@ -222,6 +243,30 @@ static void test_large_batch_upsert_and_pure_append(void **state)
     char want[64];
     snprintf(want, sizeof want, "7000 %" PRId64, sum);
     assert_string_equal(v, want);
+    free(v);
+    /* Bulk inserts journal one event per new row naming the delta file that holds it (in the
+     * version's manifest); updates keep their per-field old and new values. */
+    v = scalar(f, "SELECT count(*) || ' ' || count(DISTINCT new_value) || ' ' || "
+                  "bool_and(old_value IS NULL) FROM journal WHERE dataset = 't' AND op = 'insert'");
+    assert_string_equal(v, "4000 2 true");
+    free(v);
+    lh_manifest *m = NULL;
+    assert_int_equal(lh_catalog_get(f->cat, &lh_identity_default, "t", 0, &m, &err), 0);
+    char sql[512];
+    for (size_t i = 0, n = 0; i < m->nfiles; i++) {
+        if (!m->files[i].delta) continue;
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM journal WHERE entity = 't/%d' AND op = 'insert' AND "
+                 "new_value = '{\"file\":\"%s\"}'",
+                 n++ ? 7499 : 4499, m->files[i].key);
+        v = scalar(f, sql);
+        assert_string_equal(v, "1");
+        free(v);
+    }
+    lh_manifest_free(m);
+    v = scalar(f, "SELECT old_value || '>' || new_value FROM journal WHERE entity = 't/2000' AND "
+                  "op = 'update'");
+    assert_string_equal(v, "2000>-2000");
     free(v);
     lh_buf_free(&a);
     lh_buf_free(&b);
@@ -362,6 +407,9 @@ static void test_delta_table_follows_upserts_without_recreating_the_view(void **
     char *v = scalar(f, tables);
     assert_string_equal(v, "1");
     free(v);
+    const char *table_name =
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'lh_delta'";
+    char *name = scalar(f, table_name);
     uint64_t gen = lh_query_view_generation(f->q);
     static const struct {
         const char *name, *data;
@@ -375,7 +423,12 @@ static void test_delta_table_follows_upserts_without_recreating_the_view(void **
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
         assert_int_equal(upsert(f, "c", steps[i].name, steps[i].data, steps[i].del, &r, &err), 0);
         assert_int_equal(lh_query_refresh(f->q, "c", &err), 0);
-        assert_int_equal(lh_query_view_generation(f->q), gen);
+        /* The same table took the rows; the data generation (filter caches) moved on. */
+        v = scalar(f, table_name);
+        assert_string_equal(v, name);
+        free(v);
+        assert_true(lh_query_view_generation(f->q) != gen);
+        gen = lh_query_view_generation(f->q);
         v = scalar(f, rows);
         assert_string_equal(v, steps[i].want);
         free(v);
@@ -387,6 +440,8 @@ static void test_delta_table_follows_upserts_without_recreating_the_view(void **
     v = scalar(f, tables);
     assert_string_equal(v, "0");
     free(v);
+    free(name);
+    name = NULL;
     v = scalar(f, rows);
     assert_string_equal(v, "C1:11,C2:20,C3:33,C4:4");
     free(v);
@@ -396,11 +451,16 @@ static void test_delta_table_follows_upserts_without_recreating_the_view(void **
     assert_int_equal(ingest_keyed(f, "p", "a,b", "a,b,x\n1,1,a\n1,2,b\n2,1,c\n", &err), 0);
     assert_int_equal(upsert(f, "p", "p1.csv", "a,b,x\n1,2,B\n2,2,d\n", false, &r, &err), 0);
     assert_int_equal(lh_query_refresh(f->q, "p", &err), 0);
-    gen = lh_query_view_generation(f->q);
+    const char *ptable = "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'lh_delta' "
+                         "AND table_name LIKE 'p#%'";
+    name = scalar(f, ptable);
     assert_int_equal(upsert(f, "p", "p2.csv", "a,b\n1,1\n", true, &r, &err), 0);
     assert_int_equal(upsert(f, "p", "p3.csv", "a,b,x\n2,1,C\n1,2,BB\n", false, &r, &err), 0);
     assert_int_equal(lh_query_refresh(f->q, "p", &err), 0);
-    assert_int_equal(lh_query_view_generation(f->q), gen);
+    v = scalar(f, ptable);
+    assert_string_equal(v, name);
+    free(v);
+    free(name);
     v = scalar(f, crows);
     assert_string_equal(v, "12:BB,21:C,22:d");
     free(v);
@@ -921,6 +981,178 @@ static void test_cache_eviction_moves_the_view_back_to_parquet(void **state)
     free(v);
 }
 
+/* The cache entry of dataset in lh_query_cache_stats (borrowed from st), or NULL. */
+static json_t *cache_entry(json_t *st, const char *dataset)
+{
+    size_t i;
+    json_t *entry;
+    json_array_foreach(json_object_get(st, "entries"), i, entry)
+    {
+        if (strcmp(json_string_value(json_object_get(entry, "dataset")), dataset) == 0)
+            return entry;
+    }
+    return NULL;
+}
+
+/* Appends (a plain ingest into the existing dataset) rows for up to 3 keys the oracle does
+ * not hold, and records them in o. */
+static void oracle_append(fx *f, orow *o, int step)
+{
+    lh_buf csv = {0};
+    lh_buf_puts(&csv, "id,a,b\n");
+    int n = 0;
+    for (int i = 0; i < NKEYS && n < 3; i++) {
+        if (o[i].live) continue;
+        memset(&o[i], 0, sizeof o[i]);
+        o[i].live = true;
+        snprintf(o[i].a, sizeof o[i].a, "app%d", step);
+        o[i].b = step;
+        lh_buf_printf(&csv, "%d,%s,%d\n", i, o[i].a, step);
+        n++;
+    }
+    if (n) {
+        char name[32];
+        snprintf(name, sizeof name, "append%d.csv", step);
+        char *p = tu_write(f->dir, name, csv.data, -1);
+        lh_ingest_opts io = {.dataset = "t", .source_name = name};
+        lh_error err = {0};
+        int rc = lh_ingest_file(f->ing, &lh_identity_default, p, &io, NULL, &err);
+        if (rc) fprintf(stderr, "append: %s\n", err.msg);
+        assert_int_equal(rc, 0);
+        free(p);
+        assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
+    }
+    lh_buf_free(&csv);
+}
+
+static void test_cache_follows_commits_and_never_serves_stale_rows(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    orow o[NKEYS] = {0};
+    unsigned seed = 777;
+    lh_query_cache_enable(f->q);
+    oracle_start(f, o);
+    assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
+    assert_int_equal(lh_query_cache_pin(f->q, &lh_identity_default, "t", &err), 0);
+    int compactions = 0;
+    for (int step = 0; step < 60; step++) {
+        if (step % 9 == 8) {
+            oracle_append(f, o, step);
+        } else if (step % 13 == 12) {
+            lh_compact_result cr;
+            assert_int_equal(
+                lh_ingest_compact(f->ing, &lh_identity_default, "t", "test", &cr, &err), 0);
+            assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
+            compactions++;
+        } else {
+            oracle_step(f, o, &seed, step);
+        }
+        /* The cached view, a point lookup through the key index, and the uncached version
+         * view of the same version all read what the oracle holds. */
+        oracle_check(f, o, table_sql, step);
+        char sql[256], *resolved = NULL;
+        snprintf(sql, sizeof sql,
+                 "SELECT string_agg(id || ':' || coalesce(a, '~') || ':' || "
+                 "coalesce(CAST(b AS VARCHAR), '~'), ';' ORDER BY id) FROM \"t@v%" PRId64 "\"",
+                 version_of(f, "t"));
+        assert_int_equal(lh_query_resolve(f->q, &lh_identity_default, sql, 0, &resolved, &err), 0);
+        oracle_check(f, o, resolved, step);
+        free(resolved);
+        int id = rand_r(&seed) % NKEYS;
+        snprintf(sql, sizeof sql, "SELECT coalesce(max(a), '~') FROM t WHERE id = %d", id);
+        char *got = scalar(f, sql);
+        assert_string_equal(got, o[id].live ? (o[id].a_null ? "~" : o[id].a) : "~");
+        free(got);
+    }
+    assert_true(compactions > 0);
+    json_t *st = lh_query_cache_stats(f->q);
+    json_t *e = cache_entry(st, "t");
+    assert_non_null(e);
+    assert_true(json_is_true(json_object_get(e, "cached")));
+    assert_int_equal(json_integer_value(json_object_get(e, "version")), version_of(f, "t"));
+    /* Most versions were applied in place; the compactions reloaded the table. */
+    assert_true(json_integer_value(json_object_get(e, "followed")) >= 30);
+    json_decref(st);
+}
+
+/* Runs sql the way the server does (lh_query_resolve, which counts it for admission, then the
+ * query) and returns the first cell. */
+static char *served(fx *f, const char *sql)
+{
+    char *resolved = NULL;
+    lh_error err = {0};
+    if (lh_query_resolve(f->q, &lh_identity_default, sql, 0, &resolved, &err)) return NULL;
+    char *v = scalar(f, resolved);
+    free(resolved);
+    return v;
+}
+
+static bool cached(fx *f, const char *dataset)
+{
+    json_t *st = lh_query_cache_stats(f->q);
+    json_t *e = cache_entry(st, dataset);
+    bool c = e && json_is_true(json_object_get(e, "cached"));
+    json_decref(st);
+    return c;
+}
+
+static void test_cache_admits_datasets_looked_up_by_key(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_query_cache_enable(f->q);
+    assert_int_equal(ingest_keyed(f, "people", "pid", "pid,name,pidx\n1,ann,5\n2,bob,6\n", &err),
+                     0);
+    assert_int_equal(ingest_keyed(f, "pairs", "x,y", "x,y,v\n1,1,a\n1,2,b\n", &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "people", &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "pairs", &err), 0);
+    /* Scans, filters on other columns (one whose name starts like the key) and half a
+     * composite key are no key lookups. */
+    static const char *const not_lookups[] = {
+        "SELECT count(*) FROM people",
+        "SELECT name FROM people WHERE pidx = 5",
+        "SELECT name FROM people WHERE name = 'pid = 1'",
+        "SELECT max(pid) FROM people WHERE pid > 0",
+        "SELECT v FROM pairs WHERE x = 1",
+    };
+    for (int r = 0; r < 2; r++)
+        for (size_t i = 0; i < sizeof not_lookups / sizeof *not_lookups; i++)
+            free(served(f, not_lookups[i]));
+    assert_false(cached(f, "people"));
+    assert_false(cached(f, "pairs"));
+    /* Three lookups by key admit the dataset; the third is answered from memory. */
+    char *v = served(f, "SELECT name FROM people WHERE pid = 1");
+    assert_string_equal(v, "ann");
+    free(v);
+    free(served(f, "SELECT name FROM people p WHERE p.\"pid\" IN (1, 2)"));
+    assert_false(cached(f, "people"));
+    v = served(f, "SELECT name FROM people WHERE PID=2");
+    assert_string_equal(v, "bob");
+    free(v);
+    assert_true(cached(f, "people"));
+    for (int i = 0; i < 3; i++)
+        free(served(f, "SELECT v FROM pairs WHERE x = 1 AND y = 2"));
+    assert_true(cached(f, "pairs"));
+    /* An admitted (unpinned) dataset follows upserts too. */
+    lh_upsert_result r;
+    assert_int_equal(upsert(f, "people", "u.csv", "pid,name\n1,amy\n3,cy\n", false, &r, &err), 0);
+    assert_int_equal(lh_query_refresh(f->q, "people", &err), 0);
+    assert_true(cached(f, "people"));
+    v = served(f, "SELECT string_agg(name, ',' ORDER BY pid) FROM people");
+    assert_string_equal(v, "amy,bob,cy");
+    free(v);
+
+    /* Off: key lookups admit nothing. */
+    lh_query_close(f->q);
+    f->cfg.cache_admit_key_lookups = false;
+    assert_int_equal(lh_query_open(f->cat, &f->cfg, &f->q, &err), 0);
+    lh_query_cache_enable(f->q);
+    for (int i = 0; i < 6; i++)
+        free(served(f, "SELECT name FROM people WHERE pid = 1"));
+    assert_false(cached(f, "people"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -949,6 +1181,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_journal_rollup_keeps_every_event, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_cache_refuses_pin_past_budget_and_never_serves_stale_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_follows_commits_and_never_serves_stale_rows,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_admits_datasets_looked_up_by_key, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cache_eviction_moves_the_view_back_to_parquet, setup,
                                         teardown),
     };
