@@ -68,6 +68,12 @@ typedef struct lh_manifest {
     size_t nkey;
     char **journal; /* object keys of this dataset's journal batches, oldest first */
     size_t njournal;
+    /* The local write-ahead log whose records this dataset holds up to wal_seq (ADR 0012):
+     * the log's id ("" if none), the highest record seq committed, and the version that
+     * committed it (later versions carry the mark unchanged). Makes replay idempotent. */
+    char *wal_id;
+    int64_t wal_seq;
+    int64_t wal_version;
 } lh_manifest;
 
 /* Columns every delta file carries after the dataset's own: the commit version that wrote

@@ -24,6 +24,17 @@ static const char *serve_help =
     "--bucket names (default primary), or on the configured bucket their X-Lakehouse-Bucket\n"
     "header names.\n";
 
+static void wal_apply(void *ctx, const lh_manifest *m, const char *wal_id, int64_t seq,
+                      const json_t *rows)
+{
+    lh_query_wal_apply(ctx, m, wal_id, seq, rows);
+}
+
+static void wal_committed(void *ctx, const char *dataset, const char *wal_id, int64_t seq)
+{
+    lh_query_wal_committed(ctx, dataset, wal_id, seq);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -52,6 +63,10 @@ int cmd_serve(int argc, char **argv)
     if (lh_query_open(env.cat, &env.cfg, &q, &err) || lh_ingest_open(env.cat, &env.cfg, &ing, &err))
         goto out;
     lh_query_cache_enable(q); /* a long-lived server keeps pinned and hot datasets in memory */
+    /* Small upserts and deletes go through the local write-ahead log: acknowledged once
+     * fsynced, visible to this server's queries at once, committed in batches (ADR 0012). */
+    lh_ingest_wal_hooks hooks = {.ctx = q, .apply = wal_apply, .committed = wal_committed};
+    if (lh_ingest_wal_start(ing, &hooks, &err)) goto out;
     lh_gateway_deps deps = {.cfg = &env.cfg,
                             .storage = env.st,
                             .catalog = env.cat,

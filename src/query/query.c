@@ -30,6 +30,7 @@ typedef struct view {
     char **dfiles; /* the delta files loaded into dtable */
     size_t ndfiles;
     char *base_sig; /* the base files the view reads, with dtable (base_signature) */
+    char *wtable;   /* rows acknowledged by the write-ahead log, not yet committed, or NULL */
 } view;
 
 /* A result column set: serializers and names. */
@@ -433,6 +434,45 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------ write-ahead log rows
+ *
+ * Rows an upsert acknowledged through the local write-ahead log (ADR 0012) are visible at
+ * once: they go to a small table per dataset (newest row per key, deletes flagged) that the
+ * view reads over whatever else it reads (base + delta table, hot table or plain scan):
+ *   SELECT * FROM (<view body>) ANTI JOIN <log table> ON key UNION ALL <its live rows>.
+ * The view body and the delta table never see log rows, so they stay exactly the committed
+ * version; once a version holding the records is in the view, their rows leave the table. */
+#define WAL_SEQ "__lh_wseq"
+
+/* Drops v's log table (if any). Caller holds views_mu. */
+static void wal_table_drop(lh_query *q, view *v)
+{
+    if (!v->wtable) return;
+    lh_buf sql = {0};
+    lh_buf_printf(&sql, "DROP TABLE IF EXISTS %s", v->wtable);
+    lh_duckdb_exec(q->admin, sql.data, "drop log table", NULL);
+    lh_buf_free(&sql);
+    free(v->wtable);
+    v->wtable = NULL;
+}
+
+/* Wraps the view body at sql[head..] so the log table's rows replace (or delete) theirs. */
+static void wal_wrap(lh_buf *sql, size_t head, const lh_manifest *m, const char *wtable)
+{
+    char *body = lh_strdup(sql->data + head);
+    sql->len = head;
+    sql->data[head] = 0;
+    lh_buf_printf(sql, "SELECT __v.* FROM (%s) AS __v ANTI JOIN %s AS __w ON ", body, wtable);
+    lh_sql_key_match(sql, m->key, m->nkey, "__v", "__w");
+    lh_buf_puts(sql, " UNION ALL SELECT ");
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        if (i) lh_buf_puts(sql, ", ");
+        lh_sql_ident(sql, m->columns[i].name);
+    }
+    lh_buf_printf(sql, " FROM %s WHERE NOT " LH_DELTA_DELETED, wtable);
+    free(body);
+}
+
 /* ---------------------------------------------------------------- views */
 
 static view *view_find(lh_query *q, const char *name)
@@ -457,6 +497,7 @@ static void view_remove(lh_query *q, const char *name)
     view *v = view_find(q, name);
     if (!v) return;
     view_delta_drop(q, v);
+    wal_table_drop(q, v);
     view_paths_free(v);
     free(v->name);
     view_journal_free(v);
@@ -498,6 +539,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
             lh_storage_local_path(q->st, m->files[i].key, path, sizeof(path)))
             paths[npaths++] = lh_strdup(path);
     }
+    if (v && v->wtable && m->nkey) wal_wrap(&sql, head, m, v->wtable);
     rc = lh_duckdb_exec(q->admin, sql.data, "create view", err);
     if (rc) {
         lh_error_prefix(err, "dataset '%s'", m->dataset);
@@ -677,6 +719,114 @@ int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err)
     __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&q->views_mu);
     return rc;
+}
+
+void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, int64_t seq,
+                        const json_t *rows)
+{
+    lh_buf sql = {0};
+    lh_error e = {0};
+    lh_manifest *cur = NULL;
+    pthread_mutex_lock(&q->views_mu);
+    view *v = view_find(q, m->dataset);
+    if (!v || !v->wtable) {
+        /* First log rows of the dataset: a table for them, and the view re-made over it. */
+        if (!v && refresh_locked(q, m->dataset, &e)) goto fail;
+        v = view_find(q, m->dataset);
+        if (!v) goto fail;
+        /* '#' is never in a dataset name: no clash with a delta table ("<dataset>#<n>"). */
+        lh_buf b = {0}, ident = {0};
+        lh_buf_printf(&ident, "%s#wal", m->dataset);
+        lh_buf_puts(&b, "lh_delta.");
+        lh_sql_ident(&b, ident.data);
+        lh_buf_free(&ident);
+        char *name = lh_buf_steal(&b);
+        lh_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; CREATE OR REPLACE TABLE %s (",
+                      name);
+        for (size_t i = 0; i < m->ncolumns; i++) {
+            lh_sql_ident(&sql, m->columns[i].name);
+            lh_buf_printf(&sql, " %s, ", m->columns[i].type);
+        }
+        lh_buf_puts(&sql, WAL_SEQ " BIGINT, " LH_DELTA_DELETED " BOOLEAN)");
+        if (lh_duckdb_exec(q->admin, sql.data, "log table", &e)) {
+            free(name);
+            goto fail;
+        }
+        v->wtable = name;
+        if (lh_catalog_get(q->cat, &lh_identity_default, m->dataset, v->version, &cur, &e) ||
+            view_install(q, cur, &e)) {
+            wal_table_drop(q, v);
+            goto fail;
+        }
+    }
+    /* The record's rows replace their keys' rows, in one transaction. */
+    lh_buf_reset(&sql);
+    lh_buf vals = {0};
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        lh_buf_puts(&vals, i ? ", (" : "(");
+        for (size_t k = 0; k <= m->ncolumns; k++) {
+            json_t *x = json_array_get(row, k);
+            if (k) lh_buf_puts(&vals, ", ");
+            if (json_is_string(x))
+                lh_sql_quote(&vals, json_string_value(x));
+            else
+                lh_buf_puts(&vals, "NULL");
+        }
+        lh_buf_putc(&vals, ')');
+    }
+    lh_buf_puts(&sql, "BEGIN TRANSACTION; CREATE OR REPLACE TEMP TABLE lh_wal_in AS SELECT ");
+    for (size_t k = 0; k < m->ncolumns; k++) {
+        lh_buf_printf(&sql, "CAST(c%zu AS %s) AS ", k, m->columns[k].type);
+        lh_sql_ident(&sql, m->columns[k].name);
+        lh_buf_puts(&sql, ", ");
+    }
+    lh_buf_printf(&sql,
+                  "%" PRId64 "::BIGINT AS " WAL_SEQ ", CAST(c%zu AS BOOLEAN) AS " LH_DELTA_DELETED
+                  " FROM (VALUES %s) AS t(",
+                  seq, m->ncolumns, vals.data ? vals.data : "");
+    for (size_t k = 0; k <= m->ncolumns; k++)
+        lh_buf_printf(&sql, "%sc%zu", k ? ", " : "", k);
+    lh_buf_printf(&sql, "); DELETE FROM %s AS __t USING lh_wal_in AS __n WHERE ", v->wtable);
+    lh_sql_key_match(&sql, m->key, m->nkey, "__t", "__n");
+    lh_buf_printf(&sql, "; INSERT INTO %s SELECT * FROM lh_wal_in; DROP TABLE lh_wal_in; COMMIT",
+                  v->wtable);
+    lh_buf_free(&vals);
+    if (json_array_size(rows) && lh_duckdb_exec(q->admin, sql.data, "log rows", &e)) {
+        lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
+        goto fail;
+    }
+    (void)wal_id;
+    goto done;
+fail:
+    lh_log(LH_LOG_WARN, "query.wal_apply_failed", "dataset", m->dataset, "error", e.msg, NULL);
+done:
+    pthread_mutex_unlock(&q->views_mu);
+    lh_manifest_free(cur);
+    lh_buf_free(&sql);
+}
+
+void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id, int64_t seq)
+{
+    lh_error e = {0};
+    pthread_mutex_lock(&q->views_mu);
+    /* The view moves to the version holding the records first; only then do their rows
+     * leave the log table (between the two, both say the same). */
+    if (refresh_locked(q, dataset, &e))
+        lh_log(LH_LOG_WARN, "query.view_failed", "dataset", dataset, "error", e.msg, NULL);
+    view *v = view_find(q, dataset);
+    if (v && v->wtable) {
+        lh_buf sql = {0};
+        lh_buf_printf(&sql, "DELETE FROM %s WHERE " WAL_SEQ " <= %" PRId64, v->wtable, seq);
+        if (lh_duckdb_exec(q->admin, sql.data, "log rows", &e))
+            lh_log(LH_LOG_WARN, "query.wal_prune_failed", "dataset", dataset, "error", e.msg, NULL);
+        lh_buf_free(&sql);
+    }
+    __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&q->views_mu);
+    (void)wal_id;
 }
 
 /* True if sql mentions the journal view's name (any case): it may read the view. */
@@ -904,6 +1054,7 @@ void lh_query_close(lh_query *q)
         free(q->views[i].name);
         view_journal_free(&q->views[i]);
         view_delta_free(&q->views[i]);
+        free(q->views[i].wtable);
     }
     free(q->views);
     lh_hot_free(q->hot);
