@@ -1121,6 +1121,25 @@ done:
     return rc;
 }
 
+/* Whether the file has at most n lines (reads no further than line n + 1): a cheap bound on
+ * its rows (a quoted line break counts a line too much, never too little). */
+static bool lines_at_most(const char *path, int64_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    char buf[65536];
+    int64_t lines = 0;
+    size_t got;
+    bool last_nl = true;
+    while (lines <= n && (got = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + got - p))); p++)
+            lines++;
+        last_nl = buf[got - 1] == '\n';
+    }
+    fclose(f);
+    return lines + (last_nl ? 0 : 1) <= n;
+}
+
 int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
                      const lh_upsert_opts *o, lh_upsert_result *result, lh_error *err)
 {
@@ -1142,7 +1161,7 @@ int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
         rc = lh_error_set(err, LH_EINVAL, "%s: the file is empty; no rows", name);
         goto done;
     }
-    if (ing->wal && !o->direct && !o->wal_id) {
+    if (ing->wal && !o->direct && !o->wal_id && lines_at_most(path, ing->wal_max_rows + 1)) {
         rc = ing_wal_upsert(ing, who, path, o, name, &r, err);
         if (rc != WAL_TOO_BIG) goto done;
         /* Too large for the log: commit directly, after what the log holds (order). */
