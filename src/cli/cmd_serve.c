@@ -60,7 +60,9 @@ int cmd_serve(int argc, char **argv)
     lh_ingest *ing = NULL;
     lh_gateway *gw = NULL;
     int status = 1;
-    if (lh_query_open(env.cat, &env.cfg, &q, &err) || lh_ingest_open(env.cat, &env.cfg, &ing, &err))
+    /* The ingester first: opening it replays a write-ahead log left by a killed process, so
+     * the views start at the versions holding those records. */
+    if (lh_ingest_open(env.cat, &env.cfg, &ing, &err) || lh_query_open(env.cat, &env.cfg, &q, &err))
         goto out;
     lh_query_cache_enable(q); /* a long-lived server keeps pinned and hot datasets in memory */
     /* Small upserts and deletes go through the local write-ahead log: acknowledged once
