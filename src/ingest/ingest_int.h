@@ -105,6 +105,9 @@ int ing_delta_commit(lh_ingest *ing, duckdb_connection c, const lh_identity *who
  * dataset are committed first). */
 int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
                    const lh_upsert_opts *o, const char *name, lh_upsert_result *r, lh_error *err);
+/* Compacts dataset if its deltas passed the automatic policy (compact_delta_files, or many
+ * delta rows); returns the version compaction committed, or 0 (none, or it failed: logged). */
+int64_t ing_auto_compact(lh_ingest *ing, const lh_identity *who, const char *dataset);
 /* Stops the flush thread after committing everything, releases the log. Accepts NULL. */
 void ing_wal_close(lh_ingest *ing);
 

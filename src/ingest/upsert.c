@@ -1121,6 +1121,33 @@ done:
     return rc;
 }
 
+int64_t ing_auto_compact(lh_ingest *ing, const lh_identity *who, const char *dataset)
+{
+    if (ing->compact_delta_files <= 0) return 0;
+    /* The policy: the commit that leaves too many delta files, or more than
+     * AUTO_COMPACT_MIN_ROWS delta rows making over a quarter of the base rows, pays for
+     * merging them (reads of every delta's key column grow with both). Its own commit
+     * stands whatever happens here. */
+    lh_manifest *m = NULL;
+    int64_t delta_rows = 0, base_rows = 0, version = 0;
+    if (lh_catalog_get(ing->cat, who, dataset, 0, &m, NULL) == LH_OK)
+        for (size_t i = 0; i < m->nfiles; i++)
+            *(m->files[i].delta ? &delta_rows : &base_rows) += m->files[i].rows;
+    if (m && (lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files ||
+              (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > base_rows))) {
+        lh_compact_result cr;
+        lh_error ce = {0};
+        if (lh_ingest_compact(ing, who, dataset, "automatic: deltas over threshold", &cr, &ce) ==
+            LH_OK)
+            version = cr.noop ? 0 : cr.version;
+        else
+            lh_log(LH_LOG_WARN, "ingest.auto_compact_failed", "dataset", dataset, "error", ce.msg,
+                   NULL);
+    }
+    lh_manifest_free(m);
+    return version;
+}
+
 /* Whether the file has at most n lines (reads no further than line n + 1): a cheap bound on
  * its rows (a quoted line break counts a line too much, never too little). */
 static bool lines_at_most(const char *path, int64_t n)
@@ -1181,29 +1208,7 @@ int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
         }
     }
     r.durable = rc == LH_OK;
-    if (rc == LH_OK && !r.noop && ing->compact_delta_files > 0) {
-        /* The policy: the upsert that leaves too many delta files, or more than
-         * AUTO_COMPACT_MIN_ROWS delta rows making over a quarter of the base rows, pays for
-         * merging them (reads of every delta's key column grow with both). Its own commit
-         * stands whatever happens here. */
-        lh_manifest *m = NULL;
-        int64_t delta_rows = 0, base_rows = 0;
-        if (lh_catalog_get(ing->cat, who, o->dataset, 0, &m, NULL) == LH_OK)
-            for (size_t i = 0; i < m->nfiles; i++)
-                *(m->files[i].delta ? &delta_rows : &base_rows) += m->files[i].rows;
-        if (m && (lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files ||
-                  (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > base_rows))) {
-            lh_compact_result cr;
-            lh_error ce = {0};
-            if (lh_ingest_compact(ing, who, o->dataset, "automatic: deltas over threshold", &cr,
-                                  &ce) == LH_OK)
-                r.compacted = cr.noop ? 0 : cr.version;
-            else
-                lh_log(LH_LOG_WARN, "ingest.auto_compact_failed", "dataset", o->dataset, "error",
-                       ce.msg, NULL);
-        }
-        lh_manifest_free(m);
-    }
+    if (rc == LH_OK && !r.noop) r.compacted = ing_auto_compact(ing, who, o->dataset);
 done:
     if (c) duckdb_disconnect(&c);
     if (rc == LH_OK && r.noop) r.committed = r.durable = true; /* nothing to hold */

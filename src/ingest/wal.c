@@ -686,7 +686,13 @@ static int flush_dataset(ing_wal *w, const char *name, lh_error *err)
     if (rc || !n) goto done;
     int64_t top = g[n - 1].seq;
     lh_manifest *m = NULL;
-    if (version) lh_catalog_get(w->ing->cat, &lh_identity_default, name, version, &m, NULL);
+    if (version) {
+        /* A compaction right on top of the flush holds the same rows: later records may
+         * build on it as well. */
+        int64_t cv = ing_auto_compact(w->ing, &lh_identity_default, name);
+        if (cv == version + 1) version = cv;
+        lh_catalog_get(w->ing->cat, &lh_identity_default, name, version, &m, NULL);
+    }
     pthread_mutex_lock(&w->mu);
     size_t k = 0;
     for (size_t i = 0; i < w->nrecs; i++) {
