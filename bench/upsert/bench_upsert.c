@@ -114,6 +114,44 @@ static double time_query(lh_query *q, const char *sql, int n)
     return m;
 }
 
+/* RUNS single-row upserts of ids[i]'s phone, each read back by key (checked): up[i] is the
+ * upsert, vis[i] the upsert until the query returned the new value. wal: through the log
+ * (visible without a refresh; its flush thread commits in between), else committed directly
+ * and the view refreshed. */
+static void single_rows(lh_ingest *ing, lh_query *q, const char *path, char **ids, bool wal,
+                        double *up, double *vis)
+{
+    lh_error err = {0};
+    for (int i = 0; i < RUNS; i++) {
+        char data[256], sql[256], want[32];
+        snprintf(want, sizeof want, "+1-%s-%04d", wal ? "777" : "555", i);
+        snprintf(data, sizeof data, "candidate_id,phone\n%s,%s\n", ids[i], want);
+        write_file(path, data);
+        lh_upsert_opts uo = {
+            .dataset = "candidates", .source_name = "one.csv", .source = "bench", .direct = !wal};
+        lh_upsert_result ur;
+        uint64_t t0 = lh_now_ns();
+        if (lh_ingest_upsert(ing, &lh_identity_default, path, &uo, &ur, &err)) die("upsert", &err);
+        up[i] = ms_since(t0);
+        if (ur.committed == wal) {
+            fprintf(stderr, "bench_upsert: the upsert did not take the %s path\n",
+                    wal ? "log" : "direct");
+            exit(1);
+        }
+        if (!wal && lh_query_refresh(q, "candidates", &err)) die("refresh", &err);
+        snprintf(sql, sizeof sql, "SELECT phone FROM candidates WHERE candidate_id = '%s'", ids[i]);
+        char *got = cell(q, sql);
+        vis[i] = ms_since(t0);
+        if (strcmp(got, want) != 0) {
+            fprintf(stderr, "bench_upsert: read back '%s', expected '%s'\n", got, want);
+            exit(1);
+        }
+        free(got);
+        /* About the pace of a user editing records: a log flush commits in between. */
+        if (wal) usleep(20000);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -157,62 +195,17 @@ int main(int argc, char **argv)
         free(list);
     }
 
-    /* Single-row upsert → visible. */
+    /* Single-row upsert → visible: committed directly, then through the write-ahead log as
+     * the server runs it. */
     char path[4096];
     snprintf(path, sizeof path, "%s/one.csv", lake);
     double up[RUNS], vis[RUNS];
-    for (int i = 0; i < RUNS; i++) {
-        char data[256], sql[256], want[32];
-        snprintf(want, sizeof want, "+1-555-%04d", i);
-        snprintf(data, sizeof data, "candidate_id,phone\n%s,%s\n", ids[i], want);
-        write_file(path, data);
-        lh_upsert_opts uo = {
-            .dataset = "candidates", .source_name = "one.csv", .source = "bench", .direct = true};
-        lh_upsert_result ur;
-        t0 = lh_now_ns();
-        if (lh_ingest_upsert(ing, &lh_identity_default, path, &uo, &ur, &err)) die("upsert", &err);
-        up[i] = ms_since(t0);
-        if (lh_query_refresh(q, "candidates", &err)) die("refresh", &err);
-        snprintf(sql, sizeof sql, "SELECT phone FROM candidates WHERE candidate_id = '%s'", ids[i]);
-        char *got = cell(q, sql);
-        vis[i] = ms_since(t0);
-        if (strcmp(got, want) != 0) {
-            fprintf(stderr, "bench_upsert: read back '%s', expected '%s'\n", got, want);
-            return 1;
-        }
-        free(got);
-    }
+    single_rows(ing, q, path, ids, false, up, vis);
     printf("single_row_upsert_ms %.2f ms\n", median(up, RUNS));
     printf("single_row_upsert_visible_ms %.2f ms\n", median(vis, RUNS));
-
-    /* The same through the write-ahead log, as the server runs it. */
     lh_ingest_wal_hooks hooks = {.ctx = q, .apply = wal_apply, .committed = wal_committed};
     if (lh_ingest_wal_start(ing, &hooks, &err)) die("wal start", &err);
-    for (int i = 0; i < RUNS; i++) {
-        char data[256], sql[256], want[32];
-        snprintf(want, sizeof want, "+1-777-%04d", i);
-        snprintf(data, sizeof data, "candidate_id,phone\n%s,%s\n", ids[i], want);
-        write_file(path, data);
-        lh_upsert_opts uo = {.dataset = "candidates", .source_name = "one.csv", .source = "bench"};
-        lh_upsert_result ur;
-        t0 = lh_now_ns();
-        if (lh_ingest_upsert(ing, &lh_identity_default, path, &uo, &ur, &err)) die("upsert", &err);
-        up[i] = ms_since(t0);
-        if (ur.committed || !ur.durable) {
-            fprintf(stderr, "bench_upsert: the upsert did not go through the log\n");
-            return 1;
-        }
-        snprintf(sql, sizeof sql, "SELECT phone FROM candidates WHERE candidate_id = '%s'", ids[i]);
-        char *got = cell(q, sql);
-        vis[i] = ms_since(t0);
-        if (strcmp(got, want) != 0) {
-            fprintf(stderr, "bench_upsert: read back '%s', expected '%s' (log)\n", got, want);
-            return 1;
-        }
-        free(got);
-        /* About the pace of a user editing records: the flush thread commits in between. */
-        usleep(20000);
-    }
+    single_rows(ing, q, path, ids, true, up, vis);
     printf("single_row_upsert_wal_ms %.2f ms\n", median(up, RUNS));
     printf("single_row_upsert_wal_visible_ms %.2f ms\n", median(vis, RUNS));
     t0 = lh_now_ns();

@@ -191,6 +191,11 @@ int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_e
  * predicate on other columns would break the merge. Same ownership and failures. */
 int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char *where, lh_buf *out,
                                lh_error *err);
+/* Appends "SELECT <m's columns, each CAST from text to its type>, LH_DELTA_DELETED, c<n+1>..
+ * FROM (VALUES ...)" over rows: a JSON array of arrays holding m's n column values as text or
+ * null, then "true" if the row deletes its key, then `extra` more text values (columns
+ * c<n+1>, c<n+2>, ...). No rows: a SELECT of none. Write-ahead log rows (ADR 0012). */
+void lh_manifest_rows_sql(const lh_manifest *m, const json_t *rows, size_t extra, lh_buf *out);
 /* Appends a source record (copies strings). */
 void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
                             int64_t rows);

@@ -295,13 +295,7 @@ static bool ds_has_pending(const ing_wal *w, const char *name)
 
 static void ds_drop_pending(ing_wal *w, wal_ds *d)
 {
-    if (!d->pending) return;
-    lh_buf sql = {0};
-    lh_buf_printf(&sql, "DROP TABLE IF EXISTS %s", d->pending);
-    lh_duckdb_exec(w->ack_c, sql.data, "drop pending", NULL);
-    lh_buf_free(&sql);
-    free(d->pending);
-    d->pending = NULL;
+    lh_duckdb_drop_table(w->ack_c, &d->pending);
 }
 
 /* ------------------------------------------------------------ commit */
@@ -321,11 +315,11 @@ static int commit_fast(ing_wal *w, const lh_manifest *cur, wal_rec *recs, size_t
     duckdb_connection c = w->flush_c;
     lh_buf sql = {0}, ev = {0};
     int64_t net = 0;
-    size_t nrows = 0, nev = 0;
+    size_t nev = 0;
     int rc = LH_OK;
     bool all_del = true, same_reason = true;
     const char *reason = json_string_value(json_object_get(recs[n - 1].j, "reason"));
-    lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_wrows AS SELECT * FROM (VALUES ");
+    json_t *all = json_array(); /* every record's whole rows, each with its seq after */
     for (size_t r = 0; r < n; r++) {
         json_t *j = recs[r].j;
         const char *rr = json_string_value(json_object_get(j, "reason"));
@@ -335,20 +329,19 @@ static int commit_fast(ing_wal *w, const lh_manifest *cur, wal_rec *recs, size_t
                json_integer_value(json_object_get(j, "deleted"));
         size_t i;
         json_t *row;
+        char seq[32];
+        snprintf(seq, sizeof seq, "%" PRId64, recs[r].seq);
         json_array_foreach(json_object_get(j, "whole"), i, row)
         {
             if (json_array_size(row) != cur->ncolumns + 1) {
+                json_decref(all);
                 rc = lh_error_set(err, LH_ECONFLICT, "record %" PRId64 ": columns changed",
                                   recs[r].seq);
                 goto done;
             }
-            lh_buf_printf(&sql, "%s(%" PRId64, nrows++ ? ", " : "", recs[r].seq);
-            for (size_t k = 0; k < cur->ncolumns; k++) {
-                lh_buf_puts(&sql, ", ");
-                sql_text_or_null(&sql, json_array_get(row, k));
-            }
-            const char *del = json_string_value(json_array_get(row, cur->ncolumns));
-            lh_buf_printf(&sql, ", %s)", del && !strcmp(del, "true") ? "true" : "false");
+            json_t *x = json_copy(row);
+            json_array_append_new(x, json_string(seq));
+            json_array_append_new(all, x);
         }
         json_t *e;
         json_array_foreach(json_object_get(j, "events"), i, e)
@@ -367,26 +360,19 @@ static int commit_fast(ing_wal *w, const lh_manifest *cur, wal_rec *recs, size_t
             lh_buf_putc(&ev, ')');
         }
     }
-    lh_buf_puts(&sql, ") AS t(__s");
-    for (size_t k = 0; k < cur->ncolumns; k++)
-        lh_buf_printf(&sql, ", c%zu", k);
-    lh_buf_puts(&sql, ", __d)");
-    if ((rc = lh_duckdb_exec(c, sql.data, "log rows", err))) goto done;
-    lh_buf_reset(&sql);
+    /* The newest row of each key, stamped with the version this commit makes. */
     lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_delta AS SELECT ");
     for (size_t k = 0; k < cur->ncolumns; k++) {
-        lh_buf_printf(&sql, "CAST(c%zu AS %s) AS ", k, cur->columns[k].type);
         lh_sql_ident(&sql, cur->columns[k].name);
         lh_buf_puts(&sql, ", ");
     }
-    lh_buf_printf(&sql,
-                  "%" PRId64 "::BIGINT AS " LH_DELTA_SEQ ", __d AS " LH_DELTA_DELETED
-                  " FROM lh_wrows QUALIFY row_number() OVER (PARTITION BY ",
+    lh_buf_printf(&sql, "%" PRId64 "::BIGINT AS " LH_DELTA_SEQ ", " LH_DELTA_DELETED " FROM (",
                   cur->version + 1);
-    for (size_t k = 0; k < cur->nkey; k++)
-        lh_buf_printf(&sql, "%sc%zu", k ? ", " : "",
-                      (size_t)(lh_manifest_column(cur, cur->key[k]) - cur->columns));
-    lh_buf_puts(&sql, " ORDER BY __s DESC) = 1");
+    lh_manifest_rows_sql(cur, all, 1, &sql);
+    json_decref(all);
+    lh_buf_puts(&sql, ") QUALIFY row_number() OVER (PARTITION BY ");
+    lh_sql_ident_list(&sql, cur->key, cur->nkey, NULL);
+    lh_buf_printf(&sql, " ORDER BY CAST(c%zu AS BIGINT) DESC) = 1", cur->ncolumns + 1);
     if ((rc = lh_duckdb_exec(c, sql.data, "log delta", err))) goto done;
     lh_buf_reset(&sql);
     lh_buf_puts(&sql, "SELECT make_timestamp(ts) AS ts, key, field, old_value, new_value, op, "

@@ -447,13 +447,7 @@ done:
 /* Drops v's log table (if any). Caller holds views_mu. */
 static void wal_table_drop(lh_query *q, view *v)
 {
-    if (!v->wtable) return;
-    lh_buf sql = {0};
-    lh_buf_printf(&sql, "DROP TABLE IF EXISTS %s", v->wtable);
-    lh_duckdb_exec(q->admin, sql.data, "drop log table", NULL);
-    lh_buf_free(&sql);
-    free(v->wtable);
-    v->wtable = NULL;
+    lh_duckdb_drop_table(q->admin, &v->wtable);
 }
 
 /* Wraps the view body at sql[head..] so the log table's rows replace (or delete) theirs. */
@@ -761,39 +755,17 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, i
     }
     /* The record's rows replace their keys' rows, in one transaction. */
     lh_buf_reset(&sql);
-    lh_buf vals = {0};
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        lh_buf_puts(&vals, i ? ", (" : "(");
-        for (size_t k = 0; k <= m->ncolumns; k++) {
-            json_t *x = json_array_get(row, k);
-            if (k) lh_buf_puts(&vals, ", ");
-            if (json_is_string(x))
-                lh_sql_quote(&vals, json_string_value(x));
-            else
-                lh_buf_puts(&vals, "NULL");
-        }
-        lh_buf_putc(&vals, ')');
-    }
     lh_buf_puts(&sql, "BEGIN TRANSACTION; CREATE OR REPLACE TEMP TABLE lh_wal_in AS SELECT ");
     for (size_t k = 0; k < m->ncolumns; k++) {
-        lh_buf_printf(&sql, "CAST(c%zu AS %s) AS ", k, m->columns[k].type);
         lh_sql_ident(&sql, m->columns[k].name);
         lh_buf_puts(&sql, ", ");
     }
-    lh_buf_printf(&sql,
-                  "%" PRId64 "::BIGINT AS " WAL_SEQ ", CAST(c%zu AS BOOLEAN) AS " LH_DELTA_DELETED
-                  " FROM (VALUES %s) AS t(",
-                  seq, m->ncolumns, vals.data ? vals.data : "");
-    for (size_t k = 0; k <= m->ncolumns; k++)
-        lh_buf_printf(&sql, "%sc%zu", k ? ", " : "", k);
+    lh_buf_printf(&sql, "%" PRId64 "::BIGINT AS " WAL_SEQ ", " LH_DELTA_DELETED " FROM (", seq);
+    lh_manifest_rows_sql(m, rows, 0, &sql);
     lh_buf_printf(&sql, "); DELETE FROM %s AS __t USING lh_wal_in AS __n WHERE ", v->wtable);
     lh_sql_key_match(&sql, m->key, m->nkey, "__t", "__n");
     lh_buf_printf(&sql, "; INSERT INTO %s SELECT * FROM lh_wal_in; DROP TABLE lh_wal_in; COMMIT",
                   v->wtable);
-    lh_buf_free(&vals);
     if (json_array_size(rows) && lh_duckdb_exec(q->admin, sql.data, "log rows", &e)) {
         lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
         goto fail;
