@@ -46,6 +46,12 @@ typedef struct wal_ds {
     char *name;
     lh_manifest *known; /* the version the pending records build on */
     char *pending;      /* table of the pending rows (one per key), or NULL */
+    /* The table also holds the newest delta row of every key of version table_version (a
+     * current row is then read from the base files and the table alone, not from every delta
+     * file), kept across flushes of this log. */
+    bool covers;
+    int64_t table_version;
+    bool rebase; /* a flush was rebased: the records acknowledged meanwhile are rebased too */
 } wal_ds;
 
 typedef struct ing_wal {
@@ -296,6 +302,72 @@ static bool ds_has_pending(const ing_wal *w, const char *name)
 static void ds_drop_pending(ing_wal *w, wal_ds *d)
 {
     lh_duckdb_drop_table(w->ack_c, &d->pending);
+    d->covers = d->rebase = false;
+}
+
+#define COVER_MAX_BYTES (64LL << 20)
+
+/* Makes d's table the newest delta row of every key of m (m's deltas up to COVER_MAX_BYTES of
+ * Parquet; past that the table holds pending rows only). Caller holds mu, nothing pending. */
+static void ds_cover(ing_wal *w, wal_ds *d, const lh_manifest *m)
+{
+    ds_drop_pending(w, d);
+    int64_t bytes = 0;
+    for (size_t i = 0; i < m->nfiles; i++)
+        if (m->files[i].delta) bytes += m->files[i].size;
+    if (bytes > COVER_MAX_BYTES || !m->nkey) return;
+    lh_buf name = {0}, sql = {0}, list = {0};
+    size_t n = 0;
+    if (lh_manifest_file_list(w->ing->st, m, true, NULL, 0, &list, &n, NULL)) goto done;
+    lh_buf_puts(&name, "lh_wal.");
+    lh_sql_ident(&name, m->dataset);
+    lh_buf_printf(&sql, "CREATE OR REPLACE TABLE %s AS SELECT ", name.data);
+    for (size_t k = 0; k < m->ncolumns; k++) {
+        lh_buf_printf(&sql, "CAST(NULL AS %s) AS ", m->columns[k].type);
+        lh_sql_ident(&sql, m->columns[k].name);
+        lh_buf_puts(&sql, ", ");
+    }
+    lh_buf_puts(&sql, "0::BIGINT AS " LH_DELTA_SEQ ", false AS " LH_DELTA_DELETED " WHERE false");
+    if (n) {
+        lh_buf_puts(&sql, " UNION ALL SELECT * FROM (SELECT ");
+        for (size_t k = 0; k < m->ncolumns; k++) {
+            lh_sql_ident(&sql, m->columns[k].name);
+            lh_buf_puts(&sql, ", ");
+        }
+        lh_buf_printf(&sql,
+                      LH_DELTA_SEQ ", " LH_DELTA_DELETED " FROM read_parquet(%s) QUALIFY "
+                                   "row_number() OVER (PARTITION BY ",
+                      list.data);
+        lh_sql_ident_list(&sql, m->key, m->nkey, NULL);
+        lh_buf_puts(&sql, " ORDER BY " LH_DELTA_SEQ " DESC) = 1)");
+    }
+    lh_error e = {0};
+    if (lh_duckdb_exec(w->ack_c, sql.data, "delta rows", &e)) {
+        lh_log(LH_LOG_WARN, "wal.cover_failed", "dataset", m->dataset, "error", e.msg, NULL);
+        goto done;
+    }
+    d->pending = lh_buf_steal(&name);
+    d->covers = true;
+    d->table_version = m->version;
+done:
+    lh_buf_free(&name);
+    lh_buf_free(&sql);
+    lh_buf_free(&list);
+}
+
+/* A copy of m without its delta files: what a lookup reads beside a covering table. */
+static lh_manifest *base_only(const lh_manifest *m)
+{
+    lh_manifest *b = lh_manifest_clone(m);
+    size_t k = 0;
+    for (size_t i = 0; i < b->nfiles; i++) {
+        if (b->files[i].delta)
+            free(b->files[i].key);
+        else
+            b->files[k++] = b->files[i];
+    }
+    b->nfiles = k;
+    return b;
 }
 
 /* ------------------------------------------------------------ commit */
@@ -485,9 +557,10 @@ static int commit_rebase(ing_wal *w, wal_rec *recs, size_t n, lh_error *err)
  * (0: none, e.g. every rebased record was a no-op). fast: cur is the state the records were
  * computed on. Uses flush_c; caller holds flush_mu. */
 static int commit_records(ing_wal *w, wal_rec *recs, size_t n, int64_t fast_version,
-                          int64_t *version, lh_error *err)
+                          int64_t *version, bool *was_fast, lh_error *err)
 {
     *version = 0;
+    *was_fast = false;
     lh_manifest *cur = NULL;
     int rc = lh_catalog_get(w->ing->cat, &lh_identity_default, recs[0].dataset, 0, &cur, err);
     if (rc == LH_OK && cur->wal_id && !strcmp(cur->wal_id, w->id)) {
@@ -502,6 +575,7 @@ static int commit_records(ing_wal *w, wal_rec *recs, size_t n, int64_t fast_vers
     if (rc || n == 0) goto done;
     if (cur->version == fast_version) {
         rc = commit_fast(w, cur, recs, n, version, err);
+        *was_fast = rc == LH_OK;
         if (rc != LH_ECONFLICT) goto done;
         lh_error_clear(err);
     }
@@ -559,7 +633,8 @@ static int replay_group(ing_wal *w, wal_rec *g, size_t n, void *ctx, lh_error *e
         *replayed += (int64_t)(n - first);
     }
     lh_manifest_free(cur);
-    return commit_records(w, g, n, fast, &version, err);
+    bool was_fast;
+    return commit_records(w, g, n, fast, &version, &was_fast, err);
 }
 
 /* Opens the log (locked), commits what it holds, empties it. */
@@ -656,7 +731,7 @@ static int flush_dataset(ing_wal *w, const char *name, lh_error *err)
 {
     pthread_mutex_lock(&w->mu);
     wal_ds *d = ds_get(w, name);
-    int64_t fast = d->known ? d->known->version : -1;
+    int64_t fast = d->known && !d->rebase ? d->known->version : -1;
     size_t n = 0;
     wal_rec *g = lh_calloc(w->nrecs + 1, sizeof *g);
     for (size_t i = 0; i < w->nrecs; i++)
@@ -668,7 +743,8 @@ static int flush_dataset(ing_wal *w, const char *name, lh_error *err)
         }
     pthread_mutex_unlock(&w->mu);
     int64_t version = 0;
-    int rc = n ? commit_records(w, g, n, fast, &version, err) : LH_OK;
+    bool was_fast = false;
+    int rc = n ? commit_records(w, g, n, fast, &version, &was_fast, err) : LH_OK;
     if (rc || !n) goto done;
     int64_t top = g[n - 1].seq;
     lh_manifest *m = NULL;
@@ -691,17 +767,25 @@ static int flush_dataset(ing_wal *w, const char *name, lh_error *err)
     }
     w->nrecs = k;
     d = ds_get(w, name);
-    if (d->pending) {
+    bool rebased = !was_fast || !m;
+    if (d->covers && !rebased && d->known && d->table_version == d->known->version) {
+        /* The flushed rows are now the newest delta rows of their keys: the table still
+         * covers the new version (a compaction on top holds the same rows). */
+        d->table_version = m->version;
+    } else if (d->pending && !d->covers) {
         lh_buf sql = {0};
         lh_buf_printf(&sql, "DELETE FROM %s WHERE " LH_DELTA_SEQ " <= %" PRId64, d->pending, top);
         if (lh_duckdb_exec(w->ack_c, sql.data, "pending rows", NULL)) ds_drop_pending(w, d);
         lh_buf_free(&sql);
     }
     /* The version this flush committed is what later records build on (not the latest: a
-     * commit by someone else after it must send those records through a rebase). */
+     * commit by someone else after it must send those records through a rebase). After a
+     * rebase the records acknowledged meanwhile were computed on rows it replaced: they are
+     * rebased as well. */
+    if (rebased) d->rebase = true;
     lh_manifest_free(d->known);
     d->known = m;
-    if (!ds_has_pending(w, name)) ds_drop_pending(w, d);
+    if (!ds_has_pending(w, name) && (d->rebase || !d->covers)) ds_drop_pending(w, d);
     lh_error e = {0};
     if (w->nrecs == 0)
         rc = log_truncate(w, &e);
@@ -869,16 +953,19 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
         for (size_t i = 0; same_cols && i < m->ncolumns; i++)
             same_cols = !strcmp(m->columns[i].name, d->known->columns[i].name) &&
                         !strcmp(m->columns[i].type, d->known->columns[i].type);
-        if (!same_cols) ds_drop_pending(w, d);
+        if (!same_cols || !d->covers || d->table_version != m->version) ds_cover(w, d, m);
+        d->rebase = false;
         lh_manifest_free(d->known);
         d->known = m;
     }
     const lh_manifest *cur = d->known;
     int64_t seq = w->next_seq;
     given = lh_calloc(cur->ncolumns + 1, sizeof *given);
-    if ((rc = ing_upsert_prepare(ing, w->ack_c, cur, d->pending, path, o, name, seq, given, r,
-                                 &events, err)))
-        goto done;
+    lh_manifest *scan = d->covers ? base_only(cur) : NULL;
+    rc = ing_upsert_prepare(ing, w->ack_c, scan ? scan : cur, d->pending, path, o, name, seq, given,
+                            r, &events, err);
+    lh_manifest_free(scan);
+    if (rc) goto done;
     if (r->rows_in > ing->wal_max_rows) {
         rc = WAL_TOO_BIG;
         goto done;
