@@ -753,19 +753,21 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, i
             goto fail;
         }
     }
-    /* The record's rows replace their keys' rows, in one transaction. */
+    /* The record's rows replace their keys' rows, in one transaction (no temp table: a
+     * catalog change per record costs more than reading the few VALUES twice). */
     lh_buf_reset(&sql);
-    lh_buf_puts(&sql, "BEGIN TRANSACTION; CREATE OR REPLACE TEMP TABLE lh_wal_in AS SELECT ");
+    lh_buf_printf(&sql, "BEGIN TRANSACTION; DELETE FROM %s AS __t USING (", v->wtable);
+    lh_manifest_rows_sql(m, rows, 0, &sql);
+    lh_buf_puts(&sql, ") AS __n WHERE ");
+    lh_sql_key_match(&sql, m->key, m->nkey, "__t", "__n");
+    lh_buf_printf(&sql, "; INSERT INTO %s SELECT ", v->wtable);
     for (size_t k = 0; k < m->ncolumns; k++) {
         lh_sql_ident(&sql, m->columns[k].name);
         lh_buf_puts(&sql, ", ");
     }
-    lh_buf_printf(&sql, "%" PRId64 "::BIGINT AS " WAL_SEQ ", " LH_DELTA_DELETED " FROM (", seq);
+    lh_buf_printf(&sql, "%" PRId64 "::BIGINT, " LH_DELTA_DELETED " FROM (", seq);
     lh_manifest_rows_sql(m, rows, 0, &sql);
-    lh_buf_printf(&sql, "); DELETE FROM %s AS __t USING lh_wal_in AS __n WHERE ", v->wtable);
-    lh_sql_key_match(&sql, m->key, m->nkey, "__t", "__n");
-    lh_buf_printf(&sql, "; INSERT INTO %s SELECT * FROM lh_wal_in; DROP TABLE lh_wal_in; COMMIT",
-                  v->wtable);
+    lh_buf_puts(&sql, "); COMMIT");
     if (json_array_size(rows) && lh_duckdb_exec(q->admin, sql.data, "log rows", &e)) {
         lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
         goto fail;
