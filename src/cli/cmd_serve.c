@@ -68,7 +68,14 @@ int cmd_serve(int argc, char **argv)
     /* Small upserts and deletes go through the local write-ahead log: acknowledged once
      * fsynced, visible to this server's queries at once, committed in batches (ADR 0012). */
     lh_ingest_wal_hooks hooks = {.ctx = q, .apply = wal_apply, .committed = wal_committed};
-    if (lh_ingest_wal_start(ing, &hooks, &err)) goto out;
+    int wrc = lh_ingest_wal_start(ing, &hooks, &err);
+    if (wrc == LH_EUNAVAIL) {
+        /* Another server writes this lake through the log: this one commits directly. */
+        lh_log(LH_LOG_WARN, "wal.unavailable", "msg", err.msg, NULL);
+        lh_error_clear(&err);
+    } else if (wrc) {
+        goto out;
+    }
     lh_gateway_deps deps = {.cfg = &env.cfg,
                             .storage = env.st,
                             .catalog = env.cat,
