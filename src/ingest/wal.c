@@ -6,7 +6,8 @@
  * acknowledge. Flush (a thread, after wal_flush_ms; and at close): all pending records of a
  * dataset become one delta file + one journal batch + one put-if-absent commit whose manifest
  * records the log's id and the highest seq it holds ("wal" mark). A lost race re-applies the
- * records' given rows, in order, through the normal upsert path on top of the new version.
+ * records' inputs (kept as given), in order, through the normal upsert path on top of the new
+ * version.
  * Replay (a process that finds a log no live process holds): records at or below the mark
  * are skipped, so a crash between a commit and the log's truncation applies nothing twice.
  *
@@ -479,7 +480,7 @@ done:
     return rc;
 }
 
-/* The slow path: each record's given rows, in order, through the normal upsert on top of
+/* The slow path: each record's input, in order, through the normal upsert on top of
  * whatever is committed now. A record refused for good (the dataset lost its key, or is
  * gone) is kept in _wal/failed with an error log line: never dropped silently. */
 static int commit_rebase(ing_wal *w, wal_rec *recs, size_t n, lh_error *err)
@@ -488,46 +489,38 @@ static int commit_rebase(ing_wal *w, wal_rec *recs, size_t n, lh_error *err)
     int rc = LH_OK;
     for (size_t r = 0; r < n && !rc; r++) {
         json_t *j = recs[r].j;
-        char *path =
-            lh_sprintf("%s/wal-%s-%" PRId64 ".ndjson", w->ing->tmp_dir, w->id, recs[r].seq);
-        lh_buf b = {0};
-        size_t i;
-        json_t *row;
-        json_array_foreach(json_object_get(j, "given"), i, row)
-        {
-            char *s = json_dumps(row, JSON_COMPACT | JSON_ENSURE_ASCII);
-            lh_buf_printf(&b, "%s\n", s);
-            free(s);
-        }
+        /* The input again, under its own name's extension (the format guess reads it). */
+        const char *name = json_string_value(json_object_get(j, "name"));
+        const char *input = json_string_value(json_object_get(j, "input"));
+        const char *dot = name ? strrchr(name, '.') : NULL;
+        char *path = lh_sprintf("%s/wal-%s-%" PRId64 "%s", w->ing->tmp_dir, w->id, recs[r].seq,
+                                dot && !strchr(dot, '/') && strlen(dot) < 16 ? dot : "");
+        size_t len = input ? json_string_length(json_object_get(j, "input")) : 0;
         lh_error e = {0};
         FILE *f = fopen(path, "wb");
-        if (!f || fwrite(b.data ? b.data : "", 1, b.len, f) != b.len || fclose(f) != 0) {
+        if (!f || fwrite(input ? input : "", 1, len, f) != len || fclose(f) != 0) {
             if (f) fclose(f);
             rc = lh_error_set(err, LH_EIO, "%s: cannot write", path);
             free(path);
-            lh_buf_free(&b);
             break;
         }
         const char *actor = json_string_value(json_object_get(j, "actor"));
         const char *profile = json_string_value(json_object_get(j, "profile"));
         lh_identity who = {.actor = actor ? actor : "", .profile = profile ? profile : ""};
-        char name[64];
-        snprintf(name, sizeof name, "log record %" PRId64, recs[r].seq);
-        lh_upsert_opts o = {.dataset = recs[r].dataset,
-                            .format = LH_FORMAT_NDJSON,
-                            .source_name = name,
-                            .source = json_string_value(json_object_get(j, "source")),
-                            .reason = json_string_value(json_object_get(j, "reason")),
-                            .delete_rows =
-                                !strcmp(json_string_value(json_object_get(j, "op")), "delete"),
-                            .direct = true,
-                            .wal_id = w->id,
-                            .wal_seq = recs[r].seq};
+        lh_upsert_opts o = {
+            .dataset = recs[r].dataset,
+            .format = (lh_ingest_format)json_integer_value(json_object_get(j, "format")),
+            .source_name = name ? name : "log record",
+            .source = json_string_value(json_object_get(j, "source")),
+            .reason = json_string_value(json_object_get(j, "reason")),
+            .delete_rows = !strcmp(json_string_value(json_object_get(j, "op")), "delete"),
+            .direct = true,
+            .wal_id = w->id,
+            .wal_seq = recs[r].seq};
         lh_upsert_result ur;
         int urc = lh_ingest_upsert(w->ing, &who, path, &o, &ur, &e);
         unlink(path);
         free(path);
-        lh_buf_free(&b);
         if (urc == LH_EINVAL || urc == LH_ENOENT) {
             char *failed = lh_sprintf("%s/failed", w->dir);
             FILE *f = fopen(failed, "ab");
@@ -982,40 +975,17 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
     lh_buf_puts(&sql, ", " LH_DELTA_DELETED " FROM lh_delta");
     if ((rc = rows_json(w->ack_c, sql.data, &whole, err))) goto done;
     if ((rc = rows_json(w->ack_c, events.data, &ev, err))) goto done;
-    lh_buf_reset(&sql);
-    lh_buf_puts(&sql, "SELECT ");
-    size_t ng = 0;
-    for (size_t i = 0; i < cur->ncolumns; i++) {
-        bool is_key = false;
-        for (size_t k = 0; k < cur->nkey; k++)
-            is_key = is_key || !strcmp(cur->key[k], cur->columns[i].name);
-        if (!given[i] || (o->delete_rows && !is_key)) continue;
-        lh_buf_printf(&sql, "%sCASE WHEN __lh_p%zu THEN CAST(to_json(", ng++ ? ", " : "", i);
-        lh_sql_ident(&sql, cur->columns[i].name);
-        lh_buf_puts(&sql, ") AS VARCHAR) END");
+    /* The input as given (a rebase runs it again through the normal upsert). Text that is
+     * not UTF-8 cannot go into the record: such an input commits directly. */
+    char *raw = NULL;
+    size_t rawlen = 0;
+    if ((rc = lh_file_read(path, &raw, &rawlen, err))) goto done;
+    gv = json_stringn(raw, rawlen);
+    free(raw);
+    if (!gv) {
+        rc = WAL_TOO_BIG;
+        goto done;
     }
-    lh_buf_puts(&sql, " FROM lh_batch ORDER BY __lh_row");
-    json_t *gr = NULL;
-    if ((rc = rows_json(w->ack_c, sql.data, &gr, err))) goto done;
-    gv = json_array();
-    size_t ri;
-    json_t *grow;
-    json_array_foreach(gr, ri, grow)
-    {
-        json_t *obj = json_object();
-        for (size_t i = 0, k = 0; i < cur->ncolumns; i++) {
-            bool is_key = false;
-            for (size_t q = 0; q < cur->nkey; q++)
-                is_key = is_key || !strcmp(cur->key[q], cur->columns[i].name);
-            if (!given[i] || (o->delete_rows && !is_key)) continue;
-            json_t *v = json_array_get(grow, k++);
-            if (json_is_string(v))
-                json_object_set_new(obj, cur->columns[i].name,
-                                    json_loads(json_string_value(v), JSON_DECODE_ANY, NULL));
-        }
-        json_array_append_new(gv, obj);
-    }
-    json_decref(gr);
     int64_t now = lh_wall_us();
     rec = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "seq",
                     (json_int_t)seq, "dataset", o->dataset, "op",
@@ -1026,7 +996,9 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
                     o->reason ? json_string(o->reason) : json_null(), "inserted",
                     (json_int_t)r->inserted, "updated", (json_int_t)r->updated, "deleted",
                     (json_int_t)r->deleted, "unchanged", (json_int_t)r->unchanged);
-    json_object_set(rec, "given", gv);
+    json_object_set(rec, "input", gv);
+    json_object_set_new(rec, "format", json_integer(o->format));
+    json_object_set_new(rec, "name", json_string(name));
     json_object_set(rec, "whole", whole);
     json_object_set(rec, "events", ev);
     if ((rc = log_append(w, rec, err))) goto done;
