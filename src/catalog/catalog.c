@@ -78,6 +78,7 @@ void lh_manifest_free(lh_manifest *m)
     for (size_t i = 0; i < m->njournal; i++)
         free(m->journal[i]);
     free(m->journal);
+    free(m->wal_id);
     free(m);
 }
 
@@ -127,6 +128,9 @@ lh_manifest *lh_manifest_clone(const lh_manifest *src)
     m->nkey = src->nkey;
     m->journal = strv_dup(src->journal, src->njournal);
     m->njournal = src->njournal;
+    m->wal_id = src->wal_id ? lh_strdup(src->wal_id) : NULL;
+    m->wal_seq = src->wal_seq;
+    m->wal_version = src->wal_version;
     return m;
 }
 
@@ -281,6 +285,11 @@ json_t *lh_manifest_to_json(const lh_manifest *m)
             json_array_append_new(jr, json_string(m->journal[i]));
         json_object_set_new(j, "journal", jr);
     }
+    if (m->wal_id && *m->wal_id)
+        json_object_set_new(j, "wal",
+                            json_pack("{s:s, s:I, s:I}", "id", m->wal_id, "seq",
+                                      (json_int_t)m->wal_seq, "version",
+                                      (json_int_t)m->wal_version));
     json_t *sources = json_array();
     for (size_t i = 0; i < m->nsources; i++) {
         const lh_source *s = &m->sources[i];
@@ -466,6 +475,14 @@ int lh_manifest_from_json(const json_t *j, lh_manifest **out, lh_error *err)
     if ((rc = read_strv(j, "key", false, &m->key, &m->nkey, err)) != LH_OK ||
         (rc = read_strv(j, "journal", true, &m->journal, &m->njournal, err)) != LH_OK)
         goto fail;
+    json_t *wal = json_object_get(j, "wal");
+    if (wal && (!json_is_object(wal) ||
+                (rc = read_str(wal, "id", "wal.id", true, &m->wal_id, err)) != LH_OK ||
+                (rc = read_int(wal, "seq", "wal.seq", 1, &m->wal_seq, err)) != LH_OK ||
+                (rc = read_int(wal, "version", "wal.version", 1, &m->wal_version, err)) != LH_OK)) {
+        if (!rc) rc = corrupt(err, "wal", "expected an object {id, seq, version}");
+        goto fail;
+    }
 
     json_t *sources = json_object_get(j, "sources");
     if (!json_is_array(sources)) {

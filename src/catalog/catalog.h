@@ -68,6 +68,12 @@ typedef struct lh_manifest {
     size_t nkey;
     char **journal; /* object keys of this dataset's journal batches, oldest first */
     size_t njournal;
+    /* The local write-ahead log whose records this dataset holds up to wal_seq (ADR 0012):
+     * the log's id ("" if none), the highest record seq committed, and the version that
+     * committed it (later versions carry the mark unchanged). Makes replay idempotent. */
+    char *wal_id;
+    int64_t wal_seq;
+    int64_t wal_version;
 } lh_manifest;
 
 /* Columns every delta file carries after the dataset's own: the commit version that wrote
@@ -185,6 +191,11 @@ int lh_manifest_scan_sql(lh_storage *st, const lh_manifest *m, lh_buf *out, lh_e
  * predicate on other columns would break the merge. Same ownership and failures. */
 int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char *where, lh_buf *out,
                                lh_error *err);
+/* Appends "SELECT <m's columns, each CAST from text to its type>, LH_DELTA_DELETED, c<n+1>..
+ * FROM (VALUES ...)" over rows: a JSON array of arrays holding m's n column values as text or
+ * null, then "true" if the row deletes its key, then `extra` more text values (columns
+ * c<n+1>, c<n+2>, ...). No rows: a SELECT of none. Write-ahead log rows (ADR 0012). */
+void lh_manifest_rows_sql(const lh_manifest *m, const json_t *rows, size_t extra, lh_buf *out);
 /* Appends a source record (copies strings). */
 void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
                             int64_t rows);

@@ -141,3 +141,44 @@ done:
     lh_buf_free(&deltas);
     return rc;
 }
+
+void lh_manifest_rows_sql(const lh_manifest *m, const json_t *rows, size_t extra, lh_buf *out)
+{
+    size_t n = m->ncolumns, width = n + 1 + extra;
+    lh_buf_puts(out, "SELECT ");
+    for (size_t k = 0; k < n; k++) {
+        lh_buf_printf(out, "CAST(c%zu AS %s) AS ", k, m->columns[k].type);
+        lh_sql_ident(out, m->columns[k].name);
+        lh_buf_puts(out, ", ");
+    }
+    lh_buf_printf(out, "coalesce(c%zu = 'true', false) AS " LH_DELTA_DELETED, n);
+    for (size_t k = n + 1; k < width; k++)
+        lh_buf_printf(out, ", c%zu", k);
+    lh_buf_puts(out, " FROM (VALUES ");
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        lh_buf_puts(out, i ? ", (" : "(");
+        for (size_t k = 0; k < width; k++) {
+            json_t *x = json_array_get(row, k);
+            if (k) lh_buf_puts(out, ", ");
+            if (json_is_string(x))
+                lh_sql_quote(out, json_string_value(x));
+            else
+                lh_buf_puts(out, "NULL::VARCHAR");
+        }
+        lh_buf_putc(out, ')');
+    }
+    if (!json_array_size(rows)) {
+        lh_buf_putc(out, '(');
+        for (size_t k = 0; k < width; k++)
+            lh_buf_puts(out, k ? ", NULL::VARCHAR" : "NULL::VARCHAR");
+        lh_buf_putc(out, ')');
+    }
+    lh_buf_puts(out, ") AS t(");
+    for (size_t k = 0; k < width; k++)
+        lh_buf_printf(out, "%sc%zu", k ? ", " : "", k);
+    lh_buf_putc(out, ')');
+    if (!json_array_size(rows)) lh_buf_puts(out, " WHERE false");
+}

@@ -24,6 +24,17 @@ static const char *serve_help =
     "--bucket names (default primary), or on the configured bucket their X-Lakehouse-Bucket\n"
     "header names.\n";
 
+static void wal_apply(void *ctx, const lh_manifest *m, const char *wal_id, int64_t seq,
+                      const json_t *rows)
+{
+    lh_query_wal_apply(ctx, m, wal_id, seq, rows);
+}
+
+static void wal_committed(void *ctx, const char *dataset, const char *wal_id, int64_t seq)
+{
+    lh_query_wal_committed(ctx, dataset, wal_id, seq);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -49,9 +60,22 @@ int cmd_serve(int argc, char **argv)
     lh_ingest *ing = NULL;
     lh_gateway *gw = NULL;
     int status = 1;
-    if (lh_query_open(env.cat, &env.cfg, &q, &err) || lh_ingest_open(env.cat, &env.cfg, &ing, &err))
+    /* The ingester first: opening it replays a write-ahead log left by a killed process, so
+     * the views start at the versions holding those records. */
+    if (lh_ingest_open(env.cat, &env.cfg, &ing, &err) || lh_query_open(env.cat, &env.cfg, &q, &err))
         goto out;
     lh_query_cache_enable(q); /* a long-lived server keeps pinned and hot datasets in memory */
+    /* Small upserts and deletes go through the local write-ahead log: acknowledged once
+     * fsynced, visible to this server's queries at once, committed in batches (ADR 0012). */
+    lh_ingest_wal_hooks hooks = {.ctx = q, .apply = wal_apply, .committed = wal_committed};
+    int wrc = lh_ingest_wal_start(ing, &hooks, &err);
+    if (wrc == LH_EUNAVAIL) {
+        /* Another server writes this lake through the log: this one commits directly. */
+        lh_log(LH_LOG_WARN, "wal.unavailable", "msg", err.msg, NULL);
+        lh_error_clear(&err);
+    } else if (wrc) {
+        goto out;
+    }
     lh_gateway_deps deps = {.cfg = &env.cfg,
                             .storage = env.st,
                             .catalog = env.cat,

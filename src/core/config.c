@@ -68,6 +68,8 @@ static const key_def keys[] = {
     {"retention_hours", "LAKEHOUSE_RETENTION_HOURS", T_INT, OFF(retention_hours), 0, INT_MAX},
     {"compact_delta_files", "LAKEHOUSE_COMPACT_DELTA_FILES", T_INT, OFF(compact_delta_files), 0,
      INT_MAX},
+    {"wal_max_rows", "LAKEHOUSE_WAL_MAX_ROWS", T_INT, OFF(wal_max_rows), 0, 1000000},
+    {"wal_flush_ms", "LAKEHOUSE_WAL_FLUSH_MS", T_INT, OFF(wal_flush_ms), 1, 3600000},
     {"cache_auto_admit", "LAKEHOUSE_CACHE_AUTO_ADMIT", T_BOOL, OFF(cache_auto_admit), 0, 0},
     {"cache_admit_key_lookups", "LAKEHOUSE_CACHE_ADMIT_KEY_LOOKUPS", T_BOOL,
      OFF(cache_admit_key_lookups), 0, 0},
@@ -86,7 +88,7 @@ static const char known_keys[] =
     "s3_prefix, s3_path_style, s3_multipart_threshold, s3_part_size, "
     "s3_retry_max_ms, s3_timeout_ms, s3_conditional_put, "
     "s3_lease_ttl_ms, cache_max_bytes, cache_grace_ms, secrets_file, bucket, "
-    "rescue_bucket, buckets, retention_hours, compact_delta_files, "
+    "rescue_bucket, buckets, retention_hours, compact_delta_files, wal_max_rows, wal_flush_ms, "
     "cache_memory_mb, cache_auto_admit, cache_admit_key_lookups";
 
 static const key_def *find_key(const char *key)
@@ -163,6 +165,8 @@ static void set_defaults(lh_config *cfg)
     cfg->bucket = lh_strdup("primary");
     cfg->retention_hours = 168;
     cfg->compact_delta_files = 64;
+    cfg->wal_max_rows = 1000;
+    cfg->wal_flush_ms = 100;
     cfg->cache_memory_mb = 0;
     cfg->cache_admit_key_lookups = true;
     derive_dirs(cfg);

@@ -209,6 +209,11 @@ typedef struct lh_config {
                                 LAKEHOUSE_RETENTION_HOURS; default 168 */
     int compact_delta_files; /* an upsert leaving this many delta files compacts the dataset;
                                 LAKEHOUSE_COMPACT_DELTA_FILES; default 64, 0 = never */
+    int wal_max_rows;        /* a server's upserts/deletes of at most this many rows go through
+                                the local write-ahead log (ADR 0012); LAKEHOUSE_WAL_MAX_ROWS;
+                                default 1000, 0 = never */
+    int wal_flush_ms;        /* the log is committed this long after its oldest record;
+                                LAKEHOUSE_WAL_FLUSH_MS; default 100 */
     int64_t cache_memory_mb; /* hot cache budget; LAKEHOUSE_CACHE_MEMORY_MB; 0 = 10% of the
                                 query memory limit */
     bool cache_auto_admit;   /* admit datasets queried often into the hot cache without a

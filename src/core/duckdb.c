@@ -1,4 +1,5 @@
 /* Project helpers over DuckDB's C API: version check, SQL quoting, one-shot statements. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/duckdb_capi.h"
@@ -18,8 +19,7 @@ static void quote_with(lh_buf *b, const char *s, char q)
 {
     lh_buf_putc(b, q);
     for (const char *p = s; *p; p++) {
-        if (*p == q)
-            lh_buf_putc(b, q);
+        if (*p == q) lh_buf_putc(b, q);
         lh_buf_putc(b, *p);
     }
     lh_buf_putc(b, q);
@@ -52,6 +52,17 @@ void lh_sql_key_match(lh_buf *b, char *const *key, size_t n, const char *x, cons
         lh_buf_printf(b, " = %s.", y);
         lh_sql_ident(b, key[i]);
     }
+}
+
+void lh_duckdb_drop_table(duckdb_connection conn, char **name)
+{
+    if (!*name) return;
+    lh_buf sql = {0};
+    lh_buf_printf(&sql, "DROP TABLE IF EXISTS %s", *name);
+    lh_duckdb_exec(conn, sql.data, "drop table", NULL);
+    lh_buf_free(&sql);
+    free(*name);
+    *name = NULL;
 }
 
 int lh_duckdb_exec(duckdb_connection conn, const char *sql, const char *what, lh_error *err)

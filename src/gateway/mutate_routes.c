@@ -205,7 +205,7 @@ static void mutate(gw_req *r, bool del)
         lh_ingest_upsert(gw_req_env(r)->ingest, &r->who, path ? path : r->tmp_path, &o, &res, &err);
     pthread_mutex_unlock(&gw_req_env(r)->ingest_mu);
     if (rc) goto fail;
-    if (!res.noop) refresh(r, dataset);
+    if (!res.noop && res.committed) refresh(r, dataset);
     json_t *body = json_pack(
         "{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "dataset", dataset,
         "version", (json_int_t)res.version, "noop", res.noop, "rows_in", (json_int_t)res.rows_in,
@@ -213,6 +213,11 @@ static void mutate(gw_req *r, bool del)
         (json_int_t)res.unchanged, "deleted", (json_int_t)res.deleted, "absent",
         (json_int_t)res.absent, "duplicates", (json_int_t)res.duplicates, "events",
         (json_int_t)res.events, "seconds", res.seconds);
+    /* Through the write-ahead log: durable and visible here, committed within wal_flush_ms
+     * (version is then the one it was computed on). */
+    json_object_set_new(body, "committed", json_boolean(res.committed));
+    json_object_set_new(body, "durable", json_boolean(res.durable));
+    if (!res.committed) json_object_set_new(body, "wal_seq", json_integer(res.wal_seq));
     if (res.duplicates)
         json_object_set_new(body, "duplicate_keys", gw_json_text(res.duplicate_keys));
     if (res.absent) json_object_set_new(body, "absent_keys", gw_json_text(res.absent_keys));

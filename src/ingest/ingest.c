@@ -30,6 +30,9 @@ int lh_ingest_open(lh_catalog *cat, const lh_config *cfg, lh_ingest **out, lh_er
     const char *cache = cfg->cache_dir ? cfg->cache_dir : cfg->data_dir;
     ing->tmp_dir = lh_path_join(cache, "ingest_tmp");
     ing->compact_delta_files = cfg->compact_delta_files;
+    ing->wal_dir = lh_sprintf("%s/_wal", cfg->data_dir);
+    ing->wal_max_rows = cfg->wal_max_rows;
+    ing->wal_flush_ms = cfg->wal_flush_ms > 0 ? cfg->wal_flush_ms : 100;
     char *spill = lh_path_join(cache, "ingest_spill");
     duckdb_config dc = NULL;
     char *open_err = NULL;
@@ -61,6 +64,12 @@ int lh_ingest_open(lh_catalog *cat, const lh_config *cfg, lh_ingest **out, lh_er
     rc = lh_duckdb_exec(c0, "SET GLOBAL parquet_metadata_cache = true", "ingest setup", err);
     duckdb_disconnect(&c0);
     if (rc) goto fail;
+    /* A writer first commits what a process killed since its last flush left in the
+     * write-ahead log (ADR 0012). Failing that, the records stay for the next writer. */
+    lh_error we = {0};
+    int64_t replayed = 0;
+    if (lh_ingest_wal_recover(ing, &replayed, &we))
+        lh_log(LH_LOG_WARN, "wal.recover_failed", "log", ing->wal_dir, "error", we.msg, NULL);
     *out = ing;
 fail:
     if (open_err) duckdb_free(open_err);
@@ -74,8 +83,10 @@ fail:
 void lh_ingest_close(lh_ingest *ing)
 {
     if (!ing) return;
+    ing_wal_close(ing);
     if (ing->db) duckdb_close(&ing->db);
     free(ing->tmp_dir);
+    free(ing->wal_dir);
     free(ing);
 }
 

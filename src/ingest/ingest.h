@@ -67,6 +67,11 @@ typedef struct lh_upsert_opts {
     const char *source;      /* journal source: "cli", "api", "tool", ... (NULL: "api") */
     const char *reason;      /* free text kept in the journal and the commit, or NULL */
     bool delete_rows;        /* the rows name keys to delete (other known columns ignored) */
+    bool direct;             /* commit now even when the write-ahead log is on */
+    /* Internal (the write-ahead log's replay): the commit records that it holds the log
+     * wal_id's records up to wal_seq. NULL: none. */
+    const char *wal_id;
+    int64_t wal_seq;
 } lh_upsert_opts;
 
 typedef struct lh_upsert_result {
@@ -83,14 +88,20 @@ typedef struct lh_upsert_result {
     int64_t events;           /* journal events written */
     bool noop;                /* nothing changed; nothing committed */
     int64_t compacted;        /* the version an automatic compaction committed, or 0 */
+    bool committed;           /* in the catalog at version (false: acknowledged through the log) */
+    bool durable;             /* survives a crash: committed, or fsynced in the write-ahead log */
+    int64_t wal_seq;          /* the log record holding it (not committed yet), or 0 */
     double seconds;
 } lh_upsert_result;
 
 /* Inserts or updates (o->delete_rows: deletes) the rows of a CSV/NDJSON file by the
- * dataset's primary key. Columns absent from the file keep their values on updated rows
- * (NULL on inserted ones). Rows missing a key value, values of the wrong type and unknown
- * columns are refused with the row and column (LH_EINVAL); nothing changes then. result may
- * be NULL. */
+ * dataset's primary key. With the write-ahead log started (lh_ingest_wal_start) and at most
+ * wal_max_rows rows, the change is acknowledged once fsynced in the log (committed false,
+ * durable true; visible to this process's queries through the hooks) and committed by the
+ * log's flush; otherwise it is one catalog commit before returning. Columns absent from the file
+ * keep their values on updated rows (NULL on inserted ones). Rows missing a key value, values of
+ * the wrong type and unknown columns are refused with the row and column (LH_EINVAL); nothing
+ * changes then. result may be NULL. */
 int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
                      const lh_upsert_opts *o, lh_upsert_result *result, lh_error *err);
 
@@ -138,6 +149,36 @@ int lh_ingest_gc(lh_ingest *ing, const lh_identity *who, const char *dataset, in
  * do, no version). The journal's content is unchanged. */
 int lh_ingest_journal_rollup(lh_ingest *ing, const lh_identity *who, const char *dataset,
                              int64_t before_us, int64_t *rolled, lh_error *err);
+
+/* The local write-ahead log for small upserts and deletes (ADR 0012). What the log tells the
+ * process's query engine; called with the log's lock held, so they must not call back into
+ * the ingester. */
+typedef struct lh_ingest_wal_hooks {
+    void *ctx;
+    /* A record was fsynced: rows (a JSON array; each row an array of m's column values as
+     * text or null, then "true" if it deletes its key) are the new current rows of their keys,
+     * newer than m and than every earlier record. Borrowed for the call. */
+    void (*apply)(void *ctx, const lh_manifest *m, const char *wal_id, int64_t seq,
+                  const json_t *rows);
+    /* The records of dataset up to seq are committed (the latest version holds them): the
+     * rows apply handed over for them can go. */
+    void (*committed)(void *ctx, const char *dataset, const char *wal_id, int64_t seq);
+} lh_ingest_wal_hooks;
+
+/* Starts the log of this lake for this process: takes its lock (held until close; LH_EUNAVAIL
+ * if another live process holds it), commits what a dead process left in it, and starts the
+ * flush thread. hooks may be NULL. No-op if wal_max_rows is 0. */
+int lh_ingest_wal_start(lh_ingest *ing, const lh_ingest_wal_hooks *hooks, lh_error *err);
+/* Commits every record of the log now (the flush thread does this on its own after
+ * wal_flush_ms). On a lost race with another writer the records are re-applied on top of the
+ * new version. LH_OK if the log is off. */
+int lh_ingest_wal_flush(lh_ingest *ing, lh_error *err);
+/* Commits the records of a log no live process holds (a process killed since its last
+ * flush), then empties it; nothing if there is no log or another live process holds it.
+ * *replayed (may be NULL) receives the number of records committed. lh_ingest_open calls it. */
+int lh_ingest_wal_recover(lh_ingest *ing, int64_t *replayed, lh_error *err);
+/* The path of the lake's write-ahead log (caller frees). */
+char *lh_ingest_wal_path(const lh_config *cfg);
 
 /* Parses "csv"/"json"/"jsonl"/"auto"; LH_EINVAL otherwise. */
 int lh_ingest_format_parse(const char *s, lh_ingest_format *out, lh_error *err);

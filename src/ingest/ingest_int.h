@@ -11,6 +11,10 @@ struct lh_ingest {
     duckdb_database db; /* runs only SQL we generate; never user SQL */
     char *tmp_dir;
     int compact_delta_files; /* automatic compaction threshold (0: never) */
+    char *wal_dir;           /* where the write-ahead log lives (wal.c) */
+    int wal_max_rows;        /* 0: no log */
+    int wal_flush_ms;
+    struct ing_wal *wal; /* the started log, or NULL */
 };
 
 typedef struct coldef {
@@ -57,5 +61,59 @@ int ing_journal_write(lh_ingest *ing, duckdb_connection c, const lh_identity *wh
                       const char *dataset, int64_t version, const char *events_sql,
                       const char *source, const char *reason, int64_t *nevents, char **out_key,
                       lh_error *err);
+
+/* Writes events (a SELECT with ts, key, field, old_value, new_value, op, actor, profile,
+ * source, reason) as one write-once journal batch for dataset version. *out_key receives its
+ * object key (caller frees). */
+int ing_journal_write_rows(lh_ingest *ing, duckdb_connection c, const char *dataset,
+                           int64_t version, const char *events_sql, int64_t *nevents,
+                           char **out_key, lh_error *err);
+/* Appends events_sql (key, field, old_value, new_value, op) with ts = now and who's actor,
+ * profile, the source and reason: the SELECT ing_journal_write_rows takes. */
+void ing_events_with_who(lh_buf *out, const lh_identity *who, const char *source,
+                         const char *reason, const char *events_sql);
+/* The journal source of a mutation: source, or "cli"/"api" by who (borrowed). */
+const char *ing_journal_source(const lh_identity *who, const char *source);
+
+/* Upsert's computation on c without a commit: loads path, checks it against cur and leaves
+ * temp tables lh_batch (typed input, last row per key), lh_old (current rows of its keys:
+ * pending's rows, newer than cur, win) and lh_delta (resulting whole rows with LH_DELTA_SEQ =
+ * seq); events gets their journal events SQL (key, field, old_value, new_value, op), given[i]
+ * whether column i was in the input, r the counts (noop if nothing changes). dkey: the delta
+ * file's object key when known (a bulk insert's events then name it), else NULL. */
+int ing_upsert_prepare(lh_ingest *ing, duckdb_connection c, const lh_manifest *cur,
+                       const char *pending, const char *path, const lh_upsert_opts *o,
+                       const char *name, int64_t seq, const char *dkey, bool *given,
+                       lh_upsert_result *r, lh_buf *events, lh_error *err);
+
+/* A commit of temp table lh_delta (on the connection) on top of cur. */
+typedef struct ing_commit_spec {
+    const lh_manifest *cur;
+    const char *events_sql; /* full journal rows (see ing_journal_write_rows) */
+    int64_t ndelta;         /* rows in lh_delta */
+    int64_t net_rows;       /* inserted - deleted keys */
+    const char *op, *reason;
+    const char *delta_key; /* the delta file's object key (the one prepare's events name), or
+                              NULL for a new one */
+    const char *wal_id;    /* the log mark to record, or NULL */
+    int64_t wal_seq;
+} ing_commit_spec;
+/* Writes lh_delta as a delta file and the events as a journal batch, then commits both as
+ * version cur->version + 1 (LH_ECONFLICT if another writer got it; the objects are removed
+ * on failure). *version and *nevents receive the version and the events written. */
+int ing_delta_commit(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
+                     const ing_commit_spec *s, int64_t *version, int64_t *nevents, lh_error *err);
+/* The upsert through the write-ahead log: LH_OK when acknowledged (or noop), WAL_TOO_BIG when
+ * the batch is too large for the log (the caller commits directly; pending records of the
+ * dataset are committed first). */
+int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
+                   const lh_upsert_opts *o, const char *name, lh_upsert_result *r, lh_error *err);
+/* Compacts dataset if its deltas passed the automatic policy (compact_delta_files, or many
+ * delta rows); returns the version compaction committed, or 0 (none, or it failed: logged). */
+int64_t ing_auto_compact(lh_ingest *ing, const lh_identity *who, const char *dataset);
+/* Stops the flush thread after committing everything, releases the log. Accepts NULL. */
+void ing_wal_close(lh_ingest *ing);
+
+#define WAL_TOO_BIG 1
 
 #endif

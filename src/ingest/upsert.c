@@ -174,10 +174,9 @@ done:
     return rc;
 }
 
-int ing_journal_write(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
-                      const char *dataset, int64_t version, const char *events_sql,
-                      const char *source, const char *reason, int64_t *nevents, char **out_key,
-                      lh_error *err)
+int ing_journal_write_rows(lh_ingest *ing, duckdb_connection c, const char *dataset,
+                           int64_t version, const char *events_sql, int64_t *nevents,
+                           char **out_key, lh_error *err)
 {
     char uuid[37];
     lh_uuid(uuid);
@@ -189,30 +188,17 @@ int ing_journal_write(lh_ingest *ing, duckdb_connection c, const lh_identity *wh
     char *key = lh_sprintf("_journal/%04d-%02d/batch_%" PRId64 "_%s_v%" PRId64 "_%.8s.parquet",
                            tm.tm_year + 1900, tm.tm_mon + 1, now, dataset, version, uuid);
     lh_buf sql = {0};
-    lh_buf_printf(&sql, "COPY (SELECT make_timestamp(%" PRId64 "::BIGINT) AS ts, ", now);
+    lh_buf_puts(&sql, "COPY (SELECT ts, ");
     lh_sql_quote(&sql, dataset);
     lh_buf_puts(&sql, " AS dataset, ");
     lh_sql_quote(&sql, dataset);
     lh_buf_puts(&sql, " || CASE WHEN key = '' THEN '' ELSE '/' || key END AS entity, key, field, "
                       "old_value, new_value, op, ");
-    lh_buf_printf(&sql, "%" PRId64 "::BIGINT AS version, ", version);
-    lh_sql_quote(&sql, who && who->actor ? who->actor : "");
-    lh_buf_puts(&sql, " AS actor, ");
-    lh_sql_quote(&sql, who && who->profile ? who->profile : "");
-    lh_buf_puts(&sql, " AS profile, ");
     /* No workspaces yet: the profile is the workspace. */
-    lh_sql_quote(&sql, who && who->profile ? who->profile : "");
-    lh_buf_puts(&sql, " AS workspace_id, ");
-    /* Without a caller-given source, the channel: the CLI's identity says "cli". */
-    lh_sql_quote(&sql, source                                                ? source
-                       : who && who->actor && strcmp(who->actor, "cli") == 0 ? "cli"
-                                                                             : "api");
-    lh_buf_puts(&sql, " AS source, ");
-    if (reason)
-        lh_sql_quote(&sql, reason);
-    else
-        lh_buf_puts(&sql, "NULL::VARCHAR");
-    lh_buf_printf(&sql, " AS reason FROM (%s) ORDER BY key, field) TO ", events_sql);
+    lh_buf_printf(&sql,
+                  "%" PRId64 "::BIGINT AS version, actor, profile, profile AS workspace_id, "
+                  "source, reason FROM (%s) ORDER BY ts, key, field) TO ",
+                  version, events_sql);
     lh_sql_quote(&sql, tmp);
     lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
     duckdb_result res;
@@ -230,6 +216,41 @@ done:
     unlink(tmp);
     free(tmp);
     free(key);
+    lh_buf_free(&sql);
+    return rc;
+}
+
+const char *ing_journal_source(const lh_identity *who, const char *source)
+{
+    /* Without a caller-given source, the channel: the CLI's identity says "cli". */
+    return source ? source : who && who->actor && strcmp(who->actor, "cli") == 0 ? "cli" : "api";
+}
+
+void ing_events_with_who(lh_buf *out, const lh_identity *who, const char *source,
+                         const char *reason, const char *events_sql)
+{
+    lh_buf_printf(out, "SELECT make_timestamp(%" PRId64 "::BIGINT) AS ts, *, ", lh_wall_us());
+    lh_sql_quote(out, who && who->actor ? who->actor : "");
+    lh_buf_puts(out, " AS actor, ");
+    lh_sql_quote(out, who && who->profile ? who->profile : "");
+    lh_buf_puts(out, " AS profile, ");
+    lh_sql_quote(out, ing_journal_source(who, source));
+    lh_buf_puts(out, " AS source, ");
+    if (reason)
+        lh_sql_quote(out, reason);
+    else
+        lh_buf_puts(out, "NULL::VARCHAR");
+    lh_buf_printf(out, " AS reason FROM (%s)", events_sql);
+}
+
+int ing_journal_write(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
+                      const char *dataset, int64_t version, const char *events_sql,
+                      const char *source, const char *reason, int64_t *nevents, char **out_key,
+                      lh_error *err)
+{
+    lh_buf sql = {0};
+    ing_events_with_who(&sql, who, source, reason, events_sql);
+    int rc = ing_journal_write_rows(ing, c, dataset, version, sql.data, nevents, out_key, err);
     lh_buf_free(&sql);
     return rc;
 }
@@ -326,6 +347,8 @@ typedef struct upsert_commit {
     const bool *nullable; /* per dataset column: the delta has NULLs there */
     const char *op;
     const char *reason;
+    const char *wal_id; /* the log whose records up to wal_seq this commit holds, or NULL */
+    int64_t wal_seq;
 } upsert_commit;
 
 static int upsert_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **next, lh_error *err)
@@ -339,6 +362,12 @@ static int upsert_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **ne
     lh_manifest_add_journal(m, u->journal);
     for (size_t i = 0; i < m->ncolumns; i++)
         m->columns[i].nullable = m->columns[i].nullable || u->nullable[i];
+    if (u->wal_id) {
+        free(m->wal_id);
+        m->wal_id = lh_strdup(u->wal_id);
+        m->wal_seq = u->wal_seq;
+        m->wal_version = cur->version + 1;
+    }
     free(m->op);
     m->op = lh_strdup(u->op);
     if (u->reason)
@@ -535,6 +564,8 @@ typedef struct upsert_run {
     lh_upsert_result *r;
     int64_t nbatch; /* rows in lh_batch (one per key) */
     int64_t ndelta; /* rows in lh_delta */
+    const char
+        *pending; /* a table of rows newer than cur (one per key, deletes flagged), or NULL */
 } upsert_run;
 
 /* The input value of column i as read (VARCHAR text, or JSON for nested types). */
@@ -789,7 +820,8 @@ done:
 }
 
 /* Builds lh_old (current rows of the batch's keys), lh_delta and the events SQL; dkey is the
- * object key the delta file will have. */
+ * object key the delta file will have, or NULL when not known yet (the write-ahead log's
+ * records: new rows are then journalled inline). */
 static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *events, lh_error *err)
 {
     const lh_manifest *m = u->cur;
@@ -803,6 +835,18 @@ static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *eve
     if (rc) goto done;
     lh_buf_puts(&sql, ") AS __c SEMI JOIN lh_batch AS __n ON ");
     lh_sql_key_match(&sql, m->key, m->nkey, "__c", "__n");
+    if (u->pending) {
+        /* Rows the write-ahead log holds are newer than cur's: they replace cur's row of
+         * their key (or delete it). */
+        lh_buf_printf(&sql, " ANTI JOIN %s AS __p ON ", u->pending);
+        lh_sql_key_match(&sql, m->key, m->nkey, "__c", "__p");
+        lh_buf_printf(&sql,
+                      " UNION ALL SELECT __p.* EXCLUDE (" LH_DELTA_SEQ ", " LH_DELTA_DELETED
+                      ") FROM %s AS __p SEMI JOIN lh_batch AS __n ON ",
+                      u->pending);
+        lh_sql_key_match(&sql, m->key, m->nkey, "__p", "__n");
+        lh_buf_puts(&sql, " WHERE NOT __p." LH_DELTA_DELETED);
+    }
     if ((rc = lh_duckdb_exec(u->c, sql.data, "current rows", err))) goto done;
     int64_t nold = 0;
     if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err))) goto done;
@@ -902,7 +946,7 @@ static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *eve
      * event whose new_value names the delta file holding it, {"file": "<key>"}, as an
      * ingest's event names its files: copying every row into the journal as JSON cost more
      * than writing the delta itself. */
-    bool by_file = !del && u->r->inserted > JOURNAL_INLINE_INSERTS;
+    bool by_file = dkey && !del && u->r->inserted > JOURNAL_INLINE_INSERTS;
     lh_buf_puts(events, "SELECT ");
     key_text(events, m->key, m->nkey, del ? "__o" : "__n");
     lh_buf_puts(events, " AS key, '*' AS field, ");
@@ -983,27 +1027,16 @@ static void *put_main(void *arg)
     return NULL;
 }
 
-/* One attempt against the latest version: LH_ECONFLICT if another writer got there first. */
-static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
-                       const char *path, const lh_upsert_opts *o, const char *name,
-                       lh_upsert_result *r, lh_error *err)
+int ing_upsert_prepare(lh_ingest *ing, duckdb_connection c, const lh_manifest *cur,
+                       const char *pending, const char *path, const lh_upsert_opts *o,
+                       const char *name, int64_t seq, const char *dkey, bool *given,
+                       lh_upsert_result *r, lh_buf *events, lh_error *err)
 {
-    lh_manifest *cur = NULL;
-    bool *given = NULL, *nullable = NULL;
-    char *tmp = NULL, *dkey = NULL, *jkey = NULL;
-    lh_buf events = {0}, sql = {0};
-    bool uploaded = false;
-    int rc = lh_catalog_get(ing->cat, who, o->dataset, 0, &cur, err);
-    if (rc) goto done;
-    if (cur->nkey == 0) {
-        rc = lh_error_set(err, LH_EINVAL,
-                          "dataset '%s' has no primary key; declare one first (lakehouse key "
-                          "%s COL[,COL])",
-                          o->dataset, o->dataset);
-        goto done;
-    }
-    given = lh_calloc(cur->ncolumns + 1, sizeof *given);
-    nullable = lh_calloc(cur->ncolumns + 1, sizeof *nullable);
+    if (cur->nkey == 0)
+        return lh_error_set(err, LH_EINVAL,
+                            "dataset '%s' has no primary key; declare one first (lakehouse key "
+                            "%s COL[,COL])",
+                            o->dataset, o->dataset);
     lh_ingest_format fmt = o->format ? o->format : guess_format(name, path);
     upsert_run u = {.ing = ing,
                     .c = c,
@@ -1012,29 +1045,36 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
                     .name = name,
                     .given = given,
                     .r = r,
-                    .json = fmt == LH_FORMAT_NDJSON};
-    if ((rc = load_input(c, path, name, fmt, err))) goto done;
-    if ((rc = check_and_batch(&u, err))) goto done;
-    int64_t version = cur->version + 1;
-    char uuid[37];
-    lh_uuid(uuid);
-    tmp = lh_sprintf("%s/delta-%s.parquet", ing->tmp_dir, uuid);
-    dkey = lh_sprintf("data/%s/_delta/%s.parquet", o->dataset, uuid);
-    if ((rc = build_delta(&u, version, dkey, &events, err))) goto done;
-    int64_t ndelta = u.ndelta;
-    if (ndelta == 0) {
+                    .json = fmt == LH_FORMAT_NDJSON,
+                    .pending = pending};
+    int rc = load_input(c, path, name, fmt, err);
+    if (!rc) rc = check_and_batch(&u, err);
+    if (!rc) rc = build_delta(&u, seq, dkey, events, err);
+    if (rc) return rc;
+    if (u.ndelta == 0) {
         r->noop = true;
         r->version = cur->version;
-        goto done;
     }
+    return LH_OK;
+}
+
+int ing_delta_commit(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
+                     const ing_commit_spec *s, int64_t *version, int64_t *nevents, lh_error *err)
+{
+    const lh_manifest *cur = s->cur;
+    bool *nullable = lh_calloc(cur->ncolumns + 1, sizeof *nullable);
+    char *tmp = NULL, *dkey = NULL, *jkey = NULL;
+    lh_buf sql = {0};
+    bool uploaded = false;
+    int rc = LH_OK;
     /* Which columns not yet nullable the delta fills with NULL (nullability only widens; a
      * delete's NULLs do not count). */
     size_t nask = 0;
-    for (size_t i = 0; !o->delete_rows && i < cur->ncolumns; i++) {
+    for (size_t i = 0; i < cur->ncolumns; i++) {
         if (cur->columns[i].nullable) continue;
         lh_buf_printf(&sql, "%scount_if(", nask++ ? ", " : "SELECT ");
         lh_sql_ident(&sql, cur->columns[i].name);
-        lh_buf_puts(&sql, " IS NULL)");
+        lh_buf_puts(&sql, " IS NULL AND NOT " LH_DELTA_DELETED ")");
     }
     if (nask) {
         lh_buf_puts(&sql, " FROM lh_delta");
@@ -1045,6 +1085,14 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
         duckdb_destroy_result(&res);
     }
 
+    if (s->delta_key) {
+        dkey = lh_strdup(s->delta_key);
+    } else {
+        char uuid[37];
+        lh_uuid(uuid);
+        dkey = lh_sprintf("data/%s/_delta/%s.parquet", cur->dataset, uuid);
+    }
+    tmp = lh_sprintf("%s/delta-%s.parquet", ing->tmp_dir, strrchr(dkey, '/') + 1);
     lh_buf_reset(&sql);
     lh_buf_puts(&sql, "COPY lh_delta TO ");
     lh_sql_quote(&sql, tmp);
@@ -1064,8 +1112,8 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
     bool threaded = pthread_create(&put_tid, NULL, put_main, &pj) == 0;
     if (!threaded) put_main(&pj);
     uploaded = true;
-    rc = ing_journal_write(ing, c, who, o->dataset, version, events.data, o->source, o->reason,
-                           &r->events, &jkey, err);
+    rc = ing_journal_write_rows(ing, c, cur->dataset, cur->version + 1, s->events_sql, nevents,
+                                &jkey, err);
     if (threaded) pthread_join(put_tid, NULL);
     if (pj.rc) {
         rc = pj.rc;
@@ -1075,13 +1123,15 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
     upsert_commit uc = {.base_version = cur->version,
                         .delta = dkey,
                         .delta_size = sb.st_size,
-                        .delta_rows = ndelta,
-                        .net_rows = r->inserted - r->deleted,
+                        .delta_rows = s->ndelta,
+                        .net_rows = s->net_rows,
                         .journal = jkey,
                         .nullable = nullable,
-                        .op = o->delete_rows ? "delete" : "upsert",
-                        .reason = o->reason};
-    rc = lh_catalog_update(ing->cat, who, o->dataset, upsert_commit_fn, &uc, &r->version, err);
+                        .op = s->op,
+                        .reason = s->reason,
+                        .wal_id = s->wal_id,
+                        .wal_seq = s->wal_seq};
+    rc = lh_catalog_update(ing->cat, who, cur->dataset, upsert_commit_fn, &uc, version, err);
     if (rc == LH_OK) uploaded = false; /* the objects belong to the catalog now */
 done:
     if (uploaded) {
@@ -1092,12 +1142,96 @@ done:
     free(tmp);
     free(dkey);
     free(jkey);
-    free(given);
     free(nullable);
-    lh_buf_free(&events);
     lh_buf_free(&sql);
+    return rc;
+}
+
+/* One attempt against the latest version: LH_ECONFLICT if another writer got there first. */
+static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *who,
+                       const char *path, const lh_upsert_opts *o, const char *name,
+                       lh_upsert_result *r, lh_error *err)
+{
+    lh_manifest *cur = NULL;
+    bool *given = NULL;
+    char *dkey = NULL;
+    lh_buf events = {0}, full = {0};
+    int rc = lh_catalog_get(ing->cat, who, o->dataset, 0, &cur, err);
+    if (rc) goto done;
+    given = lh_calloc(cur->ncolumns + 1, sizeof *given);
+    char uuid[37];
+    lh_uuid(uuid);
+    dkey = lh_sprintf("data/%s/_delta/%s.parquet", o->dataset, uuid);
+    if ((rc = ing_upsert_prepare(ing, c, cur, NULL, path, o, name, cur->version + 1, dkey, given, r,
+                                 &events, err)) ||
+        r->noop)
+        goto done;
+    ing_events_with_who(&full, who, o->source, o->reason, events.data);
+    ing_commit_spec spec = {.cur = cur,
+                            .events_sql = full.data,
+                            .ndelta = 0,
+                            .net_rows = r->inserted - r->deleted,
+                            .op = o->delete_rows ? "delete" : "upsert",
+                            .reason = o->reason,
+                            .delta_key = dkey,
+                            .wal_id = o->wal_id,
+                            .wal_seq = o->wal_seq};
+    if ((rc = scalar_i64(c, "SELECT count(*) FROM lh_delta", &spec.ndelta, err))) goto done;
+    rc = ing_delta_commit(ing, c, who, &spec, &r->version, &r->events, err);
+    if (!rc) r->committed = true;
+done:
+    free(dkey);
+    free(given);
+    lh_buf_free(&events);
+    lh_buf_free(&full);
     lh_manifest_free(cur);
     return rc;
+}
+
+int64_t ing_auto_compact(lh_ingest *ing, const lh_identity *who, const char *dataset)
+{
+    if (ing->compact_delta_files <= 0) return 0;
+    /* The policy: the commit that leaves too many delta files, or more than
+     * AUTO_COMPACT_MIN_ROWS delta rows making over a quarter of the base rows, pays for
+     * merging them (reads of every delta's key column grow with both). Its own commit
+     * stands whatever happens here. */
+    lh_manifest *m = NULL;
+    int64_t delta_rows = 0, base_rows = 0, version = 0;
+    if (lh_catalog_get(ing->cat, who, dataset, 0, &m, NULL) == LH_OK)
+        for (size_t i = 0; i < m->nfiles; i++)
+            *(m->files[i].delta ? &delta_rows : &base_rows) += m->files[i].rows;
+    if (m && (lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files ||
+              (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > base_rows))) {
+        lh_compact_result cr;
+        lh_error ce = {0};
+        if (lh_ingest_compact(ing, who, dataset, "automatic: deltas over threshold", &cr, &ce) ==
+            LH_OK)
+            version = cr.noop ? 0 : cr.version;
+        else
+            lh_log(LH_LOG_WARN, "ingest.auto_compact_failed", "dataset", dataset, "error", ce.msg,
+                   NULL);
+    }
+    lh_manifest_free(m);
+    return version;
+}
+
+/* Whether the file has at most n lines (reads no further than line n + 1): a cheap bound on
+ * its rows (a quoted line break counts a line too much, never too little). */
+static bool lines_at_most(const char *path, int64_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    char buf[65536];
+    int64_t lines = 0;
+    size_t got;
+    bool last_nl = true;
+    while (lines <= n && (got = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + got - p))); p++)
+            lines++;
+        last_nl = buf[got - 1] == '\n';
+    }
+    fclose(f);
+    return lines + (last_nl ? 0 : 1) <= n;
 }
 
 int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
@@ -1121,6 +1255,12 @@ int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
         rc = lh_error_set(err, LH_EINVAL, "%s: the file is empty; no rows", name);
         goto done;
     }
+    if (ing->wal && !o->direct && !o->wal_id && lines_at_most(path, ing->wal_max_rows + 1)) {
+        rc = ing_wal_upsert(ing, who, path, o, name, &r, err);
+        if (rc != WAL_TOO_BIG) goto done;
+        /* Too large for the log: commit directly, after what the log holds (order). */
+        if ((rc = lh_ingest_wal_flush(ing, err))) goto done;
+    }
     if (duckdb_connect(ing->db, &c) != DuckDBSuccess) {
         rc = lh_error_set(err, LH_EINTERNAL, "ingest: cannot connect to DuckDB");
         goto done;
@@ -1134,31 +1274,11 @@ int lh_ingest_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
             break;
         }
     }
-    if (rc == LH_OK && !r.noop && ing->compact_delta_files > 0) {
-        /* The policy: the upsert that leaves too many delta files, or more than
-         * AUTO_COMPACT_MIN_ROWS delta rows making over a quarter of the base rows, pays for
-         * merging them (reads of every delta's key column grow with both). Its own commit
-         * stands whatever happens here. */
-        lh_manifest *m = NULL;
-        int64_t delta_rows = 0, base_rows = 0;
-        if (lh_catalog_get(ing->cat, who, o->dataset, 0, &m, NULL) == LH_OK)
-            for (size_t i = 0; i < m->nfiles; i++)
-                *(m->files[i].delta ? &delta_rows : &base_rows) += m->files[i].rows;
-        if (m && (lh_manifest_ndeltas(m) >= (size_t)ing->compact_delta_files ||
-                  (delta_rows > AUTO_COMPACT_MIN_ROWS && delta_rows * 4 > base_rows))) {
-            lh_compact_result cr;
-            lh_error ce = {0};
-            if (lh_ingest_compact(ing, who, o->dataset, "automatic: deltas over threshold", &cr,
-                                  &ce) == LH_OK)
-                r.compacted = cr.noop ? 0 : cr.version;
-            else
-                lh_log(LH_LOG_WARN, "ingest.auto_compact_failed", "dataset", o->dataset, "error",
-                       ce.msg, NULL);
-        }
-        lh_manifest_free(m);
-    }
+    r.durable = rc == LH_OK;
+    if (rc == LH_OK && !r.noop) r.compacted = ing_auto_compact(ing, who, o->dataset);
 done:
     if (c) duckdb_disconnect(&c);
+    if (rc == LH_OK && r.noop) r.committed = r.durable = true; /* nothing to hold */
     r.seconds = (double)(lh_now_ns() - t0) / 1e9;
     if (result) *result = r;
     return rc;

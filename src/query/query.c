@@ -32,7 +32,9 @@ typedef struct view {
     char *base_sig; /* the base files the view reads, with dtable (base_signature) */
     char **key;     /* the dataset's primary key columns (hot cache admission) */
     size_t nkey;
-    bool hot; /* it reads the dataset's hot cache table */
+    bool hot;     /* it reads the dataset's hot cache table */
+    char *wtable; /* rows acknowledged by the write-ahead log, not yet committed, or NULL */
+    bool wrapped; /* the view's text reads wtable (see wal_wrap) */
 } view;
 
 /* A result column set: serializers and names. */
@@ -436,6 +438,39 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------ write-ahead log rows
+ *
+ * Rows an upsert acknowledged through the local write-ahead log (ADR 0012) are visible at
+ * once: they go to a small table per dataset (newest row per key, deletes flagged) that the
+ * view reads over whatever else it reads (base + delta table, hot table or plain scan):
+ *   SELECT * FROM (<view body>) ANTI JOIN <log table> ON key UNION ALL <its live rows>.
+ * The view body and the delta table never see log rows, so they stay exactly the committed
+ * version; once a version holding the records is in the view, their rows leave the table. */
+#define WAL_SEQ "__lh_wseq"
+
+/* Drops v's log table (if any). Caller holds views_mu. */
+static void wal_table_drop(lh_query *q, view *v)
+{
+    lh_duckdb_drop_table(q->admin, &v->wtable);
+}
+
+/* Wraps the view body at sql[head..] so the log table's rows replace (or delete) theirs. */
+static void wal_wrap(lh_buf *sql, size_t head, const lh_manifest *m, const char *wtable)
+{
+    char *body = lh_strdup(sql->data + head);
+    sql->len = head;
+    sql->data[head] = 0;
+    lh_buf_printf(sql, "SELECT __v.* FROM (%s) AS __v ANTI JOIN %s AS __w ON ", body, wtable);
+    lh_sql_key_match(sql, m->key, m->nkey, "__v", "__w");
+    lh_buf_puts(sql, " UNION ALL SELECT ");
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        if (i) lh_buf_puts(sql, ", ");
+        lh_sql_ident(sql, m->columns[i].name);
+    }
+    lh_buf_printf(sql, " FROM %s WHERE NOT " LH_DELTA_DELETED, wtable);
+    free(body);
+}
+
 /* ---------------------------------------------------------------- views */
 
 static view *view_find(lh_query *q, const char *name)
@@ -461,6 +496,7 @@ static void view_remove(lh_query *q, const char *name)
     view *v = view_find(q, name);
     if (!v) return;
     view_delta_drop(q, v);
+    wal_table_drop(q, v);
     view_paths_free(v);
     free(v->name);
     view_journal_free(v);
@@ -482,9 +518,12 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     lh_buf_puts(&sql, " AS ");
     size_t head = sql.len;
     bool hot = lh_hot_source(q->hot, m->dataset, m->version, &sql);
-    if (hot && v && v->hot)
+    /* The view's text may stay only if it already reads the log table when there is one. */
+    bool wrap = v && v->wtable && m->nkey, same_wrap = v && v->wrapped == wrap;
+    if (hot && v && v->hot && same_wrap)
         goto installed; /* the view's text stays: the table followed the version (cache.c) */
-    if (!hot && v && v->version != m->version && delta_in_memory(m) && delta_advance(q, v, m))
+    if (!hot && same_wrap && v->version != m->version && delta_in_memory(m) &&
+        delta_advance(q, v, m))
         goto installed; /* the view's text stays: only its delta table moved */
     if (!hot && delta_in_memory(m)) {
         lh_error e = {0};
@@ -505,6 +544,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
             lh_storage_local_path(q->st, m->files[i].key, path, sizeof(path)))
             paths[npaths++] = lh_strdup(path);
     }
+    if (wrap) wal_wrap(&sql, head, m, v->wtable);
     rc = lh_duckdb_exec(q->admin, sql.data, "create view", err);
     if (rc) {
         lh_error_prefix(err, "dataset '%s'", m->dataset);
@@ -530,6 +570,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     v->paths = paths;
     v->npaths = npaths;
     v->hot = hot;
+    v->wrapped = wrap;
     paths = NULL;
     /* Cached statements name the old view: prepare them again. (A moved delta table keeps
      * its name and its statements: they read its new rows.) */
@@ -690,6 +731,94 @@ int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err)
     __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&q->views_mu);
     return rc;
+}
+
+void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, int64_t seq,
+                        const json_t *rows)
+{
+    lh_buf sql = {0};
+    lh_error e = {0};
+    lh_manifest *cur = NULL;
+    pthread_mutex_lock(&q->views_mu);
+    view *v = view_find(q, m->dataset);
+    if (!v || !v->wtable) {
+        /* First log rows of the dataset: a table for them, and the view re-made over it. */
+        if (!v && refresh_locked(q, m->dataset, &e)) goto fail;
+        v = view_find(q, m->dataset);
+        if (!v) goto fail;
+        /* '#' is never in a dataset name: no clash with a delta table ("<dataset>#<n>"). */
+        lh_buf b = {0}, ident = {0};
+        lh_buf_printf(&ident, "%s#wal", m->dataset);
+        lh_buf_puts(&b, "lh_delta.");
+        lh_sql_ident(&b, ident.data);
+        lh_buf_free(&ident);
+        char *name = lh_buf_steal(&b);
+        lh_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; CREATE OR REPLACE TABLE %s (",
+                      name);
+        for (size_t i = 0; i < m->ncolumns; i++) {
+            lh_sql_ident(&sql, m->columns[i].name);
+            lh_buf_printf(&sql, " %s, ", m->columns[i].type);
+        }
+        lh_buf_puts(&sql, WAL_SEQ " BIGINT, " LH_DELTA_DELETED " BOOLEAN)");
+        if (lh_duckdb_exec(q->admin, sql.data, "log table", &e)) {
+            free(name);
+            goto fail;
+        }
+        v->wtable = name;
+        if (lh_catalog_get(q->cat, &lh_identity_default, m->dataset, v->version, &cur, &e) ||
+            view_install(q, cur, &e)) {
+            wal_table_drop(q, v);
+            goto fail;
+        }
+    }
+    /* The record's rows replace their keys' rows, in one transaction (no temp table: a
+     * catalog change per record costs more than reading the few VALUES twice). */
+    lh_buf_reset(&sql);
+    lh_buf_printf(&sql, "BEGIN TRANSACTION; DELETE FROM %s AS __t USING (", v->wtable);
+    lh_manifest_rows_sql(m, rows, 0, &sql);
+    lh_buf_puts(&sql, ") AS __n WHERE ");
+    lh_sql_key_match(&sql, m->key, m->nkey, "__t", "__n");
+    lh_buf_printf(&sql, "; INSERT INTO %s SELECT ", v->wtable);
+    for (size_t k = 0; k < m->ncolumns; k++) {
+        lh_sql_ident(&sql, m->columns[k].name);
+        lh_buf_puts(&sql, ", ");
+    }
+    lh_buf_printf(&sql, "%" PRId64 "::BIGINT, " LH_DELTA_DELETED " FROM (", seq);
+    lh_manifest_rows_sql(m, rows, 0, &sql);
+    lh_buf_puts(&sql, "); COMMIT");
+    if (json_array_size(rows) && lh_duckdb_exec(q->admin, sql.data, "log rows", &e)) {
+        lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
+        goto fail;
+    }
+    (void)wal_id;
+    goto done;
+fail:
+    lh_log(LH_LOG_WARN, "query.wal_apply_failed", "dataset", m->dataset, "error", e.msg, NULL);
+done:
+    pthread_mutex_unlock(&q->views_mu);
+    lh_manifest_free(cur);
+    lh_buf_free(&sql);
+}
+
+void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id, int64_t seq)
+{
+    lh_error e = {0};
+    pthread_mutex_lock(&q->views_mu);
+    /* The view moves to the version holding the records first; only then do their rows
+     * leave the log table (between the two, both say the same). */
+    if (refresh_locked(q, dataset, &e))
+        lh_log(LH_LOG_WARN, "query.view_failed", "dataset", dataset, "error", e.msg, NULL);
+    view *v = view_find(q, dataset);
+    if (v && v->wtable) {
+        lh_buf sql = {0};
+        lh_buf_printf(&sql, "DELETE FROM %s WHERE " WAL_SEQ " <= %" PRId64, v->wtable, seq);
+        if (lh_duckdb_exec(q->admin, sql.data, "log rows", &e))
+            lh_log(LH_LOG_WARN, "query.wal_prune_failed", "dataset", dataset, "error", e.msg, NULL);
+        lh_buf_free(&sql);
+    }
+    __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&q->views_mu);
+    (void)wal_id;
 }
 
 /* True if sql mentions the journal view's name (any case): it may read the view. */
@@ -918,6 +1047,7 @@ void lh_query_close(lh_query *q)
         free(q->views[i].name);
         view_journal_free(&q->views[i]);
         view_delta_free(&q->views[i]);
+        free(q->views[i].wtable);
     }
     free(q->views);
     lh_hot_free(q->hot);

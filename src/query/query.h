@@ -45,6 +45,16 @@ void lh_query_close(lh_query *q);
 /* Re-points the dataset's view at its latest committed version (call after a commit);
  * a dataset that no longer exists loses its view. */
 int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err);
+/* Write-ahead log rows (ADR 0012): makes rows a log record acknowledged visible in the view
+ * of m->dataset at once (m: the version they were computed on; rows as
+ * lh_ingest_wal_hooks.apply: each an array of m's column values as text or null, then "true"
+ * if it deletes its key). They win over the committed rows of their keys until
+ * lh_query_wal_committed. Failures are logged (the rows then show after the commit). */
+void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, int64_t seq,
+                        const json_t *rows);
+/* The log's records of dataset up to seq are committed: re-points the view at the latest
+ * version, then drops their rows from the log table. */
+void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id, int64_t seq);
 /* Picks up versions and datasets committed by any process since the last check. Cheap:
  * one stat per known dataset, a full listing at most every couple of seconds. */
 int lh_query_sync(lh_query *q, lh_error *err);

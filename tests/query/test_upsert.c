@@ -116,6 +116,17 @@ static char *oracle_text(const orow *o)
 static const char *table_sql = "SELECT string_agg(id || ':' || coalesce(a, '~') || ':' || "
                                "coalesce(CAST(b AS VARCHAR), '~'), ';' ORDER BY id) FROM t";
 
+static void wal_apply(void *ctx, const lh_manifest *m, const char *wal_id, int64_t seq,
+                      const json_t *rows)
+{
+    lh_query_wal_apply(ctx, m, wal_id, seq, rows);
+}
+
+static void wal_committed(void *ctx, const char *dataset, const char *wal_id, int64_t seq)
+{
+    lh_query_wal_committed(ctx, dataset, wal_id, seq);
+}
+
 /* Ingests t (id, a, b) with the even keys of the oracle o. */
 static void oracle_start(fx *f, orow *o)
 {
@@ -133,8 +144,10 @@ static void oracle_start(fx *f, orow *o)
 }
 
 /* One random commit on t — a full upsert, a partial one (column a only) or a delete of 1-5
- * keys — applied to the oracle o too; then refreshes the engine. */
-static void oracle_step(fx *f, orow *o, unsigned *seed, int step)
+ * keys — applied to the oracle o too; then refreshes the engine. wal: the upsert goes through
+ * the write-ahead log (visible without a refresh; the log is flushed every seventh step, and
+ * its flush thread commits meanwhile). */
+static void oracle_step(fx *f, orow *o, unsigned *seed, int step, bool wal)
 {
     lh_error err = {0};
     int kind = rand_r(seed) % 4; /* 0,1: full upsert, 2: partial upsert (a only), 3: delete */
@@ -180,7 +193,13 @@ static void oracle_step(fx *f, orow *o, unsigned *seed, int step)
     lh_buf_free(&in);
     memcpy(o, next, NKEYS * sizeof *o);
     if (expect_changed == 0) assert_true(res.noop);
-    assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
+    if (wal) {
+        assert_true(res.durable);
+        assert_true(res.noop || !res.committed);
+        if (step % 7 == 6) assert_int_equal(lh_ingest_wal_flush(f->ing, &err), 0);
+    } else {
+        assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
+    }
 }
 
 /* Checks that sql (over t) reads what the oracle holds. */
@@ -203,9 +222,50 @@ static void test_merge_on_read_matches_rewrite_oracle(void **state)
     unsigned seed = 12345;
     oracle_start(f, o);
     for (int step = 0; step < 60; step++) {
-        oracle_step(f, o, &seed, step);
+        oracle_step(f, o, &seed, step, false);
         oracle_check(f, o, table_sql, step);
     }
+}
+
+static void test_wal_upserts_match_rewrite_oracle(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    lh_ingest_wal_hooks hooks = {.ctx = f->q, .apply = wal_apply, .committed = wal_committed};
+    assert_int_equal(lh_ingest_wal_start(f->ing, &hooks, &err), 0);
+    orow o[NKEYS] = {0};
+    unsigned seed = 12345;
+    oracle_start(f, o);
+    for (int step = 0; step < 60; step++) {
+        oracle_step(f, o, &seed, step, true);
+        oracle_check(f, o, table_sql, step);
+    }
+    /* Everything committed: another engine over the lake reads the same rows. */
+    assert_int_equal(lh_ingest_wal_flush(f->ing, &err), 0);
+    char *live = scalar(f, table_sql);
+    lh_query *q2 = NULL;
+    assert_int_equal(lh_query_open(f->cat, &f->cfg, &q2, &err), 0);
+    char *json = NULL;
+    char *sql = lh_sprintf("SELECT (%s)", table_sql);
+    assert_int_equal(lh_query_json(q2, &lh_identity_default, sql, 0, &json, &err), 0);
+    json_t *j = json_loads(json, 0, NULL);
+    assert_string_equal(
+        json_string_value(json_array_get(json_array_get(json_object_get(j, "rows"), 0), 0)), live);
+    json_decref(j);
+    free(json);
+    free(sql);
+    free(live);
+    lh_query_close(q2);
+}
+
+static int setup_wal(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    static const char *const settings[] = {"query_threads", "2", "wal_flush_ms", "30", NULL};
+    tu_lake_open(f, "upsert_wal", settings);
+    tu_lake_open_query(f);
+    *state = f;
+    return 0;
 }
 
 static void test_large_batch_upsert_and_pure_append(void **state)
@@ -1046,7 +1106,7 @@ static void test_cache_follows_commits_and_never_serves_stale_rows(void **state)
             assert_int_equal(lh_query_refresh(f->q, "t", &err), 0);
             compactions++;
         } else {
-            oracle_step(f, o, &seed, step);
+            oracle_step(f, o, &seed, step, false);
         }
         /* The cached view, a point lookup through the key index, and the uncached version
          * view of the same version all read what the oracle holds. */
@@ -1157,6 +1217,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_merge_on_read_matches_rewrite_oracle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_upserts_match_rewrite_oracle, setup_wal, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_never_rewrites_base_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_with_key_filter_matches_the_full_merge, setup,
                                         teardown),
