@@ -797,13 +797,17 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
         (rc = lh_mkdir_p(exports, err)))
         goto done;
     /* Order matters: everything is configured first, then file access is narrowed to the
-     * lake's data files and the cache, then the configuration is locked for good. */
+     * lake's data files and the cache, then the configuration is locked for good. This runs
+     * on the admin connection: options the queries' pooled connections must see are set
+     * GLOBAL (an extension's option, such as parquet_metadata_cache, is otherwise set for
+     * this connection only, and every query read every Parquet footer again). */
     lh_buf_printf(&sql, "SET threads=%d; SET memory_limit='%" PRId64 "MB'; ", threads, mem_mb);
     lh_buf_puts(&sql, "SET temp_directory=");
     lh_sql_quote(&sql, tmp);
-    lh_buf_puts(&sql, "; SET autoinstall_known_extensions=false; "
-                      "SET autoload_known_extensions=false; SET parquet_metadata_cache=true; "
-                      "SET enable_progress_bar=false; SET allowed_directories=[");
+    lh_buf_puts(&sql,
+                "; SET autoinstall_known_extensions=false; "
+                "SET autoload_known_extensions=false; SET GLOBAL parquet_metadata_cache=true; "
+                "SET enable_progress_bar=false; SET allowed_directories=[");
     lh_sql_quote(&sql, data);
     lh_buf_puts(&sql, ", ");
     lh_sql_quote(&sql, journal);

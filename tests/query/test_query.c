@@ -232,6 +232,23 @@ static void test_query_serializes_doubles_and_wide_decimals(void **state)
     free(j);
 }
 
+/* The sandbox's settings reach the pooled connections queries run on, not only the admin
+ * connection that set them. */
+static void test_query_settings_reach_query_connections(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    char *j = run_json(f,
+                       "SELECT current_setting('parquet_metadata_cache'), "
+                       "current_setting('enable_external_access'), "
+                       "current_setting('lock_configuration'), "
+                       "current_setting('autoload_known_extensions')",
+                       0, &err);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "[[true,false,true,false]]"));
+    free(j);
+}
+
 static int buf_sink(void *ctx, const char *data, size_t n)
 {
     lh_buf_append(ctx, data, n);
@@ -467,6 +484,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_serializes_integer_and_time_edges, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_serializes_doubles_and_wide_decimals, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_query_settings_reach_query_connections, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_streams_ndjson_and_csv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_json_row_limit_truncates, setup, teardown),
