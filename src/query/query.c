@@ -1114,13 +1114,14 @@ static void w_header(writer *w, const columns *c)
     }
 }
 
-static void w_row(writer *w, const columns *c, duckdb_data_chunk chunk, idx_t row, lh_buf *tmp)
+/* Writes one row; vecs are the chunk's columns (lh_colvec_init). */
+static void w_row(writer *w, const columns *c, const lh_colvec *vecs, idx_t row, lh_buf *tmp)
 {
     if (w->fmt == LH_QUERY_JSON) {
         lh_buf_puts(&w->out, w->rows ? ",[" : "[");
         for (idx_t i = 0; i < c->n; i++) {
             if (i) lh_buf_putc(&w->out, ',');
-            lh_value_write(&w->out, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row, true);
+            lh_value_write_vec(&w->out, &c->desc[i], &vecs[i], row, true);
         }
         lh_buf_putc(&w->out, ']');
     } else if (w->fmt == LH_QUERY_NDJSON) {
@@ -1129,14 +1130,14 @@ static void w_row(writer *w, const columns *c, duckdb_data_chunk chunk, idx_t ro
             if (i) lh_buf_putc(&w->out, ',');
             lh_buf_json_str(&w->out, c->names[i], strlen(c->names[i]));
             lh_buf_putc(&w->out, ':');
-            lh_value_write(&w->out, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row, true);
+            lh_value_write_vec(&w->out, &c->desc[i], &vecs[i], row, true);
         }
         lh_buf_puts(&w->out, "}\n");
     } else {
         for (idx_t i = 0; i < c->n; i++) {
             if (i) lh_buf_putc(&w->out, ',');
             lh_buf_reset(tmp);
-            lh_value_write(tmp, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row, false);
+            lh_value_write_vec(tmp, &c->desc[i], &vecs[i], row, false);
             lh_csv_field(&w->out, tmp->data ? tmp->data : "", tmp->len);
         }
         lh_buf_putc(&w->out, '\n');
@@ -1349,6 +1350,7 @@ int lh_query_encode(lh_query_exec *x, lh_query_sink sink, void *sink_ctx, size_t
     w->ctx = sink_ctx;
     uint64_t start = x->bytes;
     const columns *cols = &x->st->cols;
+    lh_colvec *vecs = lh_calloc(cols->n ? cols->n : 1, sizeof *vecs);
     if (!x->header_done) {
         w_header(w, cols);
         x->header_done = true;
@@ -1366,12 +1368,14 @@ int lh_query_encode(lh_query_exec *x, lh_query_sink sink, void *sink_ctx, size_t
             duckdb_destroy_data_chunk(&chunk);
             break;
         }
+        for (idx_t i = 0; i < cols->n; i++)
+            lh_colvec_init(&vecs[i], duckdb_data_chunk_get_vector(chunk, i));
         for (idx_t r = 0; r < n; r++) {
             if (w->fmt == LH_QUERY_JSON && w->rows >= x->limit) {
                 x->truncated = true;
                 break;
             }
-            w_row(w, cols, chunk, r, &x->tmp);
+            w_row(w, cols, vecs, r, &x->tmp);
         }
         duckdb_destroy_data_chunk(&chunk);
         if (x->truncated) break;
@@ -1382,9 +1386,11 @@ int lh_query_encode(lh_query_exec *x, lh_query_sink sink, void *sink_ctx, size_t
         if (w->sink_failed) break;
         if (budget && x->bytes - start >= budget) {
             *more = true;
+            free(vecs);
             return LH_OK;
         }
     }
+    free(vecs);
     x->ended = true;
     const char *e = duckdb_result_error(&x->res);
     if (e && *e && !w->sink_failed) {

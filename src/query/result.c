@@ -452,20 +452,29 @@ static void put_text(lh_buf *b, const char *s, size_t n, bool json)
         lh_buf_append(b, s, n);
 }
 
-static bool row_valid(duckdb_vector v, idx_t row)
+/* Writes one value. json=false writes CSV-ready text for scalars (nested types as JSON). */
+void lh_colvec_init(lh_colvec *cv, duckdb_vector v)
 {
-    uint64_t *validity = duckdb_vector_get_validity(v);
-    return !validity || duckdb_validity_row_is_valid(validity, row);
+    cv->v = v;
+    cv->data = duckdb_vector_get_data(v);
+    cv->validity = duckdb_vector_get_validity(v);
 }
 
-/* Writes one value. json=false writes CSV-ready text for scalars (nested types as JSON). */
 void lh_value_write(lh_buf *b, const lh_coldesc *d, duckdb_vector v, idx_t row, bool json)
 {
-    if (!row_valid(v, row)) {
+    lh_colvec cv;
+    lh_colvec_init(&cv, v);
+    lh_value_write_vec(b, d, &cv, row, json);
+}
+
+void lh_value_write_vec(lh_buf *b, const lh_coldesc *d, const lh_colvec *cv, idx_t row, bool json)
+{
+    if (cv->validity && !(cv->validity[row / 64] >> (row % 64) & 1)) {
         if (json) lh_buf_puts(b, "null");
         return;
     }
-    void *data = duckdb_vector_get_data(v);
+    duckdb_vector v = cv->v;
+    void *data = cv->data;
     switch (d->id) {
     case DUCKDB_TYPE_BOOLEAN:
         lh_buf_puts(b, ((bool *)data)[row] ? "true" : "false");
