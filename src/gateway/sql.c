@@ -1,13 +1,19 @@
-/* POST /sql: runs a query on a producer thread and streams its output to the client.
+/* POST /sql: runs a query and sends or streams its output to the client.
  *
- * lh_query_run pushes bytes into a sink; MHD pulls bytes from a content reader. A bounded
+ * A JSON query runs on the request thread: it executes (materialized) and is encoded into a
+ * buffer there, and a result of up to JSON_WHOLE_MAX bytes goes out as one response with a
+ * Content-Length — no other thread involved. Only the encoding of a larger JSON result moves
+ * to a producer thread (the rest streams, chunked), and NDJSON/CSV queries run on a producer
+ * from the start (their output streams as it is fetched).
+ *
+ * A producer pushes bytes into a sink; MHD pulls bytes from a content reader. A bounded
  * buffer joins them: the producer blocks while it is full, the reader waits briefly while
- * it is empty, so a result of any size uses at most STREAM_CAP bytes of memory. The status
- * is decided before the first byte goes out: the handler waits until the query has either
- * finished (fixed response with Content-Length, or an error status) or produced output
- * (JSON: filled the buffer; NDJSON/CSV: any bytes), then answers 200 with a chunked stream.
- * An error after that point can only cut the stream short (the client sees an incomplete
- * chunked body, never a clean end).
+ * it is empty, so a streamed result uses at most STREAM_CAP bytes of memory beyond what the
+ * request thread encoded. The status is decided before the first byte goes out: a JSON query
+ * has executed by then; for NDJSON/CSV the handler waits until the query has either finished
+ * (fixed response with Content-Length, or an error status) or produced bytes, then answers
+ * 200 with a chunked stream. An error after that point can only cut the stream short (the
+ * client sees an incomplete chunked body, never a clean end).
  *
  * The stream is shared by up to three owners (producer thread, MHD response, request for
  * the access log) and freed by the last release.
@@ -23,6 +29,7 @@
 
 #define STREAM_CAP (1u << 20)
 #define READER_WAIT_MS 200
+#define JSON_WHOLE_MAX (8u << 20)
 
 struct gw_stream {
     pthread_mutex_t mu;
@@ -30,14 +37,12 @@ struct gw_stream {
     /* guarded by mu: */
     char *buf;
     size_t start, len, cap;
-    bool producer_waiting; /* the producer is blocked on a full buffer */
-    bool done;             /* lh_query_run returned */
+    bool done; /* lh_query_run returned */
     int rc;
     lh_error err;
     lh_query_stats stats;
-    bool cancel;    /* the consumer is gone: the sink tells the query to stop */
-    bool limited;   /* the stream was cut at the row limit (the query was stopped on purpose) */
-    bool streaming; /* a streamed response reads the buffer (else only the handler waits) */
+    bool cancel;  /* the consumer is gone: the sink tells the query to stop */
+    bool limited; /* the stream was cut at the row limit (the query was stopped on purpose) */
     int refs;
     uint64_t sent;
     /* row limit for NDJSON/CSV, applied in the sink (producer thread only): */
@@ -47,7 +52,8 @@ struct gw_stream {
     bool header_done;
     /* immutable after start: */
     lh_gateway *g;
-    lh_query *query; /* of the request's bucket */
+    lh_query *query;     /* of the request's bucket */
+    lh_query_exec *exec; /* a JSON run whose encoding the producer continues, or NULL */
     char *sql;
     lh_query_opts opts;
     char actor[80];
@@ -118,11 +124,9 @@ static int sink(void *ctx, const char *data, size_t n)
     size_t keep = apply_row_limit(s, data, n);
     stream_lock(s);
     while (!s->cancel && s->len > 0 && s->len + keep > s->cap) {
-        s->producer_waiting = true;
         pthread_cond_broadcast(&s->cv);
         pthread_cond_wait(&s->cv, &s->mu);
     }
-    s->producer_waiting = false;
     if (s->cancel) {
         stream_unlock(s);
         return 1;
@@ -137,9 +141,7 @@ static int sink(void *ctx, const char *data, size_t n)
     }
     memcpy(s->buf + s->start + s->len, data, keep);
     s->len += keep;
-    /* Before the response exists, a JSON result wakes the handler only when it is done or
-     * fills the buffer: a needless wake-up costs a context switch per query. */
-    if (s->streaming || s->opts.format != LH_QUERY_JSON) pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&s->cv);
     bool stop = s->limited;
     stream_unlock(s);
     return stop ? 1 : 0;
@@ -151,7 +153,15 @@ static void producer(void *arg)
     lh_gateway *g = s->g;
     lh_error err = {0};
     lh_query_stats stats = {0};
-    int rc = lh_query_run(s->query, &s->who, s->sql, &s->opts, sink, s, &stats, &err);
+    int rc;
+    if (s->exec) {
+        bool more = false;
+        rc = lh_query_encode(s->exec, sink, s, SIZE_MAX, &more, &err);
+        lh_query_finish(s->exec, &stats);
+        s->exec = NULL;
+    } else {
+        rc = lh_query_run(s->query, &s->who, s->sql, &s->opts, sink, s, &stats, &err);
+    }
     stream_lock(s);
     if (rc != LH_OK && (s->limited || s->cancel))
         rc = LH_OK; /* we stopped it: row limit reached or client gone */
@@ -347,6 +357,115 @@ static void send_parquet(gw_req *r, const char *sql, int timeout_ms)
     gw_send_response(r, 200, resp, (uint64_t)size);
 }
 
+static int buf_sink(void *ctx, const char *data, size_t n)
+{
+    lh_buf_append(ctx, data, n);
+    return 0;
+}
+
+/* A new stream for sql (owned) in opts' format; one reference, the request's. */
+static gw_stream *stream_new(gw_req *r, char *sql, const lh_query_opts *opts, int64_t limit)
+{
+    gw_stream *s = lh_calloc(1, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->cap = STREAM_CAP;
+    s->g = r->g;
+    s->query = gw_req_env(r)->query;
+    s->sql = sql;
+    s->opts = *opts;
+    s->limit = limit;
+    snprintf(s->actor, sizeof s->actor, "%s", r->actor);
+    s->who.profile = r->who.profile;
+    s->who.actor = s->actor;
+    s->refs = 1;
+    return s;
+}
+
+/* Starts the producer of s on a crew thread (it takes a reference). False if no thread. */
+static bool producer_start(lh_gateway *g, gw_stream *s)
+{
+    s->refs++;
+    pthread_mutex_lock(&g->mu);
+    g->nstreams++;
+    pthread_mutex_unlock(&g->mu);
+    /* On a warm crew thread: a thread of its own per query made DuckDB page-fault its
+     * buffers in anew every time (bench/RESULTS.md, SQL). */
+    if (lh_crew_run(g->producers, producer, s) == LH_OK) return true;
+    s->refs--;
+    pthread_mutex_lock(&g->mu);
+    g->nstreams--;
+    pthread_mutex_unlock(&g->mu);
+    return false;
+}
+
+/* A JSON query on the request thread (see the top of this file). sql is the resolved text
+ * (owned), shown is the caller's (for errors). */
+static void send_json(gw_req *r, char *sql, const char *shown, const lh_query_opts *opts)
+{
+    lh_error err = {0};
+    lh_query_exec *x = NULL;
+    int rc = lh_query_start(gw_req_env(r)->query, &r->who, sql, opts, &x, &err);
+    if (rc != LH_OK) {
+        send_query_error(r, rc, &err, shown);
+        free(sql);
+        return;
+    }
+    lh_buf out = {0};
+    bool more = false;
+    rc = lh_query_encode(x, buf_sink, &out, JSON_WHOLE_MAX, &more, &err);
+    if (rc != LH_OK || !more) {
+        lh_query_stats stats = {0};
+        lh_query_finish(x, &stats);
+        free(sql);
+        if (rc != LH_OK) {
+            lh_buf_free(&out);
+            send_query_error(r, rc, &err, shown);
+            return;
+        }
+        size_t n = out.len;
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer_with_free_callback(n, lh_buf_steal(&out), free);
+        if (!resp) {
+            gw_send_error(r, 500, LH_EINTERNAL, "cannot create the response", NULL);
+            return;
+        }
+        char rows[32];
+        snprintf(rows, sizeof rows, "%lld", (long long)stats.rows);
+        MHD_add_response_header(resp, "X-Lakehouse-Rows", rows);
+        MHD_add_response_header(resp, "X-Lakehouse-Truncated", stats.truncated ? "true" : "false");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(opts->format));
+        gw_send_response(r, 200, resp, n);
+        return;
+    }
+    /* Too large for one buffer: what is encoded goes first, a producer encodes the rest. */
+    gw_stream *s = stream_new(r, sql, opts, 0);
+    s->exec = x;
+    s->buf = out.data;
+    s->len = out.len;
+    s->cap = out.cap > STREAM_CAP ? out.cap : STREAM_CAP;
+    if (out.cap < s->cap) s->buf = lh_realloc(s->buf, s->cap);
+    r->stream = s;
+    if (!producer_start(r->g, s)) {
+        lh_query_finish(x, NULL);
+        s->exec = NULL;
+        gw_send_error(r, 503, LH_EUNAVAIL, "cannot start a query thread", NULL);
+        return;
+    }
+    stream_lock(s);
+    s->refs++; /* the response's reference, dropped by reader_free */
+    stream_unlock(s);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, s, reader_free);
+    if (!resp) {
+        reader_free(s);
+        gw_send_error(r, 500, LH_EINTERNAL, "cannot create a streaming response", NULL);
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(opts->format));
+    gw_send_response(r, 200, resp, 0);
+}
+
 void gw_handle_sql(gw_req *r)
 {
     lh_gateway *g = r->g;
@@ -379,42 +498,23 @@ void gw_handle_sql(gw_req *r)
         return;
     }
 
-    gw_stream *s = lh_calloc(1, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    s->cap = STREAM_CAP;
-    s->buf = lh_malloc(s->cap);
-    s->g = g;
-    s->query = gw_req_env(r)->query;
-    s->sql = resolved;
-    s->opts = opts;
-    s->limit = limit;
-    snprintf(s->actor, sizeof s->actor, "%s", r->actor);
-    s->who.profile = r->who.profile;
-    s->who.actor = s->actor;
-    s->refs = 2; /* producer + request */
-    r->stream = s;
+    if (opts.format == LH_QUERY_JSON) {
+        send_json(r, resolved, sql, &opts);
+        return;
+    }
 
-    pthread_mutex_lock(&g->mu);
-    g->nstreams++;
-    pthread_mutex_unlock(&g->mu);
-    /* On a warm crew thread: a thread of its own per query made DuckDB page-fault its
-     * buffers in anew every time (bench/RESULTS.md, SQL). */
-    if (lh_crew_run(g->producers, producer, s) != LH_OK) {
-        s->refs--;
-        pthread_mutex_lock(&g->mu);
-        g->nstreams--;
-        pthread_mutex_unlock(&g->mu);
+    gw_stream *s = stream_new(r, resolved, &opts, limit);
+    s->buf = lh_malloc(s->cap);
+    r->stream = s;
+    if (!producer_start(g, s)) {
         gw_send_error(r, 503, LH_EUNAVAIL, "cannot start a query thread", NULL);
         return;
     }
 
+    /* NDJSON/CSV: the status waits for the first bytes (or the end, or an error). */
     stream_lock(s);
-    for (;;) {
-        if (s->done) break;
-        if (opts.format == LH_QUERY_JSON ? s->producer_waiting : s->len > 0) break;
+    while (!s->done && s->len == 0)
         pthread_cond_wait(&s->cv, &s->mu);
-    }
     bool done = s->done;
     int rc = s->rc;
     lh_error qerr = s->err;
@@ -443,7 +543,6 @@ void gw_handle_sql(gw_req *r)
     } else {
         stream_lock(s);
         s->refs++; /* the response's reference, dropped by reader_free */
-        s->streaming = true;
         stream_unlock(s);
         resp =
             MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, s, reader_free);

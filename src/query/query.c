@@ -940,13 +940,17 @@ static int setup_sandbox(lh_query *q, const lh_config *cfg, lh_error *err)
         (rc = lh_mkdir_p(exports, err)))
         goto done;
     /* Order matters: everything is configured first, then file access is narrowed to the
-     * lake's data files and the cache, then the configuration is locked for good. */
+     * lake's data files and the cache, then the configuration is locked for good. This runs
+     * on the admin connection: options the queries' pooled connections must see are set
+     * GLOBAL (an extension's option, such as parquet_metadata_cache, is otherwise set for
+     * this connection only, and every query read every Parquet footer again). */
     lh_buf_printf(&sql, "SET threads=%d; SET memory_limit='%" PRId64 "MB'; ", threads, mem_mb);
     lh_buf_puts(&sql, "SET temp_directory=");
     lh_sql_quote(&sql, tmp);
-    lh_buf_puts(&sql, "; SET autoinstall_known_extensions=false; "
-                      "SET autoload_known_extensions=false; SET parquet_metadata_cache=true; "
-                      "SET enable_progress_bar=false; SET allowed_directories=[");
+    lh_buf_puts(&sql,
+                "; SET autoinstall_known_extensions=false; "
+                "SET autoload_known_extensions=false; SET GLOBAL parquet_metadata_cache=true; "
+                "SET enable_progress_bar=false; SET allowed_directories=[");
     lh_sql_quote(&sql, data);
     lh_buf_puts(&sql, ", ");
     lh_sql_quote(&sql, journal);
@@ -1254,13 +1258,14 @@ static void w_header(writer *w, const columns *c)
     }
 }
 
-static void w_row(writer *w, const columns *c, duckdb_data_chunk chunk, idx_t row, lh_buf *tmp)
+/* Writes one row; vecs are the chunk's columns (lh_colvec_init). */
+static void w_row(writer *w, const columns *c, const lh_colvec *vecs, idx_t row, lh_buf *tmp)
 {
     if (w->fmt == LH_QUERY_JSON) {
         lh_buf_puts(&w->out, w->rows ? ",[" : "[");
         for (idx_t i = 0; i < c->n; i++) {
             if (i) lh_buf_putc(&w->out, ',');
-            lh_value_write(&w->out, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row, true);
+            lh_value_write_vec(&w->out, &c->desc[i], &vecs[i], row, true);
         }
         lh_buf_putc(&w->out, ']');
     } else if (w->fmt == LH_QUERY_NDJSON) {
@@ -1269,14 +1274,14 @@ static void w_row(writer *w, const columns *c, duckdb_data_chunk chunk, idx_t ro
             if (i) lh_buf_putc(&w->out, ',');
             lh_buf_json_str(&w->out, c->names[i], strlen(c->names[i]));
             lh_buf_putc(&w->out, ':');
-            lh_value_write(&w->out, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row, true);
+            lh_value_write_vec(&w->out, &c->desc[i], &vecs[i], row, true);
         }
         lh_buf_puts(&w->out, "}\n");
     } else {
         for (idx_t i = 0; i < c->n; i++) {
             if (i) lh_buf_putc(&w->out, ',');
             lh_buf_reset(tmp);
-            lh_value_write(tmp, &c->desc[i], duckdb_data_chunk_get_vector(chunk, i), row, false);
+            lh_value_write_vec(tmp, &c->desc[i], &vecs[i], row, false);
             lh_csv_field(&w->out, tmp->data ? tmp->data : "", tmp->len);
         }
         lh_buf_putc(&w->out, '\n');
@@ -1429,113 +1434,178 @@ prepared:
     return LH_OK;
 }
 
-static int run_once(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
-                    lh_query_sink sink, void *sink_ctx, lh_query_stats *stats, bool *sent,
+/* A query between execution and the end of its output (lh_query_start … lh_query_finish). Its
+ * watchdog entry lives here, so a run may move between threads while the watchdog sees it. */
+struct lh_query_exec {
+    lh_query *q;
+    qconn *conn;
+    stmt *st;
+    duckdb_result res;
+    bool have_res;
+    running watch_entry;
+    bool watching;
+    writer w;
+    lh_buf tmp;
+    bool header_done;
+    bool ended; /* the footer went out, or an error ended the run */
+    bool failed;
+    bool truncated;
+    int64_t limit;
+    int timeout_ms;
+    uint64_t t0;
+    uint64_t bytes; /* flushed to sinks so far */
+};
+
+/* The DuckDB error of x's result, or a timeout if the watchdog stopped it. */
+static int exec_error(lh_query_exec *x, lh_error *err)
+{
+    bool fired = false;
+    if (x->watching) {
+        fired = unwatch(x->q, &x->watch_entry);
+        x->watching = false;
+    }
+    if (fired)
+        return lh_error_set(err, LH_ETIMEOUT, "sql: the query ran past its time limit of %d ms",
+                            x->timeout_ms);
+    /* File access outside the sandbox surfaces as DuckDB's "Permission Error". */
+    const char *m = x->have_res ? duckdb_result_error(&x->res) : NULL;
+    return lh_error_set(err, m && strstr(m, "Permission Error") ? LH_EDENIED : LH_EINVAL, "sql: %s",
+                        m ? m : "query failed");
+}
+
+static void exec_free(lh_query_exec *x)
+{
+    if (!x) return;
+    if (x->watching) unwatch(x->q, &x->watch_entry);
+    if (x->have_res) duckdb_destroy_result(&x->res);
+    /* A failed execution may leave the statement unusable; prepare it afresh next time. */
+    if (x->failed && x->st) stmt_clear(x->st);
+    lh_buf_free(&x->w.out);
+    lh_buf_free(&x->tmp);
+    if (x->conn) conn_put(x->q, x->conn);
+    free(x);
+}
+
+/* Prepares (or reuses) and executes sql once; no retry. */
+static int start_once(lh_query *q, const char *sql, const lh_query_opts *opts, lh_query_exec **out,
+                      lh_error *err)
+{
+    lh_query_exec *x = lh_calloc(1, sizeof *x);
+    x->q = q;
+    x->t0 = lh_now_ns();
+    x->w.fmt = opts->format;
+    x->limit = opts->row_limit > 0 ? opts->row_limit : q->row_limit;
+    x->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : q->timeout_ms;
+    int rc = conn_get(q, &x->conn, err);
+    if (!rc) rc = stmt_get(q, x->conn, sql, x->w.fmt, x->limit, &x->st, err);
+    if (rc) {
+        exec_free(x);
+        return rc;
+    }
+    watch(q, &x->watch_entry, x->conn->c, x->timeout_ms);
+    x->watching = true;
+    duckdb_state state = x->st->materialize ? duckdb_execute_prepared(x->st->ps, &x->res)
+                                            : duckdb_execute_prepared_streaming(x->st->ps, &x->res);
+    x->have_res = true;
+    if (state != DuckDBSuccess) {
+        rc = exec_error(x, err);
+        x->failed = true;
+        exec_free(x);
+        return rc;
+    }
+    *out = x;
+    return LH_OK;
+}
+
+static void exec_flush(lh_query_exec *x)
+{
+    x->bytes += x->w.sink_failed ? 0 : x->w.out.len;
+    w_flush(&x->w);
+}
+
+int lh_query_encode(lh_query_exec *x, lh_query_sink sink, void *sink_ctx, size_t budget, bool *more,
                     lh_error *err)
 {
-    uint64_t t0 = lh_now_ns();
-    qconn *conn = NULL;
-    stmt *st = NULL;
-    duckdb_result res;
-    bool have_res = false;
-    writer w = {.fmt = opts->format, .sink = sink, .ctx = sink_ctx};
-    lh_buf tmp = {0};
-    running watch_entry;
-    bool watching = false;
-    bool truncated = false;
-    int64_t limit = opts->row_limit > 0 ? opts->row_limit : q->row_limit;
-    int timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : q->timeout_ms;
-    int rc;
-    (void)who; /* profile scoping slots in here */
-
-    if ((rc = conn_get(q, &conn, err))) return rc;
-    if ((rc = stmt_get(q, conn, sql, w.fmt, limit, &st, err))) goto done;
-    const columns *cols = &st->cols;
-
-    watch(q, &watch_entry, conn->c, timeout_ms);
-    watching = true;
-    duckdb_state state = st->materialize ? duckdb_execute_prepared(st->ps, &res)
-                                         : duckdb_execute_prepared_streaming(st->ps, &res);
-    have_res = true;
-    if (state != DuckDBSuccess) goto query_failed;
-    w_header(&w, cols);
+    *more = false;
+    if (x->ended) return x->failed ? lh_error_set(err, LH_EINVAL, "sql: the run failed") : LH_OK;
+    writer *w = &x->w;
+    w->sink = sink;
+    w->ctx = sink_ctx;
+    uint64_t start = x->bytes;
+    const columns *cols = &x->st->cols;
+    lh_colvec *vecs = lh_calloc(cols->n ? cols->n : 1, sizeof *vecs);
+    if (!x->header_done) {
+        w_header(w, cols);
+        x->header_done = true;
+    }
     for (;;) {
-        duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(x->res);
         if (!chunk) break;
         idx_t n = duckdb_data_chunk_get_size(chunk);
         if (n == 0) {
             duckdb_destroy_data_chunk(&chunk);
             break;
         }
-        if (w.fmt == LH_QUERY_JSON && w.rows >= limit) {
-            truncated = true;
+        if (w->fmt == LH_QUERY_JSON && w->rows >= x->limit) {
+            x->truncated = true;
             duckdb_destroy_data_chunk(&chunk);
             break;
         }
+        for (idx_t i = 0; i < cols->n; i++)
+            lh_colvec_init(&vecs[i], duckdb_data_chunk_get_vector(chunk, i));
         for (idx_t r = 0; r < n; r++) {
-            if (w.fmt == LH_QUERY_JSON && w.rows >= limit) {
-                truncated = true;
+            if (w->fmt == LH_QUERY_JSON && w->rows >= x->limit) {
+                x->truncated = true;
                 break;
             }
-            w_row(&w, cols, chunk, r, &tmp);
+            w_row(w, cols, vecs, r, &x->tmp);
         }
         duckdb_destroy_data_chunk(&chunk);
-        if (truncated) break;
-        /* Streamed formats send once a good amount is ready. Nothing is sent before the
-         * first chunk exists, so most errors are reported before any bytes. */
-        if (w.fmt != LH_QUERY_JSON && w.out.len >= FLUSH_BYTES) w_flush(&w);
-        if (w.sink_failed) break;
+        if (x->truncated) break;
+        /* Output goes once a good amount is ready. Nothing is sent before the first chunk
+         * exists, so most errors of a streamed query are reported before any bytes; a JSON
+         * result without a budget goes whole at the end (all or nothing). */
+        if (w->out.len >= FLUSH_BYTES && (w->fmt != LH_QUERY_JSON || budget)) exec_flush(x);
+        if (w->sink_failed) break;
+        if (budget && x->bytes - start >= budget) {
+            *more = true;
+            free(vecs);
+            return LH_OK;
+        }
     }
-    {
-        const char *e = duckdb_result_error(&res);
-        if (e && *e) goto query_failed;
+    free(vecs);
+    x->ended = true;
+    const char *e = duckdb_result_error(&x->res);
+    if (e && *e && !w->sink_failed) {
+        x->failed = true;
+        return exec_error(x, err);
     }
-    if (unwatch(q, &watch_entry)) {
-        watching = false;
-        if (!truncated) goto timed_out;
+    bool fired = unwatch(x->q, &x->watch_entry);
+    x->watching = false;
+    if (fired && !x->truncated && !w->sink_failed) {
+        x->failed = true;
+        return lh_error_set(err, LH_ETIMEOUT, "sql: the query ran past its time limit of %d ms",
+                            x->timeout_ms);
     }
-    watching = false;
-    if (w.fmt == LH_QUERY_JSON) {
-        double ms = (double)(lh_now_ns() - t0) / 1e6;
-        lh_buf_printf(&w.out, "],\"row_count\":%" PRId64 ",\"truncated\":%s,\"elapsed_ms\":%.3f}",
-                      w.rows, truncated ? "true" : "false", ms);
+    if (w->fmt == LH_QUERY_JSON) {
+        double ms = (double)(lh_now_ns() - x->t0) / 1e6;
+        lh_buf_printf(&w->out, "],\"row_count\":%" PRId64 ",\"truncated\":%s,\"elapsed_ms\":%.3f}",
+                      w->rows, x->truncated ? "true" : "false", ms);
     }
-    w_flush(&w);
-    rc = w.sink_failed ? lh_error_set(err, LH_ECANCELED, "sql: the client went away") : LH_OK;
-    goto done;
+    exec_flush(x);
+    if (w->sink_failed) return lh_error_set(err, LH_ECANCELED, "sql: the client went away");
+    return LH_OK;
+}
 
-query_failed:
-    if (watching && unwatch(q, &watch_entry)) {
-        watching = false;
-        goto timed_out;
-    }
-    watching = false;
-    {
-        /* File access outside the sandbox surfaces as DuckDB's "Permission Error". */
-        const char *m = duckdb_result_error(&res);
-        rc = lh_error_set(err, m && strstr(m, "Permission Error") ? LH_EDENIED : LH_EINVAL,
-                          "sql: %s", m ? m : "query failed");
-    }
-    goto done;
-timed_out:
-    rc = lh_error_set(err, LH_ETIMEOUT, "sql: the query ran past its time limit of %d ms",
-                      timeout_ms);
-
-done:
-    if (watching) unwatch(q, &watch_entry);
+void lh_query_finish(lh_query_exec *x, lh_query_stats *stats)
+{
+    if (!x) return;
     if (stats) {
-        stats->rows = w.rows;
-        stats->truncated = truncated;
-        stats->elapsed_ms = (double)(lh_now_ns() - t0) / 1e6;
+        stats->rows = x->w.rows;
+        stats->truncated = x->truncated;
+        stats->elapsed_ms = (double)(lh_now_ns() - x->t0) / 1e6;
     }
-    if (have_res) duckdb_destroy_result(&res);
-    /* A failed execution may leave the statement unusable; prepare it afresh next time. */
-    if (rc && st) stmt_clear(st);
-    *sent = w.sent;
-    lh_buf_free(&w.out);
-    lh_buf_free(&tmp);
-    if (conn) conn_put(q, conn);
-    return rc;
+    exec_free(x);
 }
 
 /* True if a DuckDB error says a file could not be found or read. */
@@ -1557,34 +1627,67 @@ static char *error_path(const char *msg)
     return NULL;
 }
 
-int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
-                 lh_query_sink sink, void *sink_ctx, lh_query_stats *stats, lh_error *err)
+/* After a query failed with e: if e says a file could not be read — a view over an evicted
+ * copy of a remote object — fetches the copies again and rebuilds the views that read them.
+ * True if a view was rebuilt (the query is worth running again). Each call fixes the file
+ * the error names; a query over several evicted views may need a call per view. */
+static bool rebuilt_after(lh_query *q, int rc, const lh_error *e)
+{
+    if (rc != LH_EINVAL || !file_error(e->msg)) return false;
+    lh_error re = {0};
+    int rebuilt = 0;
+    char *path = error_path(e->msg);
+    int rrc = views_rematerialize(q, path, &rebuilt, &re);
+    if (rrc == LH_OK && rebuilt == 0 && path) rrc = views_rematerialize(q, NULL, &rebuilt, &re);
+    free(path);
+    if (rrc != LH_OK)
+        lh_log(LH_LOG_WARN, "query.rematerialize_failed", "error", re.msg, (const char *)NULL);
+    if (rebuilt == 0) return false;
+    char nb[16];
+    snprintf(nb, sizeof nb, "%d", rebuilt);
+    lh_log(LH_LOG_INFO, "query.views_rematerialized", "views", nb, (const char *)NULL);
+    return true;
+}
+
+#define FILE_RETRIES 4
+
+int lh_query_start(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
+                   lh_query_exec **out, lh_error *err)
 {
     static const lh_query_opts defaults = {0};
     if (!opts) opts = &defaults;
-    lh_error e = {0};
-    bool sent = false;
+    (void)who; /* profile scoping slots in here */
+    *out = NULL;
     journal_fresh(q, sql);
-    int rc = run_once(q, who, sql, opts, sink, sink_ctx, stats, &sent, &e);
-    /* A view over an evicted copy of a remote object fails to open its file: fetch the copy
-     * again, rebuild the view and run the query once more — unless output already left. */
-    /* Each round fixes the file the error names; a query over several evicted views may
-     * need a round per view. */
-    for (int round = 0; round < 4 && rc == LH_EINVAL && !sent && file_error(e.msg); round++) {
-        lh_error re = {0};
-        int rebuilt = 0;
-        char *path = error_path(e.msg);
-        int rrc = views_rematerialize(q, path, &rebuilt, &re);
-        if (rrc == LH_OK && rebuilt == 0 && path) rrc = views_rematerialize(q, NULL, &rebuilt, &re);
-        free(path);
-        if (rrc != LH_OK)
-            lh_log(LH_LOG_WARN, "query.rematerialize_failed", "error", re.msg, (const char *)NULL);
-        if (rebuilt == 0) break;
-        char nb[16];
-        snprintf(nb, sizeof nb, "%d", rebuilt);
-        lh_log(LH_LOG_INFO, "query.views_rematerialized", "views", nb, (const char *)NULL);
+    lh_error e = {0};
+    int rc = start_once(q, sql, opts, out, &e);
+    for (int round = 0; round < FILE_RETRIES && rc && rebuilt_after(q, rc, &e); round++) {
         lh_error_clear(&e);
-        rc = run_once(q, who, sql, opts, sink, sink_ctx, stats, &sent, &e);
+        rc = start_once(q, sql, opts, out, &e);
+    }
+    if (rc && err) *err = e;
+    return rc;
+}
+
+int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
+                 lh_query_sink sink, void *sink_ctx, lh_query_stats *stats, lh_error *err)
+{
+    lh_error e = {0};
+    int rc = LH_OK;
+    /* A streamed query may fail on a file while fetching: then it runs again too, unless
+     * output already left. */
+    for (int round = 0; round <= FILE_RETRIES; round++) {
+        lh_query_exec *x = NULL;
+        lh_error_clear(&e);
+        if ((rc = lh_query_start(q, who, sql, opts, &x, &e))) {
+            if (stats) *stats = (lh_query_stats){0};
+            break;
+        }
+        bool more = false;
+        rc = lh_query_encode(x, sink, sink_ctx, 0, &more, &e);
+        bool sent = x->w.sent;
+        lh_query_finish(x, stats);
+        if (!rc || sent || !rebuilt_after(q, rc, &e)) break;
     }
     if (rc && err) *err = e;
     return rc;

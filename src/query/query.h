@@ -69,6 +69,27 @@ uint64_t lh_query_view_generation(lh_query *q);
 int lh_query_run(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
                  lh_query_sink sink, void *sink_ctx, lh_query_stats *stats, lh_error *err);
 
+/* A query executed but not yet fully written (lh_query_start, lh_query_encode, lh_query_finish):
+ * it can be executed on one thread and written out on another, one thread at a time. */
+typedef struct lh_query_exec lh_query_exec;
+
+/* Checks and executes sql as lh_query_run does (same errors, nothing written) without writing
+ * the result: a JSON result is computed whole here, NDJSON/CSV start streaming. The timeout
+ * runs until lh_query_finish. On LH_OK *out is the run (caller finishes it). */
+int lh_query_start(lh_query *q, const lh_identity *who, const char *sql, const lh_query_opts *opts,
+                   lh_query_exec **out, lh_error *err);
+
+/* Writes x's result to sink from where the last call stopped. budget 0: everything (JSON in one
+ * piece at the end); budget > 0: in pieces, returning with *more = true once this call wrote at
+ * least budget bytes. Errors: LH_ETIMEOUT, LH_EINVAL (DuckDB's), LH_ECANCELED (sink stopped);
+ * bytes may have gone out before. */
+int lh_query_encode(lh_query_exec *x, lh_query_sink sink, void *sink_ctx, size_t budget, bool *more,
+                    lh_error *err);
+
+/* Ends a run, finished or not, and frees it; stats (may be NULL) of what was written. Accepts
+ * NULL. */
+void lh_query_finish(lh_query_exec *x, lh_query_stats *stats);
+
 /* Convenience for small results: runs sql and returns the JSON text (caller frees). */
 int lh_query_json(lh_query *q, const lh_identity *who, const char *sql, int64_t row_limit,
                   char **out_json, lh_error *err);

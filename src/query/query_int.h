@@ -23,6 +23,17 @@ bool lh_coldesc_init(lh_coldesc *d, duckdb_logical_type t);
 void lh_coldesc_free(lh_coldesc *d);
 /* Writes the value at row of vector v: a JSON value (json) or CSV-ready text. */
 void lh_value_write(lh_buf *b, const lh_coldesc *d, duckdb_vector v, idx_t row, bool json);
+
+/* A result vector with its data and validity mask, looked up once per chunk, not per value. */
+typedef struct lh_colvec {
+    duckdb_vector v;
+    void *data;
+    uint64_t *validity; /* NULL: no NULLs */
+} lh_colvec;
+/* Points cv at vector v (borrowed; valid while its chunk is). */
+void lh_colvec_init(lh_colvec *cv, duckdb_vector v);
+/* lh_value_write for a vector prepared by lh_colvec_init. */
+void lh_value_write_vec(lh_buf *b, const lh_coldesc *d, const lh_colvec *cv, idx_t row, bool json);
 /* Appends an RFC 4180 CSV field. */
 void lh_csv_field(lh_buf *b, const char *s, size_t n);
 

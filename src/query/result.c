@@ -127,16 +127,33 @@ bool lh_coldesc_init(lh_coldesc *d, duckdb_logical_type t)
     return ok;
 }
 
+/* Writes the decimal digits of v so that they end at end (40 bytes at most before it) and
+ * returns where they start. 128-bit division is a library call: one per 19 digits, not one
+ * per digit (sums over DECIMAL columns are 128-bit, and took most of their JSON time). */
+static char *u128_digits(char *end, unsigned __int128 v)
+{
+    const uint64_t e19 = 10000000000000000000ULL;
+    char *p = end;
+    while (v > UINT64_MAX) {
+        unsigned __int128 q = v / e19;
+        uint64_t r = (uint64_t)(v - q * e19);
+        for (int i = 0; i < 19; i++, r /= 10)
+            *--p = (char)('0' + (int)(r % 10));
+        v = q;
+    }
+    uint64_t x = (uint64_t)v;
+    do {
+        *--p = (char)('0' + (int)(x % 10));
+        x /= 10;
+    } while (x);
+    return p;
+}
+
 static void put_u128(lh_buf *b, unsigned __int128 v)
 {
-    char tmp[48];
-    int i = sizeof(tmp);
-    tmp[--i] = 0;
-    do {
-        tmp[--i] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    lh_buf_puts(b, tmp + i);
+    char tmp[48], *end = tmp + sizeof tmp;
+    char *p = u128_digits(end, v);
+    lh_buf_append(b, p, (size_t)(end - p));
 }
 
 /* Integers and the digits of dates and times are written by hand: through printf they took
@@ -187,21 +204,109 @@ static void put_decimal(lh_buf *b, __int128 v, unsigned scale)
         put_i128(b, v);
         return;
     }
-    lh_buf digits = {0};
     bool neg = v < 0;
     unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
-    put_u128(&digits, u);
+    char tmp[48], *end = tmp + sizeof tmp;
+    char *digits = u128_digits(end, u);
+    size_t n = (size_t)(end - digits);
     if (neg) lh_buf_putc(b, '-');
-    if (digits.len <= scale) {
+    if (n <= scale) {
         lh_buf_puts(b, "0.");
-        for (size_t i = digits.len; i < scale; i++) lh_buf_putc(b, '0');
-        lh_buf_puts(b, digits.data);
+        for (size_t i = n; i < scale; i++) lh_buf_putc(b, '0');
+        lh_buf_append(b, digits, n);
     } else {
-        lh_buf_append(b, digits.data, digits.len - scale);
+        lh_buf_append(b, digits, n - scale);
         lh_buf_putc(b, '.');
-        lh_buf_puts(b, digits.data + digits.len - scale);
+        lh_buf_append(b, digits + n - scale, scale);
     }
-    lh_buf_free(&digits);
+}
+
+/* Fast paths of put_double for 1e-4 <= |v| < 1e15 (fixed notation under "%g"), printing what
+ * "%.15g" prints if that reads back as v, else what "%.17g" prints — without printf and
+ * strtod, which cost about a microsecond per value (most of a DOUBLE-heavy result's JSON). */
+
+/* The fewest decimals that read back as a, if that takes at most 15 significant digits: then
+ * "%.15g" prints exactly that (the 15-digit rounding of a lands on that short decimal). */
+static bool fixed_short(char *end, double a, char **start)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+                                 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
+    for (int k = 0; k < 20; k++) {
+        double s = a * p10[k];
+        if (s >= 1e15) return false;
+        double m = nearbyint(s);
+        /* m and 10^k are exact doubles and division rounds correctly, so this holds exactly
+         * when the decimal m / 10^k reads back as a. */
+        if (m / p10[k] != a) continue;
+        uint64_t u = (uint64_t)m;
+        char *p = end;
+        int i = 0;
+        do {
+            if (k && i == k) *--p = '.';
+            *--p = (char)('0' + (int)(u % 10));
+            u /= 10;
+            i++;
+        } while (u || i <= k);
+        *start = p;
+        return true;
+    }
+    return false;
+}
+
+/* a rounded to 17 significant digits (ties to even, as printf), trailing zeros dropped: a is
+ * M * 2^E with E < 0 here, so a * 10^j is the exact integer quotient M * 10^j / 2^-E. */
+static char *fixed_17(char *end, double a)
+{
+    int e2;
+    double f = frexp(a, &e2);
+    uint64_t mant = (uint64_t)ldexp(f, 53);
+    int shift = 53 - e2; /* a = mant / 2^shift, 3 <= shift <= 67 in this range */
+    int x = (int)floor(log10(a));
+    uint64_t q = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        unsigned __int128 n = mant;
+        for (int i = 0; i < 16 - x; i++)
+            n *= 10;
+        unsigned __int128 one = (unsigned __int128)1 << shift, rem = n & (one - 1);
+        q = (uint64_t)(n >> shift);
+        if (rem > one / 2 || (rem == one / 2 && (q & 1))) q++;
+        if (q >= 100000000000000000ULL)
+            x++; /* log10 fell short, or the rounding carried into an 18th digit */
+        else if (q < 10000000000000000ULL)
+            x--;
+        else
+            break;
+    }
+    /* q holds the 17 digits of a * 10^(16 - x). */
+    char d[17];
+    for (int i = 16; i >= 0; i--, q /= 10)
+        d[i] = (char)('0' + (int)(q % 10));
+    int last = 16;
+    while (last > 0 && last > x && d[last] == '0')
+        last--;
+    char *p = end;
+    for (int i = last; i >= 0; i--) {
+        *--p = d[i];
+        if (x >= 0 && i == x + 1) *--p = '.';
+    }
+    if (x < 0) {
+        for (int i = 0; i < -x - 1; i++)
+            *--p = '0';
+        *--p = '.';
+        *--p = '0';
+    }
+    return p;
+}
+
+static bool put_double_fixed(lh_buf *b, double v)
+{
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15)) return false;
+    char tmp[64], *end = tmp + sizeof tmp, *p;
+    if (!fixed_short(end, a, &p)) p = fixed_17(end, a);
+    if (v < 0) *--p = '-';
+    lh_buf_append(b, p, (size_t)(end - p));
+    return true;
 }
 
 static void put_double(lh_buf *b, double v, bool json)
@@ -213,6 +318,7 @@ static void put_double(lh_buf *b, double v, bool json)
             lh_buf_puts(b, isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
         return;
     }
+    if (put_double_fixed(b, v)) return;
     char tmp[40];
     int n = snprintf(tmp, sizeof(tmp), "%.15g", v);
     if (strtod(tmp, NULL) != v) n = snprintf(tmp, sizeof(tmp), "%.17g", v);
@@ -346,20 +452,29 @@ static void put_text(lh_buf *b, const char *s, size_t n, bool json)
         lh_buf_append(b, s, n);
 }
 
-static bool row_valid(duckdb_vector v, idx_t row)
+/* Writes one value. json=false writes CSV-ready text for scalars (nested types as JSON). */
+void lh_colvec_init(lh_colvec *cv, duckdb_vector v)
 {
-    uint64_t *validity = duckdb_vector_get_validity(v);
-    return !validity || duckdb_validity_row_is_valid(validity, row);
+    cv->v = v;
+    cv->data = duckdb_vector_get_data(v);
+    cv->validity = duckdb_vector_get_validity(v);
 }
 
-/* Writes one value. json=false writes CSV-ready text for scalars (nested types as JSON). */
 void lh_value_write(lh_buf *b, const lh_coldesc *d, duckdb_vector v, idx_t row, bool json)
 {
-    if (!row_valid(v, row)) {
+    lh_colvec cv;
+    lh_colvec_init(&cv, v);
+    lh_value_write_vec(b, d, &cv, row, json);
+}
+
+void lh_value_write_vec(lh_buf *b, const lh_coldesc *d, const lh_colvec *cv, idx_t row, bool json)
+{
+    if (cv->validity && !(cv->validity[row / 64] >> (row % 64) & 1)) {
         if (json) lh_buf_puts(b, "null");
         return;
     }
-    void *data = duckdb_vector_get_data(v);
+    duckdb_vector v = cv->v;
+    void *data = cv->data;
     switch (d->id) {
     case DUCKDB_TYPE_BOOLEAN:
         lh_buf_puts(b, ((bool *)data)[row] ? "true" : "false");
@@ -422,20 +537,21 @@ void lh_value_write(lh_buf *b, const lh_coldesc *d, duckdb_vector v, idx_t row, 
     case DUCKDB_TYPE_TIMESTAMP_TZ:
     case DUCKDB_TYPE_INTERVAL:
     case DUCKDB_TYPE_UUID: {
-        lh_buf tmp = {0};
-        if (d->id == DUCKDB_TYPE_DATE) put_date(&tmp, ((int32_t *)data)[row]);
-        else if (d->id == DUCKDB_TYPE_TIME) put_time(&tmp, ((int64_t *)data)[row]);
-        else if (d->id == DUCKDB_TYPE_TIMESTAMP_S) put_timestamp(&tmp, ((int64_t *)data)[row] * 1000000);
-        else if (d->id == DUCKDB_TYPE_TIMESTAMP_MS) put_timestamp(&tmp, ((int64_t *)data)[row] * 1000);
-        else if (d->id == DUCKDB_TYPE_TIMESTAMP_NS) put_timestamp(&tmp, ((int64_t *)data)[row] / 1000);
-        else if (d->id == DUCKDB_TYPE_INTERVAL) put_interval(&tmp, ((duckdb_interval *)data)[row]);
-        else if (d->id == DUCKDB_TYPE_UUID) put_uuid(&tmp, ((duckdb_hugeint *)data)[row]);
+        /* Digits, signs, colons, letters and spaces only: written in place, quoted for JSON
+         * without escaping. */
+        if (json) lh_buf_putc(b, '"');
+        if (d->id == DUCKDB_TYPE_DATE) put_date(b, ((int32_t *)data)[row]);
+        else if (d->id == DUCKDB_TYPE_TIME) put_time(b, ((int64_t *)data)[row]);
+        else if (d->id == DUCKDB_TYPE_TIMESTAMP_S) put_timestamp(b, ((int64_t *)data)[row] * 1000000);
+        else if (d->id == DUCKDB_TYPE_TIMESTAMP_MS) put_timestamp(b, ((int64_t *)data)[row] * 1000);
+        else if (d->id == DUCKDB_TYPE_TIMESTAMP_NS) put_timestamp(b, ((int64_t *)data)[row] / 1000);
+        else if (d->id == DUCKDB_TYPE_INTERVAL) put_interval(b, ((duckdb_interval *)data)[row]);
+        else if (d->id == DUCKDB_TYPE_UUID) put_uuid(b, ((duckdb_hugeint *)data)[row]);
         else {
-            put_timestamp(&tmp, ((int64_t *)data)[row]);
-            if (d->id == DUCKDB_TYPE_TIMESTAMP_TZ) lh_buf_puts(&tmp, "+00");
+            put_timestamp(b, ((int64_t *)data)[row]);
+            if (d->id == DUCKDB_TYPE_TIMESTAMP_TZ) lh_buf_puts(b, "+00");
         }
-        put_text(b, tmp.data, tmp.len, json);
-        lh_buf_free(&tmp);
+        if (json) lh_buf_putc(b, '"');
         break;
     }
     case DUCKDB_TYPE_LIST:

@@ -1,6 +1,7 @@
 # The SQL sandbox over HTTP: hostile statements are refused (403), SQL errors are 400, a
 # runaway query hits its timeout (504), and the server keeps serving. Then NDJSON and CSV
-# streaming of a 100K-row result, and row limits.
+# streaming of a 100K-row result, JSON results below and above the whole-response bound, and
+# row limits.
 . "$(dirname "$0")/lib.sh"
 start_server
 
@@ -113,6 +114,35 @@ expect_eq "$(grep -c '^[0-9]' "$T/lim.csv")" "3" "csv limit counts records, not 
 req POST /sql --data-binary '{"sql": "SELECT i FROM range(1000) t(i)", "limit": 10}'
 expect_status 200
 expect_jq '.row_count == 10 and .truncated == true' "json limit truncates"
+
+# JSON runs on the request thread: a small result is one response with a Content-Length; one
+# past the whole-response bound (8 MiB) is sent chunked, its encoding finished by a producer.
+curl -s -D "$T/h3" -o "$T/small.json" "$URL/sql" --data-binary '{"sql": "SELECT 7 AS seven"}'
+expect_eq "$(jq -c .rows "$T/small.json")" '[[7]]' "small json rows"
+CHECKS=$((CHECKS + 1))
+if grep -qi '^Content-Length: ' "$T/h3" && grep -qi '^X-Lakehouse-Rows: 1' "$T/h3"; then
+    pass "small json: Content-Length and row header"
+else
+    fail "small json headers: $(cat "$T/h3")"
+fi
+N=120000
+curl -s -D "$T/h4" -o "$T/big.json" "$URL/sql" --data-binary \
+    "{\"sql\": \"SELECT i, repeat('x', 60) || i AS s FROM range($N) t(i) ORDER BY i\", \"limit\": $((N + 5))}"
+DESC="big json"
+CHECKS=$((CHECKS + 1))
+size=$(stat -c %s "$T/big.json")
+if [ "$size" -gt $((8 << 20)) ] && grep -qi '^Transfer-Encoding: chunked' "$T/h4"; then
+    pass "big json ($size bytes) is streamed"
+else
+    fail "big json: $size bytes, headers: $(cat "$T/h4")"
+fi
+expect_eq "$(jq -c '[.row_count, .truncated, (.rows | length), .rows[0][0], .rows[-1][1], (.rows | map(.[0]) | add)]' "$T/big.json")" \
+    "[$N,false,$N,0,\"$(printf 'x%.0s' $(seq 60))$((N - 1))\",$((N * (N - 1) / 2))]" "big json complete and in order"
+curl -s -o "$T/bigcut.json" "$URL/sql" --data-binary \
+    "{\"sql\": \"SELECT i, repeat('x', 60) AS s FROM range($N) t(i)\", \"limit\": $((N - 1))}"
+expect_eq "$(jq -c '[.row_count, .truncated]' "$T/bigcut.json")" "[$((N - 1)),true]" "big json truncated at its limit"
+curl -s "$URL/sql" --data-binary "{\"sql\": \"SELECT i, repeat('y', 200) AS s FROM range(400000) t(i)\", \"limit\": 400000}" |
+    head -c 100000 >/dev/null
 
 # A client that hangs up mid-stream does not wedge the server.
 curl -s "$URL/sql" --data-binary '{"sql": "SELECT i FROM range(50000000) t(i)", "format": "ndjson"}' |

@@ -205,6 +205,50 @@ static void test_query_serializes_integer_and_time_edges(void **state)
     free(j);
 }
 
+/* DOUBLE values as "%.15g" prints them when that reads back, else as "%.17g" (the fast paths
+ * must not change a digit), and DECIMAL/HUGEINT values past 64 bits. */
+static void test_query_serializes_doubles_and_wide_decimals(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    char *j = run_json(f,
+                       "SELECT 0.1::DOUBLE, 0.1::DOUBLE + 0.2::DOUBLE, 1::DOUBLE / 3, "
+                       "1234.5678::DOUBLE, (-2.5)::DOUBLE, 1e-5::DOUBLE, 1e20::DOUBLE, "
+                       "123456789012345.6::DOUBLE, 0.000123::DOUBLE, 100::DOUBLE, "
+                       "999999999999999.9::DOUBLE, 0.00012345678901234567::DOUBLE, "
+                       "(-0.75)::FLOAT, 'nan'::DOUBLE, 'inf'::DOUBLE, 0::DOUBLE, "
+                       "12345678901234567890.1234567890::DECIMAL(38,10), "
+                       "(-0.0000000001)::DECIMAL(38,10), "
+                       "99999999999999999999999999999999999999::DECIMAL(38,0), "
+                       "(-170141183460469231731687303715884105728)::HUGEINT",
+                       0, &err);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "[[0.1,0.30000000000000004,0.33333333333333331,1234.5678,-2.5,"
+                              "1e-05,1e+20,123456789012345.59,0.000123,100,999999999999999.88,"
+                              "0.00012345678901234567,-0.75,null,null,0,"
+                              "12345678901234567890.1234567890,-0.0000000001,"
+                              "99999999999999999999999999999999999999,"
+                              "-170141183460469231731687303715884105728]]"));
+    free(j);
+}
+
+/* The sandbox's settings reach the pooled connections queries run on, not only the admin
+ * connection that set them. */
+static void test_query_settings_reach_query_connections(void **state)
+{
+    fx *f = *state;
+    lh_error err = {0};
+    char *j = run_json(f,
+                       "SELECT current_setting('parquet_metadata_cache'), "
+                       "current_setting('enable_external_access'), "
+                       "current_setting('lock_configuration'), "
+                       "current_setting('autoload_known_extensions')",
+                       0, &err);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "[[true,false,true,false]]"));
+    free(j);
+}
+
 static int buf_sink(void *ctx, const char *data, size_t n)
 {
     lh_buf_append(ctx, data, n);
@@ -232,6 +276,13 @@ static void test_query_streams_ndjson_and_csv(void **state)
                                   &o, buf_sink, &b, &st, &err),
                      0);
     assert_string_equal(b.data, "name,x,y\nAnn,\"a,b\",\"say \"\"hi\"\"\"\n");
+    lh_buf_reset(&b);
+    assert_int_equal(lh_query_run(f->q, &lh_identity_default,
+                                  "SELECT TIMESTAMP '2024-01-02 03:04:05' AS ts, 0.1::DOUBLE AS d, "
+                                  "DATE '2024-02-29' AS day",
+                                  &o, buf_sink, &b, &st, &err),
+                     0);
+    assert_string_equal(b.data, "ts,d,day\n2024-01-02 03:04:05,0.1,2024-02-29\n");
     lh_buf_free(&b);
 }
 
@@ -443,6 +494,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_serializes_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_serializes_integer_and_time_edges, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_query_serializes_doubles_and_wide_decimals, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_query_settings_reach_query_connections, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_streams_ndjson_and_csv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_json_row_limit_truncates, setup, teardown),
