@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include <atomic>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -78,9 +79,11 @@ int main(int argc, char **argv)
     }
     const char *name = argv[2];
     int m = argc > 4 ? atoi(argv[4]) : 16, efc = argc > 5 ? atoi(argv[5]) : 100;
-    const char *only = getenv("VB_FAISS_ONLY"); // "hnsw", "flat", "ivfpq" or unset = all
+    // VB_FAISS_ONLY: the indexes to run, e.g. "hnsw" or "hnsw ivfpq"; unset = all three
+    const char *only = getenv("VB_FAISS_ONLY");
+    auto want = [only](const char *kind) { return !only || strstr(only, kind) != nullptr; };
 
-    if (!only || !strcmp(only, "hnsw")) {
+    if (want("hnsw")) {
         faiss::IndexHNSWFlat *h = nullptr;
         for (int threads = getenv("VB_SKIP_1T") ? 2 : 1; threads <= 2; threads++) {
             delete h;
@@ -113,13 +116,13 @@ int main(int argc, char **argv)
         unlink(path.c_str());
         delete h;
     }
-    if (!only || !strcmp(only, "flat")) {
+    if (want("flat")) {
         faiss::IndexFlatIP flat(d.dim);
         flat.add(d.n, d.base);
         printf("MEM\t%s\tfaiss-flat\t%u\n", name, d.dim * 4);
         measure(d, &flat, name, "faiss-flat", "exact", nullptr);
     }
-    if (!only || !strcmp(only, "ivfpq")) {
+    if (want("ivfpq")) {
         // Trained on a strided sample of 20K rows with nlist 256 (1024 from 200K rows): training
         // on 100K rows with nlist 1024 and 192 sub-quantizers did not finish in 20 minutes on a
         // loaded machine (the sub-quantizers' k-means dominate: sub-quantizers x sample rows).
