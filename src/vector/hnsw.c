@@ -618,10 +618,15 @@ static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, 
     } else {
         beam_item cand[2 * 256 + 1];
         size_t nc = 0;
+        /* nb's neighbours were not read by this insert's search: prefetch their rows */
+        int pm = h->half ? QMODE_HALF : QMODE_FLOAT;
+        for (uint32_t j = 0; j < cnt && j < PREFETCH_AHEAD; j++)
+            prefetch_node(h, pm, l[1 + j]);
         const float *bv = build_row(h, nb, buf);
         cand[nc].d = hnsw_ndist(h, k, bv, node);
         cand[nc++].id = node;
         for (uint32_t j = 0; j < cnt; j++) {
+            if (j + PREFETCH_AHEAD < cnt) prefetch_node(h, pm, l[1 + j + PREFETCH_AHEAD]);
             cand[nc].d = hnsw_ndist(h, k, bv, l[1 + j]);
             cand[nc++].id = l[1 + j];
         }
