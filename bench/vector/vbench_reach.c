@@ -3,7 +3,9 @@
  * the rows level 0 cannot reach from the entry point and the rows a search with their own
  * vector (ef 400) does not return. Races show up only with the threads really running side by
  * side, so run it at normal priority, and also beside busy loops and under ThreadSanitizer.
- *   vbench_reach [builds=100] [threads=2] [m=8] [rows=2000] [self_search=1]
+ * With `incremental` > 0 only the first rows - incremental rows are built and the rest are
+ * added one at a time with lh_hnsw_insert (which runs no relink pass of its own).
+ *   vbench_reach [builds=100] [threads=2] [m=8] [rows=2000] [self_search=1] [incremental=0]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +20,10 @@ int main(int argc, char **argv)
     int m = argc > 3 ? atoi(argv[3]) : 8;
     size_t n = argc > 4 ? strtoul(argv[4], NULL, 10) : 2000, dim = 16;
     int self_search = argc > 5 ? atoi(argv[5]) : 1;
-    if (builds < 1 || n < 2) {
-        fprintf(stderr, "usage: vbench_reach [builds] [threads] [m] [rows>=2] [self_search]\n");
+    size_t incr = argc > 6 ? strtoul(argv[6], NULL, 10) : 0;
+    if (builds < 1 || n < 2 || incr > n) {
+        fprintf(stderr, "usage: vbench_reach [builds] [threads] [m] [rows>=2] [self_search] "
+                        "[incremental<=rows]\n");
         return 2;
     }
     vdata_spec vs = {.n = n,
@@ -43,12 +47,18 @@ int main(int argc, char **argv)
         p.threads = threads;
         p.m = m;
         p.seed = 42 + (uint64_t)b;
+        p.capacity = n;
         lh_hnsw *h = NULL;
         lh_error err = {0};
-        if (lh_hnsw_build(v, n, dim, &p, &h, &err)) {
+        if (lh_hnsw_build(v, n - incr, dim, &p, &h, &err)) {
             fprintf(stderr, "build: %s\n", err.msg);
             return 1;
         }
+        for (size_t r = n - incr; r < n; r++)
+            if (lh_hnsw_insert(h, v + r * dim, NULL, &err)) {
+                fprintf(stderr, "insert: %s\n", err.msg);
+                return 1;
+            }
         memset(seen, 0, n);
         size_t qh = 0, qt = 1;
         queue[0] = (uint32_t)atomic_load(&h->entry);
@@ -71,9 +81,10 @@ int main(int argc, char **argv)
         }
         lh_hnsw_free(h);
     }
-    printf("%d builds, %d threads, m=%d, %zu rows: %zu unreachable on level 0, %zu not found "
+    printf("%d builds, %d threads, m=%d, %zu rows (%zu inserted): %zu unreachable on level 0, %zu "
+           "not found "
            "by their own vector%s\n",
-           builds, threads, m, n, unreachable, missed, self_search ? "" : " (not searched)");
+           builds, threads, m, n, incr, unreachable, missed, self_search ? "" : " (not searched)");
     free(v);
     free(queue);
     free(seen);

@@ -17,6 +17,12 @@
 
 #define EXPANDED 0x80000000u
 #define FILTER_BEAM_MAX 4096
+/* Search and build prefetch the rows of the next PREFETCH_AHEAD unvisited neighbours, up to
+ * PREFETCH_LINES cache lines each (a whole fp16 row of 768 dims). Measured on 100K x 768,
+ * 2-thread builds: 4 ahead x 24 lines and 2 x 24 both ~0.7x the CPU time of the first-4-lines-
+ * of-the-next-neighbour prefetch that GCC had been deleting (see prefetch_node). */
+#define PREFETCH_AHEAD 4
+#define PREFETCH_LINES 24
 
 typedef struct beam_item {
     float d;
@@ -383,9 +389,13 @@ static inline void prefetch_node(const lh_hnsw *h, int mode, uint32_t node)
     size_t bytes = mode == QMODE_FLOAT  ? h->dim * sizeof(float)
                    : mode == QMODE_HALF ? h->dim * sizeof(uint16_t)
                                         : h->dim;
-    size_t lines = bytes / 64 < 4 ? bytes / 64 + 1 : 4;
-    for (size_t i = 0; i < lines; i++)
+    size_t lines = bytes / 64 < PREFETCH_LINES ? bytes / 64 + 1 : PREFETCH_LINES;
+    for (size_t i = 0; i < lines; i++) {
         __builtin_prefetch(p + 64 * i, 0, 3);
+        /* GCC deletes a loop whose body is only prefetches (they have no side effects): this
+         * empty volatile asm keeps the loop, hence the prefetches */
+        __asm__ volatile("" ::"r"(p + 64 * i));
+    }
 }
 
 /* Inserts (d, id) into a sorted array of *count (max cap) items; returns the position or -1
@@ -474,22 +484,38 @@ static size_t search_level(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, 
         const uint32_t *l = hnsw_list(h, node, level);
         uint32_t cnt = ld32(l);
         if (cnt > maxc) cnt = (uint32_t)maxc;
-        if (cnt) __builtin_prefetch(vis + ld32(l + 1), 1, 3);
-        /* collect this node's new, good-enough neighbours, then merge them into the beam in
-         * one pass: one O(ef) merge per expansion instead of one memmove per candidate */
-        size_t nc = 0;
-        float worst = count == ef ? beam[count - 1].d : INFINITY;
+        /* Gather the unvisited neighbours first, so that only rows about to be read are
+         * prefetched (most of a list is already visited), then compute their distances with
+         * the rows of the next PREFETCH_AHEAD ones on their way from memory. The new,
+         * good-enough ones are merged into the beam in one pass: one O(ef) merge per expansion
+         * instead of one memmove per candidate. */
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t nb = ld32(l + 1 + j);
-            if (j + 1 < cnt) {
-                uint32_t nx = ld32(l + 2 + j);
-                if (nx < h->cap) {
-                    __builtin_prefetch(vis + nx, 1, 3);
-                    prefetch_node(h, mode, nx);
-                }
-            }
+            if (nb < h->cap) __builtin_prefetch(vis + nb, 1, 3);
+        }
+        uint32_t todo[2 * 256];
+        size_t nt = 0;
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t nb = ld32(l + 1 + j);
             if (nb >= h->cap || vis[nb] == epoch) continue;
             vis[nb] = epoch;
+            todo[nt++] = nb;
+        }
+        for (size_t j = 0; j < nt && j < PREFETCH_AHEAD; j++)
+            prefetch_node(h, mode, todo[j]);
+        /* the list of the next node to expand, if no neighbour found here displaces it */
+        for (size_t x = next + 1; x < count; x++)
+            if (!(beam[x].id & EXPANDED)) {
+                const char *nl = (const char *)hnsw_list(h, beam[x].id, level);
+                __builtin_prefetch(nl, 0, 3);
+                __builtin_prefetch(nl + 64, 0, 3);
+                break;
+            }
+        size_t nc = 0;
+        float worst = count == ef ? beam[count - 1].d : INFINITY;
+        for (size_t j = 0; j < nt; j++) {
+            uint32_t nb = todo[j];
+            if (j + PREFETCH_AHEAD < nt) prefetch_node(h, mode, todo[j + PREFETCH_AHEAD]);
             float d = qdist(h, k, c, mode, nb);
             if (acc && accepted(h, acc, nb)) sorted_insert(c->res, res_n, res_cap, d, nb);
             if (d >= worst) continue;
@@ -592,10 +618,15 @@ static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, 
     } else {
         beam_item cand[2 * 256 + 1];
         size_t nc = 0;
+        /* nb's neighbours were not read by this insert's search: prefetch their rows */
+        int pm = h->half ? QMODE_HALF : QMODE_FLOAT;
+        for (uint32_t j = 0; j < cnt && j < PREFETCH_AHEAD; j++)
+            prefetch_node(h, pm, l[1 + j]);
         const float *bv = build_row(h, nb, buf);
         cand[nc].d = hnsw_ndist(h, k, bv, node);
         cand[nc++].id = node;
         for (uint32_t j = 0; j < cnt; j++) {
+            if (j + PREFETCH_AHEAD < cnt) prefetch_node(h, pm, l[1 + j + PREFETCH_AHEAD]);
             cand[nc].d = hnsw_ndist(h, k, bv, l[1 + j]);
             cand[nc++].id = l[1 + j];
         }
