@@ -188,6 +188,7 @@ void lh_hnsw_free(lh_hnsw *h)
         free(h->code_norm);
     }
     free(h->locks);
+    free(h->drops);
     if (h->writer_init) pthread_mutex_destroy(&h->writer);
     free(h);
 }
@@ -601,6 +602,20 @@ static size_t select_neighbors(const lh_hnsw *h, const vkernels *k, const beam_i
     return kept;
 }
 
+/* Remembers that a level-0 list dropped row x (incremental inserts: see lh_hnsw_insert). A
+ * full buffer forgets: the row is then only as safe as in a build without the relink pass. */
+static void note_drop(lh_hnsw *h, uint32_t x)
+{
+    if (h->ndrops == h->drops_cap) {
+        size_t cap = h->drops_cap ? 2 * h->drops_cap : 64;
+        uint32_t *d = realloc(h->drops, cap * sizeof *d);
+        if (!d) return;
+        h->drops = d;
+        h->drops_cap = cap;
+    }
+    h->drops[h->ndrops++] = x;
+}
+
 /* Adds `node` to nb's list on `level`, shrinking it with the heuristic if full. Caller holds
  * no lock; this takes nb's. buf holds rows (>= 2) rows of dim floats. */
 static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, int level,
@@ -645,6 +660,13 @@ static void add_link(lh_hnsw *h, const vkernels *k, uint32_t nb, uint32_t node, 
         for (size_t j = 0; j < ns; j++)
             st32(l + 1 + j, sel[j]);
         st32(l, (uint32_t)ns);
+        if (h->track_drops && level == 0)
+            for (size_t i = 0; i < nc; i++) {
+                bool kept = false;
+                for (size_t j = 0; j < ns && !kept; j++)
+                    kept = sel[j] == cand[i].id;
+                if (!kept) note_drop(h, cand[i].id);
+            }
     }
 out:
     spin_unlock(&h->locks[nb]);
@@ -785,6 +807,75 @@ static size_t reach_level0(const lh_hnsw *h, uint8_t *seen, uint32_t *queue, siz
     return qt;
 }
 
+/* Whether a level-0 neighbour of x other than `except` links back to x: an in-link near x
+ * (links are mostly mutual). False can be wrong (an in-link from farther away); callers
+ * only do more work then. */
+static bool linked_back(const lh_hnsw *h, uint32_t x, uint32_t except)
+{
+    const uint32_t *l = hnsw_list(h, x, 0);
+    for (uint32_t j = 0; j < ld32(l); j++) {
+        uint32_t y = ld32(l + 1 + j);
+        if (y == except) continue;
+        const uint32_t *r = hnsw_list(h, y, 0);
+        for (uint32_t i = 0; i < ld32(r); i++)
+            if (ld32(r + 1 + i) == x) return true;
+    }
+    return false;
+}
+
+/* Gives row o an in-link on level 0: offered to its near rows (searched like an insert;
+ * with seen, only rows marked there) through add_link; if every one prunes it away, the
+ * nearest gives up its farthest link to a row that keeps another in-link (indeg when
+ * given, else linked_back). Returns whether o was linked. */
+static bool relink_row(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t o,
+                       const uint8_t *seen, uint32_t *indeg)
+{
+    uint64_t e = atomic_load_explicit(&h->entry, memory_order_acquire);
+    if (e == UINT64_MAX || (uint32_t)e == o) return false;
+    int mode = h->half ? QMODE_HALF : QMODE_FLOAT;
+    size_t maxc = (size_t)h->m0;
+    memcpy(c->q, hnsw_vec(h, o), h->dim * sizeof(float));
+    uint32_t cur = (uint32_t)e;
+    float curd = qdist(h, k, c, mode, cur);
+    for (int lc = (int)(e >> 32); lc > 0; lc--)
+        greedy(h, k, c, mode, lc, &cur, &curd);
+    ctx_new_epoch(c);
+    size_t cnt = search_level(h, k, c, mode, cur, curd, (size_t)h->params.ef_construction, 0, o,
+                              NULL, 0, NULL);
+    uint32_t first = UINT32_MAX;
+    bool linked = false;
+    for (size_t i = 0; i < cnt && !linked; i++) {
+        uint32_t x = c->beam[i].id;
+        if (x == o || (seen && !seen[x])) continue;
+        if (first == UINT32_MAX) first = x;
+        add_link(h, k, x, o, 0, c->rows, c->kept_rows + 1);
+        const uint32_t *l = hnsw_list(h, x, 0);
+        for (uint32_t j = 0; j < l[0] && !linked; j++)
+            linked = l[1 + j] == o;
+    }
+    if (!linked && first != UINT32_MAX) {
+        /* every near row pruned it: the nearest drops its farthest link whose row has
+         * another in-link (lists are sorted nearest first by add_link's pruning) */
+        spin_lock(&h->locks[first]);
+        uint32_t *l = hnsw_list(h, first, 0);
+        if (l[0] < maxc) {
+            st32(l + 1 + l[0], o);
+            st32(l, l[0] + 1);
+            linked = true;
+        } else {
+            for (uint32_t j = l[0]; j-- > 0 && !linked;) {
+                uint32_t v = l[1 + j];
+                if (indeg ? indeg[v] < 2 : !linked_back(h, v, first)) continue;
+                if (indeg) indeg[v]--;
+                st32(l + 1 + j, o);
+                linked = true;
+            }
+        }
+        spin_unlock(&h->locks[first]);
+    }
+    return linked;
+}
+
 /*
  * Links every row that level 0 cannot reach from the entry point into the reachable part,
  * so that searches can return it. The heuristic pruning of add_link can drop a row's only
@@ -816,47 +907,9 @@ static long relink(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, size_t n)
     queue[0] = (uint32_t)e;
     size_t qt = reach_level0(h, seen, queue, 0, 1);
     long relinked = 0;
-    int mode = h->half ? QMODE_HALF : QMODE_FLOAT;
-    size_t maxc = (size_t)h->m0;
     for (size_t o = 0; o < n && qt < n; o++) {
         if (seen[o]) continue;
-        memcpy(c->q, hnsw_vec(h, (uint32_t)o), h->dim * sizeof(float));
-        uint32_t cur = (uint32_t)e;
-        float curd = qdist(h, k, c, mode, cur);
-        for (int lc = (int)(e >> 32); lc > 0; lc--)
-            greedy(h, k, c, mode, lc, &cur, &curd);
-        ctx_new_epoch(c);
-        size_t cnt = search_level(h, k, c, mode, cur, curd, (size_t)h->params.ef_construction, 0,
-                                  (uint32_t)o, NULL, 0, NULL);
-        uint32_t first = UINT32_MAX;
-        bool linked = false;
-        for (size_t i = 0; i < cnt && !linked; i++) {
-            uint32_t x = c->beam[i].id;
-            if (!seen[x]) continue;
-            if (first == UINT32_MAX) first = x;
-            add_link(h, k, x, (uint32_t)o, 0, c->rows, c->kept_rows + 1);
-            const uint32_t *l = hnsw_list(h, x, 0);
-            for (uint32_t j = 0; j < l[0] && !linked; j++)
-                linked = l[1 + j] == o;
-        }
-        if (!linked && first != UINT32_MAX) {
-            /* every near row pruned it: the nearest drops its farthest link whose row has
-             * another in-link (lists are sorted nearest first by add_link's pruning) */
-            uint32_t *l = hnsw_list(h, first, 0);
-            if (l[0] < maxc) {
-                st32(l + 1 + l[0], (uint32_t)o);
-                st32(l, l[0] + 1);
-                linked = true;
-            } else {
-                for (uint32_t j = l[0]; j-- > 0 && !linked;) {
-                    if (indeg[l[1 + j]] < 2) continue;
-                    indeg[l[1 + j]]--;
-                    st32(l + 1 + j, (uint32_t)o);
-                    linked = true;
-                }
-            }
-        }
-        if (!linked) continue;
+        if (!relink_row(h, k, c, (uint32_t)o, seen, indeg)) continue;
         indeg[o]++;
         relinked++;
         seen[o] = 1;
@@ -1031,7 +1084,17 @@ int lh_hnsw_insert(lh_hnsw *h, const float *vector, int64_t *out_id, lh_error *e
         rc = lh_error_set(err, LH_ENOMEM, "out of memory for insert scratch");
         goto out;
     }
+    /* A build ends with a relink pass for rows whose every in-link was pruned away; an
+     * insert checks just the rows its pruning dropped (and itself), and links back any
+     * without an in-link near it. Bounded: a relink may prune another list in turn. */
+    h->track_drops = true;
+    h->ndrops = 0;
+    note_drop(h, (uint32_t)row);
     link_node(h, vk_active(), c, (uint32_t)row, true);
+    for (size_t i = 0, limit = 4 * (size_t)h->m0 + 64; i < h->ndrops && i < limit; i++)
+        if (!linked_back(h, h->drops[i], UINT32_MAX))
+            relink_row(h, vk_active(), c, h->drops[i], NULL, NULL);
+    h->track_drops = false;
     atomic_store_explicit(&h->n, row + 1, memory_order_release);
     if (out_id) *out_id = (int64_t)row;
 out:

@@ -81,6 +81,11 @@ struct lh_hnsw {
 
     double build_s;
     uint64_t rng; /* level generator state; guarded by `writer` */
+    /* Incremental inserts only (guarded by `writer`): rows a level-0 list dropped while the
+     * insert pruned it, checked for a remaining in-link once the insert is linked. */
+    bool track_drops;
+    uint32_t *drops;
+    size_t ndrops, drops_cap;
 
     /* owned memory */
     bool mapped; /* true: the arrays point into map (read-only) */
