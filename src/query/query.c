@@ -821,6 +821,29 @@ void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id
     (void)wal_id;
 }
 
+int lh_query_wal_current(lh_query *q, const lh_manifest *m, const char *where, json_t **rows)
+{
+    lh_buf sql = {0};
+    int rc = LH_ENOENT;
+    lh_buf_puts(&sql, "SELECT ");
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        lh_buf_puts(&sql, "CAST(");
+        lh_sql_ident(&sql, m->columns[i].name);
+        lh_buf_puts(&sql, " AS VARCHAR), ");
+    }
+    lh_buf_puts(&sql, "'false' FROM (");
+    pthread_mutex_lock(&q->views_mu);
+    if (lh_hot_source(q->hot, m->dataset, m->version, &sql)) {
+        lh_buf_printf(&sql, ") WHERE %s", where);
+        lh_error e = {0};
+        rc = lh_duckdb_rows_json(q->admin, sql.data, rows, &e);
+        if (rc) lh_log(LH_LOG_WARN, "query.current_rows_failed", "error", e.msg, NULL);
+    }
+    pthread_mutex_unlock(&q->views_mu);
+    lh_buf_free(&sql);
+    return rc;
+}
+
 /* True if sql mentions the journal view's name (any case): it may read the view. */
 static bool names_journal(const char *sql)
 {
