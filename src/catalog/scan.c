@@ -142,6 +142,15 @@ done:
     return rc;
 }
 
+void lh_manifest_text_columns(const lh_manifest *m, lh_buf *out)
+{
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        lh_buf_puts(out, "CAST(");
+        lh_sql_ident(out, m->columns[i].name);
+        lh_buf_puts(out, " AS VARCHAR), ");
+    }
+}
+
 int lh_duckdb_rows_json(duckdb_connection c, const char *sql, json_t **out, lh_error *err)
 {
     duckdb_result res;

@@ -948,12 +948,8 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
     /* What the record holds: the given rows (for a rebase), the resulting whole rows (the
      * fast commit and the query engine), the journal events (durable with the ack). */
     lh_buf_puts(&sql, "SELECT ");
-    for (size_t i = 0; i < cur->ncolumns; i++) {
-        lh_buf_puts(&sql, i ? ", CAST(" : "CAST(");
-        lh_sql_ident(&sql, cur->columns[i].name);
-        lh_buf_puts(&sql, " AS VARCHAR)");
-    }
-    lh_buf_puts(&sql, ", " LH_DELTA_DELETED " FROM lh_delta");
+    lh_manifest_text_columns(cur, &sql);
+    lh_buf_puts(&sql, LH_DELTA_DELETED " FROM lh_delta");
     if ((rc = lh_duckdb_rows_json(w->ack_c, sql.data, &whole, err))) goto done;
     if ((rc = lh_duckdb_rows_json(w->ack_c, events.data, &ev, err))) goto done;
     /* The input as given (a rebase runs it again through the normal upsert). Text that is
