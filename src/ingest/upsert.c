@@ -867,9 +867,17 @@ static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *eve
         lh_sql_key_match(&sql, m->key, m->nkey, "__p", "__n");
         lh_buf_puts(&sql, " WHERE NOT __p." LH_DELTA_DELETED);
     }
-    if ((rc = lh_duckdb_exec(u->c, sql.data, "current rows", err))) goto done;
+    /* CREATE TABLE AS answers with the rows it wrote: no count statement after it. */
+    duckdb_result cres;
+    if ((rc = ing_query(u->c, sql.data, &cres, err))) {
+        lh_error_prefix(err, "current rows");
+        goto done;
+    }
     int64_t nold = 0;
-    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err))) goto done;
+    bool counted = duckdb_column_count(&cres) == 1 && duckdb_row_count(&cres) == 1;
+    if (counted) nold = duckdb_value_int64(&cres, 0, 0);
+    duckdb_destroy_result(&cres);
+    if (!counted && (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err))) goto done;
     /* A pure insert (no key exists yet) needs no join: lh_delta is then a view over the
      * batch, and the delta file is written straight from the input (one copy fewer). */
     bool pure_insert = !del && nold == 0;
