@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "core/duckdb_capi.h"
 #include "storage/storage.h"
 
 typedef struct lh_catalog lh_catalog;
@@ -196,6 +197,12 @@ int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char 
  * null, then "true" if the row deletes its key, then `extra` more text values (columns
  * c<n+1>, c<n+2>, ...). No rows: a SELECT of none. Write-ahead log rows (ADR 0012). */
 void lh_manifest_rows_sql(const lh_manifest *m, const json_t *rows, size_t extra, lh_buf *out);
+/* Appends "CAST(<col> AS VARCHAR), " for each of m's columns: a SELECT list of the text
+ * lh_manifest_rows_sql takes back (the caller appends the deleted flag and FROM). */
+void lh_manifest_text_columns(const lh_manifest *m, lh_buf *out);
+/* The inverse: runs sql on c and sets *out (caller frees) to its rows as a JSON array of
+ * arrays of text or null; LH_EINVAL with DuckDB's message (nothing set). */
+int lh_duckdb_rows_json(duckdb_connection c, const char *sql, json_t **out, lh_error *err);
 /* Appends a source record (copies strings). */
 void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
                             int64_t rows);

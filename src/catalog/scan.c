@@ -142,6 +142,44 @@ done:
     return rc;
 }
 
+void lh_manifest_text_columns(const lh_manifest *m, lh_buf *out)
+{
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        lh_buf_puts(out, "CAST(");
+        lh_sql_ident(out, m->columns[i].name);
+        lh_buf_puts(out, " AS VARCHAR), ");
+    }
+}
+
+int lh_duckdb_rows_json(duckdb_connection c, const char *sql, json_t **out, lh_error *err)
+{
+    duckdb_result res;
+    if (duckdb_query(c, sql, &res) != DuckDBSuccess) {
+        const char *m = duckdb_result_error(&res);
+        int rc = lh_error_set(err, LH_EINVAL, "%s", m ? m : "DuckDB error");
+        duckdb_destroy_result(&res);
+        return rc;
+    }
+    json_t *a = json_array();
+    idx_t nc = duckdb_column_count(&res), nr = duckdb_row_count(&res);
+    for (idx_t r = 0; r < nr; r++) {
+        json_t *row = json_array();
+        for (idx_t k = 0; k < nc; k++) {
+            if (duckdb_value_is_null(&res, k, r)) {
+                json_array_append_new(row, json_null());
+            } else {
+                char *v = duckdb_value_varchar(&res, k, r);
+                json_array_append_new(row, json_string(v ? v : ""));
+                duckdb_free(v);
+            }
+        }
+        json_array_append_new(a, row);
+    }
+    duckdb_destroy_result(&res);
+    *out = a;
+    return LH_OK;
+}
+
 void lh_manifest_rows_sql(const lh_manifest *m, const json_t *rows, size_t extra, lh_buf *out)
 {
     size_t n = m->ncolumns, width = n + 1 + extra;

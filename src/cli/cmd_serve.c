@@ -35,6 +35,11 @@ static void wal_committed(void *ctx, const char *dataset, const char *wal_id, in
     lh_query_wal_committed(ctx, dataset, wal_id, seq);
 }
 
+static int wal_current(void *ctx, const lh_manifest *m, const char *where, json_t **rows)
+{
+    return lh_query_wal_current(ctx, m, where, rows);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -67,7 +72,8 @@ int cmd_serve(int argc, char **argv)
     lh_query_cache_enable(q); /* a long-lived server keeps pinned and hot datasets in memory */
     /* Small upserts and deletes go through the local write-ahead log: acknowledged once
      * fsynced, visible to this server's queries at once, committed in batches (ADR 0012). */
-    lh_ingest_wal_hooks hooks = {.ctx = q, .apply = wal_apply, .committed = wal_committed};
+    lh_ingest_wal_hooks hooks = {
+        .ctx = q, .apply = wal_apply, .committed = wal_committed, .current = wal_current};
     int wrc = lh_ingest_wal_start(ing, &hooks, &err);
     if (wrc == LH_EUNAVAIL) {
         /* Another server writes this lake through the log: this one commits directly. */

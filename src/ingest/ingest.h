@@ -163,6 +163,11 @@ typedef struct lh_ingest_wal_hooks {
     /* The records of dataset up to seq are committed (the latest version holds them): the
      * rows apply handed over for them can go. */
     void (*committed)(void *ctx, const char *dataset, const char *wal_id, int64_t seq);
+    /* Optional: sets *rows (caller frees; as apply's, every row "false" for deleted) to m's
+     * rows at version m->version where `where` (SQL over m's columns) holds, read from memory,
+     * and returns 0; non-zero (nothing set) if it does not hold that version in memory: the
+     * upsert then reads the rows from Parquet. The current rows of an upsert's keys. */
+    int (*current)(void *ctx, const lh_manifest *m, const char *where, json_t **rows);
 } lh_ingest_wal_hooks;
 
 /* Starts the log of this lake for this process: takes its lock (held until close; LH_EUNAVAIL

@@ -108,6 +108,10 @@ int ing_delta_commit(lh_ingest *ing, duckdb_connection c, const lh_identity *who
  * dataset are committed first). */
 int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
                    const lh_upsert_opts *o, const char *name, lh_upsert_result *r, lh_error *err);
+/* The current rows of m (at m->version) where `where` holds, from the query engine's memory
+ * (lh_ingest_wal_hooks.current): LH_OK with *rows set (caller frees), LH_ENOENT when the
+ * log is not started, has no such hook or the engine does not hold that version. */
+int ing_wal_current(lh_ingest *ing, const lh_manifest *m, const char *where, json_t **rows);
 /* Compacts dataset if its deltas passed the automatic policy (compact_delta_files, or many
  * delta rows); returns the version compaction committed, or 0 (none, or it failed: logged). */
 int64_t ing_auto_compact(lh_ingest *ing, const lh_identity *who, const char *dataset);

@@ -627,85 +627,81 @@ static int check_and_batch(upsert_run *u, lh_error *err)
                               u->name, m->key[k], m->dataset);
             goto done;
         }
-    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_raw", &u->r->rows_in, err))) goto done;
-    if (u->r->rows_in == 0) {
-        rc = lh_error_set(err, LH_EINVAL, "%s: no rows", u->name);
-        goto done;
-    }
-    /* Values that do not convert to their column's type: one scan finds the first offending
-     * row of every column (text columns cannot fail), the earliest is reported. */
+    /* One scan answers every check (each statement costs a parse and a plan, most of a small
+     * upsert's time): the row count, the first row of every typed column whose value does not
+     * convert (text columns cannot fail; the earliest is reported), the first row without a
+     * key, and the number of distinct keys. */
     lh_buf_reset(&sql);
     size_t nchecked = 0;
     size_t *checked = lh_calloc(m->ncolumns + 1, sizeof *checked);
+    lh_buf_puts(&sql, "SELECT count(*), coalesce(min(__lh_row) FILTER (WHERE ");
+    for (size_t k = 0; k < m->nkey; k++) {
+        lh_buf_puts(&sql, k ? " OR " : "");
+        src_expr(u, column_index(m, m->key[k]), &sql);
+        lh_buf_puts(&sql, " IS NULL");
+    }
+    /* Most batches repeat no key: counting distinct keys (the key columns only) spares them
+     * the window below, which sorts every row with all its columns. */
+    lh_buf_puts(&sql, "), 0), count(DISTINCT ");
+    lh_buf_puts(&sql, m->nkey > 1 ? "row(" : "(");
+    for (size_t k = 0; k < m->nkey; k++) {
+        if (k) lh_buf_puts(&sql, ", ");
+        typed_expr(u, column_index(m, m->key[k]), &sql);
+    }
+    lh_buf_puts(&sql, "))");
     for (size_t i = 0; i < m->ncolumns; i++) {
         if (!u->given[i] || strcmp(m->columns[i].type, "VARCHAR") == 0) continue;
-        lh_buf_puts(&sql, nchecked ? ", " : "SELECT ");
-        lh_buf_puts(&sql, "min(__lh_row) FILTER (WHERE ");
+        lh_buf_puts(&sql, ", min(__lh_row) FILTER (WHERE ");
         src_expr(u, i, &sql);
         lh_buf_puts(&sql, " IS NOT NULL AND ");
         typed_expr(u, i, &sql);
         lh_buf_puts(&sql, " IS NULL)");
         checked[nchecked++] = i;
     }
-    if (nchecked) {
-        lh_buf_puts(&sql, " FROM lh_raw");
-        duckdb_result res;
-        if ((rc = ing_query(u->c, sql.data, &res, err))) {
-            free(checked);
-            goto done;
-        }
-        int64_t first = 0;
-        size_t bad = 0;
-        for (size_t j = 0; j < nchecked; j++) {
-            if (duckdb_value_is_null(&res, j, 0)) continue;
-            int64_t row = duckdb_value_int64(&res, j, 0);
-            if (!first || row < first) first = row, bad = checked[j];
-        }
-        duckdb_destroy_result(&res);
-        if (first) {
-            lh_buf_reset(&sql);
-            lh_buf_puts(&sql, "SELECT CAST(");
-            src_expr(u, bad, &sql);
-            lh_buf_printf(&sql, " AS VARCHAR) FROM lh_raw WHERE __lh_row = %" PRId64, first);
-            char v[100];
-            scalar_str(u->c, sql.data, v, sizeof v);
-            rc = lh_error_set(err, LH_EINVAL,
-                              "%s: row %" PRId64 ": column '%s': \"%.80s\" is not a valid %s",
-                              u->name, first, m->columns[bad].name, v, m->columns[bad].type);
-        }
+    lh_buf_puts(&sql, " FROM lh_raw");
+    duckdb_result res;
+    if ((rc = ing_query(u->c, sql.data, &res, err))) {
+        free(checked);
+        goto done;
     }
+    u->r->rows_in = duckdb_value_int64(&res, 0, 0);
+    int64_t nokey = duckdb_value_int64(&res, 1, 0), distinct = duckdb_value_int64(&res, 2, 0);
+    int64_t first = 0;
+    size_t badcol = 0;
+    for (size_t j = 0; j < nchecked; j++) {
+        if (duckdb_value_is_null(&res, 3 + j, 0)) continue;
+        int64_t row = duckdb_value_int64(&res, 3 + j, 0);
+        if (!first || row < first) first = row, badcol = checked[j];
+    }
+    duckdb_destroy_result(&res);
     free(checked);
-    if (rc) goto done;
-    lh_buf_reset(&sql);
-    lh_buf_puts(&sql, "SELECT coalesce(min(__lh_row), 0) FROM lh_raw WHERE ");
-    for (size_t k = 0; k < m->nkey; k++) {
-        lh_buf_puts(&sql, k ? " OR " : "");
-        src_expr(u, column_index(m, m->key[k]), &sql);
-        lh_buf_puts(&sql, " IS NULL");
+    if (u->r->rows_in == 0) {
+        rc = lh_error_set(err, LH_EINVAL, "%s: no rows", u->name);
+        goto done;
     }
-    int64_t row = 0;
-    if ((rc = scalar_i64(u->c, sql.data, &row, err))) goto done;
-    if (row) {
+    if (first) {
+        lh_buf_reset(&sql);
+        lh_buf_puts(&sql, "SELECT CAST(");
+        src_expr(u, badcol, &sql);
+        lh_buf_printf(&sql, " AS VARCHAR) FROM lh_raw WHERE __lh_row = %" PRId64, first);
+        char v[100];
+        scalar_str(u->c, sql.data, v, sizeof v);
+        rc = lh_error_set(err, LH_EINVAL,
+                          "%s: row %" PRId64 ": column '%s': \"%.80s\" is not a valid %s", u->name,
+                          first, m->columns[badcol].name, v, m->columns[badcol].type);
+        goto done;
+    }
+    if (nokey) {
         lh_buf_reset(&bad);
         key_names(&bad, m->key, m->nkey);
         rc = lh_error_set(err, LH_EINVAL, "%s: row %" PRId64 ": no value for the primary key (%s)",
-                          u->name, row, bad.data);
+                          u->name, nokey, bad.data);
         goto done;
     }
-    /* Typed batch, the last row of each key wins (as a whole row). Most batches repeat no
-     * key: counting distinct keys (the key columns only) spares them the window, which sorts
-     * every row with all its columns, and lh_batch is then a view over the input — one copy
-     * of the rows fewer (each cost about a tenth of a 10K-row append of long texts); its
-     * readers but one (the delta rows) read the key columns only. */
-    lh_buf_reset(&sql);
-    lh_buf_puts(&sql, "SELECT count(*) FROM (SELECT DISTINCT ");
-    for (size_t k = 0; k < m->nkey; k++) {
-        if (k) lh_buf_puts(&sql, ", ");
-        typed_expr(u, column_index(m, m->key[k]), &sql);
-    }
-    lh_buf_puts(&sql, " FROM lh_raw)");
-    int64_t distinct = 0;
-    if ((rc = scalar_i64(u->c, sql.data, &distinct, err))) goto done;
+    /* Typed batch, the last row of each key wins (as a whole row). Without repeated keys
+     * lh_batch is a view over the input — one copy of the rows fewer (each cost about a tenth
+     * of a 10K-row append of long texts); its readers but one (the delta rows) read the key
+     * columns only. */
     bool repeats = distinct != u->r->rows_in;
     lh_buf_reset(&sql);
     lh_buf_puts(&sql, repeats ? "CREATE OR REPLACE TEMP TABLE lh_dedup AS "
@@ -819,6 +815,19 @@ done:
     return rc;
 }
 
+/* True if every column of m is a plain (not nested) type: its values go through text and back
+ * unchanged (lh_manifest_rows_sql). */
+static bool scalar_columns(const lh_manifest *m)
+{
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        const char *t = m->columns[i].type;
+        if (strchr(t, '[') || strncmp(t, "STRUCT", 6) == 0 || strncmp(t, "MAP", 3) == 0 ||
+            strncmp(t, "UNION", 5) == 0)
+            return false;
+    }
+    return true;
+}
+
 /* Builds lh_old (current rows of the batch's keys), lh_delta and the events SQL; dkey is the
  * object key the delta file will have, or NULL when not known yet (the write-ahead log's
  * records: new rows are then journalled inline). */
@@ -831,8 +840,19 @@ static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *eve
     int rc = key_prefilter(u, &where, err);
     if (rc) goto done;
     lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_old AS SELECT __c.* FROM (");
-    rc = lh_manifest_scan_sql_where(u->ing->st, m, where.len ? where.data : NULL, &sql, err);
-    if (rc) goto done;
+    /* The query engine may hold the version in memory (hot cache): the rows of the keys are
+     * then an index probe there instead of a row group of every column from Parquet. */
+    json_t *hot = NULL;
+    if (where.len && strcmp(where.data, "false") != 0 && scalar_columns(m) &&
+        ing_wal_current(u->ing, m, where.data, &hot) == LH_OK) {
+        lh_buf_puts(&sql, "SELECT * EXCLUDE (" LH_DELTA_DELETED ") FROM (");
+        lh_manifest_rows_sql(m, hot, 0, &sql);
+        lh_buf_putc(&sql, ')');
+        json_decref(hot);
+    } else {
+        rc = lh_manifest_scan_sql_where(u->ing->st, m, where.len ? where.data : NULL, &sql, err);
+        if (rc) goto done;
+    }
     lh_buf_puts(&sql, ") AS __c SEMI JOIN lh_batch AS __n ON ");
     lh_sql_key_match(&sql, m->key, m->nkey, "__c", "__n");
     if (u->pending) {
@@ -847,9 +867,17 @@ static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *eve
         lh_sql_key_match(&sql, m->key, m->nkey, "__p", "__n");
         lh_buf_puts(&sql, " WHERE NOT __p." LH_DELTA_DELETED);
     }
-    if ((rc = lh_duckdb_exec(u->c, sql.data, "current rows", err))) goto done;
+    /* CREATE TABLE AS answers with the rows it wrote: no count statement after it. */
+    duckdb_result cres;
+    if ((rc = ing_query(u->c, sql.data, &cres, err))) {
+        lh_error_prefix(err, "current rows");
+        goto done;
+    }
     int64_t nold = 0;
-    if ((rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err))) goto done;
+    bool counted = duckdb_column_count(&cres) == 1 && duckdb_row_count(&cres) == 1;
+    if (counted) nold = duckdb_value_int64(&cres, 0, 0);
+    duckdb_destroy_result(&cres);
+    if (!counted && (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err))) goto done;
     /* A pure insert (no key exists yet) needs no join: lh_delta is then a view over the
      * batch, and the delta file is written straight from the input (one copy fewer). */
     bool pure_insert = !del && nold == 0;

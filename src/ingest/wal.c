@@ -902,30 +902,11 @@ void ing_wal_close(lh_ingest *ing)
 
 /* ------------------------------------------------------------ ack path */
 
-/* Rows of a query as a JSON array of arrays of text or null. */
-static int rows_json(duckdb_connection c, const char *sql, json_t **out, lh_error *err)
+int ing_wal_current(lh_ingest *ing, const lh_manifest *m, const char *where, json_t **rows)
 {
-    duckdb_result res;
-    int rc = ing_query(c, sql, &res, err);
-    if (rc) return rc;
-    json_t *a = json_array();
-    idx_t nc = duckdb_column_count(&res), nr = duckdb_row_count(&res);
-    for (idx_t r = 0; r < nr; r++) {
-        json_t *row = json_array();
-        for (idx_t k = 0; k < nc; k++) {
-            if (duckdb_value_is_null(&res, k, r)) {
-                json_array_append_new(row, json_null());
-            } else {
-                char *v = duckdb_value_varchar(&res, k, r);
-                json_array_append_new(row, json_string(v ? v : ""));
-                duckdb_free(v);
-            }
-        }
-        json_array_append_new(a, row);
-    }
-    duckdb_destroy_result(&res);
-    *out = a;
-    return LH_OK;
+    ing_wal *w = ing->wal;
+    if (!w || !w->started || !w->hooks.current) return LH_ENOENT;
+    return w->hooks.current(w->hooks.ctx, m, where, rows) ? LH_ENOENT : LH_OK;
 }
 
 int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
@@ -967,14 +948,10 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
     /* What the record holds: the given rows (for a rebase), the resulting whole rows (the
      * fast commit and the query engine), the journal events (durable with the ack). */
     lh_buf_puts(&sql, "SELECT ");
-    for (size_t i = 0; i < cur->ncolumns; i++) {
-        lh_buf_puts(&sql, i ? ", CAST(" : "CAST(");
-        lh_sql_ident(&sql, cur->columns[i].name);
-        lh_buf_puts(&sql, " AS VARCHAR)");
-    }
-    lh_buf_puts(&sql, ", " LH_DELTA_DELETED " FROM lh_delta");
-    if ((rc = rows_json(w->ack_c, sql.data, &whole, err))) goto done;
-    if ((rc = rows_json(w->ack_c, events.data, &ev, err))) goto done;
+    lh_manifest_text_columns(cur, &sql);
+    lh_buf_puts(&sql, LH_DELTA_DELETED " FROM lh_delta");
+    if ((rc = lh_duckdb_rows_json(w->ack_c, sql.data, &whole, err))) goto done;
+    if ((rc = lh_duckdb_rows_json(w->ack_c, events.data, &ev, err))) goto done;
     /* The input as given (a rebase runs it again through the normal upsert). Text that is
      * not UTF-8 cannot go into the record: such an input commits directly. */
     char *raw = NULL;

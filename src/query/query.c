@@ -505,6 +505,13 @@ static void view_remove(lh_query *q, const char *name)
     __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
 }
 
+/* The rows behind a view changed: cached statements are prepared again (see view_install). */
+static void view_data_changed(lh_query *q)
+{
+    __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
+}
+
 /* Creates or replaces the view of m. Caller holds views_mu. */
 static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
 {
@@ -572,9 +579,6 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     v->hot = hot;
     v->wrapped = wrap;
     paths = NULL;
-    /* Cached statements name the old view: prepare them again. (A moved delta table keeps
-     * its name and its statements: they read its new rows.) */
-    __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
 installed:
     v->version = m->version;
     v->bytes = m->bytes;
@@ -585,8 +589,11 @@ installed:
     v->key = lh_calloc(m->nkey + 1, sizeof *v->key);
     for (size_t i = 0; i < m->nkey; i++)
         v->key[v->nkey++] = lh_strdup(m->key[i]);
-    /* What a view reads changed, even where its text (and its statements) stay. */
-    __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
+    /* What a view reads changed, even where its text stays. Its cached statements are
+     * prepared again too: DuckDB plans with the statistics of in-memory tables (a column
+     * without NULLs lets it fold coalesce(col, x) to col) and does not plan a prepared
+     * statement again when their rows change, so a reused plan could drop new rows. */
+    view_data_changed(q);
 done:
     if (dtable) {
         lh_buf drop = {0};
@@ -790,6 +797,7 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, i
         lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
         goto fail;
     }
+    view_data_changed(q);
     (void)wal_id;
     goto done;
 fail:
@@ -814,11 +822,31 @@ void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id
         lh_buf_printf(&sql, "DELETE FROM %s WHERE " WAL_SEQ " <= %" PRId64, v->wtable, seq);
         if (lh_duckdb_exec(q->admin, sql.data, "log rows", &e))
             lh_log(LH_LOG_WARN, "query.wal_prune_failed", "dataset", dataset, "error", e.msg, NULL);
+        view_data_changed(q);
         lh_buf_free(&sql);
     }
     __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&q->views_mu);
     (void)wal_id;
+}
+
+int lh_query_wal_current(lh_query *q, const lh_manifest *m, const char *where, json_t **rows)
+{
+    lh_buf sql = {0};
+    int rc = LH_ENOENT;
+    lh_buf_puts(&sql, "SELECT ");
+    lh_manifest_text_columns(m, &sql);
+    lh_buf_puts(&sql, "'false' FROM (");
+    pthread_mutex_lock(&q->views_mu);
+    if (lh_hot_source(q->hot, m->dataset, m->version, &sql)) {
+        lh_buf_printf(&sql, ") WHERE %s", where);
+        lh_error e = {0};
+        rc = lh_duckdb_rows_json(q->admin, sql.data, rows, &e);
+        if (rc) lh_log(LH_LOG_WARN, "query.current_rows_failed", "error", e.msg, NULL);
+    }
+    pthread_mutex_unlock(&q->views_mu);
+    lh_buf_free(&sql);
+    return rc;
 }
 
 /* True if sql mentions the journal view's name (any case): it may read the view. */

@@ -55,6 +55,11 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, i
 /* The log's records of dataset up to seq are committed: re-points the view at the latest
  * version, then drops their rows from the log table. */
 void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id, int64_t seq);
+/* lh_ingest_wal_hooks.current: if m->dataset is in memory (hot cache) at m->version, sets
+ * *rows (caller frees) to its rows where `where` (SQL over m's columns) holds, as
+ * lh_query_wal_apply takes them (deleted "false"), and returns 0; else (or on a failed read)
+ * non-zero and nothing set. */
+int lh_query_wal_current(lh_query *q, const lh_manifest *m, const char *where, json_t **rows);
 /* Picks up versions and datasets committed by any process since the last check. Cheap:
  * one stat per known dataset, a full listing at most every couple of seconds. */
 int lh_query_sync(lh_query *q, lh_error *err);
