@@ -34,7 +34,9 @@ typedef struct view {
     size_t nkey;
     bool hot;     /* it reads the dataset's hot cache table */
     char *wtable; /* rows acknowledged by the write-ahead log, not yet committed, or NULL */
+    bool wlive;   /* wtable holds rows (the view reads it only then: see view_rewrap) */
     bool wrapped; /* the view's text reads wtable (see wal_wrap) */
+    char *body;   /* the view's text without the wrap (as long as the text stays) */
 } view;
 
 /* A result column set: serializers and names. */
@@ -498,6 +500,7 @@ static void view_remove(lh_query *q, const char *name)
     view_delta_drop(q, v);
     wal_table_drop(q, v);
     view_paths_free(v);
+    free(v->body);
     free(v->name);
     view_journal_free(v);
     *v = q->views[--q->nviews];
@@ -512,13 +515,35 @@ static void view_data_changed(lh_query *q)
     __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
 }
 
+/* Re-creates v's view (at manifest m) reading its log table or not, from its stored text:
+ * the anti-join with the log table costs every query (a key lookup on a hot table 0.1 → 0.6
+ * ms), so a view reads it only while it holds rows. Caller holds views_mu. */
+static int view_rewrap(lh_query *q, view *v, const lh_manifest *m, bool wrap, lh_error *err)
+{
+    wrap = wrap && v->wtable && m->nkey;
+    if (v->wrapped == wrap || !v->body) return LH_OK;
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, "CREATE OR REPLACE VIEW ");
+    lh_sql_ident(&sql, m->dataset);
+    lh_buf_puts(&sql, " AS ");
+    size_t head = sql.len;
+    lh_buf_puts(&sql, v->body);
+    if (wrap) wal_wrap(&sql, head, m, v->wtable);
+    int rc = lh_duckdb_exec(q->admin, sql.data, "create view", err);
+    lh_buf_free(&sql);
+    if (rc) return rc;
+    v->wrapped = wrap;
+    view_data_changed(q);
+    return LH_OK;
+}
+
 /* Creates or replaces the view of m. Caller holds views_mu. */
 static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
 {
     lh_buf sql = {0};
     int rc = LH_OK;
     char **paths = m->nfiles ? lh_calloc(m->nfiles, sizeof *paths) : NULL;
-    char *dtable = NULL;
+    char *dtable = NULL, *body = NULL;
     view *v = view_find(q, m->dataset);
     lh_buf_puts(&sql, "CREATE OR REPLACE VIEW ");
     lh_sql_ident(&sql, m->dataset);
@@ -526,7 +551,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     size_t head = sql.len;
     bool hot = lh_hot_source(q->hot, m->dataset, m->version, &sql);
     /* The view's text may stay only if it already reads the log table when there is one. */
-    bool wrap = v && v->wtable && m->nkey, same_wrap = v && v->wrapped == wrap;
+    bool wrap = v && v->wtable && v->wlive && m->nkey, same_wrap = v && v->wrapped == wrap;
     if (hot && v && v->hot && same_wrap)
         goto installed; /* the view's text stays: the table followed the version (cache.c) */
     if (!hot && same_wrap && v->version != m->version && delta_in_memory(m) &&
@@ -551,6 +576,7 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
             lh_storage_local_path(q->st, m->files[i].key, path, sizeof(path)))
             paths[npaths++] = lh_strdup(path);
     }
+    body = lh_strdup(sql.data + head);
     if (wrap) wal_wrap(&sql, head, m, v->wtable);
     rc = lh_duckdb_exec(q->admin, sql.data, "create view", err);
     if (rc) {
@@ -578,6 +604,9 @@ static int view_install(lh_query *q, const lh_manifest *m, lh_error *err)
     v->npaths = npaths;
     v->hot = hot;
     v->wrapped = wrap;
+    free(v->body);
+    v->body = body;
+    body = NULL;
     paths = NULL;
 installed:
     v->version = m->version;
@@ -595,6 +624,7 @@ installed:
      * statement again when their rows change, so a reused plan could drop new rows. */
     view_data_changed(q);
 done:
+    free(body);
     if (dtable) {
         lh_buf drop = {0};
         lh_buf_printf(&drop, "DROP TABLE IF EXISTS %s", dtable);
@@ -772,11 +802,7 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, i
             goto fail;
         }
         v->wtable = name;
-        if (lh_catalog_get(q->cat, &lh_identity_default, m->dataset, v->version, &cur, &e) ||
-            view_install(q, cur, &e)) {
-            wal_table_drop(q, v);
-            goto fail;
-        }
+        v->wlive = false;
     }
     /* The record's rows replace their keys' rows, in one transaction (no temp table: a
      * catalog change per record costs more than reading the few VALUES twice). */
@@ -797,6 +823,12 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, i
         lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
         goto fail;
     }
+    /* The view reads the log table from now on (re-made over it if it did not). */
+    v->wlive = true;
+    if (!v->wrapped &&
+        (lh_catalog_get(q->cat, &lh_identity_default, m->dataset, v->version, &cur, &e) ||
+         view_rewrap(q, v, cur, true, &e)))
+        goto fail;
     view_data_changed(q);
     (void)wal_id;
     goto done;
@@ -823,6 +855,22 @@ void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id
         if (lh_duckdb_exec(q->admin, sql.data, "log rows", &e))
             lh_log(LH_LOG_WARN, "query.wal_prune_failed", "dataset", dataset, "error", e.msg, NULL);
         view_data_changed(q);
+        /* Empty again: the view stops reading the log table (see view_rewrap). */
+        lh_buf_reset(&sql);
+        lh_buf_printf(&sql, "SELECT count(*) FROM %s", v->wtable);
+        int64_t left = -1;
+        lh_manifest *cur = NULL;
+        duckdb_result res;
+        if (duckdb_query(q->admin, sql.data, &res) == DuckDBSuccess)
+            left = duckdb_value_int64(&res, 0, 0);
+        duckdb_destroy_result(&res);
+        if (left == 0) {
+            v->wlive = false;
+            if (lh_catalog_get(q->cat, &lh_identity_default, dataset, v->version, &cur, &e) ||
+                view_rewrap(q, v, cur, false, &e))
+                lh_log(LH_LOG_WARN, "query.view_failed", "dataset", dataset, "error", e.msg, NULL);
+        }
+        lh_manifest_free(cur);
         lh_buf_free(&sql);
     }
     __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE);
@@ -1080,6 +1128,7 @@ void lh_query_close(lh_query *q)
         view_journal_free(&q->views[i]);
         view_delta_free(&q->views[i]);
         free(q->views[i].wtable);
+        free(q->views[i].body);
     }
     free(q->views);
     lh_hot_free(q->hot);
