@@ -807,6 +807,24 @@ static size_t reach_level0(const lh_hnsw *h, uint8_t *seen, uint32_t *queue, siz
     return qt;
 }
 
+long hnsw_unreachable_rows(const lh_hnsw *h)
+{
+    size_t n = atomic_load_explicit(&h->n, memory_order_acquire);
+    uint64_t e = atomic_load_explicit(&h->entry, memory_order_acquire);
+    if (n == 0 || e == UINT64_MAX) return 0;
+    uint8_t *seen = calloc(n, 1);
+    uint32_t *queue = malloc(n * sizeof(uint32_t));
+    long left = -1;
+    if (seen && queue) {
+        seen[(uint32_t)e] = 1;
+        queue[0] = (uint32_t)e;
+        left = (long)(n - reach_level0(h, seen, queue, 0, 1));
+    }
+    free(seen);
+    free(queue);
+    return left;
+}
+
 /* Whether a level-0 neighbour of x other than `except` links back to x: an in-link near x
  * (links are mostly mutual). False can be wrong (an in-link from farther away); callers
  * only do more work then. */

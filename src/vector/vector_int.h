@@ -170,6 +170,9 @@ bool hnsw_prepare_query(const lh_hnsw *h, const float *q, float *out);
  * part (a build's last step; not safe beside concurrent writers). Returns the number of rows
  * relinked, or -1 when out of memory (the graph is then unchanged). */
 long hnsw_relink_unreachable(lh_hnsw *h, size_t n);
+/* How many published rows level 0 cannot reach from the entry point (searches can never
+ * return them); -1 when out of memory. Not safe beside concurrent writers. */
+long hnsw_unreachable_rows(const lh_hnsw *h);
 
 /* Unmaps a loaded index's file (persist.c). */
 void hnsw_unmap(lh_hnsw *h);

@@ -96,24 +96,9 @@ static void test_multithreaded_build_matches_single_thread_quality(void **state)
 /* Rows level 0 cannot reach from the entry point: searches can never return them. */
 static size_t unreachable_rows(const lh_hnsw *h)
 {
-    size_t n = lh_hnsw_size(h), qh = 0, qt = 1;
-    uint8_t *seen = calloc(n, 1);
-    uint32_t *queue = malloc(n * sizeof(uint32_t));
-    assert_non_null(seen);
-    assert_non_null(queue);
-    queue[0] = (uint32_t)atomic_load(&h->entry);
-    seen[queue[0]] = 1;
-    while (qh < qt) {
-        const uint32_t *l = hnsw_list(h, queue[qh++], 0);
-        for (uint32_t j = 0; j < l[0]; j++)
-            if (!seen[l[1 + j]]) {
-                seen[l[1 + j]] = 1;
-                queue[qt++] = l[1 + j];
-            }
-    }
-    free(seen);
-    free(queue);
-    return n - qt;
+    long left = hnsw_unreachable_rows(h);
+    assert_true(left >= 0);
+    return (size_t)left;
 }
 
 static bool finds_itself(const lh_hnsw *h, const float *v, size_t dim, size_t r)
