@@ -115,6 +115,16 @@ expect_jq() {
 }
 
 # expect_contains TEXT: the error message (or the body) contains TEXT.
+# Polls GET $1 (up to 5 s) until the jq filter $2 holds on its answer; a check after it
+# says whether it did.
+wait_jq() {
+    for _ in $(seq 1 50); do
+        curl -s "$URL$1" | jq -e "$2" >/dev/null && return 0
+        sleep 0.1
+    done
+    return 0
+}
+
 expect_contains() {
     CHECKS=$((CHECKS + 1))
     local msg

@@ -29,10 +29,7 @@ req POST /datasets/people/upsert -H 'Content-Type: application/json' --data-bina
 expect_status 200
 expect_eq "$(sql 'SELECT name FROM people WHERE id = 2' | jq -r '.rows[0][0]')" "hopper" "no stale row after an upsert"
 # The upsert went through the write-ahead log: its commit follows within wal_flush_ms.
-for _ in $(seq 1 50); do
-    curl -s "$URL/cache" | jq -e '.entries[] | select(.dataset == "people") | .version == 2' >/dev/null && break
-    sleep 0.1
-done
+wait_jq /cache '.entries[] | select(.dataset == "people") | .version == 2'
 req GET /cache
 expect_jq '.entries[] | select(.dataset == "people") | .cached and .version == 2 and .followed == 1' "applied in place at version 2 (no reload)"
 
@@ -69,10 +66,7 @@ req POST /datasets/people/upsert -H 'Content-Type: application/json' --data-bina
 expect_status 200
 expect_eq "$(sql "SELECT string_agg(name, ',' ORDER BY id) FROM people" | jq -r '.rows[0][0]')" "ada,hopper,lovelace" "admitted table follows the upsert"
 # Through the write-ahead log: the table follows once the log's flush commits.
-for _ in $(seq 1 50); do
-    curl -s "$URL/cache" | jq -e '.entries[] | select(.dataset == "people") | .followed == 1' >/dev/null && break
-    sleep 0.1
-done
+wait_jq /cache '.entries[] | select(.dataset == "people") | .followed == 1'
 req GET /cache
 expect_jq '.entries[] | select(.dataset == "people") | .cached and .followed == 1' "followed in place"
 finish
