@@ -134,7 +134,7 @@ typedef struct lh_ai_lexical_doc {
 typedef struct lh_ai_lexical_hit {
     char *doc_id;
     int64_t chunk_id;
-    int64_t id;      /* the chunk's row in the index (for lh_ai_lexical_snippet) */
+    int64_t id;      /* the chunk's row in the index (for lh_ai_lexical_snippets) */
     double score;    /* BM25 (higher is better) */
     char *highlight; /* a snippet of the chunk with the matched words in <mark>...</mark>;
                         NULL when not asked for */
@@ -186,13 +186,9 @@ int lh_ai_lexical_search(lh_ai_lexical *x, const char *query, size_t k, lh_ai_le
 int lh_ai_lexical_query(lh_ai_lexical *x, const char *query, const lh_ai_lexical_opts *o,
                         lh_ai_lexical_hit **out, size_t *n_out, lh_ai_lexical_info *info,
                         lh_error *err);
-/* The snippet of index row id (a hit's id) for query, words in <mark>...</mark>; *out (caller
- * frees). LH_ENOENT if that row does not match the query. */
-int lh_ai_lexical_snippet(lh_ai_lexical *x, const char *query, int64_t id, char **out,
-                          lh_error *err);
-/* The snippets of index rows ids[0..n) for query, as lh_ai_lexical_snippet, in one prepared
- * statement: out[i] (caller frees each) is NULL for a row that does not match. On error all
- * out[i] are NULL. */
+/* The snippets of index rows ids[0..n) (hits' ids) for query, words in <mark>...</mark>, in
+ * one prepared statement: out[i] (caller frees each) is NULL for a row that does not match.
+ * On error all out[i] are NULL. */
 int lh_ai_lexical_snippets(lh_ai_lexical *x, const char *query, const int64_t *ids, size_t n,
                            char **out, lh_error *err);
 /* Frees n hits. Accepts NULL. */

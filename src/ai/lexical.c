@@ -402,16 +402,24 @@ typedef struct lex_stats {
     size_t nterms;
 } lex_stats;
 
-static void stats_unref(lex_stats *st)
+/* Empties st's term cache. */
+static void terms_clear(lex_stats *st)
 {
-    if (!st || --st->refs > 0) return;
     for (size_t i = 0; i < TERM_BUCKETS; i++) {
         for (term_stat *t = st->terms[i], *nx; t; t = nx) {
             nx = t->next;
             free(t->phrase);
             free(t);
         }
+        st->terms[i] = NULL;
     }
+    st->nterms = 0;
+}
+
+static void stats_unref(lex_stats *st)
+{
+    if (!st || --st->refs > 0) return;
+    terms_clear(st);
     free(st->len);
     free(st->chunk);
     free(st);
@@ -740,15 +748,7 @@ static int term_stats(lh_ai_lexical *x, lex_stats *st, sqlite3_stmt *rank, qterm
         }
         if (st->nterms >= TERM_CACHE_MAX) {
             /* a bounded cache: start over rather than grow without end */
-            for (size_t b = 0; b < TERM_BUCKETS; b++) {
-                for (term_stat *u = st->terms[b], *nx; u; u = nx) {
-                    nx = u->next;
-                    free(u->phrase);
-                    free(u);
-                }
-                st->terms[b] = NULL;
-            }
-            st->nterms = 0;
+            terms_clear(st);
         }
         if (!term_find(st, ts[i].phrase)) {
             term_stat *nt = lh_calloc(1, sizeof *nt);
@@ -869,6 +869,11 @@ done:
     return rc;
 }
 
+/* The snippet of one row (?2) for a query (?1), its words in <mark>...</mark>. */
+#define SNIPPET_SQL                                                                                \
+    "SELECT snippet(lh_fts, 0, '<mark>', '</mark>', '…', 32) FROM lh_fts WHERE lh_fts MATCH ? "  \
+    "AND rowid = ?"
+
 int lh_ai_lexical_query(lh_ai_lexical *x, const char *query, const lh_ai_lexical_opts *o,
                         lh_ai_lexical_hit **out, size_t *n_out, lh_ai_lexical_info *info,
                         lh_error *err)
@@ -902,10 +907,7 @@ int lh_ai_lexical_query(lh_ai_lexical *x, const char *query, const lh_ai_lexical
     join_or(&all, phrases, np);
     if (sqlite3_prepare_v2(x->db, "SELECT doc_id, chunk_id FROM lh_chunks WHERE id = ?", -1, &doc,
                            NULL) != SQLITE_OK ||
-        (o->snippets && sqlite3_prepare_v2(x->db,
-                                           "SELECT snippet(lh_fts, 0, '<mark>', '</mark>', '…', 32)"
-                                           " FROM lh_fts WHERE lh_fts MATCH ? AND rowid = ?",
-                                           -1, &sn, NULL) != SQLITE_OK)) {
+        (o->snippets && sqlite3_prepare_v2(x->db, SNIPPET_SQL, -1, &sn, NULL) != SQLITE_OK)) {
         rc = db_error(x, LH_EIO, "prepare search", err);
         goto done;
     }
@@ -979,10 +981,7 @@ int lh_ai_lexical_snippets(lh_ai_lexical *x, const char *query, const int64_t *i
     if (rc) goto done;
     join_or(&all, phrases, np);
     /* one statement for all the rows: the query is parsed and prepared once */
-    if (sqlite3_prepare_v2(x->db,
-                           "SELECT snippet(lh_fts, 0, '<mark>', '</mark>', '…', 32)"
-                           " FROM lh_fts WHERE lh_fts MATCH ? AND rowid = ?",
-                           -1, &sn, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(x->db, SNIPPET_SQL, -1, &sn, NULL) != SQLITE_OK) {
         rc = db_error(x, LH_EIO, "prepare snippet", err);
         goto done;
     }
@@ -1007,16 +1006,6 @@ done:
     sqlite3_finalize(sn);
     lh_buf_free(&all);
     qwords_free(&q);
-    return rc;
-}
-
-int lh_ai_lexical_snippet(lh_ai_lexical *x, const char *query, int64_t id, char **out,
-                          lh_error *err)
-{
-    int rc = lh_ai_lexical_snippets(x, query, &id, 1, out, err);
-    if (!rc && !*out)
-        rc = lh_error_set(err, LH_ENOENT, "lexical snippet: row %lld does not match the query",
-                          (long long)id);
     return rc;
 }
 

@@ -672,6 +672,18 @@ out:
     spin_unlock(&h->locks[nb]);
 }
 
+/* Takes row node as c's query and descends greedily from entry e (top level << 32 | row)
+ * through the levels above `level`: *cur, *curd get where the search of `level` starts. */
+static void descend(const lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, int mode, uint32_t node,
+                    uint64_t e, int level, uint32_t *cur, float *curd)
+{
+    memcpy(c->q, hnsw_vec(h, node), h->dim * sizeof(float));
+    *cur = (uint32_t)e;
+    *curd = qdist(h, k, c, mode, *cur);
+    for (int lc = (int)(e >> 32); lc > level; lc--)
+        greedy(h, k, c, mode, lc, cur, curd);
+}
+
 /* Links row `node` (vector, level and upper lists already in place) into the graph.
  * Concurrent calls for different nodes are safe. writer_held: the caller holds `writer`
  * (incremental insert), so raising the top level needs no further locking. */
@@ -697,12 +709,10 @@ static void link_node(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t no
         }
     }
     int top = (int)(e >> 32);
-    uint32_t cur = (uint32_t)e;
-    memcpy(c->q, hnsw_vec(h, node), h->dim * sizeof(float));
     int mode = h->half ? QMODE_HALF : QMODE_FLOAT;
-    float curd = qdist(h, k, c, mode, cur);
-    for (int lc = top; lc > level; lc--)
-        greedy(h, k, c, mode, lc, &cur, &curd);
+    uint32_t cur;
+    float curd;
+    descend(h, k, c, mode, node, e, level, &cur, &curd);
     /* Three phases: choose the neighbours on every level, write all of this node's lists, and
      * only then link it into its neighbours' lists. Another insert can find this node only
      * through those links, so it never descends into a level whose list is still empty (it
@@ -852,11 +862,9 @@ static bool relink_row(lh_hnsw *h, const vkernels *k, lh_hnsw_ctx *c, uint32_t o
     if (e == UINT64_MAX || (uint32_t)e == o) return false;
     int mode = h->half ? QMODE_HALF : QMODE_FLOAT;
     size_t maxc = (size_t)h->m0;
-    memcpy(c->q, hnsw_vec(h, o), h->dim * sizeof(float));
-    uint32_t cur = (uint32_t)e;
-    float curd = qdist(h, k, c, mode, cur);
-    for (int lc = (int)(e >> 32); lc > 0; lc--)
-        greedy(h, k, c, mode, lc, &cur, &curd);
+    uint32_t cur;
+    float curd;
+    descend(h, k, c, mode, o, e, 0, &cur, &curd);
     ctx_new_epoch(c);
     size_t cnt = search_level(h, k, c, mode, cur, curd, (size_t)h->params.ef_construction, 0, o,
                               NULL, 0, NULL);
