@@ -107,22 +107,13 @@ int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char 
         lh_buf_putc(out, ')');
         where_clause(out, where);
         lh_buf_puts(out, ") AS __b ANTI JOIN (SELECT ");
-        for (size_t i = 0; i < m->nkey; i++) {
-            if (i) lh_buf_puts(out, ", ");
-            lh_sql_ident(out, m->key[i]);
-        }
+        lh_sql_ident_list(out, m->key, m->nkey, NULL);
         if (where)
             lh_buf_puts(out, " FROM __dl");
         else
             lh_buf_printf(out, " FROM read_parquet(%s)", deltas.data);
         lh_buf_puts(out, ") AS __d ON ");
-        for (size_t i = 0; i < m->nkey; i++) {
-            if (i) lh_buf_puts(out, " AND ");
-            lh_buf_puts(out, "__b.");
-            lh_sql_ident(out, m->key[i]);
-            lh_buf_puts(out, " = __d.");
-            lh_sql_ident(out, m->key[i]);
-        }
+        lh_sql_key_match(out, m->key, m->nkey, "__b", "__d");
         lh_buf_puts(out, " UNION ALL ");
     }
     lh_buf_puts(out, "SELECT ");
@@ -132,10 +123,7 @@ int lh_manifest_scan_sql_where(lh_storage *st, const lh_manifest *m, const char 
     else
         lh_buf_printf(out, " FROM (SELECT * FROM read_parquet(%s)", deltas.data);
     lh_buf_puts(out, " QUALIFY row_number() OVER (PARTITION BY ");
-    for (size_t i = 0; i < m->nkey; i++) {
-        if (i) lh_buf_puts(out, ", ");
-        lh_sql_ident(out, m->key[i]);
-    }
+    lh_sql_ident_list(out, m->key, m->nkey, NULL);
     lh_buf_puts(out, " ORDER BY " LH_DELTA_SEQ " DESC) = 1) WHERE NOT " LH_DELTA_DELETED);
 done:
     lh_buf_free(&deltas);

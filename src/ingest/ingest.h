@@ -182,8 +182,6 @@ int lh_ingest_wal_flush(lh_ingest *ing, lh_error *err);
  * flush), then empties it; nothing if there is no log or another live process holds it.
  * *replayed (may be NULL) receives the number of records committed. lh_ingest_open calls it. */
 int lh_ingest_wal_recover(lh_ingest *ing, int64_t *replayed, lh_error *err);
-/* The path of the lake's write-ahead log (caller frees). */
-char *lh_ingest_wal_path(const lh_config *cfg);
 
 /* Parses "csv"/"json"/"jsonl"/"auto"; LH_EINVAL otherwise. */
 int lh_ingest_format_parse(const char *s, lh_ingest_format *out, lh_error *err);

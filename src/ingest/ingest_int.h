@@ -79,12 +79,13 @@ const char *ing_journal_source(const lh_identity *who, const char *source);
  * temp tables lh_batch (typed input, last row per key), lh_old (current rows of its keys:
  * pending's rows, newer than cur, win) and lh_delta (resulting whole rows with LH_DELTA_SEQ =
  * seq); events gets their journal events SQL (key, field, old_value, new_value, op), given[i]
- * whether column i was in the input, r the counts (noop if nothing changes). dkey: the delta
- * file's object key when known (a bulk insert's events then name it), else NULL. */
+ * whether column i was in the input, r the counts (noop if nothing changes), *ndelta (may be
+ * NULL) the rows in lh_delta. dkey: the delta file's object key when known (a bulk insert's
+ * events then name it), else NULL. */
 int ing_upsert_prepare(lh_ingest *ing, duckdb_connection c, const lh_manifest *cur,
                        const char *pending, const char *path, const lh_upsert_opts *o,
                        const char *name, int64_t seq, const char *dkey, bool *given,
-                       lh_upsert_result *r, lh_buf *events, lh_error *err);
+                       lh_upsert_result *r, lh_buf *events, int64_t *ndelta, lh_error *err);
 
 /* A commit of temp table lh_delta (on the connection) on top of cur. */
 typedef struct ing_commit_spec {

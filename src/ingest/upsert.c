@@ -1058,7 +1058,7 @@ static void *put_main(void *arg)
 int ing_upsert_prepare(lh_ingest *ing, duckdb_connection c, const lh_manifest *cur,
                        const char *pending, const char *path, const lh_upsert_opts *o,
                        const char *name, int64_t seq, const char *dkey, bool *given,
-                       lh_upsert_result *r, lh_buf *events, lh_error *err)
+                       lh_upsert_result *r, lh_buf *events, int64_t *ndelta, lh_error *err)
 {
     if (cur->nkey == 0)
         return lh_error_set(err, LH_EINVAL,
@@ -1079,6 +1079,7 @@ int ing_upsert_prepare(lh_ingest *ing, duckdb_connection c, const lh_manifest *c
     if (!rc) rc = check_and_batch(&u, err);
     if (!rc) rc = build_delta(&u, seq, dkey, events, err);
     if (rc) return rc;
+    if (ndelta) *ndelta = u.ndelta;
     if (u.ndelta == 0) {
         r->noop = true;
         r->version = cur->version;
@@ -1190,21 +1191,21 @@ static int upsert_once(lh_ingest *ing, duckdb_connection c, const lh_identity *w
     char uuid[37];
     lh_uuid(uuid);
     dkey = lh_sprintf("data/%s/_delta/%s.parquet", o->dataset, uuid);
+    int64_t ndelta = 0;
     if ((rc = ing_upsert_prepare(ing, c, cur, NULL, path, o, name, cur->version + 1, dkey, given, r,
-                                 &events, err)) ||
+                                 &events, &ndelta, err)) ||
         r->noop)
         goto done;
     ing_events_with_who(&full, who, o->source, o->reason, events.data);
     ing_commit_spec spec = {.cur = cur,
                             .events_sql = full.data,
-                            .ndelta = 0,
+                            .ndelta = ndelta,
                             .net_rows = r->inserted - r->deleted,
                             .op = o->delete_rows ? "delete" : "upsert",
                             .reason = o->reason,
                             .delta_key = dkey,
                             .wal_id = o->wal_id,
                             .wal_seq = o->wal_seq};
-    if ((rc = scalar_i64(c, "SELECT count(*) FROM lh_delta", &spec.ndelta, err))) goto done;
     rc = ing_delta_commit(ing, c, who, &spec, &r->version, &r->events, err);
     if (!rc) r->committed = true;
 done:

@@ -91,11 +91,6 @@ static uint32_t crc32_of(const char *p, size_t n)
     return ~c;
 }
 
-char *lh_ingest_wal_path(const lh_config *cfg)
-{
-    return lh_sprintf("%s/_wal/log", cfg->data_dir);
-}
-
 static int header_write(ing_wal *w, lh_error *err)
 {
     char h[WAL_HEADER_LEN];
@@ -937,7 +932,7 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
     given = lh_calloc(cur->ncolumns + 1, sizeof *given);
     lh_manifest *scan = d->covers ? base_only(cur) : NULL;
     rc = ing_upsert_prepare(ing, w->ack_c, scan ? scan : cur, d->pending, path, o, name, seq, NULL,
-                            given, r, &events, err);
+                            given, r, &events, NULL, err);
     lh_manifest_free(scan);
     if (rc) goto done;
     if (r->rows_in > ing->wal_max_rows) {

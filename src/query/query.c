@@ -96,9 +96,8 @@ struct lh_query {
     bool journal_stale; /* the journal view lacks new batches (atomic; installed under views_mu) */
     bool hot_on;        /* set once by lh_query_cache_enable */
 
-    uint64_t view_gen; /* bumped on every view change (atomic): invalidates cached statements */
-    uint64_t data_gen; /* bumped on every new version of any view, also when the view's text
-                          stays (atomic): lh_query_view_generation */
+    uint64_t view_gen; /* bumped whenever a view or the rows behind it change (atomic):
+                          invalidates cached statements; lh_query_view_generation */
 
     pthread_mutex_t pool_mu; /* guards free_conns, nfree, cap */
     qconn **free_conns;
@@ -264,12 +263,7 @@ static void view_delta_free(view *v)
 /* Drops v's delta table (if any) and forgets it. Caller holds views_mu. */
 static void view_delta_drop(lh_query *q, view *v)
 {
-    if (v->dtable) {
-        lh_buf sql = {0};
-        lh_buf_printf(&sql, "DROP TABLE IF EXISTS %s", v->dtable);
-        lh_duckdb_exec(q->admin, sql.data, "drop delta table", NULL);
-        lh_buf_free(&sql);
-    }
+    lh_duckdb_drop_table(q->admin, &v->dtable);
     view_delta_free(v);
 }
 
@@ -493,6 +487,13 @@ static void view_journal_free(view *v)
     strv_clear(&v->key, &v->nkey);
 }
 
+/* A view or the rows behind it changed: cached statements are prepared again (DuckDB plans
+ * with the statistics of in-memory tables and does not re-plan when their rows change). */
+static void view_data_changed(lh_query *q)
+{
+    __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
+}
+
 static void view_remove(lh_query *q, const char *name)
 {
     view *v = view_find(q, name);
@@ -504,15 +505,7 @@ static void view_remove(lh_query *q, const char *name)
     free(v->name);
     view_journal_free(v);
     *v = q->views[--q->nviews];
-    __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
-}
-
-/* The rows behind a view changed: cached statements are prepared again (see view_install). */
-static void view_data_changed(lh_query *q)
-{
-    __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
+    view_data_changed(q);
 }
 
 /* Re-creates v's view (at manifest m) reading its log table or not, from its stored text:
@@ -625,13 +618,7 @@ installed:
     view_data_changed(q);
 done:
     free(body);
-    if (dtable) {
-        lh_buf drop = {0};
-        lh_buf_printf(&drop, "DROP TABLE IF EXISTS %s", dtable);
-        lh_duckdb_exec(q->admin, drop.data, "drop delta table", NULL);
-        lh_buf_free(&drop);
-        free(dtable);
-    }
+    lh_duckdb_drop_table(q->admin, &dtable); /* built but not installed */
     for (size_t i = 0; paths && i < m->nfiles; i++)
         free(paths[i]);
     free(paths);
@@ -918,8 +905,7 @@ static void journal_fresh(lh_query *q, const char *sql)
         } else {
             __atomic_store_n(&q->journal_stale, false, __ATOMIC_RELEASE);
             /* Cached statements naming the old journal view: prepare them again. */
-            __atomic_add_fetch(&q->view_gen, 1, __ATOMIC_RELEASE);
-            __atomic_add_fetch(&q->data_gen, 1, __ATOMIC_RELEASE);
+            view_data_changed(q);
         }
     }
     pthread_mutex_unlock(&q->views_mu);
@@ -986,7 +972,7 @@ static int sync_locked(lh_query *q, lh_error *err)
 
 uint64_t lh_query_view_generation(lh_query *q)
 {
-    return __atomic_load_n(&q->data_gen, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&q->view_gen, __ATOMIC_ACQUIRE);
 }
 
 int lh_query_sync(lh_query *q, lh_error *err)
