@@ -518,7 +518,16 @@ async function apiGet(p) {
       headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     ok((await post('/datasets/notes/key', { key: 'id' })).ok, 'notes gets the key id');
     const up = await post('/datasets/notes/upsert', { rows: [{ id: 2, name: 'Grace Hopper' }], reason: 'full name' });
-    ok(up.ok, 'an upsert changes one name', await up.text());
+    const upText = await up.text();
+    ok(up.ok, 'an upsert changes one name', upText);
+    // Through the server's write-ahead log the version (and its journal event) is committed by
+    // the log's flush, about wal_flush_ms after the answer: wait for it before reading versions.
+    const ans = JSON.parse(upText);
+    for (let i = 0; ans.committed === false && i < 50; i++) {
+      const d = await (await fetch(`${URL_BASE}/catalog/datasets/notes`)).json();
+      if (d.version > ans.version) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const p2 = await context.newPage();
     await p2.goto(`${URL_BASE}/#explore/notes`);
     const ev = p2.locator('#dataset-detail ol.versions > li').first().locator('ul.journal-events');
