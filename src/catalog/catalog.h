@@ -203,6 +203,31 @@ void lh_manifest_text_columns(const lh_manifest *m, lh_buf *out);
 /* The inverse: runs sql on c and sets *out (caller frees) to its rows as a JSON array of
  * arrays of text or null; LH_EINVAL with DuckDB's message (nothing set). */
 int lh_duckdb_rows_json(duckdb_connection c, const char *sql, json_t **out, lh_error *err);
+/* The rows of a materialized result as lh_duckdb_rows_json gives them (caller frees). */
+json_t *lh_duckdb_result_json(duckdb_result *res);
+/* Prepares sql on c into *out (caller destroys); LH_EINVAL with DuckDB's message (*out NULL). */
+int lh_duckdb_prepare(duckdb_connection c, const char *sql, duckdb_prepared_statement *out,
+                      lh_error *err);
+/* Appends "CREATE OR REPLACE TABLE <table> (<m's columns and types>, <seq_col> BIGINT,
+ * LH_DELTA_DELETED BOOLEAN)": the shape of the tables lh_row_writer_replace writes. */
+void lh_manifest_table_sql(const lh_manifest *m, const char *table, const char *seq_col,
+                           lh_buf *out);
+
+/* Writes whole rows into a table of lh_manifest_table_sql's shape through statements
+ * prepared once per connection, table, columns and key (a small write is then no SQL parse or
+ * plan). Zero-initialise; lh_row_writer_reset frees, and must be called when the table is
+ * re-created. */
+typedef struct lh_row_writer {
+    char *sig;
+    duckdb_prepared_statement del, ins;
+} lh_row_writer;
+/* Replaces the rows of rows' keys in table with rows (lh_manifest_rows_sql's text arrays: m's
+ * columns, then the deleted flag), tagged seq, in one transaction on c. LH_EINVAL with
+ * DuckDB's message (the table unchanged). */
+int lh_row_writer_replace(lh_row_writer *w, duckdb_connection c, const char *table,
+                          const lh_manifest *m, const json_t *rows, int64_t seq, lh_error *err);
+/* Destroys w's statements (w can be used again). */
+void lh_row_writer_reset(lh_row_writer *w);
 /* Appends a source record (copies strings). */
 void lh_manifest_add_source(lh_manifest *m, const char *sha256, const char *name, int64_t bytes,
                             int64_t rows);

@@ -139,6 +139,26 @@ void lh_manifest_text_columns(const lh_manifest *m, lh_buf *out)
     }
 }
 
+json_t *lh_duckdb_result_json(duckdb_result *res)
+{
+    json_t *a = json_array();
+    idx_t nc = duckdb_column_count(res), nr = duckdb_row_count(res);
+    for (idx_t r = 0; r < nr; r++) {
+        json_t *row = json_array();
+        for (idx_t k = 0; k < nc; k++) {
+            if (duckdb_value_is_null(res, k, r)) {
+                json_array_append_new(row, json_null());
+            } else {
+                char *v = duckdb_value_varchar(res, k, r);
+                json_array_append_new(row, json_string(v ? v : ""));
+                duckdb_free(v);
+            }
+        }
+        json_array_append_new(a, row);
+    }
+    return a;
+}
+
 int lh_duckdb_rows_json(duckdb_connection c, const char *sql, json_t **out, lh_error *err)
 {
     duckdb_result res;
@@ -148,23 +168,8 @@ int lh_duckdb_rows_json(duckdb_connection c, const char *sql, json_t **out, lh_e
         duckdb_destroy_result(&res);
         return rc;
     }
-    json_t *a = json_array();
-    idx_t nc = duckdb_column_count(&res), nr = duckdb_row_count(&res);
-    for (idx_t r = 0; r < nr; r++) {
-        json_t *row = json_array();
-        for (idx_t k = 0; k < nc; k++) {
-            if (duckdb_value_is_null(&res, k, r)) {
-                json_array_append_new(row, json_null());
-            } else {
-                char *v = duckdb_value_varchar(&res, k, r);
-                json_array_append_new(row, json_string(v ? v : ""));
-                duckdb_free(v);
-            }
-        }
-        json_array_append_new(a, row);
-    }
+    *out = lh_duckdb_result_json(&res);
     duckdb_destroy_result(&res);
-    *out = a;
     return LH_OK;
 }
 
@@ -207,4 +212,130 @@ void lh_manifest_rows_sql(const lh_manifest *m, const json_t *rows, size_t extra
         lh_buf_printf(out, "%sc%zu", k ? ", " : "", k);
     lh_buf_putc(out, ')');
     if (!json_array_size(rows)) lh_buf_puts(out, " WHERE false");
+}
+
+void lh_manifest_table_sql(const lh_manifest *m, const char *table, const char *seq_col,
+                           lh_buf *out)
+{
+    lh_buf_printf(out, "CREATE OR REPLACE TABLE %s (", table);
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        lh_sql_ident(out, m->columns[i].name);
+        lh_buf_printf(out, " %s, ", m->columns[i].type);
+    }
+    lh_buf_printf(out, "%s BIGINT, " LH_DELTA_DELETED " BOOLEAN)", seq_col);
+}
+
+/* ------------------------------------------------------------- row writer */
+
+/* What the statements depend on: the table, the columns with their types, the key. */
+static char *writer_sig(duckdb_connection c, const char *table, const lh_manifest *m)
+{
+    lh_buf b = {0};
+    lh_buf_printf(&b, "%p|%s", (void *)c, table);
+    for (size_t i = 0; i < m->ncolumns; i++)
+        lh_buf_printf(&b, "|%s %s", m->columns[i].name, m->columns[i].type);
+    lh_buf_puts(&b, "|key");
+    for (size_t k = 0; k < m->nkey; k++)
+        lh_buf_printf(&b, " %s", m->key[k]);
+    return lh_buf_steal(&b);
+}
+
+int lh_duckdb_prepare(duckdb_connection c, const char *sql, duckdb_prepared_statement *out,
+                      lh_error *err)
+{
+    if (duckdb_prepare(c, sql, out) == DuckDBSuccess) return LH_OK;
+    const char *msg = duckdb_prepare_error(*out);
+    int rc = lh_error_set(err, LH_EINVAL, "prepare: %s", msg ? msg : "DuckDB error");
+    duckdb_destroy_prepare(out);
+    *out = NULL;
+    return rc;
+}
+
+/* Binds text (or NULL) to parameter i (1-based). */
+static duckdb_state bind_text(duckdb_prepared_statement ps, idx_t i, const json_t *v)
+{
+    return json_is_string(v) ? duckdb_bind_varchar(ps, i, json_string_value(v))
+                             : duckdb_bind_null(ps, i);
+}
+
+void lh_row_writer_reset(lh_row_writer *w)
+{
+    if (w->del) duckdb_destroy_prepare(&w->del);
+    if (w->ins) duckdb_destroy_prepare(&w->ins);
+    free(w->sig);
+    w->sig = NULL;
+    w->del = w->ins = NULL;
+}
+
+static int writer_prepare(lh_row_writer *w, duckdb_connection c, const char *table,
+                          const lh_manifest *m, lh_error *err)
+{
+    char *sig = writer_sig(c, table, m);
+    if (w->sig && strcmp(w->sig, sig) == 0) {
+        free(sig);
+        return LH_OK;
+    }
+    lh_row_writer_reset(w);
+    lh_buf sql = {0};
+    lh_buf_printf(&sql, "DELETE FROM %s WHERE ", table);
+    for (size_t k = 0; k < m->nkey; k++) {
+        if (k) lh_buf_puts(&sql, " AND ");
+        lh_sql_ident(&sql, m->key[k]);
+        lh_buf_printf(&sql, " = CAST($%zu::VARCHAR AS %s)", k + 1,
+                      lh_manifest_column(m, m->key[k])->type);
+    }
+    int rc = lh_duckdb_prepare(c, sql.data, &w->del, err);
+    lh_buf_reset(&sql);
+    lh_buf_printf(&sql, "INSERT INTO %s VALUES (", table);
+    for (size_t i = 0; i < m->ncolumns; i++)
+        lh_buf_printf(&sql, "CAST($%zu::VARCHAR AS %s), ", i + 1, m->columns[i].type);
+    lh_buf_printf(&sql, "$%zu::BIGINT, coalesce($%zu::VARCHAR = 'true', false))", m->ncolumns + 1,
+                  m->ncolumns + 2);
+    if (!rc) rc = lh_duckdb_prepare(c, sql.data, &w->ins, err);
+    lh_buf_free(&sql);
+    if (rc) {
+        free(sig);
+        lh_row_writer_reset(w);
+        return rc;
+    }
+    w->sig = sig;
+    return LH_OK;
+}
+
+static int run_prepared(duckdb_prepared_statement ps, lh_error *err)
+{
+    duckdb_result res;
+    int rc = LH_OK;
+    if (duckdb_execute_prepared(ps, &res) != DuckDBSuccess) {
+        const char *msg = duckdb_result_error(&res);
+        rc = lh_error_set(err, LH_EINVAL, "rows: %s", msg ? msg : "DuckDB error");
+    }
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+int lh_row_writer_replace(lh_row_writer *w, duckdb_connection c, const char *table,
+                          const lh_manifest *m, const json_t *rows, int64_t seq, lh_error *err)
+{
+    if (!json_array_size(rows)) return LH_OK;
+    int rc = writer_prepare(w, c, table, m, err);
+    if (rc || (rc = lh_duckdb_exec(c, "BEGIN TRANSACTION", "rows", err))) return rc;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        for (size_t k = 0; k < m->nkey; k++) {
+            size_t col = (size_t)(lh_manifest_column(m, m->key[k]) - m->columns);
+            bind_text(w->del, k + 1, json_array_get(row, col));
+        }
+        for (size_t k = 0; k <= m->ncolumns; k++)
+            bind_text(w->ins, k < m->ncolumns ? k + 1 : k + 2, json_array_get(row, k));
+        duckdb_bind_int64(w->ins, m->ncolumns + 1, seq);
+        if ((rc = run_prepared(w->del, err)) || (rc = run_prepared(w->ins, err))) break;
+    }
+    if (rc)
+        lh_duckdb_exec(c, "ROLLBACK", "rows", NULL);
+    else
+        rc = lh_duckdb_exec(c, "COMMIT", "rows", err);
+    return rc;
 }

@@ -120,5 +120,33 @@ int64_t ing_auto_compact(lh_ingest *ing, const lh_identity *who, const char *dat
 void ing_wal_close(lh_ingest *ing);
 
 #define WAL_TOO_BIG 1
+#define ING_NOT_SMALL 2
+
+/* The input's format: from the name's extension, else '{' first means NDJSON, else CSV. */
+lh_ingest_format ing_guess_format(const char *name, const char *path);
+/* True if every column of m is a plain (not nested) type: its values go through text and back
+ * unchanged (lh_manifest_rows_sql). */
+bool ing_scalar_columns(const lh_manifest *m);
+
+/* Statements the small upsert prepared, per connection (upsert_small.c). */
+typedef struct ing_small ing_small;
+/* A new, empty set (caller frees with ing_small_free). Never fails. */
+ing_small *ing_small_new(void);
+/* Destroys every prepared statement (call when a table they read is re-created). */
+void ing_small_reset(ing_small *s);
+/* Destroys the set. Accepts NULL. */
+void ing_small_free(ing_small *s);
+/* A small upsert of the input data[0..len) (the file at path) on scan (the dataset's version
+ * the write-ahead log builds on; base files only when pending covers its deltas), with
+ * pending (a table of newer rows per key, deletes flagged) or NULL, computed in C with
+ * statements prepared once on c: sets *r as ing_upsert_prepare does, *whole to the delta's
+ * rows (text arrays: columns, then "false") and *events to the journal rows (key, field,
+ * old_value, new_value, op), both for the caller to free. ING_NOT_SMALL (nothing set): the
+ * input is not small, unusual or wrong — the general path must run and word any error;
+ * another code: a failure reading the current rows. */
+int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh_manifest *scan,
+                     const char *pending, const char *path, const char *data, size_t len,
+                     lh_ingest_format fmt, lh_upsert_result *r, json_t **whole, json_t **events,
+                     lh_error *err);
 
 #endif

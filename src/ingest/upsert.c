@@ -378,7 +378,7 @@ static int upsert_commit_fn(void *vctx, const lh_manifest *cur, lh_manifest **ne
     return LH_OK;
 }
 
-static lh_ingest_format guess_format(const char *name, const char *path)
+lh_ingest_format ing_guess_format(const char *name, const char *path)
 {
     const char *dot = strrchr(name, '.');
     if (dot && (strcasecmp(dot, ".json") == 0 || strcasecmp(dot, ".jsonl") == 0 ||
@@ -815,9 +815,7 @@ done:
     return rc;
 }
 
-/* True if every column of m is a plain (not nested) type: its values go through text and back
- * unchanged (lh_manifest_rows_sql). */
-static bool scalar_columns(const lh_manifest *m)
+bool ing_scalar_columns(const lh_manifest *m)
 {
     for (size_t i = 0; i < m->ncolumns; i++) {
         const char *t = m->columns[i].type;
@@ -843,7 +841,7 @@ static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *eve
     /* The query engine may hold the version in memory (hot cache): the rows of the keys are
      * then an index probe there instead of a row group of every column from Parquet. */
     json_t *hot = NULL;
-    if (where.len && strcmp(where.data, "false") != 0 && scalar_columns(m) &&
+    if (where.len && strcmp(where.data, "false") != 0 && ing_scalar_columns(m) &&
         ing_wal_current(u->ing, m, where.data, &hot) == LH_OK) {
         lh_buf_puts(&sql, "SELECT * EXCLUDE (" LH_DELTA_DELETED ") FROM (");
         lh_manifest_rows_sql(m, hot, 0, &sql);
@@ -1065,7 +1063,7 @@ int ing_upsert_prepare(lh_ingest *ing, duckdb_connection c, const lh_manifest *c
                             "dataset '%s' has no primary key; declare one first (lakehouse key "
                             "%s COL[,COL])",
                             o->dataset, o->dataset);
-    lh_ingest_format fmt = o->format ? o->format : guess_format(name, path);
+    lh_ingest_format fmt = o->format ? o->format : ing_guess_format(name, path);
     upsert_run u = {.ing = ing,
                     .c = c,
                     .cur = cur,

@@ -53,6 +53,7 @@ typedef struct wal_ds {
     bool covers;
     int64_t table_version;
     bool rebase; /* a flush was rebased: the records acknowledged meanwhile are rebased too */
+    lh_row_writer writer; /* writes the pending table */
 } wal_ds;
 
 typedef struct ing_wal {
@@ -65,6 +66,7 @@ typedef struct ing_wal {
     duckdb_connection flush_c;
     pthread_mutex_t mu; /* guards all below */
     duckdb_connection ack_c;
+    ing_small *small; /* the small upserts' statements on ack_c */
     int64_t next_seq;
     int64_t size;  /* bytes in the log */
     wal_rec *recs; /* pending, in seq order */
@@ -297,6 +299,8 @@ static bool ds_has_pending(const ing_wal *w, const char *name)
 
 static void ds_drop_pending(ing_wal *w, wal_ds *d)
 {
+    lh_row_writer_reset(&d->writer);
+    ing_small_reset(w->small); /* some may read the table */
     lh_duckdb_drop_table(w->ack_c, &d->pending);
     d->covers = d->rebase = false;
 }
@@ -664,6 +668,7 @@ static ing_wal *wal_new(lh_ingest *ing)
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->flush_mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    w->small = ing_small_new();
     return w;
 }
 
@@ -677,6 +682,7 @@ static void wal_free(ing_wal *w)
     }
     free(w->ds);
     recs_free(w->recs, w->nrecs);
+    ing_small_free(w->small);
     if (w->ack_c) duckdb_disconnect(&w->ack_c);
     if (w->flush_c) duckdb_disconnect(&w->flush_c);
     if (w->fd >= 0) close(w->fd);
@@ -909,7 +915,7 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
 {
     ing_wal *w = ing->wal;
     lh_buf events = {0}, sql = {0};
-    bool *given = NULL;
+    bool *given = NULL, general = false;
     json_t *rec = NULL, *whole = NULL, *ev = NULL, *gv = NULL;
     int rc = LH_OK;
     pthread_mutex_lock(&w->mu);
@@ -931,33 +937,42 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
     int64_t seq = w->next_seq;
     given = lh_calloc(cur->ncolumns + 1, sizeof *given);
     lh_manifest *scan = d->covers ? base_only(cur) : NULL;
-    rc = ing_upsert_prepare(ing, w->ack_c, scan ? scan : cur, d->pending, path, o, name, seq, NULL,
-                            given, r, &events, NULL, err);
-    lh_manifest_free(scan);
-    if (rc) goto done;
-    if (r->rows_in > ing->wal_max_rows) {
-        rc = WAL_TOO_BIG;
-        goto done;
-    }
-    if (r->noop) goto done;
-    /* What the record holds: the given rows (for a rebase), the resulting whole rows (the
-     * fast commit and the query engine), the journal events (durable with the ack). */
-    lh_buf_puts(&sql, "SELECT ");
-    lh_manifest_text_columns(cur, &sql);
-    lh_buf_puts(&sql, LH_DELTA_DELETED " FROM lh_delta");
-    if ((rc = lh_duckdb_rows_json(w->ack_c, sql.data, &whole, err))) goto done;
-    if ((rc = lh_duckdb_rows_json(w->ack_c, events.data, &ev, err))) goto done;
     /* The input as given (a rebase runs it again through the normal upsert). Text that is
      * not UTF-8 cannot go into the record: such an input commits directly. */
     char *raw = NULL;
     size_t rawlen = 0;
-    if ((rc = lh_file_read(path, &raw, &rawlen, err))) goto done;
-    gv = json_stringn(raw, rawlen);
-    free(raw);
-    if (!gv) {
-        rc = WAL_TOO_BIG;
+    if ((rc = lh_file_read(path, &raw, &rawlen, err))) {
+        lh_manifest_free(scan);
         goto done;
     }
+    /* A few rows of known columns: computed in C (upsert_small.c); else the general way. */
+    lh_ingest_format fmt = o->format ? o->format : ing_guess_format(name, path);
+    rc = o->delete_rows ? ING_NOT_SMALL
+                        : ing_upsert_small(ing, w->small, w->ack_c, scan ? scan : cur, d->pending,
+                                           path, raw, rawlen, fmt, r, &whole, &ev, err);
+    if (rc == ING_NOT_SMALL) {
+        general = true;
+        rc = ing_upsert_prepare(ing, w->ack_c, scan ? scan : cur, d->pending, path, o, name, seq,
+                                NULL, given, r, &events, NULL, err);
+    }
+    lh_manifest_free(scan);
+    if (!rc && r->rows_in > ing->wal_max_rows) rc = WAL_TOO_BIG;
+    if (!rc && !r->noop && general) {
+        /* What the record holds: the given rows (for a rebase), the resulting whole rows
+         * (the fast commit and the query engine), the journal events (durable with the
+         * ack). */
+        lh_buf_puts(&sql, "SELECT ");
+        lh_manifest_text_columns(cur, &sql);
+        lh_buf_puts(&sql, LH_DELTA_DELETED " FROM lh_delta");
+        if (!(rc = lh_duckdb_rows_json(w->ack_c, sql.data, &whole, err)))
+            rc = lh_duckdb_rows_json(w->ack_c, events.data, &ev, err);
+    }
+    if (!rc && !r->noop) {
+        gv = json_stringn(raw, rawlen);
+        if (!gv) rc = WAL_TOO_BIG;
+    }
+    free(raw);
+    if (rc || r->noop) goto done;
     int64_t now = lh_wall_us();
     rec = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "seq",
                     (json_int_t)seq, "dataset", o->dataset, "op",
@@ -977,20 +992,19 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
     w->next_seq = seq + 1;
     /* Durable: the record is in the log. Now the rows are the newest of their keys, for the
      * next upsert here (the pending table) and for queries (the hook). */
-    lh_buf_reset(&sql);
+    lh_error pe = {0};
     if (!d->pending) {
         lh_buf b = {0};
         lh_buf_puts(&b, "lh_wal.");
         lh_sql_ident(&b, o->dataset);
-        d->pending = lh_buf_steal(&b);
-        lh_buf_printf(&sql, "CREATE OR REPLACE TABLE %s AS SELECT * FROM lh_delta LIMIT 0; ",
-                      d->pending);
+        lh_buf_reset(&sql);
+        lh_manifest_table_sql(cur, b.data, LH_DELTA_SEQ, &sql);
+        if (lh_duckdb_exec(w->ack_c, sql.data, "pending rows", &pe) == LH_OK)
+            d->pending = lh_buf_steal(&b);
+        lh_buf_free(&b);
     }
-    lh_buf_printf(&sql, "DELETE FROM %s AS __p USING lh_delta AS __n WHERE ", d->pending);
-    lh_sql_key_match(&sql, cur->key, cur->nkey, "__p", "__n");
-    lh_buf_printf(&sql, "; INSERT INTO %s SELECT * FROM lh_delta", d->pending);
-    lh_error pe = {0};
-    if (lh_duckdb_exec(w->ack_c, sql.data, "pending rows", &pe)) {
+    if (!d->pending ||
+        lh_row_writer_replace(&d->writer, w->ack_c, d->pending, cur, whole, seq, &pe)) {
         /* The record is durable; only this process's view of it failed. Flush now so the
          * catalog holds it before anything builds on a stale state. */
         lh_log(LH_LOG_WARN, "wal.pending_failed", "error", pe.msg, NULL);
@@ -1011,8 +1025,10 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
 done:
     /* The connection outlives the call: the input's temp table or view must not meet the
      * next input of the other kind (load_input replaces, it cannot change the kind). */
-    lh_duckdb_exec(w->ack_c, "DROP TABLE IF EXISTS lh_raw", "cleanup", NULL);
-    lh_duckdb_exec(w->ack_c, "DROP VIEW IF EXISTS lh_raw", "cleanup", NULL);
+    if (general) {
+        lh_duckdb_exec(w->ack_c, "DROP TABLE IF EXISTS lh_raw", "cleanup", NULL);
+        lh_duckdb_exec(w->ack_c, "DROP VIEW IF EXISTS lh_raw", "cleanup", NULL);
+    }
     pthread_mutex_unlock(&w->mu);
     json_decref(rec);
     json_decref(whole);

@@ -36,7 +36,8 @@ typedef struct view {
     char *wtable; /* rows acknowledged by the write-ahead log, not yet committed, or NULL */
     bool wlive;   /* wtable holds rows (the view reads it only then: see view_rewrap) */
     bool wrapped; /* the view's text reads wtable (see wal_wrap) */
-    char *body;   /* the view's text without the wrap (as long as the text stays) */
+    lh_row_writer wwriter; /* writes wtable's rows */
+    char *body;            /* the view's text without the wrap (as long as the text stays) */
 } view;
 
 /* A result column set: serializers and names. */
@@ -447,6 +448,7 @@ done:
 /* Drops v's log table (if any). Caller holds views_mu. */
 static void wal_table_drop(lh_query *q, view *v)
 {
+    lh_row_writer_reset(&v->wwriter);
     lh_duckdb_drop_table(q->admin, &v->wtable);
 }
 
@@ -777,44 +779,25 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, i
         lh_sql_ident(&b, ident.data);
         lh_buf_free(&ident);
         char *name = lh_buf_steal(&b);
-        lh_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; CREATE OR REPLACE TABLE %s (",
-                      name);
-        for (size_t i = 0; i < m->ncolumns; i++) {
-            lh_sql_ident(&sql, m->columns[i].name);
-            lh_buf_printf(&sql, " %s, ", m->columns[i].type);
-        }
-        lh_buf_puts(&sql, WAL_SEQ " BIGINT, " LH_DELTA_DELETED " BOOLEAN)");
+        lh_buf_puts(&sql, "CREATE SCHEMA IF NOT EXISTS lh_delta; ");
+        lh_manifest_table_sql(m, name, WAL_SEQ, &sql);
         if (lh_duckdb_exec(q->admin, sql.data, "log table", &e)) {
             free(name);
             goto fail;
         }
+        lh_row_writer_reset(&v->wwriter);
         v->wtable = name;
         v->wlive = false;
     }
-    /* The record's rows replace their keys' rows, in one transaction (no temp table: a
-     * catalog change per record costs more than reading the few VALUES twice). */
-    lh_buf_reset(&sql);
-    lh_buf_printf(&sql, "BEGIN TRANSACTION; DELETE FROM %s AS __t USING (", v->wtable);
-    lh_manifest_rows_sql(m, rows, 0, &sql);
-    lh_buf_puts(&sql, ") AS __n WHERE ");
-    lh_sql_key_match(&sql, m->key, m->nkey, "__t", "__n");
-    lh_buf_printf(&sql, "; INSERT INTO %s SELECT ", v->wtable);
-    for (size_t k = 0; k < m->ncolumns; k++) {
-        lh_sql_ident(&sql, m->columns[k].name);
-        lh_buf_puts(&sql, ", ");
-    }
-    lh_buf_printf(&sql, "%" PRId64 "::BIGINT, " LH_DELTA_DELETED " FROM (", seq);
-    lh_manifest_rows_sql(m, rows, 0, &sql);
-    lh_buf_puts(&sql, "); COMMIT");
-    if (json_array_size(rows) && lh_duckdb_exec(q->admin, sql.data, "log rows", &e)) {
-        lh_duckdb_exec(q->admin, "ROLLBACK", "rollback", NULL);
-        goto fail;
-    }
+    /* The record's rows replace their keys' rows, in one transaction, through statements
+     * prepared once (parsing and planning SQL was most of an acknowledgement's time). */
+    if (lh_row_writer_replace(&v->wwriter, q->admin, v->wtable, m, rows, seq, &e)) goto fail;
     /* The view reads the log table from now on (re-made over it if it did not). */
     v->wlive = true;
     if (!v->wrapped &&
-        (lh_catalog_get(q->cat, &lh_identity_default, m->dataset, v->version, &cur, &e) ||
-         view_rewrap(q, v, cur, true, &e)))
+        ((m->version != v->version &&
+          lh_catalog_get(q->cat, &lh_identity_default, m->dataset, v->version, &cur, &e)) ||
+         view_rewrap(q, v, cur ? cur : m, true, &e)))
         goto fail;
     view_data_changed(q);
     (void)wal_id;
@@ -1106,6 +1089,8 @@ void lh_query_close(lh_query *q)
     for (size_t i = 0; i < q->nfree; i++)
         qconn_free(q->free_conns[i]);
     free(q->free_conns);
+    for (size_t i = 0; i < q->nviews; i++)
+        lh_row_writer_reset(&q->views[i].wwriter);
     if (q->admin) duckdb_disconnect(&q->admin);
     if (q->db) duckdb_close(&q->db);
     for (size_t i = 0; i < q->nviews; i++) {
