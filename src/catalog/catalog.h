@@ -222,10 +222,12 @@ typedef struct lh_row_writer {
     duckdb_prepared_statement del, ins;
 } lh_row_writer;
 /* Replaces the rows of rows' keys in table with rows (lh_manifest_rows_sql's text arrays: m's
- * columns, then the deleted flag), tagged seq, in one transaction on c. LH_EINVAL with
+ * columns, then the deleted flag), tagged seq, in one transaction on c. fresh (NULL: none)
+ * marks rows whose key the table surely does not hold: nothing to delete. LH_EINVAL with
  * DuckDB's message (the table unchanged). */
 int lh_row_writer_replace(lh_row_writer *w, duckdb_connection c, const char *table,
-                          const lh_manifest *m, const json_t *rows, int64_t seq, lh_error *err);
+                          const lh_manifest *m, const json_t *rows, int64_t seq, const bool *fresh,
+                          lh_error *err);
 /* Destroys w's statements (w can be used again). */
 void lh_row_writer_reset(lh_row_writer *w);
 /* Appends a source record (copies strings). */

@@ -140,13 +140,14 @@ void ing_small_free(ing_small *s);
  * the write-ahead log builds on; base files only when pending covers its deltas), with
  * pending (a table of newer rows per key, deletes flagged) or NULL, computed in C with
  * statements prepared once on c: sets *r as ing_upsert_prepare does, *whole to the delta's
- * rows (text arrays: columns, then "false") and *events to the journal rows (key, field,
- * old_value, new_value, op), both for the caller to free. ING_NOT_SMALL (nothing set): the
+ * rows (text arrays: columns, then "false"), *events to the journal rows (key, field,
+ * old_value, new_value, op) and *fresh to a flag per delta row: pending holds no row of its
+ * key; all three for the caller to free. ING_NOT_SMALL (nothing set): the
  * input is not small, unusual or wrong — the general path must run and word any error;
  * another code: a failure reading the current rows. */
 int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh_manifest *scan,
                      const char *pending, const char *path, const char *data, size_t len,
                      lh_ingest_format fmt, lh_upsert_result *r, json_t **whole, json_t **events,
-                     lh_error *err);
+                     bool **fresh, lh_error *err);
 
 #endif

@@ -36,6 +36,7 @@ typedef struct small_in {
     char **typed; /* nrows * ncols: canonical text of the typed value (given columns) */
     char **json;  /* nrows: the given columns as a JSON object (the insert event) */
     json_t **old; /* nrows: the key's current row (text array), or NULL */
+    bool *found;  /* nrows: the pending table holds a row of the key */
 } small_in;
 
 static void in_free(small_in *in)
@@ -54,6 +55,7 @@ static void in_free(small_in *in)
     free(in->typed);
     free(in->json);
     free(in->old);
+    free(in->found);
 }
 
 /* Starts a new row; false if there are too many. */
@@ -279,8 +281,39 @@ static void sig_columns(lh_buf *b, duckdb_connection c, const lh_manifest *m)
 
 /* Types every row: in->typed (canonical text of each given value) and in->json. False if a
  * value does not convert or a row has no key (the general path reports which). */
+static size_t key_col(const lh_manifest *m, size_t k)
+{
+    return (size_t)(lh_manifest_column(m, m->key[k]) - m->columns);
+}
+
+/* type_rows for text columns only: the values are their own canonical text, and the insert
+ * event's object is written here as DuckDB's to_json writes it (compact, in column order). */
+static bool text_rows(const lh_manifest *m, small_in *in)
+{
+    in->typed = lh_calloc(in->nrows * in->ncols + 1, sizeof *in->typed);
+    in->json = lh_calloc(in->nrows + 1, sizeof *in->json);
+    for (size_t r = 0; r < in->nrows; r++) {
+        json_t *o = json_object();
+        for (size_t i = 0; i < m->ncolumns; i++) {
+            if (!in->given[i]) continue;
+            const char *v = in->val[r * in->ncols + i];
+            in->typed[r * in->ncols + i] = v ? lh_strdup(v) : NULL;
+            json_object_set_new(o, m->columns[i].name, v ? json_string(v) : json_null());
+        }
+        in->json[r] = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        for (size_t k = 0; k < m->nkey; k++)
+            if (!in->typed[r * in->ncols + key_col(m, k)]) return false;
+    }
+    return true;
+}
+
 static bool type_rows(ing_small *s, duckdb_connection c, const lh_manifest *m, small_in *in)
 {
+    bool text = true;
+    for (size_t i = 0; i < m->ncolumns; i++)
+        text = text && (!in->given[i] || strcmp(m->columns[i].type, "VARCHAR") == 0);
+    if (text) return text_rows(m, in);
     lh_buf sig = {0}, sql = {0};
     sig_columns(&sig, c, m);
     lh_buf_puts(&sig, "|type");
@@ -341,11 +374,6 @@ static bool type_rows(ing_small *s, duckdb_connection c, const lh_manifest *m, s
     return true;
 }
 
-static size_t key_col(const lh_manifest *m, size_t k)
-{
-    return (size_t)(lh_manifest_column(m, m->key[k]) - m->columns);
-}
-
 /* True if row r's key equals the key in text row t (a current row). */
 static bool key_is(const lh_manifest *m, const small_in *in, size_t r, const json_t *t)
 {
@@ -364,7 +392,7 @@ static int current_rows(lh_ingest *ing, ing_small *s, duckdb_connection c, const
 {
     const lh_manifest *m = scan;
     in->old = lh_calloc(in->nrows + 1, sizeof *in->old);
-    bool *found = lh_calloc(in->nrows + 1, sizeof *found); /* the pending table has the key */
+    bool *found = in->found = lh_calloc(in->nrows + 1, sizeof *found);
     lh_buf sig = {0}, sql = {0};
     int rc = LH_OK;
     bool missing = false;
@@ -446,7 +474,6 @@ static int current_rows(lh_ingest *ing, ing_small *s, duckdb_connection c, const
     }
     json_decref(rows);
 done:
-    free(found);
     lh_buf_free(&sig);
     lh_buf_free(&sql);
     return rc;
@@ -462,7 +489,7 @@ static json_t *text_or_null(const char *s)
 int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh_manifest *scan,
                      const char *pending, const char *path, const char *data, size_t len,
                      lh_ingest_format fmt, lh_upsert_result *r, json_t **whole, json_t **events,
-                     lh_error *err)
+                     bool **fresh, lh_error *err)
 {
     const lh_manifest *m = scan;
     if (!m->nkey || len > SMALL_MAX_BYTES || !ing_scalar_columns(m)) return ING_NOT_SMALL;
@@ -499,6 +526,7 @@ int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh
     memset(r, 0, sizeof *r);
     r->rows_in = (int64_t)in.nrows;
     bool *changed = lh_calloc(in.nrows * in.ncols + 1, sizeof *changed);
+    bool *fr = lh_calloc(in.nrows + 1, sizeof *fr);
     for (size_t row = 0; row < in.nrows; row++) {
         const json_t *old = in.old[row];
         bool any = !old;
@@ -527,6 +555,7 @@ int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh
                 json_array_append_new(out, old ? json_incref(json_array_get(old, i)) : json_null());
         }
         json_array_append_new(out, json_string("false"));
+        fr[json_array_size(w)] = !in.found[row];
         json_array_append_new(w, out);
         if (!old) {
             r->inserted++;
@@ -563,6 +592,7 @@ int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh
     }
     *whole = w;
     *events = ins;
+    *fresh = fr;
     rc = LH_OK;
 done:
     in_free(&in);

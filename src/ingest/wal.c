@@ -915,7 +915,7 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
 {
     ing_wal *w = ing->wal;
     lh_buf events = {0}, sql = {0};
-    bool *given = NULL, general = false;
+    bool *given = NULL, general = false, *fresh = NULL;
     json_t *rec = NULL, *whole = NULL, *ev = NULL, *gv = NULL;
     int rc = LH_OK;
     pthread_mutex_lock(&w->mu);
@@ -949,7 +949,7 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
     lh_ingest_format fmt = o->format ? o->format : ing_guess_format(name, path);
     rc = o->delete_rows ? ING_NOT_SMALL
                         : ing_upsert_small(ing, w->small, w->ack_c, scan ? scan : cur, d->pending,
-                                           path, raw, rawlen, fmt, r, &whole, &ev, err);
+                                           path, raw, rawlen, fmt, r, &whole, &ev, &fresh, err);
     if (rc == ING_NOT_SMALL) {
         general = true;
         rc = ing_upsert_prepare(ing, w->ack_c, scan ? scan : cur, d->pending, path, o, name, seq,
@@ -1004,7 +1004,7 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
         lh_buf_free(&b);
     }
     if (!d->pending ||
-        lh_row_writer_replace(&d->writer, w->ack_c, d->pending, cur, whole, seq, &pe)) {
+        lh_row_writer_replace(&d->writer, w->ack_c, d->pending, cur, whole, seq, fresh, &pe)) {
         /* The record is durable; only this process's view of it failed. Flush now so the
          * catalog holds it before anything builds on a stale state. */
         lh_log(LH_LOG_WARN, "wal.pending_failed", "error", pe.msg, NULL);
@@ -1035,6 +1035,7 @@ done:
     json_decref(ev);
     json_decref(gv);
     free(given);
+    free(fresh);
     lh_buf_free(&events);
     lh_buf_free(&sql);
     return rc;

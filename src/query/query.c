@@ -37,7 +37,13 @@ typedef struct view {
     bool wlive;   /* wtable holds rows (the view reads it only then: see view_rewrap) */
     bool wrapped; /* the view's text reads wtable (see wal_wrap) */
     lh_row_writer wwriter; /* writes wtable's rows */
-    char *body;            /* the view's text without the wrap (as long as the text stays) */
+    /* The keys wtable holds (key texts joined by KEY_SEP), each with its row's seq: an
+     * acknowledged row whose key is not there needs no DELETE, and an empty set is an empty
+     * table (no count). */
+    char **wkeys;
+    int64_t *wseqs;
+    size_t nwkeys;
+    char *body; /* the view's text without the wrap (as long as the text stays) */
 } view;
 
 /* A result column set: serializers and names. */
@@ -445,9 +451,54 @@ done:
  * version; once a version holding the records is in the view, their rows leave the table. */
 #define WAL_SEQ "__lh_wseq"
 
+#define KEY_SEP "\x1f"
+
+/* The text of row's key (m's key columns of a text row, joined by KEY_SEP; caller frees). */
+static char *row_key(const lh_manifest *m, const json_t *row)
+{
+    lh_buf b = {0};
+    for (size_t k = 0; k < m->nkey; k++) {
+        const char *t = json_string_value(
+            json_array_get(row, (size_t)(lh_manifest_column(m, m->key[k]) - m->columns)));
+        if (k) lh_buf_puts(&b, KEY_SEP);
+        lh_buf_puts(&b, t ? t : "");
+    }
+    lh_buf_putc(&b, 0);
+    return lh_buf_steal(&b);
+}
+
+static size_t wkey_find(const view *v, const char *key)
+{
+    for (size_t i = 0; i < v->nwkeys; i++)
+        if (strcmp(v->wkeys[i], key) == 0) return i;
+    return SIZE_MAX;
+}
+
+/* Forgets the keys whose rows have seq <= upto (all: INT64_MAX). */
+static void wkeys_drop(view *v, int64_t upto)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < v->nwkeys; i++) {
+        if (v->wseqs[i] <= upto) {
+            free(v->wkeys[i]);
+            continue;
+        }
+        v->wkeys[k] = v->wkeys[i];
+        v->wseqs[k++] = v->wseqs[i];
+    }
+    v->nwkeys = k;
+    if (!k) {
+        free(v->wkeys);
+        free(v->wseqs);
+        v->wkeys = NULL;
+        v->wseqs = NULL;
+    }
+}
+
 /* Drops v's log table (if any). Caller holds views_mu. */
 static void wal_table_drop(lh_query *q, view *v)
 {
+    wkeys_drop(v, INT64_MAX);
     lh_row_writer_reset(&v->wwriter);
     lh_duckdb_drop_table(q->admin, &v->wtable);
 }
@@ -791,7 +842,31 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, i
     }
     /* The record's rows replace their keys' rows, in one transaction, through statements
      * prepared once (parsing and planning SQL was most of an acknowledgement's time). */
-    if (lh_row_writer_replace(&v->wwriter, q->admin, v->wtable, m, rows, seq, &e)) goto fail;
+    size_t nrows = json_array_size(rows);
+    char **keys = lh_calloc(nrows + 1, sizeof *keys);
+    bool *fresh = lh_calloc(nrows + 1, sizeof *fresh);
+    for (size_t i = 0; i < nrows; i++) {
+        keys[i] = row_key(m, json_array_get(rows, i));
+        fresh[i] = wkey_find(v, keys[i]) == SIZE_MAX;
+    }
+    int wrc = lh_row_writer_replace(&v->wwriter, q->admin, v->wtable, m, rows, seq, fresh, &e);
+    for (size_t i = 0; i < nrows; i++) {
+        size_t at = wrc ? SIZE_MAX : wkey_find(v, keys[i]);
+        if (wrc) {
+            free(keys[i]);
+        } else if (at != SIZE_MAX) {
+            v->wseqs[at] = seq;
+            free(keys[i]);
+        } else {
+            v->wkeys = lh_realloc(v->wkeys, (v->nwkeys + 1) * sizeof *v->wkeys);
+            v->wseqs = lh_realloc(v->wseqs, (v->nwkeys + 1) * sizeof *v->wseqs);
+            v->wkeys[v->nwkeys] = keys[i];
+            v->wseqs[v->nwkeys++] = seq;
+        }
+    }
+    free(keys);
+    free(fresh);
+    if (wrc) goto fail;
     /* The view reads the log table from now on (re-made over it if it did not). */
     v->wlive = true;
     if (!v->wrapped &&
@@ -824,17 +899,12 @@ void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id
         lh_buf_printf(&sql, "DELETE FROM %s WHERE " WAL_SEQ " <= %" PRId64, v->wtable, seq);
         if (lh_duckdb_exec(q->admin, sql.data, "log rows", &e))
             lh_log(LH_LOG_WARN, "query.wal_prune_failed", "dataset", dataset, "error", e.msg, NULL);
+        else
+            wkeys_drop(v, seq);
         view_data_changed(q);
         /* Empty again: the view stops reading the log table (see view_rewrap). */
-        lh_buf_reset(&sql);
-        lh_buf_printf(&sql, "SELECT count(*) FROM %s", v->wtable);
-        int64_t left = -1;
         lh_manifest *cur = NULL;
-        duckdb_result res;
-        if (duckdb_query(q->admin, sql.data, &res) == DuckDBSuccess)
-            left = duckdb_value_int64(&res, 0, 0);
-        duckdb_destroy_result(&res);
-        if (left == 0) {
+        if (v->nwkeys == 0) {
             v->wlive = false;
             if (lh_catalog_get(q->cat, &lh_identity_default, dataset, v->version, &cur, &e) ||
                 view_rewrap(q, v, cur, false, &e))
@@ -1089,8 +1159,10 @@ void lh_query_close(lh_query *q)
     for (size_t i = 0; i < q->nfree; i++)
         qconn_free(q->free_conns[i]);
     free(q->free_conns);
-    for (size_t i = 0; i < q->nviews; i++)
+    for (size_t i = 0; i < q->nviews; i++) {
         lh_row_writer_reset(&q->views[i].wwriter);
+        wkeys_drop(&q->views[i], INT64_MAX);
+    }
     if (q->admin) duckdb_disconnect(&q->admin);
     if (q->db) duckdb_close(&q->db);
     for (size_t i = 0; i < q->nviews; i++) {

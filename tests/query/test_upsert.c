@@ -1451,6 +1451,13 @@ static void test_small_upserts_match_the_general_path(void **state)
         {"15.ndjson", "{\"id\":\"D\",\"ok\":true,\"d\":\"2024-03-04\"}\n", false},
         {"16.csv", "id,ok,d\nD,false,2024-03-05\nA,true,2024-01-02\n", false},
         {"17.csv", "n\n5\n", false}, /* refused: no key column */
+        /* text columns only (no typing statement): the insert event's JSON written in C */
+        {"18.csv",
+         "id,note\nS,\"a\x01b\x1f\tc/d \xc3\xa9 \xe2\x80\xa8 \\ \"\"q\"\" \x7f\"\n"
+         "T,\"line\nbreak\"\n",
+         false},
+        {"19.ndjson", "{\"id\":\"U\",\"note\":\"x\\u0002y\\\"z\"}\n{\"id\":\"S\",\"note\":null}\n",
+         false},
     };
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
         lh_upsert_result rg = {0}, rs = {0};
