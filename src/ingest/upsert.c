@@ -858,6 +858,20 @@ static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *eve
     char *k0 = m->key[0];
     int rc = key_prefilter(u, &where, err);
     if (rc) goto done;
+    int64_t nold = 0;
+    if (strcmp(where.data ? where.data : "", "false") == 0 && !u->pending) {
+        /* No key of the batch exists (an append): no current rows to read, and binding the
+         * merge over every file for none cost a 10K-row append 4 ms. */
+        lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_old (");
+        for (size_t i = 0; i < m->ncolumns; i++) {
+            if (i) lh_buf_puts(&sql, ", ");
+            lh_sql_ident(&sql, m->columns[i].name);
+            lh_buf_printf(&sql, " %s", m->columns[i].type);
+        }
+        lh_buf_putc(&sql, ')');
+        if ((rc = lh_duckdb_exec(u->c, sql.data, "current rows", err))) goto done;
+        goto counted;
+    }
     lh_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE lh_old AS SELECT __c.* FROM (");
     /* The query engine may hold the version in memory (hot cache): the rows of the keys are
      * then an index probe there instead of a row group of every column from Parquet. */
@@ -892,11 +906,11 @@ static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *eve
         lh_error_prefix(err, "current rows");
         goto done;
     }
-    int64_t nold = 0;
-    bool counted = duckdb_column_count(&cres) == 1 && duckdb_row_count(&cres) == 1;
-    if (counted) nold = duckdb_value_int64(&cres, 0, 0);
+    bool answered = duckdb_column_count(&cres) == 1 && duckdb_row_count(&cres) == 1;
+    if (answered) nold = duckdb_value_int64(&cres, 0, 0);
     duckdb_destroy_result(&cres);
-    if (!counted && (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err))) goto done;
+    if (!answered && (rc = scalar_i64(u->c, "SELECT count(*) FROM lh_old", &nold, err))) goto done;
+counted:;
     /* A pure insert (no key exists yet) needs no join: lh_delta is then a view over the
      * batch, and the delta file is written straight from the input (one copy fewer). */
     bool pure_insert = !del && nold == 0;
@@ -1033,7 +1047,8 @@ static int build_delta(upsert_run *u, int64_t seq, const char *dkey, lh_buf *eve
                             "ANTI JOIN lh_old AS __o ON ");
         lh_sql_key_match(events, m->key, m->nkey, "__n", "__o");
     }
-    for (size_t i = 0; !del && i < m->ncolumns; i++) {
+    /* No current rows: no updates (each branch below would scan the batch once more). */
+    for (size_t i = 0; !del && !pure_insert && i < m->ncolumns; i++) {
         const char *c = m->columns[i].name;
         if (!u->given[i]) continue;
         lh_buf_puts(events, " UNION ALL SELECT ");
