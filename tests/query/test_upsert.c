@@ -1443,11 +1443,14 @@ static void test_small_upserts_match_the_general_path(void **state)
         {"7.csv", "id,n\nA,abc\n", false},                  /* refused: not an INTEGER */
         {"8.csv", "id,n\nA,8\nA,9\n", false},               /* a key twice: the last wins */
         {"9.ndjson", "{\"id\":\"A\",\"x\":3.25}\n", false}, /* a real number */
-        {"10.csv", "id\nB\n", true},                        /* delete */
-        {"11.csv", "id,n,ok\nB,99,true\n", false},          /* the deleted key comes back */
-        {"12.csv", "id,note\nC,\"\"\n", false},             /* a quoted empty string */
-        {"13.csv", "id,n\nC, 14\n", false},                 /* spaces around a value */
-        {"14.csv", "id,zz\nC,1\n", false},                  /* refused: unknown column */
+        {"9b.ndjson", "{\"id\":\"A\",\"x\":0.1}\n{\"id\":\"Y\",\"x\":1e300}\n", false},
+        {"9c.ndjson", "{\"id\":\"A\",\"n\":5.0}\n", false},     /* a real into an INTEGER */
+        {"9d.ndjson", "{\"id\":\"A\",\"note\":2.50}\n", false}, /* a real into text */
+        {"10.csv", "id\nB\n", true},                            /* delete */
+        {"11.csv", "id,n,ok\nB,99,true\n", false},              /* the deleted key comes back */
+        {"12.csv", "id,note\nC,\"\"\n", false},                 /* a quoted empty string */
+        {"13.csv", "id,n\nC, 14\n", false},                     /* spaces around a value */
+        {"14.csv", "id,zz\nC,1\n", false},                      /* refused: unknown column */
         {"15.ndjson", "{\"id\":\"D\",\"ok\":true,\"d\":\"2024-03-04\"}\n", false},
         {"16.csv", "id,ok,d\nD,false,2024-03-05\nA,true,2024-01-02\n", false},
         {"17.csv", "n\n5\n", false}, /* refused: no key column */
