@@ -177,6 +177,54 @@ static bool cached(lh_query *q, const char *dataset)
  * (visible without a refresh; its flush thread commits in between, or — quiet — the log is
  * flushed after each read-back, untimed, so no flush competes with the next ack for the
  * cores), else committed directly and the view refreshed. */
+/* The anchor for single-row upserts: the same table in a DuckDB database file (what a DuckDB
+ * script keeping its data in DuckDB would have), one durable UPDATE of a phone (DuckDB logs and
+ * fsyncs the commit) and the SELECT reading it back, RUNS times on keys no other phase edits. */
+static void raw_single_rows(const char *lake, const char *csv, char **ids)
+{
+    duckdb_database db = NULL;
+    duckdb_connection c = NULL;
+    lh_error err = {0};
+    char file[4200], sql[4400];
+    snprintf(file, sizeof file, "%s/raw.duckdb", lake);
+    unlink(file);
+    if (duckdb_open(file, &db) != DuckDBSuccess || duckdb_connect(db, &c) != DuckDBSuccess)
+        die("raw DuckDB", &err);
+    snprintf(sql, sizeof sql,
+             "SET threads=2; CREATE TABLE candidates AS SELECT * FROM read_csv('%s', header=true); "
+             "CHECKPOINT",
+             csv);
+    if (lh_duckdb_exec(c, sql, "raw load", &err)) die("raw load", &err);
+    double up[RUNS], vis[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "+1-999-%04d", i);
+        snprintf(sql, sizeof sql, "UPDATE candidates SET phone = '%s' WHERE candidate_id = '%s'",
+                 want, ids[i]);
+        uint64_t t0 = lh_now_ns();
+        if (lh_duckdb_exec(c, sql, "raw update", &err)) die("raw update", &err);
+        up[i] = ms_since(t0);
+        snprintf(sql, sizeof sql, "SELECT phone FROM candidates WHERE candidate_id = '%s'", ids[i]);
+        duckdb_result res;
+        if (duckdb_query(c, sql, &res) != DuckDBSuccess) die("raw select", &err);
+        char *got = duckdb_value_varchar(&res, 0, 0);
+        vis[i] = ms_since(t0);
+        if (!got || strcmp(got, want) != 0) {
+            fprintf(stderr, "bench_upsert: raw read back '%s', expected '%s'\n", got, want);
+            exit(1);
+        }
+        duckdb_free(got);
+        duckdb_destroy_result(&res);
+        usleep(150000); /* as the log runs: one edit at a time, idle between */
+    }
+    printf("single_row_update_raw_duckdb_ms %.2f ms (a DuckDB database file: durable UPDATE)\n",
+           median(up, RUNS));
+    printf("single_row_update_raw_duckdb_visible_ms %.2f ms\n", median(vis, RUNS));
+    duckdb_disconnect(&c);
+    duckdb_close(&db);
+    unlink(file);
+}
+
 /* The last quiet run's flushes (one record each, hooks included), ms. */
 static double flush_ms[RUNS];
 
@@ -411,6 +459,7 @@ int main(int argc, char **argv)
     printf("single_row_upsert_wal_hot_quiet_ms %.2f ms\n", median(up, RUNS));
     printf("single_row_upsert_wal_hot_quiet_visible_ms %.2f ms\n", median(vis, RUNS));
     printf("wal_flush_one_hot_ms %.2f ms\n", median(flush_ms, RUNS));
+    raw_single_rows(lake, csv, ids);
     if (lh_ingest_wal_flush(ing, &err)) die("wal flush", &err);
     if (lh_query_refresh(q, "candidates", &err)) die("refresh", &err);
 
