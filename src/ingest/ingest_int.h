@@ -136,8 +136,8 @@ ing_small *ing_small_new(void);
 void ing_small_reset(ing_small *s);
 /* Destroys the set. Accepts NULL. */
 void ing_small_free(ing_small *s);
-/* A small upsert of the input data[0..len) (the file at path) on scan (the dataset's version
- * the write-ahead log builds on; base files only when pending covers its deltas), with
+/* A small upsert (del: delete) of the input data[0..len) (the file at path) on scan (the dataset's
+ * version the write-ahead log builds on; base files only when pending covers its deltas), with
  * pending (a table of newer rows per key, deletes flagged) or NULL, computed in C with
  * statements prepared once on c: sets *r as ing_upsert_prepare does, *whole to the delta's
  * rows (text arrays: columns, then "false"), *events to the journal rows (key, field,
@@ -147,7 +147,7 @@ void ing_small_free(ing_small *s);
  * another code: a failure reading the current rows. */
 int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh_manifest *scan,
                      const char *pending, const char *path, const char *data, size_t len,
-                     lh_ingest_format fmt, lh_upsert_result *r, json_t **whole, json_t **events,
-                     bool **fresh, lh_error *err);
+                     lh_ingest_format fmt, bool del, lh_upsert_result *r, json_t **whole,
+                     json_t **events, bool **fresh, lh_error *err);
 
 #endif

@@ -493,6 +493,93 @@ done:
 
 /* ------------------------------------------------------------- merge */
 
+/* Appends row's key as the general path writes it: concat_ws(',', key texts). */
+static void key_text(const lh_manifest *m, const small_in *in, size_t row, lh_buf *b)
+{
+    for (size_t k = 0; k < m->nkey; k++) {
+        if (k) lh_buf_putc(b, ',');
+        lh_buf_puts(b, in->typed[row * in->ncols + key_col(m, k)]);
+    }
+}
+
+/* The current row (text) as the delete event's JSON object, to_json of its typed values. */
+static char *row_json(ing_small *s, duckdb_connection c, const lh_manifest *m, const json_t *row)
+{
+    lh_buf sig = {0}, sql = {0};
+    sig_columns(&sig, c, m);
+    lh_buf_puts(&sig, "|json");
+    lh_buf_puts(&sql, "SELECT CAST(to_json({");
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        if (i) lh_buf_puts(&sql, ", ");
+        lh_sql_quote(&sql, m->columns[i].name);
+        lh_buf_printf(&sql, ": CAST($%zu::VARCHAR AS %s)", i + 1, m->columns[i].type);
+    }
+    lh_buf_puts(&sql, "}) AS VARCHAR)");
+    duckdb_prepared_statement ps = stmt_get(s, c, sig.data, sql.data);
+    lh_buf_free(&sig);
+    lh_buf_free(&sql);
+    if (!ps) return NULL;
+    for (size_t i = 0; i < m->ncolumns; i++) {
+        const char *v = json_string_value(json_array_get(row, i));
+        if (v)
+            duckdb_bind_varchar(ps, i + 1, v);
+        else
+            duckdb_bind_null(ps, i + 1);
+    }
+    duckdb_result res;
+    char *out = NULL;
+    if (duckdb_execute_prepared(ps, &res) == DuckDBSuccess && duckdb_row_count(&res) == 1 &&
+        !duckdb_value_is_null(&res, 0, 0)) {
+        char *v = duckdb_value_varchar(&res, 0, 0);
+        out = v ? lh_strdup(v) : NULL;
+        duckdb_free(v);
+    }
+    duckdb_destroy_result(&res);
+    return out;
+}
+
+/* A delete's delta rows and events, as build_delta makes them: each existing key's row
+ * deleted (key columns kept, the rest NULL) with one event holding the whole old row; the
+ * absent keys counted and the first five named. */
+static int merge_deletes(ing_small *s, duckdb_connection c, const lh_manifest *m, small_in *in,
+                         lh_upsert_result *r, json_t *w, json_t *ev, bool *fr, lh_error *err)
+{
+    lh_buf absent = {0};
+    int rc = LH_OK;
+    for (size_t row = 0; row < in->nrows; row++) {
+        const json_t *old = in->old[row];
+        lh_buf key = {0};
+        key_text(m, in, row, &key);
+        if (!old) {
+            if (r->absent++ < 5) lh_buf_printf(&absent, "%s%s", absent.len ? ", " : "", key.data);
+            lh_buf_free(&key);
+            continue;
+        }
+        char *js = row_json(s, c, m, old);
+        if (!js) {
+            lh_buf_free(&key);
+            rc = lh_error_set(err, LH_EINTERNAL, "delete: cannot write the old row as JSON");
+            break;
+        }
+        json_t *out = json_array();
+        for (size_t i = 0; i < m->ncolumns; i++)
+            json_array_append_new(out, json_null());
+        for (size_t k = 0; k < m->nkey; k++)
+            json_array_set_new(out, key_col(m, k),
+                               json_string(in->typed[row * in->ncols + key_col(m, k)]));
+        json_array_append_new(out, json_string("true"));
+        fr[json_array_size(w)] = !in->found[row];
+        json_array_append_new(w, out);
+        json_array_append_new(ev, json_pack("[s, s, s, n, s]", key.data, "*", js, "delete"));
+        r->deleted++;
+        free(js);
+        lh_buf_free(&key);
+    }
+    if (absent.len) snprintf(r->absent_keys, sizeof r->absent_keys, "%s", absent.data);
+    lh_buf_free(&absent);
+    return rc;
+}
+
 static json_t *text_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -500,8 +587,8 @@ static json_t *text_or_null(const char *s)
 
 int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh_manifest *scan,
                      const char *pending, const char *path, const char *data, size_t len,
-                     lh_ingest_format fmt, lh_upsert_result *r, json_t **whole, json_t **events,
-                     bool **fresh, lh_error *err)
+                     lh_ingest_format fmt, bool del, lh_upsert_result *r, json_t **whole,
+                     json_t **events, bool **fresh, lh_error *err)
 {
     const lh_manifest *m = scan;
     if (!m->nkey || len > SMALL_MAX_BYTES || !ing_scalar_columns(m)) return ING_NOT_SMALL;
@@ -539,14 +626,19 @@ int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh
     r->rows_in = (int64_t)in.nrows;
     bool *changed = lh_calloc(in.nrows * in.ncols + 1, sizeof *changed);
     bool *fr = lh_calloc(in.nrows + 1, sizeof *fr);
-    for (size_t row = 0; row < in.nrows; row++) {
+    if (del && (rc = merge_deletes(s, c, m, &in, r, w, ins, fr, err))) {
+        json_decref(w);
+        json_decref(ins);
+        json_decref(upd);
+        free(changed);
+        free(fr);
+        goto done;
+    }
+    for (size_t row = 0; !del && row < in.nrows; row++) {
         const json_t *old = in.old[row];
         bool any = !old;
         lh_buf key = {0};
-        for (size_t k = 0; k < m->nkey; k++) {
-            if (k) lh_buf_putc(&key, ',');
-            lh_buf_puts(&key, in.typed[row * in.ncols + key_col(m, k)]);
-        }
+        key_text(m, &in, row, &key);
         for (size_t i = 0; old && i < m->ncolumns; i++) {
             if (!in.has[row * in.ncols + i]) continue;
             const char *a = in.typed[row * in.ncols + i];
@@ -582,10 +674,7 @@ int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh
         for (size_t row = 0; row < in.nrows; row++) {
             if (!changed[row * in.ncols + i]) continue;
             lh_buf key = {0};
-            for (size_t k = 0; k < m->nkey; k++) {
-                if (k) lh_buf_putc(&key, ',');
-                lh_buf_puts(&key, in.typed[row * in.ncols + key_col(m, k)]);
-            }
+            key_text(m, &in, row, &key);
             json_t *e = json_array();
             json_array_append_new(e, json_string(key.data));
             json_array_append_new(e, json_string(m->columns[i].name));

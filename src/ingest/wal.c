@@ -947,9 +947,8 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
     }
     /* A few rows of known columns: computed in C (upsert_small.c); else the general way. */
     lh_ingest_format fmt = o->format ? o->format : ing_guess_format(name, path);
-    rc = o->delete_rows ? ING_NOT_SMALL
-                        : ing_upsert_small(ing, w->small, w->ack_c, scan ? scan : cur, d->pending,
-                                           path, raw, rawlen, fmt, r, &whole, &ev, &fresh, err);
+    rc = ing_upsert_small(ing, w->small, w->ack_c, scan ? scan : cur, d->pending, path, raw, rawlen,
+                          fmt, o->delete_rows, r, &whole, &ev, &fresh, err);
     if (rc == ING_NOT_SMALL) {
         general = true;
         rc = ing_upsert_prepare(ing, w->ack_c, scan ? scan : cur, d->pending, path, o, name, seq,
