@@ -2378,8 +2378,10 @@ static void cache_touch(lh_query *q, const char *sql)
     char name[130];
     for (const char *p = sql; next_ident(&p, name, sizeof name);) {
         view *v = name[0] ? view_find(q, name) : NULL;
+        /* A view reading its hot table is a hit: whether the query looks up by key (a scan
+         * of its text) only matters on a miss. */
         if (!v || !lh_hot_touch(q->hot, name, v->version, v->bytes,
-                                v->nkey && filters_on_key(sql, v->key, v->nkey)))
+                                v->nkey && !v->hot && filters_on_key(sql, v->key, v->nkey)))
             continue;
         lh_manifest *m = NULL;
         lh_error err = {0};
