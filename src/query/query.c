@@ -350,16 +350,10 @@ static bool delta_advance(lh_query *q, view *v, const lh_manifest *m)
     if (lh_manifest_file_list(q->st, m, true, v->dfiles, v->ndfiles, &list, &nnew, NULL) ||
         nnew == 0 || lh_manifest_file_list(q->st, m, false, NULL, 0, &base, NULL, NULL))
         goto done;
-    int64_t min_seq = 0;
-    lh_buf_printf(&sql, "SELECT min(" LH_DELTA_SEQ ") FROM read_parquet(%s)", list.data);
-    duckdb_result res;
-    if (duckdb_query(q->admin, sql.data, &res) != DuckDBSuccess) {
-        duckdb_destroy_result(&res);
-        goto done;
-    }
-    min_seq = duckdb_value_int64(&res, 0, 0);
-    duckdb_destroy_result(&res);
-    lh_buf_reset(&sql);
+    /* A delta row's sequence is the version that committed it, and the table holds every
+     * delta of the view's version: the new files' rows are exactly those past it (no need to
+     * read the new files for their lowest sequence). */
+    int64_t min_seq = v->version + 1;
     /* New rows first (a key shadows a base row if its older delta row did, or the base has
      * it), then the older rows of their keys go: every new file's sequence is higher. */
     lh_buf_printf(&sql, "BEGIN TRANSACTION; INSERT INTO %s BY NAME ", v->dtable);
