@@ -20,9 +20,11 @@ static const char *param(gw_req *r, const char *key)
 /* True if the body is the JSON form {"rows": [...]} (or {"keys": [...]}): said by its
  * Content-Type, or — when the type names no format (none, the form encoding curl -d sends,
  * text/plain) — seen in the body: a '[' first, or one JSON object with "rows" or "keys" (a
- * one-line NDJSON row is an object without them; NDJSON of several lines is no one value). */
-static bool is_json_body(gw_req *r)
+ * one-line NDJSON row is an object without them; NDJSON of several lines is no one value).
+ * *parsed gets the body when it had to be parsed to tell (caller owns it), else NULL. */
+static bool is_json_body(gw_req *r, json_t **parsed)
 {
+    *parsed = NULL;
     const char *ct =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (ct && strncasecmp(ct, "application/json", 16) == 0) return true;
@@ -39,7 +41,10 @@ static bool is_json_body(gw_req *r)
     if (ch != '{') return false;
     json_t *j = json_load_file(r->tmp_path, 0, NULL);
     bool envelope = json_is_object(j) && (json_object_get(j, "rows") || json_object_get(j, "keys"));
-    json_decref(j);
+    if (envelope)
+        *parsed = j; /* json_body_to_file need not parse it again */
+    else
+        json_decref(j);
     return envelope;
 }
 
@@ -89,12 +94,13 @@ done:
     return rc;
 }
 
-/* Turns a JSON body {"rows":[{...}], "keys":[...], "reason":"..."} into an NDJSON file. */
-static int json_body_to_file(gw_req *r, const char *dataset, bool del, char **path, char **reason,
-                             lh_error *err)
+/* Turns a JSON body {"rows":[{...}], "keys":[...], "reason":"..."} into an NDJSON file. Takes
+ * parsed (the body is_json_body parsed, or NULL: it is read here). */
+static int json_body_to_file(gw_req *r, json_t *parsed, const char *dataset, bool del, char **path,
+                             char **reason, lh_error *err)
 {
     json_error_t je;
-    json_t *j = json_load_file(r->tmp_path, 0, &je);
+    json_t *j = parsed ? parsed : json_load_file(r->tmp_path, 0, &je);
     lh_buf nd = {0};
     int rc = LH_OK;
     if (!json_is_object(j)) {
@@ -188,8 +194,9 @@ static void mutate(gw_req *r, bool del)
                       NULL);
         return;
     }
-    if (is_json_body(r)) {
-        if (json_body_to_file(r, dataset, del, &path, &reason, &err)) goto fail;
+    json_t *parsed = NULL;
+    if (is_json_body(r, &parsed)) {
+        if (json_body_to_file(r, parsed, dataset, del, &path, &reason, &err)) goto fail;
         o.format = LH_FORMAT_NDJSON;
         o.source_name = "body";
         o.reason = reason;
