@@ -320,6 +320,22 @@ static bool sql_request(gw_req *r, const char **sql, lh_query_opts *opts, int64_
 }
 
 /* The query's error with the statement (at most 500 bytes, never cutting a UTF-8 sequence). */
+/* A chunked response reading s (which gains the response's reference, dropped by
+ * reader_free); NULL after answering 500 if libmicrohttpd cannot make one. */
+static struct MHD_Response *stream_response(gw_req *r, gw_stream *s)
+{
+    stream_lock(s);
+    s->refs++;
+    stream_unlock(s);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, s, reader_free);
+    if (!resp) {
+        reader_free(s);
+        gw_send_error(r, 500, LH_EINTERNAL, "cannot create a streaming response", NULL);
+    }
+    return resp;
+}
+
 static void send_query_error(gw_req *r, int rc, const lh_error *qerr, const char *sql)
 {
     size_t shown = strlen(sql) > 500 ? 500 : strlen(sql);
@@ -452,16 +468,8 @@ static void send_json(gw_req *r, char *sql, const char *shown, const lh_query_op
         gw_send_error(r, 503, LH_EUNAVAIL, "cannot start a query thread", NULL);
         return;
     }
-    stream_lock(s);
-    s->refs++; /* the response's reference, dropped by reader_free */
-    stream_unlock(s);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, s, reader_free);
-    if (!resp) {
-        reader_free(s);
-        gw_send_error(r, 500, LH_EINTERNAL, "cannot create a streaming response", NULL);
-        return;
-    }
+    struct MHD_Response *resp = stream_response(r, s);
+    if (!resp) return;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(opts->format));
     gw_send_response(r, 200, resp, 0);
 }
@@ -540,17 +548,8 @@ void gw_handle_sql(gw_req *r)
         stream_lock(s);
         s->sent = bytes;
         stream_unlock(s);
-    } else {
-        stream_lock(s);
-        s->refs++; /* the response's reference, dropped by reader_free */
-        stream_unlock(s);
-        resp =
-            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, s, reader_free);
-        if (!resp) {
-            reader_free(s);
-            gw_send_error(r, 500, LH_EINTERNAL, "cannot create a streaming response", NULL);
-            return;
-        }
+    } else if (!(resp = stream_response(r, s))) {
+        return;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(opts.format));
     gw_send_response(r, 200, resp, bytes);
