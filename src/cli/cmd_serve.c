@@ -27,12 +27,12 @@ static const char *serve_help =
 static void wal_apply(void *ctx, const lh_manifest *m, const char *wal_id, int64_t seq,
                       const json_t *rows)
 {
-    lh_query_wal_apply(ctx, m, wal_id, seq, rows);
+    lh_query_wal_apply(ctx, m, seq, rows);
 }
 
 static void wal_committed(void *ctx, const char *dataset, const char *wal_id, int64_t seq)
 {
-    lh_query_wal_committed(ctx, dataset, wal_id, seq);
+    lh_query_wal_committed(ctx, dataset, seq);
 }
 
 static int wal_current(void *ctx, const lh_manifest *m, const char *where, json_t **rows)

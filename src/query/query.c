@@ -804,8 +804,7 @@ int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err)
     return rc;
 }
 
-void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, int64_t seq,
-                        const json_t *rows)
+void lh_query_wal_apply(lh_query *q, const lh_manifest *m, int64_t seq, const json_t *rows)
 {
     lh_buf sql = {0};
     lh_error e = {0};
@@ -869,7 +868,6 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, i
          view_rewrap(q, v, cur ? cur : m, true, &e)))
         goto fail;
     view_data_changed(q);
-    (void)wal_id;
     goto done;
 fail:
     lh_log(LH_LOG_WARN, "query.wal_apply_failed", "dataset", m->dataset, "error", e.msg, NULL);
@@ -879,7 +877,7 @@ done:
     lh_buf_free(&sql);
 }
 
-void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id, int64_t seq)
+void lh_query_wal_committed(lh_query *q, const char *dataset, int64_t seq)
 {
     lh_error e = {0};
     pthread_mutex_lock(&q->views_mu);
@@ -909,7 +907,6 @@ void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id
     }
     __atomic_store_n(&q->journal_stale, true, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&q->views_mu);
-    (void)wal_id;
 }
 
 int lh_query_wal_current(lh_query *q, const lh_manifest *m, const char *where, json_t **rows)

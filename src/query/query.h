@@ -50,11 +50,10 @@ int lh_query_refresh(lh_query *q, const char *dataset, lh_error *err);
  * lh_ingest_wal_hooks.apply: each an array of m's column values as text or null, then "true"
  * if it deletes its key). They win over the committed rows of their keys until
  * lh_query_wal_committed. Failures are logged (the rows then show after the commit). */
-void lh_query_wal_apply(lh_query *q, const lh_manifest *m, const char *wal_id, int64_t seq,
-                        const json_t *rows);
+void lh_query_wal_apply(lh_query *q, const lh_manifest *m, int64_t seq, const json_t *rows);
 /* The log's records of dataset up to seq are committed: re-points the view at the latest
  * version, then drops their rows from the log table. */
-void lh_query_wal_committed(lh_query *q, const char *dataset, const char *wal_id, int64_t seq);
+void lh_query_wal_committed(lh_query *q, const char *dataset, int64_t seq);
 /* lh_ingest_wal_hooks.current: if m->dataset is in memory (hot cache) at m->version, sets
  * *rows (caller frees) to its rows where `where` (SQL over m's columns) holds, as
  * lh_query_wal_apply takes them (deleted "false"), and returns 0; else (or on a failed read)

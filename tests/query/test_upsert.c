@@ -119,12 +119,12 @@ static const char *table_sql = "SELECT string_agg(id || ':' || coalesce(a, '~') 
 static void wal_apply(void *ctx, const lh_manifest *m, const char *wal_id, int64_t seq,
                       const json_t *rows)
 {
-    lh_query_wal_apply(ctx, m, wal_id, seq, rows);
+    lh_query_wal_apply(ctx, m, seq, rows);
 }
 
 static void wal_committed(void *ctx, const char *dataset, const char *wal_id, int64_t seq)
 {
-    lh_query_wal_committed(ctx, dataset, wal_id, seq);
+    lh_query_wal_committed(ctx, dataset, seq);
 }
 
 /* Ingests t (id, a, b) with the even keys of the oracle o. */
@@ -451,12 +451,12 @@ static void test_wal_upserts_with_hot_current_rows_match_oracle(void **state)
 static void wal_apply_h(void *ctx, const lh_manifest *m, const char *wal_id, int64_t seq,
                         const json_t *rows)
 {
-    lh_query_wal_apply(((hot_check *)ctx)->f->q, m, wal_id, seq, rows);
+    lh_query_wal_apply(((hot_check *)ctx)->f->q, m, seq, rows);
 }
 
 static void wal_committed_h(void *ctx, const char *dataset, const char *wal_id, int64_t seq)
 {
-    lh_query_wal_committed(((hot_check *)ctx)->f->q, dataset, wal_id, seq);
+    lh_query_wal_committed(((hot_check *)ctx)->f->q, dataset, seq);
 }
 
 static int setup_wal(void **state)
