@@ -1001,7 +1001,7 @@ static int build_graph(lh_hnsw *h, size_t n, int threads, lh_error *err)
     build_worker(&job);
     for (int t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
-    if (!job.failed && hnsw_relink_unreachable(h, n) < 0) job.failed = 1;
+    if (!job.failed && (h->build_relinked = hnsw_relink_unreachable(h, n)) < 0) job.failed = 1;
     free(h->half);
     h->half = NULL;
     if (job.failed) return lh_error_set(err, LH_ENOMEM, "out of memory for HNSW build scratch");

@@ -80,7 +80,8 @@ struct lh_hnsw {
     uint16_t *half;
 
     double build_s;
-    uint64_t rng; /* level generator state; guarded by `writer` */
+    long build_relinked; /* rows the build's relink pass linked back (see relink) */
+    uint64_t rng;        /* level generator state; guarded by `writer` */
     /* Incremental inserts only (guarded by `writer`): rows a level-0 list dropped while the
      * insert pruned it, checked for a remaining in-link once the insert is linked. */
     bool track_drops;
