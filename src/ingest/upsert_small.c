@@ -591,7 +591,9 @@ int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh
                      json_t **events, bool **fresh, lh_error *err)
 {
     const lh_manifest *m = scan;
-    if (!m->nkey || len > SMALL_MAX_BYTES || !ing_scalar_columns(m)) return ING_NOT_SMALL;
+    /* (A NUL byte: DuckDB's reader decides what it means.) */
+    if (!m->nkey || len > SMALL_MAX_BYTES || memchr(data, 0, len) || !ing_scalar_columns(m))
+        return ING_NOT_SMALL;
     small_in in = {.ncols = m->ncolumns};
     in.given = lh_calloc(m->ncolumns + 1, sizeof *in.given);
     int rc = ING_NOT_SMALL;
