@@ -291,8 +291,7 @@ static void sig_columns(lh_buf *b, duckdb_connection c, const lh_manifest *m)
         lh_buf_printf(b, "|%s %s", m->columns[i].name, m->columns[i].type);
 }
 
-/* Types every row: in->typed (canonical text of each given value) and in->json. False if a
- * value does not convert or a row has no key (the general path reports which). */
+/* The index of m's k-th key column. */
 static size_t key_col(const lh_manifest *m, size_t k)
 {
     return (size_t)(lh_manifest_column(m, m->key[k]) - m->columns);
@@ -320,6 +319,8 @@ static bool text_rows(const lh_manifest *m, small_in *in)
     return true;
 }
 
+/* Types every row: in->typed (canonical text of each given value) and in->json. False if a
+ * value does not convert or a row has no key (the general path reports which). */
 static bool type_rows(ing_small *s, duckdb_connection c, const lh_manifest *m, small_in *in)
 {
     bool text = true;
