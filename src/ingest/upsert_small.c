@@ -12,9 +12,8 @@
  * The result is what the general path gives: the same whole rows (text), the same events in
  * the same order and text, the same counts. Anything unusual in the input — and every error,
  * so that one path words them — returns ING_NOT_SMALL and the caller takes the general path.
- * Values are compared as their canonical text (CAST to VARCHAR of the typed value), which
- * tells -0.0 from 0.0 where IS DISTINCT FROM does not: such an edit is journalled as an
- * update rather than skipped. */
+ * Values are compared as their canonical text (CAST to VARCHAR of the typed value); for the
+ * few types where two texts can be one value (-0.0 and 0.0), DuckDB decides (distinct). */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <stdio.h>
@@ -494,6 +493,35 @@ done:
 
 /* ------------------------------------------------------------- merge */
 
+/* Whether two different canonical texts of type are different values. Only types with more
+ * than one text per value ask DuckDB (-0.0 and 0.0; '1 day' and '24:00:00'; a time at two
+ * offsets): the general path compares with IS DISTINCT FROM. On any failure: different. */
+static bool distinct(ing_small *s, duckdb_connection c, const char *type, const char *a,
+                     const char *b)
+{
+    if (strcmp(type, "DOUBLE") != 0 && strcmp(type, "FLOAT") != 0 &&
+        strcmp(type, "INTERVAL") != 0 && strcmp(type, "TIME WITH TIME ZONE") != 0)
+        return true;
+    lh_buf sig = {0}, sql = {0};
+    lh_buf_printf(&sig, "%p|distinct %s", (void *)c, type);
+    lh_buf_printf(&sql,
+                  "SELECT CAST(CAST($1::VARCHAR AS %s) IS DISTINCT FROM CAST($2::VARCHAR AS %s) "
+                  "AS INTEGER)",
+                  type, type);
+    duckdb_prepared_statement ps = stmt_get(s, c, sig.data, sql.data);
+    lh_buf_free(&sig);
+    lh_buf_free(&sql);
+    if (!ps) return true;
+    duckdb_bind_varchar(ps, 1, a);
+    duckdb_bind_varchar(ps, 2, b);
+    duckdb_result res;
+    bool d = true;
+    if (duckdb_execute_prepared(ps, &res) == DuckDBSuccess && duckdb_row_count(&res) == 1)
+        d = duckdb_value_int64(&res, 0, 0) != 0;
+    duckdb_destroy_result(&res);
+    return d;
+}
+
 /* Appends row's key as the general path writes it: concat_ws(',', key texts). */
 static void key_text(const lh_manifest *m, const small_in *in, size_t row, lh_buf *b)
 {
@@ -646,7 +674,8 @@ int ing_upsert_small(lh_ingest *ing, ing_small *s, duckdb_connection c, const lh
             if (!in.has[row * in.ncols + i]) continue;
             const char *a = in.typed[row * in.ncols + i];
             const char *b = json_string_value(json_array_get(old, i));
-            changed[row * in.ncols + i] = (!a != !b) || (a && strcmp(a, b) != 0);
+            changed[row * in.ncols + i] =
+                (!a != !b) || (a && strcmp(a, b) != 0 && distinct(s, c, m->columns[i].type, a, b));
             any = any || changed[row * in.ncols + i];
         }
         if (!any) {
