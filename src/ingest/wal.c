@@ -391,7 +391,10 @@ static int commit_fast(ing_wal *w, const lh_manifest *cur, wal_rec *recs, size_t
     int rc = LH_OK;
     bool all_del = true, same_reason = true;
     const char *reason = json_string_value(json_object_get(recs[n - 1].j, "reason"));
-    json_t *all = json_array(); /* every record's whole rows, each with its seq after */
+    /* The newest whole row of each key (records are in seq order: a later row replaces an
+     * earlier one), found by the key's text in at. Deduplicated here rather than by a window
+     * in SQL, which would also drop the sign of a -0.0. */
+    json_t *all = json_array(), *at = json_object();
     for (size_t r = 0; r < n; r++) {
         json_t *j = recs[r].j;
         const char *rr = json_string_value(json_object_get(j, "reason"));
@@ -401,19 +404,31 @@ static int commit_fast(ing_wal *w, const lh_manifest *cur, wal_rec *recs, size_t
                json_integer_value(json_object_get(j, "deleted"));
         size_t i;
         json_t *row;
-        char seq[32];
-        snprintf(seq, sizeof seq, "%" PRId64, recs[r].seq);
         json_array_foreach(json_object_get(j, "whole"), i, row)
         {
             if (json_array_size(row) != cur->ncolumns + 1) {
                 json_decref(all);
+                json_decref(at);
                 rc = lh_error_set(err, LH_ECONFLICT, "record %" PRId64 ": columns changed",
                                   recs[r].seq);
                 goto done;
             }
-            json_t *x = json_copy(row);
-            json_array_append_new(x, json_string(seq));
-            json_array_append_new(all, x);
+            lh_buf key = {0};
+            for (size_t k = 0; k < cur->nkey; k++) {
+                const lh_column *col = lh_manifest_column(cur, cur->key[k]);
+                const char *t =
+                    json_string_value(json_array_get(row, (size_t)(col - cur->columns)));
+                lh_buf_printf(&key, "%s%s", k ? "\x1f" : "", t ? t : "");
+            }
+            lh_buf_putc(&key, 0);
+            json_t *prev = json_object_get(at, key.data);
+            if (prev) {
+                json_array_set(all, (size_t)json_integer_value(prev), row);
+            } else {
+                json_object_set_new(at, key.data, json_integer((json_int_t)json_array_size(all)));
+                json_array_append(all, row);
+            }
+            lh_buf_free(&key);
         }
         json_t *e;
         json_array_foreach(json_object_get(j, "events"), i, e)
@@ -440,11 +455,10 @@ static int commit_fast(ing_wal *w, const lh_manifest *cur, wal_rec *recs, size_t
     }
     lh_buf_printf(&sql, "%" PRId64 "::BIGINT AS " LH_DELTA_SEQ ", " LH_DELTA_DELETED " FROM (",
                   cur->version + 1);
-    lh_manifest_rows_sql(cur, all, 1, &sql);
+    lh_manifest_rows_sql(cur, all, 0, &sql);
     json_decref(all);
-    lh_buf_puts(&sql, ") QUALIFY row_number() OVER (PARTITION BY ");
-    lh_sql_ident_list(&sql, cur->key, cur->nkey, NULL);
-    lh_buf_printf(&sql, " ORDER BY CAST(c%zu AS BIGINT) DESC) = 1", cur->ncolumns + 1);
+    json_decref(at);
+    lh_buf_putc(&sql, ')');
     if ((rc = lh_duckdb_exec(c, sql.data, "log delta", err))) goto done;
     lh_buf_reset(&sql);
     lh_buf_puts(&sql, "SELECT make_timestamp(ts) AS ts, key, field, old_value, new_value, op, "
