@@ -196,6 +196,36 @@ const lh_column *lh_manifest_column(const lh_manifest *m, const char *name)
     return NULL;
 }
 
+size_t lh_manifest_column_index(const lh_manifest *m, const char *name)
+{
+    const lh_column *c = lh_manifest_column(m, name);
+    return c ? (size_t)(c - m->columns) : SIZE_MAX;
+}
+
+char *lh_manifest_shape(const lh_manifest *m)
+{
+    lh_buf b = {0};
+    for (size_t i = 0; i < m->ncolumns; i++)
+        lh_buf_printf(&b, "%s %s\n", m->columns[i].name, m->columns[i].type);
+    lh_buf_puts(&b, "key");
+    for (size_t k = 0; k < m->nkey; k++)
+        lh_buf_printf(&b, " %s", m->key[k]);
+    return lh_buf_steal(&b);
+}
+
+char *lh_manifest_row_key(const lh_manifest *m, const json_t *row)
+{
+    lh_buf b = {0};
+    for (size_t k = 0; k < m->nkey; k++) {
+        const char *t =
+            json_string_value(json_array_get(row, lh_manifest_column_index(m, m->key[k])));
+        if (k) lh_buf_putc(&b, '\x1f');
+        lh_buf_puts(&b, t ? t : "");
+    }
+    lh_buf_putc(&b, 0);
+    return lh_buf_steal(&b);
+}
+
 size_t lh_manifest_ndeltas(const lh_manifest *m)
 {
     size_t n = 0;

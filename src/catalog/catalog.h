@@ -176,6 +176,14 @@ void lh_manifest_set_key(lh_manifest *m, const char *const *cols, size_t n);
 void lh_manifest_add_journal(lh_manifest *m, const char *key);
 /* The column named name, or NULL. */
 const lh_column *lh_manifest_column(const lh_manifest *m, const char *name);
+/* The index of column name in m->columns, or SIZE_MAX if m has none. */
+size_t lh_manifest_column_index(const lh_manifest *m, const char *name);
+/* m's columns with their types, then its key, as one string (caller frees): two manifests
+ * whose rows fit the same table and key have the same shape. Never fails. */
+char *lh_manifest_shape(const lh_manifest *m);
+/* The key of a text row (lh_manifest_rows_sql's arrays) as one string: the key columns' texts
+ * joined by 0x1f (caller frees). Never fails. */
+char *lh_manifest_row_key(const lh_manifest *m, const json_t *row);
 /* Number of delta files in m. */
 size_t lh_manifest_ndeltas(const lh_manifest *m);
 /* Appends ['path', ...] (SQL literals) of m's local file copies, delta or base files, leaving
@@ -205,9 +213,6 @@ void lh_manifest_text_columns(const lh_manifest *m, lh_buf *out);
 int lh_duckdb_rows_json(duckdb_connection c, const char *sql, json_t **out, lh_error *err);
 /* The rows of a materialized result as lh_duckdb_rows_json gives them (caller frees). */
 json_t *lh_duckdb_result_json(duckdb_result *res);
-/* Prepares sql on c into *out (caller destroys); LH_EINVAL with DuckDB's message (*out NULL). */
-int lh_duckdb_prepare(duckdb_connection c, const char *sql, duckdb_prepared_statement *out,
-                      lh_error *err);
 /* Appends "CREATE OR REPLACE TABLE <table> (<m's columns and types>, <seq_col> BIGINT,
  * LH_DELTA_DELETED BOOLEAN)": the shape of the tables lh_row_writer_replace writes. */
 void lh_manifest_table_sql(const lh_manifest *m, const char *table, const char *seq_col,

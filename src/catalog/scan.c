@@ -227,28 +227,13 @@ void lh_manifest_table_sql(const lh_manifest *m, const char *table, const char *
 
 /* ------------------------------------------------------------- row writer */
 
-/* What the statements depend on: the table, the columns with their types, the key. */
+/* What the statements depend on: the connection, the table, m's shape. */
 static char *writer_sig(duckdb_connection c, const char *table, const lh_manifest *m)
 {
-    lh_buf b = {0};
-    lh_buf_printf(&b, "%p|%s", (void *)c, table);
-    for (size_t i = 0; i < m->ncolumns; i++)
-        lh_buf_printf(&b, "|%s %s", m->columns[i].name, m->columns[i].type);
-    lh_buf_puts(&b, "|key");
-    for (size_t k = 0; k < m->nkey; k++)
-        lh_buf_printf(&b, " %s", m->key[k]);
-    return lh_buf_steal(&b);
-}
-
-int lh_duckdb_prepare(duckdb_connection c, const char *sql, duckdb_prepared_statement *out,
-                      lh_error *err)
-{
-    if (duckdb_prepare(c, sql, out) == DuckDBSuccess) return LH_OK;
-    const char *msg = duckdb_prepare_error(*out);
-    int rc = lh_error_set(err, LH_EINVAL, "prepare: %s", msg ? msg : "DuckDB error");
-    duckdb_destroy_prepare(out);
-    *out = NULL;
-    return rc;
+    char *shape = lh_manifest_shape(m);
+    char *sig = lh_sprintf("%p|%s|%s", (void *)c, table, shape);
+    free(shape);
+    return sig;
 }
 
 /* Binds text (or NULL) to parameter i (1-based). */
@@ -331,8 +316,7 @@ int lh_row_writer_replace(lh_row_writer *w, duckdb_connection c, const char *tab
     for (size_t i = 0; i < n; i++) {
         const json_t *row = json_array_get(rows, i);
         for (size_t k = 0; k < m->nkey; k++) {
-            size_t col = (size_t)(lh_manifest_column(m, m->key[k]) - m->columns);
-            bind_text(w->del, k + 1, json_array_get(row, col));
+            bind_text(w->del, k + 1, json_array_get(row, lh_manifest_column_index(m, m->key[k])));
         }
         for (size_t k = 0; k <= m->ncolumns; k++)
             bind_text(w->ins, k < m->ncolumns ? k + 1 : k + 2, json_array_get(row, k));

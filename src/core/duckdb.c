@@ -76,3 +76,14 @@ int lh_duckdb_exec(duckdb_connection conn, const char *sql, const char *what, lh
     duckdb_destroy_result(&res);
     return rc;
 }
+
+int lh_duckdb_prepare(duckdb_connection c, const char *sql, duckdb_prepared_statement *out,
+                      lh_error *err)
+{
+    if (duckdb_prepare(c, sql, out) == DuckDBSuccess) return LH_OK;
+    const char *msg = duckdb_prepare_error(*out);
+    int rc = lh_error_set(err, LH_EINVAL, "prepare: %s", msg ? msg : "DuckDB error");
+    duckdb_destroy_prepare(out);
+    *out = NULL;
+    return rc;
+}

@@ -396,6 +396,9 @@ void lh_sql_key_match(lh_buf *b, char *const *key, size_t n, const char *x, cons
 /* Runs one statement on conn, discarding the result; on failure LH_EINVAL/LH_EINTERNAL with
  * DuckDB's message prefixed by what (e.g. "create view candidates"). */
 int lh_duckdb_exec(duckdb_connection conn, const char *sql, const char *what, lh_error *err);
+/* Prepares sql on c into *out (caller destroys); LH_EINVAL with DuckDB's message (*out NULL). */
+int lh_duckdb_prepare(duckdb_connection c, const char *sql, duckdb_prepared_statement *out,
+                      lh_error *err);
 /* Drops the table *name (SQL-ready, e.g. schema."t") if it exists, then frees *name and sets
  * it to NULL. Nothing if *name is NULL; a failed drop is ignored (the table is unreachable). */
 void lh_duckdb_drop_table(duckdb_connection conn, char **name);

@@ -593,11 +593,6 @@ static void typed_expr(const upsert_run *u, size_t i, lh_buf *b)
     lh_buf_printf(b, " AS %s)", u->cur->columns[i].type);
 }
 
-static size_t column_index(const lh_manifest *m, const char *name)
-{
-    return (size_t)(lh_manifest_column(m, name) - m->columns);
-}
-
 /* Checks the input's columns and values; builds lh_batch: typed values, a presence flag per
  * given column (__lh_p<i>: NDJSON rows may leave a field out), the last row per key. */
 static int check_and_batch(upsert_run *u, lh_error *err)
@@ -639,7 +634,7 @@ static int check_and_batch(upsert_run *u, lh_error *err)
     lh_buf_puts(&sql, "SELECT count(*), coalesce(min(__lh_row) FILTER (WHERE ");
     for (size_t k = 0; k < m->nkey; k++) {
         lh_buf_puts(&sql, k ? " OR " : "");
-        src_expr(u, column_index(m, m->key[k]), &sql);
+        src_expr(u, lh_manifest_column_index(m, m->key[k]), &sql);
         lh_buf_puts(&sql, " IS NULL");
     }
     /* Most batches repeat no key: counting distinct keys (the key columns only) spares them
@@ -648,7 +643,7 @@ static int check_and_batch(upsert_run *u, lh_error *err)
     lh_buf_puts(&sql, m->nkey > 1 ? "row(" : "(");
     for (size_t k = 0; k < m->nkey; k++) {
         if (k) lh_buf_puts(&sql, ", ");
-        typed_expr(u, column_index(m, m->key[k]), &sql);
+        typed_expr(u, lh_manifest_column_index(m, m->key[k]), &sql);
     }
     lh_buf_puts(&sql, "))");
     for (size_t i = 0; i < m->ncolumns; i++) {
@@ -739,7 +734,7 @@ static int check_and_batch(upsert_run *u, lh_error *err)
         key_text(&sql, m->key, m->nkey, NULL);
         lh_buf_puts(&sql, " AS k, min(__lh_row) AS first FROM (SELECT __lh_row");
         for (size_t k = 0; k < m->nkey; k++) {
-            size_t i = column_index(m, m->key[k]);
+            size_t i = lh_manifest_column_index(m, m->key[k]);
             lh_buf_puts(&sql, ", ");
             typed_expr(u, i, &sql);
             lh_buf_puts(&sql, " AS ");

@@ -283,17 +283,18 @@ static duckdb_prepared_statement stmt_get(ing_small *s, duckdb_connection c, con
     return ps;
 }
 
+/* Appends what a statement over m's columns on c depends on: the connection, m's shape. */
 static void sig_columns(lh_buf *b, duckdb_connection c, const lh_manifest *m)
 {
-    lh_buf_printf(b, "%p", (void *)c);
-    for (size_t i = 0; i < m->ncolumns; i++)
-        lh_buf_printf(b, "|%s %s", m->columns[i].name, m->columns[i].type);
+    char *shape = lh_manifest_shape(m);
+    lh_buf_printf(b, "%p|%s", (void *)c, shape);
+    free(shape);
 }
 
 /* The index of m's k-th key column. */
 static size_t key_col(const lh_manifest *m, size_t k)
 {
-    return (size_t)(lh_manifest_column(m, m->key[k]) - m->columns);
+    return lh_manifest_column_index(m, m->key[k]);
 }
 
 /* type_rows for text columns only: the values are their own canonical text, and the insert
@@ -379,8 +380,7 @@ static bool type_rows(ing_small *s, duckdb_connection c, const lh_manifest *m, s
         }
         duckdb_destroy_result(&res);
         for (size_t k = 0; ok && k < m->nkey; k++)
-            ok = in->typed[r * in->ncols +
-                           (size_t)(lh_manifest_column(m, m->key[k]) - m->columns)] != NULL;
+            ok = in->typed[r * in->ncols + key_col(m, k)] != NULL;
         if (!ok) return false;
     }
     return true;

@@ -413,22 +413,15 @@ static int commit_fast(ing_wal *w, const lh_manifest *cur, wal_rec *recs, size_t
                                   recs[r].seq);
                 goto done;
             }
-            lh_buf key = {0};
-            for (size_t k = 0; k < cur->nkey; k++) {
-                const lh_column *col = lh_manifest_column(cur, cur->key[k]);
-                const char *t =
-                    json_string_value(json_array_get(row, (size_t)(col - cur->columns)));
-                lh_buf_printf(&key, "%s%s", k ? "\x1f" : "", t ? t : "");
-            }
-            lh_buf_putc(&key, 0);
-            json_t *prev = json_object_get(at, key.data);
+            char *key = lh_manifest_row_key(cur, row);
+            json_t *prev = json_object_get(at, key);
             if (prev) {
                 json_array_set(all, (size_t)json_integer_value(prev), row);
             } else {
-                json_object_set_new(at, key.data, json_integer((json_int_t)json_array_size(all)));
+                json_object_set_new(at, key, json_integer((json_int_t)json_array_size(all)));
                 json_array_append(all, row);
             }
-            lh_buf_free(&key);
+            free(key);
         }
         json_t *e;
         json_array_foreach(json_object_get(j, "events"), i, e)
@@ -938,11 +931,11 @@ int ing_wal_upsert(lh_ingest *ing, const lh_identity *who, const char *path,
         /* Nothing pending: build on the latest version. */
         lh_manifest *m = NULL;
         if ((rc = lh_catalog_get(ing->cat, who, o->dataset, 0, &m, err))) goto done;
-        bool same_cols = d->known && d->known->ncolumns == m->ncolumns;
-        for (size_t i = 0; same_cols && i < m->ncolumns; i++)
-            same_cols = !strcmp(m->columns[i].name, d->known->columns[i].name) &&
-                        !strcmp(m->columns[i].type, d->known->columns[i].type);
-        if (!same_cols || !d->covers || d->table_version != m->version) ds_cover(w, d, m);
+        char *now = lh_manifest_shape(m), *was = d->known ? lh_manifest_shape(d->known) : NULL;
+        bool same_shape = was && strcmp(now, was) == 0;
+        free(now);
+        free(was);
+        if (!same_shape || !d->covers || d->table_version != m->version) ds_cover(w, d, m);
         d->rebase = false;
         lh_manifest_free(d->known);
         d->known = m;

@@ -47,7 +47,8 @@ typedef struct hot_entry {
     uint64_t last_used_ns;
     char **files; /* object keys of the loaded version's files (to follow delta commits) */
     size_t nfiles;
-    char *shape;             /* the loaded version's columns, types and key (shape_of) */
+    char *shape; /* the loaded version's columns, types and key (lh_manifest_shape: a table can take
+                    m's rows in place only while it is unchanged) */
     uint64_t lookups;        /* key lookups counted towards admission (see lh_hot_touch) */
     uint64_t last_lookup_ns; /* when the last of them came */
     uint64_t followed;       /* versions applied to the table in place (no reload) */
@@ -140,19 +141,6 @@ static void unload(duckdb_connection admin, hot_entry *e)
     entry_files_clear(e);
 }
 
-/* The columns (names and types) and key of m, one string: a table can take m's rows in
- * place only if this is unchanged. */
-static char *shape_of(const lh_manifest *m)
-{
-    lh_buf b = {0};
-    for (size_t i = 0; i < m->ncolumns; i++)
-        lh_buf_printf(&b, "%s %s\n", m->columns[i].name, m->columns[i].type);
-    lh_buf_puts(&b, "key");
-    for (size_t k = 0; k < m->nkey; k++)
-        lh_buf_printf(&b, " %s", m->key[k]);
-    return lh_buf_steal(&b);
-}
-
 /* Notes which files and shape e's table now holds (m's). */
 static void entry_files_set(hot_entry *e, const lh_manifest *m)
 {
@@ -160,7 +148,7 @@ static void entry_files_set(hot_entry *e, const lh_manifest *m)
     e->files = lh_calloc(m->nfiles + 1, sizeof *e->files);
     for (size_t i = 0; i < m->nfiles; i++)
         e->files[e->nfiles++] = lh_strdup(m->files[i].key);
-    e->shape = shape_of(m);
+    e->shape = lh_manifest_shape(m);
 }
 
 static bool entry_has_file(const hot_entry *e, const char *key)
@@ -320,7 +308,7 @@ done:
 static bool follow(lh_hot *h, duckdb_connection admin, hot_entry *e, const lh_manifest *m)
 {
     if (!m->nkey || !e->shape || m->version < e->version) return false;
-    char *shape = shape_of(m);
+    char *shape = lh_manifest_shape(m);
     bool same = strcmp(shape, e->shape) == 0;
     free(shape);
     if (!same) return false;

@@ -37,12 +37,10 @@ typedef struct view {
     bool wlive;   /* wtable holds rows (the view reads it only then: see view_rewrap) */
     bool wrapped; /* the view's text reads wtable (see wal_wrap) */
     lh_row_writer wwriter; /* writes wtable's rows */
-    /* The keys wtable holds (key texts joined by KEY_SEP), each with its row's seq: an
-     * acknowledged row whose key is not there needs no DELETE, and an empty set is an empty
-     * table (no count). */
-    char **wkeys;
-    int64_t *wseqs;
-    size_t nwkeys;
+    /* The keys wtable holds (lh_manifest_row_key) and their rows' seq: an acknowledged row
+     * whose key is not there needs no DELETE, and no key is an empty table (no count). NULL
+     * until the view has a log table. */
+    json_t *wkeys;
     char *body; /* the view's text without the wrap (as long as the text stays) */
 } view;
 
@@ -445,54 +443,23 @@ done:
  * version; once a version holding the records is in the view, their rows leave the table. */
 #define WAL_SEQ "__lh_wseq"
 
-#define KEY_SEP "\x1f"
-
-/* The text of row's key (m's key columns of a text row, joined by KEY_SEP; caller frees). */
-static char *row_key(const lh_manifest *m, const json_t *row)
-{
-    lh_buf b = {0};
-    for (size_t k = 0; k < m->nkey; k++) {
-        const char *t = json_string_value(
-            json_array_get(row, (size_t)(lh_manifest_column(m, m->key[k]) - m->columns)));
-        if (k) lh_buf_puts(&b, KEY_SEP);
-        lh_buf_puts(&b, t ? t : "");
-    }
-    lh_buf_putc(&b, 0);
-    return lh_buf_steal(&b);
-}
-
-static size_t wkey_find(const view *v, const char *key)
-{
-    for (size_t i = 0; i < v->nwkeys; i++)
-        if (strcmp(v->wkeys[i], key) == 0) return i;
-    return SIZE_MAX;
-}
-
-/* Forgets the keys whose rows have seq <= upto (all: INT64_MAX). */
+/* Forgets the keys whose rows have seq <= upto. */
 static void wkeys_drop(view *v, int64_t upto)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < v->nwkeys; i++) {
-        if (v->wseqs[i] <= upto) {
-            free(v->wkeys[i]);
-            continue;
-        }
-        v->wkeys[k] = v->wkeys[i];
-        v->wseqs[k++] = v->wseqs[i];
-    }
-    v->nwkeys = k;
-    if (!k) {
-        free(v->wkeys);
-        free(v->wseqs);
-        v->wkeys = NULL;
-        v->wseqs = NULL;
+    const char *k;
+    void *tmp;
+    json_t *seq;
+    json_object_foreach_safe(v->wkeys, tmp, k, seq)
+    {
+        if (json_integer_value(seq) <= upto) json_object_del(v->wkeys, k);
     }
 }
 
 /* Drops v's log table (if any). Caller holds views_mu. */
 static void wal_table_drop(lh_query *q, view *v)
 {
-    wkeys_drop(v, INT64_MAX);
+    json_decref(v->wkeys);
+    v->wkeys = NULL;
     lh_row_writer_reset(&v->wwriter);
     lh_duckdb_drop_table(q->admin, &v->wtable);
 }
@@ -838,24 +805,15 @@ void lh_query_wal_apply(lh_query *q, const lh_manifest *m, int64_t seq, const js
     size_t nrows = json_array_size(rows);
     char **keys = lh_calloc(nrows + 1, sizeof *keys);
     bool *fresh = lh_calloc(nrows + 1, sizeof *fresh);
+    if (!v->wkeys) v->wkeys = json_object();
     for (size_t i = 0; i < nrows; i++) {
-        keys[i] = row_key(m, json_array_get(rows, i));
-        fresh[i] = wkey_find(v, keys[i]) == SIZE_MAX;
+        keys[i] = lh_manifest_row_key(m, json_array_get(rows, i));
+        fresh[i] = !json_object_get(v->wkeys, keys[i]);
     }
     int wrc = lh_row_writer_replace(&v->wwriter, q->admin, v->wtable, m, rows, seq, fresh, &e);
     for (size_t i = 0; i < nrows; i++) {
-        size_t at = wrc ? SIZE_MAX : wkey_find(v, keys[i]);
-        if (wrc) {
-            free(keys[i]);
-        } else if (at != SIZE_MAX) {
-            v->wseqs[at] = seq;
-            free(keys[i]);
-        } else {
-            v->wkeys = lh_realloc(v->wkeys, (v->nwkeys + 1) * sizeof *v->wkeys);
-            v->wseqs = lh_realloc(v->wseqs, (v->nwkeys + 1) * sizeof *v->wseqs);
-            v->wkeys[v->nwkeys] = keys[i];
-            v->wseqs[v->nwkeys++] = seq;
-        }
+        if (!wrc) json_object_set_new(v->wkeys, keys[i], json_integer(seq));
+        free(keys[i]);
     }
     free(keys);
     free(fresh);
@@ -896,7 +854,7 @@ void lh_query_wal_committed(lh_query *q, const char *dataset, int64_t seq)
         view_data_changed(q);
         /* Empty again: the view stops reading the log table (see view_rewrap). */
         lh_manifest *cur = NULL;
-        if (v->nwkeys == 0) {
+        if (json_object_size(v->wkeys) == 0) {
             v->wlive = false;
             if (lh_catalog_get(q->cat, &lh_identity_default, dataset, v->version, &cur, &e) ||
                 view_rewrap(q, v, cur, false, &e))
@@ -1152,7 +1110,7 @@ void lh_query_close(lh_query *q)
     free(q->free_conns);
     for (size_t i = 0; i < q->nviews; i++) {
         lh_row_writer_reset(&q->views[i].wwriter);
-        wkeys_drop(&q->views[i], INT64_MAX);
+        json_decref(q->views[i].wkeys);
     }
     if (q->admin) duckdb_disconnect(&q->admin);
     if (q->db) duckdb_close(&q->db);
